@@ -1,0 +1,188 @@
+"""Model profiles: which local diffusers checkpoint a profile runs, with which pipeline
+classes and limits. Read from ``settings.GENERATION_MODEL_PROFILES`` (a dict of partial
+overrides merged over the defaults below) — nothing here reaches a model hub.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from generation.errors import ModelProfileError
+
+MODES = ("text_to_video", "variation", "extension")
+
+# Extension strategy used with a video-to-video pipeline: re-noise the last
+# `extension_overlap_frames` of the source followed by a held last frame, and keep the
+# newly denoised tail. It runs offline on any Wan checkpoint. SkyReels-V2 diffusion
+# forcing needs its own transformer, which the Wan checkpoints do not ship.
+EXTENSION_STRATEGY = "v2v-tail"
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    key: str
+    model_dir: str
+    label: str = ""
+    pipelines: dict[str, str] = field(default_factory=dict)
+    fps: int = 16
+    max_frames: int = 161
+    # Orientation-free limits: the long side may be at most max_width, the short side at most max_height.
+    max_width: int = 832
+    max_height: int = 480
+    size_multiple: int = 16
+    preview_long_side: int = 128
+    steps: int = 4
+    max_steps: int = 100
+    guidance_scale: float = 5.0
+    dtype: str = "float32"
+    device: str = "auto"
+    queue: str = ""
+    max_sequence_length: int = 128
+    extension_overlap_frames: int = 8
+    default_strength: float = 0.7
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def torch_dtype(self):
+        import torch
+
+        try:
+            return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[self.dtype]
+        except KeyError:
+            raise ModelProfileError(f"Model profile {self.key!r}: unknown dtype {self.dtype!r}") from None
+
+
+def _default_profiles() -> dict[str, dict[str, Any]]:
+    var = Path(getattr(settings, "VAR_DIR", Path.cwd() / "var"))
+    return {
+        "wan-tiny": {
+            "label": "Wan 2.1 tiny (random weights, CPU demo)",
+            "model_dir": os.environ.get("GENERATION_MODEL_DIR_WAN_TINY") or str(var / "models" / "wan-tiny"),
+            "pipelines": {
+                "text_to_video": "diffusers.WanPipeline",
+                "variation": "diffusers.WanVideoToVideoPipeline",
+                "extension": "diffusers.WanVideoToVideoPipeline",
+            },
+            "fps": 16,
+            "max_frames": 161,
+            "max_width": 256,
+            "max_height": 256,
+            "preview_long_side": 128,
+            "steps": 4,
+            "max_steps": 60,
+            "dtype": "float32",
+            "device": "auto",
+            "queue": "gpu.wan-tiny",
+            "max_sequence_length": 64,
+        },
+        "wan2.1-t2v-1.3b": {
+            "label": "Wan 2.1 T2V 1.3B",
+            "model_dir": os.environ.get("GENERATION_MODEL_DIR_WAN21_T2V_1_3B")
+            or str(var / "models" / "wan2.1-t2v-1.3b"),
+            "pipelines": {
+                "text_to_video": "diffusers.WanPipeline",
+                "variation": "diffusers.WanVideoToVideoPipeline",
+                "extension": "diffusers.WanVideoToVideoPipeline",
+            },
+            "fps": 16,
+            "max_frames": 161,
+            "max_width": 848,
+            "max_height": 480,
+            "preview_long_side": 480,
+            "steps": 30,
+            "max_steps": 100,
+            "dtype": "bfloat16",
+            "device": "auto",
+            "queue": "gpu.wan2.1-t2v-1.3b",
+            "max_sequence_length": 512,
+        },
+    }
+
+
+DEFAULT_PROFILE = "wan-tiny"
+
+
+def profiles() -> dict[str, dict[str, Any]]:
+    merged = _default_profiles()
+    for key, override in (getattr(settings, "GENERATION_MODEL_PROFILES", None) or {}).items():
+        merged[key] = {**merged.get(key, {}), **override}
+    return merged
+
+
+def default_profile_key() -> str:
+    return getattr(settings, "GENERATION_DEFAULT_PROFILE", DEFAULT_PROFILE)
+
+
+def check_model_dir(key: str, model_dir: str) -> None:
+    """A profile must name an existing absolute local directory. A hub id ("org/name")
+    would make diffusers try the network, which workers must never do."""
+    path = Path(model_dir)
+    if not path.is_absolute():
+        raise ModelProfileError(
+            f"Model profile {key!r}: model_dir {model_dir!r} is not an absolute local directory. "
+            "Hub ids are not allowed (workers run offline); download the checkpoint onto the "
+            "worker host and point model_dir (or GENERATION_MODEL_DIR_*) at that folder."
+        )
+    if not path.is_dir():
+        raise ModelProfileError(
+            f"Model profile {key!r}: model_dir {model_dir!r} does not exist. "
+            "For the tiny demo model run `python manage.py build_tiny_model`."
+        )
+
+
+def get_profile(key: str | None = None, *, check_dir: bool = True) -> ModelProfile:
+    key = key or default_profile_key()
+    data = profiles().get(key)
+    if data is None:
+        raise ModelProfileError(f"Unknown model profile {key!r}; known: {', '.join(sorted(profiles()))}")
+    if "model_dir" not in data:
+        raise ModelProfileError(f"Model profile {key!r} has no model_dir")
+    data = dict(data)
+    data["model_dir"] = str(data["model_dir"])
+    data.setdefault("queue", f"gpu.{key}")
+    known = set(ModelProfile.__dataclass_fields__) - {"key"}
+    unknown = set(data) - known
+    if unknown:
+        raise ModelProfileError(f"Model profile {key!r}: unknown option(s) {', '.join(sorted(unknown))}")
+    profile = ModelProfile(key=key, **data)
+    missing = [m for m in MODES if m not in profile.pipelines]
+    if missing:
+        raise ModelProfileError(f"Model profile {key!r}: no pipeline class for {', '.join(missing)}")
+    if check_dir:
+        check_model_dir(key, profile.model_dir)
+    return profile
+
+
+def profile_queues() -> list[str]:
+    return sorted({get_profile(k, check_dir=False).queue for k in profiles()})
+
+
+def heartbeat_seconds() -> float:
+    return float(os.environ.get("GENERATION_HEARTBEAT_SECONDS") or getattr(settings, "GENERATION_HEARTBEAT_SECONDS", 10))
+
+
+def lost_after_seconds() -> float:
+    return float(
+        os.environ.get("GENERATION_LOST_AFTER_SECONDS") or getattr(settings, "GENERATION_LOST_AFTER_SECONDS", 45)
+    )
+
+
+def progress_interval_seconds() -> float:
+    return float(getattr(settings, "GENERATION_PROGRESS_INTERVAL_SECONDS", 0.5))
+
+
+def requeue_lost_jobs() -> bool:
+    return bool(getattr(settings, "GENERATION_REQUEUE_LOST_JOBS", False))
+
+
+def with_overrides(profile: ModelProfile, **changes: Any) -> ModelProfile:
+    return replace(profile, **changes)

@@ -1,0 +1,146 @@
+"""Presets: aspect ratio × resolution → a frame size the model accepts, and duration →
+frame count. Pure functions of their arguments and a ModelProfile's limits.
+
+Wan needs width and height in multiples of 16 and 4k+1 frames (DESIGN.md "Generation
+facts"). Each resolution is a bounding box (long side × short side); the aspect ratio
+is fitted inside it with the largest area, then each side rounded to the size multiple.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from generation.errors import InvalidParameters
+
+if TYPE_CHECKING:  # pragma: no cover
+    from generation.conf import ModelProfile
+
+ASPECT_RATIOS: dict[str, tuple[int, int]] = {
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "1:1": (1, 1),
+    "4:3": (4, 3),
+    "3:4": (3, 4),
+    "21:9": (21, 9),
+}
+RESOLUTIONS = ("preview", "480p", "720p", "1080p")
+# (long side, short side) of each resolution's box; preview is sized per profile.
+RESOLUTION_BOXES: dict[str, tuple[int, int]] = {"480p": (848, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
+MIN_DURATION_SECONDS = 1
+MAX_DURATION_SECONDS = 10
+
+
+def _round_to(value: Fraction, multiple: int, *, down: bool = False) -> int:
+    steps = int(value / multiple) if down else int(value / multiple + Fraction(1, 2))
+    return max(multiple, steps * multiple)
+
+
+def resolution_box(resolution: str, *, profile: "ModelProfile") -> tuple[int, int]:
+    if resolution == "preview":
+        return profile.preview_long_side, profile.preview_long_side
+    try:
+        return RESOLUTION_BOXES[resolution]
+    except KeyError:
+        raise InvalidParameters(
+            f"Unknown resolution {resolution!r}; choose one of {', '.join(RESOLUTIONS)}.", field="resolution"
+        ) from None
+
+
+def frame_size(aspect_ratio: str, resolution: str, *, profile: "ModelProfile") -> tuple[int, int]:
+    """(width, height) for a preset, checked against the profile's limits."""
+    try:
+        a, b = ASPECT_RATIOS[aspect_ratio]
+    except (KeyError, TypeError):
+        raise InvalidParameters(
+            f"Unknown aspect ratio {aspect_ratio!r}; choose one of {', '.join(ASPECT_RATIOS)}.", field="aspect_ratio"
+        ) from None
+    long_box, short_box = resolution_box(resolution, profile=profile)
+    ratio = Fraction(max(a, b), min(a, b))  # >= 1
+    long_side, short_side = Fraction(long_box), Fraction(long_box) / ratio
+    if short_side > short_box:
+        short_side, long_side = Fraction(short_box), short_box * ratio
+    m = profile.size_multiple
+    long_px, short_px = _round_to(long_side, m), _round_to(short_side, m)
+    if long_px > long_box or short_px > short_box:  # nearest went over the box: round both down
+        long_px, short_px = _round_to(long_side, m, down=True), _round_to(short_side, m, down=True)
+    width, height = (long_px, short_px) if a >= b else (short_px, long_px)
+    check_size(width, height, profile=profile, resolution=resolution)
+    return width, height
+
+
+def check_size(width: int, height: int, *, profile: "ModelProfile", resolution: str | None = None) -> None:
+    m = profile.size_multiple
+    if width % m or height % m or width <= 0 or height <= 0:
+        raise InvalidParameters(f"Width and height must be positive multiples of {m} (got {width}×{height}).",
+                                field="resolution")
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side > profile.max_width or short_side > profile.max_height:
+        what = f"{resolution} ({width}×{height})" if resolution else f"{width}×{height}"
+        raise InvalidParameters(
+            f"{what} is above what the model {profile.key!r} can make: at most "
+            f"{profile.max_width}×{profile.max_height} px. Choose a smaller resolution.",
+            field="resolution",
+        )
+
+
+def _check_duration(seconds: float) -> None:
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise InvalidParameters("Duration must be a number of seconds.", field="duration_seconds") from None
+    if not (MIN_DURATION_SECONDS <= value <= MAX_DURATION_SECONDS):
+        raise InvalidParameters(
+            f"Duration must be between {MIN_DURATION_SECONDS} and {MAX_DURATION_SECONDS} seconds (got {seconds}).",
+            field="duration_seconds",
+        )
+
+
+def frames_for_duration(seconds: float, *, profile: "ModelProfile") -> int:
+    """4k+1 frames closest to ``seconds`` at the profile's fps (e.g. 2 s at 16 fps → 33)."""
+    _check_duration(seconds)
+    k = max(1, int(float(seconds) * profile.fps / 4 + 0.5))
+    frames = 4 * k + 1
+    check_frames(frames, profile=profile)
+    return frames
+
+
+def extension_frames_for_duration(seconds: float, *, profile: "ModelProfile") -> int:
+    """Frames to append when extending by ``seconds`` (a multiple of 4)."""
+    _check_duration(seconds)
+    added = 4 * max(1, int(float(seconds) * profile.fps / 4 + 0.5))
+    check_frames(added + profile.extension_overlap_frames, profile=profile)
+    return added
+
+
+def check_frames(frames: int, *, profile: "ModelProfile") -> None:
+    if frames > profile.max_frames:
+        raise InvalidParameters(
+            f"That is {frames} frames; the model {profile.key!r} makes at most {profile.max_frames} frames "
+            f"({(profile.max_frames - 1) / profile.fps:g} s at {profile.fps} fps) in one go.",
+            field="duration_seconds",
+        )
+
+
+def largest_valid_frame_count(frames: int) -> int:
+    """The largest 4k+1 not above ``frames`` (Wan rounds other counts down itself)."""
+    if frames < 5:
+        raise InvalidParameters("The source video is too short (needs at least 5 frames).", field="source_generation")
+    return 4 * ((frames - 1) // 4) + 1
+
+
+def duration_of(frames: int, fps: int) -> float:
+    return round(frames / fps, 4)
+
+
+def preset_table(*, profile: "ModelProfile") -> dict[str, dict[str, tuple[int, int] | str]]:
+    """Every (resolution, aspect ratio) → (w, h) or the refusal message, for pickers."""
+    table: dict[str, dict[str, tuple[int, int] | str]] = {}
+    for resolution in RESOLUTIONS:
+        row: dict[str, tuple[int, int] | str] = {}
+        for ratio in ASPECT_RATIOS:
+            try:
+                row[ratio] = frame_size(ratio, resolution, profile=profile)
+            except InvalidParameters as exc:
+                row[ratio] = exc.message
+        table[resolution] = row
+    return table

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from tester_platform.api.models import ApiToken
+from tester_platform.api.services import TOKEN_PREFIX, token_digest
+
+# Writing last-use on every request would turn reads into writes; a minute is precise enough.
+_LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if parts[0].lower() != self.keyword.lower():
+            return None
+        if len(parts) != 2 or not parts[1].startswith(TOKEN_PREFIX):
+            raise exceptions.AuthenticationFailed("Malformed bearer token.")
+        token = ApiToken.objects.select_related("user").filter(token_hash=token_digest(parts[1])).first()
+        now = timezone.now()
+        if token is None or token.revoked_at is not None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        if token.expires_at <= now:
+            raise exceptions.AuthenticationFailed("This token has expired; create a new one.")
+        ip = client_ip(request)
+        if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY or token.last_used_ip != ip:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return self.keyword

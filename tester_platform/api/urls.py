@@ -1,0 +1,18 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from tester_platform.api import views
+
+app_name = "api"
+
+router = SimpleRouter()
+router.register("programs", views.ProgramViewSet, basename="program")
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("consent/", views.ConsentView.as_view(), name="consent"),
+    path("consent/withdraw/", views.ConsentWithdrawView.as_view(), name="consent-withdraw"),
+    path("audit/", views.AuditView.as_view(), name="audit"),
+    *router.urls,
+]

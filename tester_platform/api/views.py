@@ -1,0 +1,187 @@
+"""API v1 views: thin — validate, call a service or selector, serialize."""
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tester_platform.accounts.roles import ADMIN, FINANCE, has_role, roles_of
+from tester_platform.api import serializers as s
+from tester_platform.api.authentication import client_ip
+from tester_platform.api.models import ApiToken
+from tester_platform.api.permissions import TokenHasScope
+from tester_platform.api.services import token_create, token_revoke
+from tester_platform.audit.selectors import audit_events_about, audit_events_for_program
+from tester_platform.consent.models import ConsentRecord
+from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
+from tester_platform.programs.models import Enrollment, Program, ProgramStaff
+from tester_platform.programs.selectors import can_manage_program, programs_visible_to
+from tester_platform.programs.services import program_set_paused
+from tester_platform.portal.selectors import quota_summaries
+
+DEFAULT_PERMISSIONS = [IsAuthenticated, TokenHasScope]
+
+
+class TokenView(APIView):
+    """Exchange email + password for a bearer token, or revoke the token in use."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=s.TokenRequestSerializer, responses={201: s.TokenResponseSerializer})
+    def post(self, request):
+        data = s.TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            user = authenticate(request._request, username=data.validated_data["email"].lower(),
+                                password=data.validated_data["password"])
+        except DjangoPermissionDenied:
+            user = None
+        if user is None:
+            raise AuthenticationFailed("Email or password is wrong.")
+        token, raw = token_create(user=user, name=data.validated_data.get("name", ""), ip_address=client_ip(request))
+        return Response({"token": raw, "expires_at": token.expires_at, "scopes": token.scopes},
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        from tester_platform.api.authentication import BearerTokenAuthentication
+
+        result = BearerTokenAuthentication().authenticate(request)
+        if result is None:
+            raise NotAuthenticated("Send the token to revoke as Authorization: Bearer <token>.")
+        user, token = result
+        token_revoke(token=token, actor=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = DEFAULT_PERMISSIONS
+
+    @extend_schema(responses=s.MeSerializer)
+    def get(self, request):
+        user = request.user
+        enrollments = list(Enrollment.objects.filter(artist=user).select_related("program"))
+        for enrollment in enrollments:
+            enrollment.consent_active = active_consent(artist=user, program=enrollment.program) is not None
+        payload = {
+            "id": user.pk,
+            "email": user.email,
+            "display_name": user.display_name,
+            "public_id": user.public_id,
+            "roles": sorted(roles_of(user)),
+            "enrollments": enrollments,
+            "quota": quota_summaries(artist=user, enrollments=enrollments),
+        }
+        return Response(s.MeSerializer(payload).data)
+
+
+class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ProgramSerializer
+    permission_classes = DEFAULT_PERMISSIONS
+
+    def get_queryset(self):
+        return programs_visible_to(user=self.request.user).order_by("id")
+
+    def _set_paused(self, request, paused: bool):
+        program = self.get_object()
+        if not can_manage_program(user=request.user, program=program):
+            return Response({"detail": "Only a manager of this program can do that."}, status=status.HTTP_403_FORBIDDEN)
+        program = program_set_paused(program=program, actor=request.user, paused=paused)
+        return Response(s.ProgramSerializer(program).data)
+
+    @extend_schema(request=None, responses=s.ProgramSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._set_paused(request, True)
+
+    @extend_schema(request=None, responses=s.ProgramSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._set_paused(request, False)
+
+
+def _program_for_artist(user, program_id: int) -> Program:
+    """The program, if the user is enrolled in it; otherwise 404 (no existence leak)."""
+    program = Program.objects.filter(pk=program_id, enrollments__artist=user).first()
+    if program is None:
+        raise Http404("No such program among yours.")
+    return program
+
+
+class ConsentView(APIView):
+    permission_classes = DEFAULT_PERMISSIONS
+
+    @extend_schema(parameters=[OpenApiParameter("program", int, required=True)], responses=s.ConsentStateSerializer)
+    def get(self, request):
+        query = s.ConsentQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        program = _program_for_artist(request.user, query.validated_data["program"])
+        records = ConsentRecord.objects.filter(artist=request.user, program=program).select_related("document")
+        payload = {
+            "document": current_document(program=program),
+            "records": records,
+            "active": active_consent(artist=request.user, program=program) is not None,
+        }
+        return Response(s.ConsentStateSerializer(payload).data)
+
+    @extend_schema(request=s.ConsentSignSerializer, responses={201: s.ConsentRecordSerializer})
+    def post(self, request):
+        data = s.ConsentSignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        program = _program_for_artist(request.user, data.validated_data["program"])
+        record = consent_sign(
+            artist=request.user, program=program, document_version=data.validated_data["document_version"],
+            participation=data.validated_data["participation"], training_use=data.validated_data["training_use"],
+            marketing_use=data.validated_data["marketing_use"], ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        return Response(s.ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentWithdrawView(APIView):
+    permission_classes = DEFAULT_PERMISSIONS
+
+    @extend_schema(request=s.ConsentWithdrawSerializer, responses={201: s.ConsentRecordSerializer})
+    def post(self, request):
+        data = s.ConsentWithdrawSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        program = _program_for_artist(request.user, data.validated_data["program"])
+        record = consent_withdraw(artist=request.user, program=program, ip_address=client_ip(request),
+                                  user_agent=request.META.get("HTTP_USER_AGENT", ""))
+        return Response(s.ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+
+
+class AuditView(ListAPIView):
+    """Events about me, or, for staff of a program (`?program=`), events of that program."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+    serializer_class = s.AuditEventSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("program", int, required=False)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = s.AuditQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        program_id = query.validated_data.get("program")
+        user = self.request.user
+        if program_id is None:
+            return audit_events_about(user=user)
+        program = Program.objects.filter(pk=program_id).first()
+        allowed = program is not None and (
+            has_role(user, ADMIN, FINANCE)
+            or ProgramStaff.objects.filter(program=program, user=user).exists()
+        )
+        if not allowed:
+            raise Http404("No such program among those you staff.")
+        return audit_events_for_program(program=program)

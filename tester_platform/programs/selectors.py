@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
+from tester_platform.programs.models import Enrollment, Program, ProgramStaff
+
+
+def programs_visible_to(*, user) -> QuerySet[Program]:
+    """Staff with a program-wide role see every program; others see the programs they are
+    enrolled in or staff of, and those recruiting."""
+    if has_role(user, ADMIN, FINANCE):
+        return Program.objects.all()
+    return Program.objects.filter(
+        Q(enrollments__artist=user) | Q(staff__user=user) | Q(status=Program.Status.RECRUITING)
+    ).distinct()
+
+
+def enrollment_of(*, artist, program) -> Enrollment | None:
+    return Enrollment.objects.filter(artist=artist, program=program).first()
+
+
+def user_has_program_role(*, user, program, role: str) -> bool:
+    if has_role(user, ADMIN):
+        return True
+    return ProgramStaff.objects.filter(user=user, program=program, role=role).exists()
+
+
+def can_manage_program(*, user, program) -> bool:
+    return user_has_program_role(user=user, program=program, role=ProgramStaff.Role.MANAGER)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tester_platform.accounts.roles import ADMIN, FINANCE, MODERATOR, PROGRAM_MANAGER
+from tester_platform.programs.models import ProgramStaff
+from tests.factories import (
+    ConsentDocumentFactory,
+    ProgramFactory,
+    UserFactory,
+    add_staff,
+    enroll,
+    make_artist,
+    sign,
+)
+from tests.worker import WorkerProcess
+
+
+@pytest.fixture
+def program(db):
+    program = ProgramFactory(slug="main", name="Main Program")
+    ConsentDocumentFactory(program=program, version=1)
+    return program
+
+
+@pytest.fixture
+def other_program(db):
+    program = ProgramFactory(slug="other", name="Other Program")
+    ConsentDocumentFactory(program=program, version=1)
+    return program
+
+
+@pytest.fixture
+def artist(program):
+    """Alice: enrolled, consent signed."""
+    user = make_artist(email="alice@example.test", display_name="Alice")
+    enroll(user, program)
+    sign(user, program)
+    return user
+
+
+@pytest.fixture
+def other_artist(program):
+    """Bob: enrolled in the same program, consent signed."""
+    user = make_artist(email="bob@example.test", display_name="Bob")
+    enroll(user, program)
+    sign(user, program)
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    """Charlie: an account with no program."""
+    return UserFactory(email="charlie@example.test")
+
+
+@pytest.fixture
+def moderator(program):
+    user = UserFactory(email="mod@example.test", roles=[MODERATOR])
+    add_staff(user, program, ProgramStaff.Role.MODERATOR)
+    return user
+
+
+@pytest.fixture
+def other_moderator(other_program):
+    user = UserFactory(email="mod-other@example.test", roles=[MODERATOR])
+    add_staff(user, other_program, ProgramStaff.Role.MODERATOR)
+    return user
+
+
+@pytest.fixture
+def manager(program):
+    user = UserFactory(email="manager@example.test", roles=[PROGRAM_MANAGER])
+    add_staff(user, program, ProgramStaff.Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def finance_user(db):
+    return UserFactory(email="finance@example.test", roles=[FINANCE])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(email="admin@example.test", roles=[ADMIN], is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def api_as(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real worker process on the default queue, for the length of one test."""
+    worker = WorkerProcess(queues="celery").wait_ready()
+    yield worker
+    worker.stop()
