@@ -166,6 +166,7 @@ AXES_RESET_ON_SUCCESS = True
 
 # --- i18n / static / media ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+FORMS_URLFIELD_ASSUME_HTTPS = True
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -277,6 +278,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.05,
     }
+    for _folder in ("queue", "processed", "control"):
+        (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_IGNORE_RESULT = True

@@ -27,6 +27,10 @@ class ProgramSerializer(serializers.ModelSerializer):
                   "share_approve_on_expiry"]
 
 
+class ProgramSwitchSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
 class ProgramRefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Program

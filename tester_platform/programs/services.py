@@ -144,7 +144,7 @@ def application_decide(*, application: Application, decided_by, accept: bool, re
 
 
 @transaction.atomic
-def program_set_paused(*, program: Program, actor, paused: bool) -> Program:
+def program_set_paused(*, program: Program, actor, paused: bool, reason: str = "") -> Program:
     """The kill switch: a paused program refuses new generations at once."""
     program = Program.objects.select_for_update().get(pk=program.pk)
     if paused:
@@ -160,5 +160,6 @@ def program_set_paused(*, program: Program, actor, paused: bool) -> Program:
             raise InvalidTransition(f"Only a paused program can be resumed (this one is {program.status}).")
         program.status, program.paused_at = Program.Status.ACTIVE, None
     program.save(update_fields=["status", "paused_at"])
-    audit_record(action="program.paused" if paused else "program.resumed", actor=actor, program=program, target=program)
+    audit_record(action="program.paused" if paused else "program.resumed", actor=actor, program=program, target=program,
+                 data={"reason": reason})
     return program
