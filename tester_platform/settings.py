@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "tester_platform.programs",
     "tester_platform.consent",
     "tester_platform.portal",
+    "tester_platform.dashboard",
     "tester_platform.api",
     # the engines
     "generation",

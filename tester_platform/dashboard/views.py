@@ -1,0 +1,19 @@
+from django.db.models import Count, Q
+from django.shortcuts import render
+
+from tester_platform.accounts.roles import ADMIN, FINANCE, MODERATOR, PROGRAM_MANAGER, has_role
+from tester_platform.dashboard.access import role_required
+from tester_platform.programs.models import Application, Enrollment, Program
+
+
+@role_required(MODERATOR, PROGRAM_MANAGER, FINANCE, ADMIN)
+def home(request):
+    programs = Program.objects.all() if has_role(request.user, ADMIN, FINANCE) else Program.objects.filter(
+        staff__user=request.user).distinct()
+    programs = programs.annotate(
+        active_testers=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ACTIVE), distinct=True),
+        onboarding=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ONBOARDING), distinct=True),
+        open_applications=Count("applications", filter=Q(applications__status=Application.Status.SUBMITTED),
+                                distinct=True),
+    ).order_by("name")
+    return render(request, "dashboard/home.html", {"programs": programs})

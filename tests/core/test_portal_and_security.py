@@ -1,0 +1,116 @@
+import json
+
+import pytest
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tester_platform.consent.models import ConsentRecord
+from tests.factories import PASSWORD
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+PORTAL_PAGES = ["/", "/programs/main/", "/programs/main/consent/", "/programs/main/consent/withdraw/",
+                "/programs/main/onboarding/profile/", "/programs/main/onboarding/payout/", "/me/activity/",
+                "/me/export.json"]
+
+
+@pytest.mark.parametrize("path", PORTAL_PAGES)
+def test_portal_pages_need_sign_in(client, db, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("path", PORTAL_PAGES)
+def test_portal_pages_render_for_the_owner(client, artist, path):
+    assert logged_in(client, artist).get(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", [p for p in PORTAL_PAGES if "/programs/main/" in p and p != "/programs/main/"])
+def test_another_programs_pages_are_404_for_someone_not_enrolled(client, outsider, program, path):
+    assert logged_in(client, outsider).get(path).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/account/two-factor/"])
+def test_artists_cannot_reach_staff_pages(client, artist, path):
+    assert logged_in(client, artist).get(path).status_code == 403
+
+
+@pytest.mark.parametrize("who", ["moderator", "manager", "finance_user", "admin_user"])
+def test_each_staff_role_reaches_the_staff_dashboard(client, request, who, program):
+    user = request.getfixturevalue(who)
+    response = logged_in(client, user).get("/dashboard/")
+    assert response.status_code == 200
+    assert (program.name.encode() in response.content) == (who != "other_moderator")
+
+
+def test_other_moderator_does_not_see_this_program(client, other_moderator, program):
+    assert program.name.encode() not in logged_in(client, other_moderator).get("/dashboard/").content
+
+
+def test_export_contains_everything_about_me_and_nothing_about_others(client, artist, other_artist):
+    data = json.loads(logged_in(client, artist).get("/me/export.json").content)
+    assert data["profile"]["email"] == artist.email
+    assert len(data["consent_records"]) == 1 and data["audit_events"]
+    assert other_artist.email not in json.dumps(data)
+
+
+def test_withdrawing_from_the_portal_explains_and_records(client, artist, program):
+    page = logged_in(client, artist).get("/programs/main/consent/withdraw/")
+    assert b"Money you earned is still paid" in page.content
+    assert client.post("/programs/main/consent/withdraw/").status_code == 302
+    assert ConsentRecord.objects.filter(artist=artist).first().kind == "withdraw"
+
+
+def test_about_me_lists_events_about_me(client, artist):
+    page = logged_in(client, artist).get("/me/activity/")
+    assert b"consent.signed" in page.content
+
+
+def test_staff_need_totp_when_2fa_is_required(client, moderator, settings):
+    settings.STAFF_2FA_REQUIRED = True
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # the wrong code below would otherwise delay the right one
+    logged_in(client, moderator)
+    response = client.get("/dashboard/")
+    assert response.status_code == 302 and reverse("accounts:two_factor") in response["Location"]
+    setup = client.get(reverse("accounts:two_factor"))
+    assert b"<svg" in setup.content
+    device = TOTPDevice.objects.get(user=moderator)
+    bad = client.post(reverse("accounts:two_factor") + "?next=/dashboard/", {"otp_token": "000000"})
+    assert bad.status_code == 400
+    code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift):06d}"
+    ok = client.post(reverse("accounts:two_factor") + "?next=/dashboard/", {"otp_token": code})
+    assert ok.status_code == 302 and ok["Location"] == "/dashboard/"
+    assert client.get("/dashboard/").status_code == 200
+    assert TOTPDevice.objects.get(user=moderator).confirmed
+
+
+def test_artists_are_not_asked_for_2fa(client, artist, settings):
+    settings.STAFF_2FA_REQUIRED = True
+    assert logged_in(client, artist).get("/").status_code == 200
+
+
+def test_repeated_wrong_passwords_lock_the_account_out(client, artist, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"login": artist.email, "password": "wrong-password-x"})
+    response = client.post("/accounts/login/", {"login": artist.email, "password": PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_sign_in_with_email_and_password_works(client, artist):
+    response = client.post("/accounts/login/", {"login": artist.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_pages_send_a_csp_without_inline_script_and_deny_framing(client, artist):
+    response = logged_in(client, artist).get("/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert b"<script>" not in response.content
