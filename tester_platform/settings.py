@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from generation import schedule as generation_schedule
+
 from tester_platform.env import (
     ConfigurationError,
     env_bool,
@@ -64,6 +66,7 @@ INSTALLED_APPS = [
     "tester_platform.audit",
     "tester_platform.programs",
     "tester_platform.consent",
+    "tester_platform.studio",
     "tester_platform.portal",
     "tester_platform.dashboard",
     "tester_platform.api",
@@ -290,7 +293,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+# A GPU worker takes one job at a time and acknowledges it only when done, so a crash
+# leaves the message to be redelivered (the conditional claim makes redelivery harmless).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BEAT_SCHEDULE: dict = {**generation_schedule.beat_schedule()}
 
 # --- Stripe (used from the payments issue on) -----------------------------------------
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "" if PRODUCTION else "sk_test_atelier_local")

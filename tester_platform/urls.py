@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("tester_platform.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("studio/", include("tester_platform.studio.urls")),
     path("dashboard/", include("tester_platform.dashboard.urls")),
     path("healthz", healthz, name="healthz"),
     path("", include("tester_platform.portal.urls")),

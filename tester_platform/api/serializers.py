@@ -48,11 +48,15 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 class QuotaSerializer(serializers.Serializer):
     program = serializers.IntegerField()
-    daily_compute_seconds = serializers.IntegerField()
-    compute_seconds_left_today = serializers.IntegerField()
+    daily_compute_seconds = serializers.FloatField()
+    compute_seconds_charged_today = serializers.FloatField()
+    compute_seconds_left_today = serializers.FloatField()
     max_concurrent_jobs = serializers.IntegerField()
+    active_jobs = serializers.IntegerField()
+    concurrent_jobs_left = serializers.IntegerField()
     max_resolution = serializers.CharField()
     max_duration_seconds = serializers.IntegerField()
+    resets_at = serializers.DateTimeField()
 
 
 class MeSerializer(serializers.Serializer):
@@ -116,3 +120,116 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 class AuditQuerySerializer(serializers.Serializer):
     program = serializers.IntegerField(min_value=1, required=False)
+
+
+# --- generations ----------------------------------------------------------------------
+
+class GenerationCreateSerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1)
+    mode = serializers.ChoiceField(choices=["text_to_video", "variation", "extension"])
+    prompt = serializers.CharField(max_length=2000)
+    negative_prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    duration_seconds = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    aspect_ratio = serializers.ChoiceField(choices=["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"], default="16:9")
+    resolution = serializers.ChoiceField(choices=["preview", "480p", "720p", "1080p"], default="preview")
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
+    source_generation = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    strength = serializers.FloatField(min_value=0.01, max_value=1.0, required=False, allow_null=True)
+
+    def validate(self, data):
+        if data["mode"] == "text_to_video" and "duration_seconds" not in data:
+            raise serializers.ValidationError({"duration_seconds": ["Choose a duration from 1 to 10 seconds."]})
+        if data["mode"] != "text_to_video" and data.get("source_generation") is None:
+            raise serializers.ValidationError({"source_generation": ["Variations and extensions need a source."]})
+        return data
+
+
+class GenerationOutputSerializer(serializers.Serializer):
+    video_url = serializers.CharField()
+    thumbnail_url = serializers.CharField(allow_null=True)
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    frames = serializers.IntegerField()
+    fps = serializers.IntegerField()
+    duration_seconds = serializers.FloatField()
+
+
+class UsageSerializer(serializers.Serializer):
+    device = serializers.CharField(source="device_name")
+    compute_seconds = serializers.FloatField()
+    wall_seconds = serializers.FloatField()
+    queue_seconds = serializers.FloatField()
+    peak_memory_bytes = serializers.IntegerField()
+    frames = serializers.IntegerField()
+    steps = serializers.IntegerField()
+    cancelled = serializers.BooleanField()
+
+
+class GenerationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    program = serializers.IntegerField(source="program_id")
+    mode = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.IntegerField()
+    error = serializers.CharField()
+    prompt = serializers.CharField()
+    negative_prompt = serializers.CharField()
+    seed = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    num_frames = serializers.IntegerField()
+    fps = serializers.IntegerField()
+    steps = serializers.IntegerField()
+    strength = serializers.FloatField(allow_null=True)
+    aspect_ratio = serializers.CharField()
+    resolution = serializers.CharField()
+    duration_seconds = serializers.FloatField()
+    source_generation = serializers.IntegerField(source="source_job_id", allow_null=True)
+    consent_record = serializers.IntegerField(source="consent_record_id")
+    training_use = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    output = serializers.SerializerMethodField()
+    usage = serializers.SerializerMethodField()
+    provenance = serializers.SerializerMethodField()
+
+    def _user(self):
+        return self.context["request"].user
+
+    def get_output(self, job) -> GenerationOutputSerializer(allow_null=True):
+        from tester_platform.studio.media import signed_media_url
+
+        video = signed_media_url(job=job, kind="video", user=self._user())
+        if not video or job.status != "succeeded":
+            return None
+        return {"video_url": self.context["request"].build_absolute_uri(video),
+                "thumbnail_url": self.context["request"].build_absolute_uri(
+                    signed_media_url(job=job, kind="thumbnail", user=self._user()) or "") or None,
+                "width": job.width, "height": job.height, "frames": job.num_frames, "fps": job.fps,
+                "duration_seconds": job.duration_seconds}
+
+    def get_usage(self, job) -> UsageSerializer(allow_null=True):
+        usage = getattr(job, "usage", None) if job.status not in ("queued", "running") else None
+        return UsageSerializer(usage).data if usage else None
+
+    def get_provenance(self, job) -> dict:
+        return {"claims": job.provenance_claims, "manifest_validation_state": job.manifest_validation_state,
+                "output_sha256": job.output_sha256, "signed_sha256": job.signed_sha256}
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1, required=False)
+    to = serializers.DateField(required=False)
+
+    def get_fields(self):
+        # `from` is a Python keyword, so it cannot be declared as a class attribute.
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(required=False)
+        return fields
+
+
+class UsageReportSerializer(serializers.Serializer):
+    totals = serializers.DictField()
+    quota = serializers.ListField(child=serializers.DictField())
+    records = serializers.ListField(child=serializers.DictField())

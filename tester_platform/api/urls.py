@@ -7,6 +7,7 @@ app_name = "api"
 
 router = SimpleRouter()
 router.register("programs", views.ProgramViewSet, basename="program")
+router.register("generations", views.GenerationViewSet, basename="generation")
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
@@ -14,5 +15,6 @@ urlpatterns = [
     path("consent/", views.ConsentView.as_view(), name="consent"),
     path("consent/withdraw/", views.ConsentWithdrawView.as_view(), name="consent-withdraw"),
     path("audit/", views.AuditView.as_view(), name="audit"),
+    path("usage/", views.UsageView.as_view(), name="usage"),
     *router.urls,
 ]

@@ -193,3 +193,106 @@ class AuditView(ListAPIView):
         if not allowed:
             raise Http404("No such program among those you staff.")
         return audit_events_for_program(program=program)
+
+
+# --- generations ----------------------------------------------------------------------
+
+class GenerationViewSet(viewsets.ViewSet):
+    """The artist's own generations. Another artist's job answers 404."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+
+    def get_required_scope_for(self, action_name: str) -> str:
+        return ApiToken.Scope.GENERATE if action_name in ("create", "cancel") else ApiToken.Scope.READ
+
+    def initial(self, request, *args, **kwargs):
+        self.required_scope = self.get_required_scope_for(self.action)
+        super().initial(request, *args, **kwargs)
+
+    def _serialize(self, job, **kwargs):
+        return s.GenerationSerializer(job, context={"request": self.request}, **kwargs).data
+
+    @extend_schema(responses=s.GenerationSerializer(many=True))
+    def list(self, request):
+        from generation.selectors import jobs_for_artist
+        from rest_framework.pagination import PageNumberPagination
+
+        jobs = jobs_for_artist(artist=request.user).order_by("-created_at")
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response(self._serialize(page, many=True))
+
+    @extend_schema(responses=s.GenerationSerializer)
+    def retrieve(self, request, pk=None):
+        from tester_platform.studio.services import generation_for_user
+
+        job = generation_for_user(user=request.user, job_id=_int_or_404(pk))
+        return Response(self._serialize(job))
+
+    @extend_schema(request=s.GenerationCreateSerializer, responses={201: s.GenerationSerializer})
+    def create(self, request):
+        from tester_platform.studio.services import generation_submit
+
+        data = s.GenerationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        program = Program.objects.filter(pk=values.pop("program")).first()
+        if program is None or not program.enrollments.filter(artist=request.user).exists():
+            return Response({"program": ["You are not enrolled in this program."], "code": "not_enrolled"},
+                            status=status.HTTP_403_FORBIDDEN)
+        job = generation_submit(artist=request.user, program=program, **values)
+        return Response(self._serialize(job), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.GenerationSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        from tester_platform.studio.services import generation_cancel, generation_for_user
+
+        job = generation_for_user(user=request.user, job_id=_int_or_404(pk))
+        job = generation_cancel(user=request.user, job=job)
+        return Response(self._serialize(job))
+
+
+def _int_or_404(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such generation.") from None
+
+
+class UsageView(APIView):
+    """Totals, quota and per-job usage records of the requesting artist."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+
+    @extend_schema(parameters=[OpenApiParameter("program", int), OpenApiParameter("from", str),
+                               OpenApiParameter("to", str)], responses=s.UsageReportSerializer)
+    def get(self, request):
+        import datetime as dt
+
+        from generation.selectors import usage_records, usage_totals
+        from tester_platform.studio.selectors import quota_for
+
+        query = s.UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        program_id = query.validated_data.get("program")
+        programs = Program.objects.filter(enrollments__artist=request.user)
+        if program_id is not None:
+            programs = programs.filter(pk=program_id)
+            if not programs.exists():
+                raise Http404("No such program among yours.")
+        start = query.validated_data.get("from")
+        end = query.validated_data.get("to")
+        start_dt = dt.datetime.combine(start, dt.time.min, tzinfo=dt.timezone.utc) if start else None
+        end_dt = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc) if end else None
+        records = usage_records(artist=request.user, program_id=program_id, start=start_dt, end=end_dt).order_by(
+            "-created_at")[:500]
+        return Response({
+            "totals": usage_totals(artist=request.user, program_id=program_id, start=start_dt, end=end_dt),
+            "quota": [quota_for(artist=request.user, program=p) for p in programs],
+            "records": [{"generation": r.job_id, "program": r.program_id, "device": r.device_name,
+                         "compute_seconds": r.compute_seconds, "wall_seconds": r.wall_seconds,
+                         "queue_seconds": r.queue_seconds, "frames": r.frames, "width": r.width, "height": r.height,
+                         "steps": r.steps, "peak_memory_bytes": r.peak_memory_bytes, "cancelled": r.cancelled,
+                         "created_at": r.created_at} for r in records],
+        })

@@ -1,20 +1,10 @@
 from __future__ import annotations
 
 from tester_platform.programs.models import Enrollment
+from tester_platform.studio.selectors import quota_for
 
 
 def quota_summaries(*, artist, enrollments: list[Enrollment]) -> list[dict]:
-    """What each program lets the artist generate today and how much is left."""
-    summaries = []
-    for enrollment in enrollments:
-        program = enrollment.program
-        used = 0  # compute metering arrives with the generation engine (studio)
-        summaries.append({
-            "program": program.pk,
-            "daily_compute_seconds": program.daily_compute_seconds,
-            "compute_seconds_left_today": max(program.daily_compute_seconds - used, 0),
-            "max_concurrent_jobs": program.max_concurrent_jobs,
-            "max_resolution": program.max_resolution,
-            "max_duration_seconds": program.max_duration_seconds,
-        })
-    return summaries
+    """What each program lets the artist generate today and how much is left (metered by
+    the generation engine: reservations of running jobs plus compute of finished ones)."""
+    return [quota_for(artist=artist, program=enrollment.program) for enrollment in enrollments]

@@ -1,0 +1,49 @@
+"""Private outputs leave only through here: a signed, short-lived URL that is also
+checked against the signed-in user, so a copied link neither outlives its minutes nor
+works for anyone else."""
+from __future__ import annotations
+
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.urls import reverse
+
+MEDIA_URL_MAX_AGE = 15 * 60
+_SALT = "atelier.studio.media"
+KINDS = {"video": ("video", "video/mp4"), "thumbnail": ("thumbnail", "image/jpeg")}
+
+
+def signed_media_url(*, job, kind: str, user) -> str | None:
+    field_name, _ = KINDS[kind]
+    if not getattr(job, field_name):
+        return None
+    token = signing.dumps({"j": job.pk, "k": kind, "u": user.pk}, salt=_SALT, compress=True)
+    return reverse("studio:media", args=[token])
+
+
+def serve_signed_media(request, token: str):
+    from tester_platform.studio.services import generation_for_user
+    from tester_platform.errors import NotFound
+
+    try:
+        payload = signing.loads(token, salt=_SALT, max_age=MEDIA_URL_MAX_AGE)
+    except signing.BadSignature:
+        raise Http404("This link is not valid or has expired.") from None
+    user = request.user
+    if not user.is_authenticated or payload.get("u") != user.pk or payload.get("k") not in KINDS:
+        raise Http404("This link is not valid for you.")
+    try:
+        job = generation_for_user(user=user, job_id=payload["j"])
+    except NotFound:
+        raise Http404("No such generation.") from None
+    field_name, content_type = KINDS[payload["k"]]
+    file_field = getattr(job, field_name)
+    if not file_field or not default_storage.exists(file_field.name):
+        raise Http404("The file is not there.")
+    name = file_field.name
+    if name.endswith(".png"):
+        content_type = "image/png"
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

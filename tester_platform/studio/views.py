@@ -1,0 +1,149 @@
+"""The artist's generation studio: thin views over studio.services and the engine's reads."""
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from generation.models import GenerationJob
+from generation.selectors import jobs_for_artist
+from tester_platform.errors import DomainError, NotFound
+from tester_platform.programs.models import Enrollment, Program
+from tester_platform.studio.forms import DeriveForm, GenerateForm
+from tester_platform.studio.media import serve_signed_media, signed_media_url
+from tester_platform.studio.selectors import quota_for
+from tester_platform.studio.services import generation_cancel, generation_for_user, generation_submit
+
+
+def _programs_for(user):
+    return Program.objects.filter(enrollments__artist=user, enrollments__status=Enrollment.Status.ACTIVE).order_by("name")
+
+
+def _submit_error(form, error):
+    field = getattr(error, "field", None)
+    form.add_error(field if field in form.fields else None, error.message)
+
+
+@login_required
+def studio(request):
+    programs = list(_programs_for(request.user))
+    form = GenerateForm(request.POST or None, programs=programs)
+    status_code = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            program = next(p for p in programs if p.pk == data.pop("program"))
+            try:
+                job = generation_submit(artist=request.user, program=program, mode="text_to_video", **data)
+            except Exception as error:  # domain errors of the platform or the engine
+                if not hasattr(error, "http_status"):
+                    raise
+                _submit_error(form, error)
+                status_code = error.http_status
+            else:
+                return redirect("studio:detail", job_id=job.pk)
+        else:
+            status_code = 400
+    jobs = jobs_for_artist(artist=request.user).select_related("program").order_by("-created_at")
+    status_filter = request.GET.get("status", "")
+    mode_filter = request.GET.get("mode", "")
+    if status_filter in GenerationJob.Status.values:
+        jobs = jobs.filter(status=status_filter)
+    if mode_filter in GenerationJob.Mode.values:
+        jobs = jobs.filter(mode=mode_filter)
+    page = Paginator(jobs, 12).get_page(request.GET.get("page"))
+    for job in page:
+        job.thumb_url = signed_media_url(job=job, kind="thumbnail", user=request.user)
+    quotas = [quota_for(artist=request.user, program=p) for p in programs]
+    return render(request, "studio/studio.html", {
+        "form": form, "page": page, "quotas": quotas, "programs": programs, "statuses": GenerationJob.Status.choices,
+        "modes": GenerationJob.Mode.choices, "status_filter": status_filter, "mode_filter": mode_filter,
+    }, status=status_code)
+
+
+def _job_or_404(request, job_id: int) -> GenerationJob:
+    try:
+        return generation_for_user(user=request.user, job_id=job_id)
+    except NotFound:
+        raise Http404("No such generation.") from None
+
+
+def _detail_context(request, job):
+    return {
+        "job": job,
+        "video_url": signed_media_url(job=job, kind="video", user=request.user),
+        "thumb_url": signed_media_url(job=job, kind="thumbnail", user=request.user),
+        "usage": getattr(job, "usage", None) if job.status not in GenerationJob.ACTIVE_STATUSES else None,
+        "is_owner": job.artist_id == request.user.pk,
+    }
+
+
+@login_required
+def detail(request, job_id: int):
+    job = _job_or_404(request, job_id)
+    context = _detail_context(request, job)
+    form = DeriveForm(request.POST or None, initial={"prompt": job.prompt})
+    status_code = 200
+    if request.method == "POST":
+        if not context["is_owner"]:
+            raise Http404("No such generation.")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                new_job = generation_submit(
+                    artist=request.user, program=job.program, mode=data["mode"], prompt=data["prompt"],
+                    strength=data["strength"], seed=data["seed"], source_generation=job.pk,
+                    duration_seconds=data["duration_seconds"] if data["mode"] == "extension" else None,
+                )
+            except Exception as error:
+                if not hasattr(error, "http_status"):
+                    raise
+                _submit_error(form, error)
+                status_code = error.http_status
+            else:
+                return redirect("studio:detail", job_id=new_job.pk)
+        else:
+            status_code = 400
+    context["derive_form"] = form
+    return render(request, "studio/detail.html", context, status=status_code)
+
+
+@login_required
+@require_GET
+def progress(request, job_id: int):
+    """The htmx fragment polled while a job is queued or running."""
+    job = _job_or_404(request, job_id)
+    response = render(request, "studio/_progress.html", _detail_context(request, job))
+    if job.status not in GenerationJob.ACTIVE_STATUSES and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"  # reload once, to show the player, usage and provenance
+    return response
+
+
+@login_required
+@require_POST
+def cancel(request, job_id: int):
+    job = _job_or_404(request, job_id)
+    try:
+        generation_cancel(user=request.user, job=job)
+    except DomainError as error:
+        if error.http_status == 404:
+            raise Http404(error.message) from None
+    except Exception as error:
+        if not hasattr(error, "http_status"):
+            raise
+    return redirect("studio:detail", job_id=job.pk)
+
+
+def media(request, token: str):
+    if not request.user.is_authenticated:
+        from tester_platform.api.authentication import BearerTokenAuthentication
+
+        try:
+            result = BearerTokenAuthentication().authenticate(request)
+        except Exception:
+            result = None
+        if result is not None:
+            request.user = result[0]
+    return serve_signed_media(request, token)
