@@ -197,10 +197,14 @@ class AuditView(ListAPIView):
 
 # --- generations ----------------------------------------------------------------------
 
+JOB_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+
+
 class GenerationViewSet(viewsets.ViewSet):
     """The artist's own generations. Another artist's job answers 404."""
 
     permission_classes = DEFAULT_PERMISSIONS
+    lookup_value_regex = r"[0-9]+"
 
     def get_required_scope_for(self, action_name: str) -> str:
         return ApiToken.Scope.GENERATE if action_name in ("create", "cancel") else ApiToken.Scope.READ
@@ -222,7 +226,7 @@ class GenerationViewSet(viewsets.ViewSet):
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response(self._serialize(page, many=True))
 
-    @extend_schema(responses=s.GenerationSerializer)
+    @extend_schema(parameters=[JOB_ID], responses=s.GenerationSerializer)
     def retrieve(self, request, pk=None):
         from tester_platform.studio.services import generation_for_user
 
@@ -243,7 +247,7 @@ class GenerationViewSet(viewsets.ViewSet):
         job = generation_submit(artist=request.user, program=program, **values)
         return Response(self._serialize(job), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=s.GenerationSerializer)
+    @extend_schema(parameters=[JOB_ID], request=None, responses=s.GenerationSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         from tester_platform.studio.services import generation_cancel, generation_for_user

@@ -1,12 +1,15 @@
 from django.db.models import Count, Q
 from django.shortcuts import render
 
+from generation.selectors import worker_stats
 from tester_platform.accounts.roles import ADMIN, FINANCE, MODERATOR, PROGRAM_MANAGER, has_role
 from tester_platform.dashboard.access import role_required
 from tester_platform.programs.models import Application, Enrollment, Program
 
+STAFF = (MODERATOR, PROGRAM_MANAGER, FINANCE, ADMIN)
 
-@role_required(MODERATOR, PROGRAM_MANAGER, FINANCE, ADMIN)
+
+@role_required(*STAFF)
 def home(request):
     programs = Program.objects.all() if has_role(request.user, ADMIN, FINANCE) else Program.objects.filter(
         staff__user=request.user).distinct()
@@ -17,3 +20,9 @@ def home(request):
                                 distinct=True),
     ).order_by("name")
     return render(request, "dashboard/home.html", {"programs": programs})
+
+
+@role_required(*STAFF)
+def workers(request):
+    """GPU workers: state, last heartbeat, and what they did in the last 24 hours."""
+    return render(request, "dashboard/workers.html", {"rows": worker_stats()})

@@ -13,8 +13,10 @@ from tests.factories import PASSWORD, ConsentDocumentFactory, enroll
 
 
 def rows():
+    from generation.models import GenerationJob
+
     return (ConsentRecord.objects.count(), ApiToken.objects.count(), AuditEvent.objects.count(),
-            Program.objects.filter(status=Program.Status.PAUSED).count())
+            Program.objects.filter(status=Program.Status.PAUSED).count(), GenerationJob.objects.count())
 
 
 # --- tokens ---------------------------------------------------------------------------
@@ -55,7 +57,8 @@ def test_wrong_password_gets_401_and_no_token(artist):
 # --- malformed input on every endpoint -----------------------------------------------
 
 POST_ENDPOINTS = ["/api/v1/auth/token/", "/api/v1/consent/", "/api/v1/consent/withdraw/",
-                  "/api/v1/programs/{program}/pause/", "/api/v1/programs/{program}/resume/"]
+                  "/api/v1/programs/{program}/pause/", "/api/v1/programs/{program}/resume/",
+                  "/api/v1/generations/"]
 
 
 @pytest.mark.parametrize("path", POST_ENDPOINTS)

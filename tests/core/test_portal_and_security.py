@@ -35,7 +35,7 @@ def test_another_programs_pages_are_404_for_someone_not_enrolled(client, outside
     assert logged_in(client, outsider).get(path).status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/dashboard/", "/account/two-factor/"])
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/workers/", "/account/two-factor/"])
 def test_artists_cannot_reach_staff_pages(client, artist, path):
     assert logged_in(client, artist).get(path).status_code == 403
 
@@ -114,3 +114,14 @@ def test_pages_send_a_csp_without_inline_script_and_deny_framing(client, artist)
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response["X-Frame-Options"] == "DENY"
     assert b"<script>" not in response.content
+
+
+def test_staff_see_workers_with_their_state(client, moderator):
+    from django.utils import timezone
+
+    from generation.models import Worker
+
+    Worker.objects.create(hostname="gpu-a@host", queues=["gpu.wan-tiny"], device="cuda", device_name="NVIDIA H100",
+                          started_at=timezone.now(), last_heartbeat=timezone.now())
+    page = logged_in(client, moderator).get("/dashboard/workers/")
+    assert page.status_code == 200 and b"gpu-a@host" in page.content and b"NVIDIA H100" in page.content
