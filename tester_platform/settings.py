@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "tester_platform.programs",
     "tester_platform.consent",
     "tester_platform.studio",
+    "tester_platform.sharing",
+    "tester_platform.labour",
     "tester_platform.portal",
     "tester_platform.dashboard",
     "tester_platform.api",

@@ -16,6 +16,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("studio/", include("tester_platform.studio.urls")),
     path("dashboard/", include("tester_platform.dashboard.urls")),
+    path("dashboard/sharing/", include("tester_platform.sharing.dashboard_urls")),
+    path("dashboard/labour/", include("tester_platform.labour.dashboard_urls")),
+    path("sharing/", include("tester_platform.sharing.urls")),
+    path("labour/", include("tester_platform.labour.urls")),
     path("healthz", healthz, name="healthz"),
     path("", include("tester_platform.portal.urls")),
 ]

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from tester_platform.api import views
@@ -16,5 +16,7 @@ urlpatterns = [
     path("consent/withdraw/", views.ConsentWithdrawView.as_view(), name="consent-withdraw"),
     path("audit/", views.AuditView.as_view(), name="audit"),
     path("usage/", views.UsageView.as_view(), name="usage"),
+    path("", include("tester_platform.sharing.api_urls")),
+    path("", include("tester_platform.labour.api_urls")),
     *router.urls,
 ]
