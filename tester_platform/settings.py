@@ -300,7 +300,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_BEAT_SCHEDULE: dict = {**generation_schedule.beat_schedule()}
+CELERY_BEAT_SCHEDULE: dict = {
+    **generation_schedule.beat_schedule(),
+    "sharing-resolve-overdue": {"task": "tester_platform.sharing.tasks.resolve_overdue_share_requests",
+                                "schedule": 60.0},
+    "sharing-moderator-digest": {"task": "tester_platform.sharing.tasks.send_moderator_digest",
+                                 "schedule": 3 * 3600.0},
+}
 
 # --- Stripe (used from the payments issue on) -----------------------------------------
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "" if PRODUCTION else "sk_test_atelier_local")

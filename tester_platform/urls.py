@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tester_platform.health import healthz
+from tester_platform.sharing import views as sharing_views
 
 admin.site.site_header = "Atelier administration"
 admin.site.site_title = "Atelier admin"
@@ -20,6 +21,9 @@ urlpatterns = [
     path("dashboard/labour/", include("tester_platform.labour.dashboard_urls")),
     path("sharing/", include("tester_platform.sharing.urls")),
     path("labour/", include("tester_platform.labour.urls")),
+    path("s/<slug:slug>/", sharing_views.public_page, name="share_public"),
+    path("s/<slug:slug>/video.mp4", sharing_views.public_media, {"kind": "video"}, name="share_public_video"),
+    path("s/<slug:slug>/poster", sharing_views.public_media, {"kind": "thumbnail"}, name="share_public_poster"),
     path("healthz", healthz, name="healthz"),
     path("", include("tester_platform.portal.urls")),
 ]

@@ -68,3 +68,29 @@ def sign(artist: User, program: Program, *, training_use: bool = False, marketin
 
 def add_staff(user: User, program: Program, role: str) -> ProgramStaff:
     return ProgramStaff.objects.create(user=user, program=program, role=role)
+
+
+def make_output(artist: User, program: Program, *, frames: int = 9, width: int = 64, height: int = 48):
+    """A finished generation with a real (small) H.264 MP4 and poster, without running a
+    pipeline: for tests of what happens to outputs after they exist."""
+    import numpy as np
+    from django.core.files.base import ContentFile
+
+    from generation.media import encode_mp4, poster_jpeg
+    from generation.models import GenerationJob
+    from tester_platform.consent.services import active_consent
+
+    consent = active_consent(artist=artist, program=program)
+    rng = np.random.default_rng(artist.pk)
+    video = rng.integers(0, 255, size=(frames, height, width, 3), dtype=np.uint8)
+    job = GenerationJob.objects.create(
+        artist=artist, program=program, enrollment=artist.enrollments.get(program=program), consent_record=consent,
+        training_use=consent.training_use, mode="text_to_video", prompt="a test output", seed=1, width=width,
+        height=height, num_frames=frames, fps=16, steps=4, duration_seconds=frames / 16, aspect_ratio="4:3",
+        resolution="preview", model_profile="wan-tiny", status="succeeded", progress=100,
+        manifest_validation_state="Trusted",
+    )
+    job.video.save(f"job-{job.pk}.mp4", ContentFile(encode_mp4(video, fps=16)), save=False)
+    job.thumbnail.save(f"job-{job.pk}.jpg", ContentFile(poster_jpeg(video)), save=False)
+    job.save(update_fields=["video", "thumbnail"])
+    return job

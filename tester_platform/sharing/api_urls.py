@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
+
+from tester_platform.sharing.api import ShareRequestViewSet
 
 app_name = "sharing_api"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("share-requests", ShareRequestViewSet, basename="share-request")
+
+urlpatterns = router.urls
