@@ -22,7 +22,7 @@ venv: $(STAMP)
 demo: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py build_tiny_model --if-missing
+	$(PY) manage.py build_tiny_model
 	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start
 
 test: venv

@@ -4,6 +4,7 @@ overrides merged over the defaults below) — nothing here reaches a model hub.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,7 +43,8 @@ class ModelProfile:
     device: str = "auto"
     queue: str = ""
     max_sequence_length: int = 128
-    extension_overlap_frames: int = 8
+    extension_overlap_frames: int = 9  # 4j+1, so overlap + added (4k) is a valid 4k+1 clip
+    estimate_seconds_per_mpx_step: float = 0.5
     default_strength: float = 0.7
 
     def resolved_device(self) -> str:
@@ -73,12 +75,13 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
                 "extension": "diffusers.WanVideoToVideoPipeline",
             },
             "fps": 16,
-            "max_frames": 161,
+            # rope_max_seq_len 32 bounds the latent frames: (121 - 1) / 4 + 1 = 31 fits, 129 does not.
+            "max_frames": 121,
             "max_width": 256,
             "max_height": 256,
             "preview_long_side": 128,
             "steps": 4,
-            "max_steps": 60,
+            "max_steps": 100,
             "dtype": "float32",
             "device": "auto",
             "queue": "gpu.wan-tiny",
@@ -104,6 +107,7 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
             "device": "auto",
             "queue": "gpu.wan2.1-t2v-1.3b",
             "max_sequence_length": 512,
+            "estimate_seconds_per_mpx_step": 0.1,
         },
     }
 
@@ -111,10 +115,32 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
 DEFAULT_PROFILE = "wan-tiny"
 
 
+def _env_profiles() -> dict[str, dict[str, Any]]:
+    raw = os.environ.get("GENERATION_MODEL_PROFILES_JSON", "").strip()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ModelProfileError(f"GENERATION_MODEL_PROFILES_JSON is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ModelProfileError("GENERATION_MODEL_PROFILES_JSON must map profile keys to objects")
+    return data
+
+
 def profiles() -> dict[str, dict[str, Any]]:
+    """Defaults, then settings.GENERATION_MODEL_PROFILES, then the environment's
+    GENERATION_MODEL_PROFILES_JSON (so a worker host can point at its own checkpoint).
+    An entry may say ``"extends": "<other key>"`` to start from another profile."""
     merged = _default_profiles()
-    for key, override in (getattr(settings, "GENERATION_MODEL_PROFILES", None) or {}).items():
-        merged[key] = {**merged.get(key, {}), **override}
+    for layer in ((getattr(settings, "GENERATION_MODEL_PROFILES", None) or {}), _env_profiles()):
+        for key, override in layer.items():
+            override = dict(override)
+            base = override.pop("extends", None)
+            start = merged.get(base, {}) if base else merged.get(key, {})
+            if base and base not in merged:
+                raise ModelProfileError(f"Model profile {key!r} extends unknown profile {base!r}")
+            merged[key] = {**start, **override}
     return merged
 
 

@@ -92,7 +92,15 @@ def ensure_signing_chain(directory: Path | None = None) -> Path:
     needed = ["root.pem", "chain.pem", "signer.key"]
     if all((directory / n).is_file() for n in needed):
         return directory
-    with _lock:
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    # Web, worker and test processes may all get here first: one makes the chain, under a
+    # file lock, and the others then read the same files (never a key from one run and a
+    # certificate from another).
+    with _lock, open(directory / ".lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
         if all((directory / n).is_file() for n in needed):
             return directory
         from cryptography import x509
@@ -100,8 +108,6 @@ def ensure_signing_chain(directory: Path | None = None) -> Path:
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-        directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)
         now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
 
         def name(cn: str) -> x509.Name:
@@ -145,13 +151,13 @@ def ensure_signing_chain(directory: Path | None = None) -> Path:
 
         pem = serialization.Encoding.PEM
         key_bytes = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        _write_private(directory / "signer.key", key_bytes)
         # The CA keys are kept (private) so an operator can reissue a signer; workers only need signer.key.
         for fname, k in (("root.key", root_key), ("intermediate.key", inter_key)):
             _write_private(directory / fname,
                            k.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         (directory / "chain.pem").write_bytes(leaf.public_bytes(pem) + inter.public_bytes(pem))
         (directory / "root.pem").write_bytes(root.public_bytes(pem))
+        _write_private(directory / "signer.key", key_bytes)  # last: its presence means the chain is complete
     return directory
 
 

@@ -6,7 +6,6 @@ demo and the tests take the same loading path as a real checkpoint on a GPU host
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 TINY_SEED = 0
@@ -29,7 +28,9 @@ def build_tiny_wan(directory: Path, *, force: bool = False) -> bool:
     directory = Path(directory)
     if is_built(directory) and not force:
         return False
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from generation.pipelines import offline
+
+    offline()
     import torch
     from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
     from transformers import ByT5Tokenizer, UMT5Config, UMT5EncoderModel

@@ -1,0 +1,199 @@
+"""Engine tables: jobs, their one immutable usage record, GPU workers, and the per
+artist-per-program row that submissions lock to reserve budget.
+
+Platform models are named only by lazy strings (DESIGN.md "Dependency direction")."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from generation.errors import GenerationError
+
+
+class ImmutableUsageRecord(GenerationError):
+    http_status = 409
+
+
+def _output_path(instance: "GenerationJob", filename: str) -> str:
+    return f"generations/{instance.program_id}/{instance.artist_id}/{instance.pk}/{filename}"
+
+
+class Worker(models.Model):
+    class Status(models.TextChoices):
+        ONLINE = "online", "Online"
+        LOST = "lost", "Lost (missed heartbeats)"
+        OFFLINE = "offline", "Offline"
+
+    hostname = models.CharField(max_length=255, unique=True)
+    queues = models.JSONField(default=list, blank=True)
+    device = models.CharField(max_length=16, default="cpu")  # "cpu" | "cuda"
+    device_name = models.CharField(max_length=255, blank=True)
+    memory_bytes = models.BigIntegerField(default=0)
+    torch_version = models.CharField(max_length=64, blank=True)
+    cuda_version = models.CharField(max_length=64, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ONLINE, db_index=True)
+    started_at = models.DateTimeField()
+    last_heartbeat = models.DateTimeField()
+    jobs_done = models.PositiveIntegerField(default=0)
+    jobs_failed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.status})"
+
+
+class BudgetAccount(models.Model):
+    """The row a submission locks (select_for_update) so that concurrent submissions of
+    one artist in one program are serialised and cannot overspend the budget."""
+
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_reserved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["artist", "program"], name="generation_unique_budget_account")]
+
+
+class GenerationJob(models.Model):
+    class Mode(models.TextChoices):
+        TEXT_TO_VIDEO = "text_to_video", "Text to video"
+        VARIATION = "variation", "Variation"
+        EXTENSION = "extension", "Extension"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    PROMPT_MAX_LENGTH = 2000
+
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_jobs")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="generation_jobs")
+    enrollment = models.ForeignKey("programs.Enrollment", on_delete=models.PROTECT, related_name="generation_jobs")
+    consent_record = models.ForeignKey("consent.ConsentRecord", on_delete=models.PROTECT, related_name="generation_jobs")
+    training_use = models.BooleanField(help_text="The artist's training-use choice when the job was submitted.")
+
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    prompt = models.CharField(max_length=PROMPT_MAX_LENGTH)
+    negative_prompt = models.CharField(max_length=PROMPT_MAX_LENGTH, blank=True)
+    seed = models.BigIntegerField()
+    source_job = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="derived_jobs")
+    strength = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    num_frames = models.PositiveIntegerField(help_text="Frames in the output video.")
+    added_frames = models.PositiveIntegerField(default=0, help_text="Extension: frames appended to the source.")
+    fps = models.PositiveIntegerField()
+    steps = models.PositiveIntegerField()
+    duration_seconds = models.FloatField()
+    aspect_ratio = models.CharField(max_length=8)
+    resolution = models.CharField(max_length=8)
+    model_profile = models.CharField(max_length=64)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Shown to the artist.")
+    error_detail = models.TextField(blank=True, help_text="Technical cause, for staff.")
+    cancel_requested = models.BooleanField(default=False)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.ForeignKey(Worker, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    video = models.FileField(upload_to=_output_path, blank=True, max_length=300)
+    thumbnail = models.FileField(upload_to=_output_path, blank=True, max_length=300)
+    output_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the MP4 before signing.")
+    signed_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the stored, signed MP4.")
+    provenance_claims = models.JSONField(default=dict, blank=True)
+    provenance = models.JSONField(default=dict, blank=True, help_text="The active C2PA manifest as read back.")
+    manifest_validation_state = models.CharField(max_length=16, blank=True)
+
+    reserved_seconds = models.FloatField(default=0, help_text="Compute seconds reserved while queued or running.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["artist", "program", "created_at"], name="generation_job_budget_idx"),
+            models.Index(fields=["status", "worker"], name="generation_job_worker_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="generation_job_progress_0_100"),
+            models.CheckConstraint(
+                condition=Q(mode="text_to_video") | Q(source_job__isnull=False),
+                name="generation_job_source_for_derived_modes",
+            ),
+            models.CheckConstraint(
+                condition=Q(strength__isnull=True) | (Q(strength__gt=0) & Q(strength__lte=1)),
+                name="generation_job_strength_0_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.mode} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class UsageRecordQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableUsageRecord("Usage records are append-only.")
+
+    def delete(self):
+        raise ImmutableUsageRecord("Usage records are append-only.")
+
+
+class UsageRecord(models.Model):
+    """What one job consumed. Written once, by the service that finishes the job."""
+
+    job = models.OneToOneField(GenerationJob, on_delete=models.PROTECT, related_name="usage")
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, null=True, blank=True, related_name="usage_records")
+    device_name = models.CharField(max_length=255)
+    model_profile = models.CharField(max_length=64)
+    compute_seconds = models.FloatField()
+    wall_seconds = models.FloatField()
+    queue_seconds = models.FloatField()
+    frames = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    steps = models.PositiveIntegerField(help_text="Denoising steps actually run.")
+    peak_memory_bytes = models.BigIntegerField()
+    cancelled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = UsageRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["artist", "program", "created_at"], name="generation_usage_artist_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(compute_seconds__gte=0), name="generation_usage_compute_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"usage of job {self.job_id}: {self.compute_seconds:.2f}s on {self.device_name}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableUsageRecord("Usage records are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableUsageRecord("Usage records are append-only.")

@@ -1,0 +1,509 @@
+"""Engine write path. Every state change of a job is one service here; tasks, admin
+actions and the platform call these and nothing else.
+
+The platform decides policy (who may submit, the budget); the engine enforces what it is
+given: the reservation happens under a row lock in the same transaction that creates the
+job, and the job is enqueued only once that transaction commits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, FloatField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from generation import presets
+from generation.conf import MODES, get_profile, lost_after_seconds, requeue_lost_jobs
+from generation.errors import InvalidParameters, InvalidTransition, QuotaExceeded, SourceNotUsable
+from generation.models import BudgetAccount, GenerationJob, UsageRecord, Worker
+from generation.provenance import ProvenanceClaims
+
+log = logging.getLogger(__name__)
+
+Status = GenerationJob.Status
+MAX_SEED = 2**31 - 1
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Budget:
+    """Policy handed in by the platform for one submission."""
+
+    max_concurrent_jobs: int
+    daily_compute_seconds: float
+    reserve_seconds: float  # estimate held against the day's budget until the job finishes
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Validated, fully resolved parameters (build with ``build_params``)."""
+
+    profile_key: str
+    mode: str
+    prompt: str
+    negative_prompt: str
+    seed: int
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    steps: int
+    duration_seconds: float
+    aspect_ratio: str
+    resolution: str
+    strength: float | None = None
+    source_job_id: int | None = None
+    added_frames: int = 0
+
+
+@dataclass(frozen=True)
+class UsageStats:
+    device_name: str
+    compute_seconds: float
+    wall_seconds: float
+    steps: int
+    frames: int
+    peak_memory_bytes: int
+
+
+@dataclass
+class Outputs:
+    video_name: str = ""
+    thumbnail_name: str = ""
+    output_sha256: str = ""
+    signed_sha256: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    manifest_validation_state: str = ""
+
+
+def _text(value: Any, *, field_name: str, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidParameters("Must be text.", field=field_name)
+    value = value.strip()
+    if required and not value:
+        raise InvalidParameters("Write a prompt describing the video.", field=field_name)
+    if len(value) > GenerationJob.PROMPT_MAX_LENGTH:
+        raise InvalidParameters(
+            f"At most {GenerationJob.PROMPT_MAX_LENGTH} characters (this one has {len(value)}).", field=field_name
+        )
+    return value
+
+
+def build_params(
+    *,
+    mode: str,
+    prompt: str,
+    negative_prompt: str | None = "",
+    duration_seconds: float | None = None,
+    aspect_ratio: str | None = "16:9",
+    resolution: str | None = "preview",
+    seed: int | None = None,
+    strength: float | None = None,
+    steps: int | None = None,
+    source_job: GenerationJob | None = None,
+    profile_key: str | None = None,
+) -> GenerationParams:
+    """Validate raw parameters into GenerationParams; raises InvalidParameters (400) with
+    the offending field. Ownership of ``source_job`` is checked by ``job_submit``."""
+    if mode not in MODES:
+        raise InvalidParameters(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}.", field="mode")
+    profile = get_profile(profile_key if profile_key else (source_job.model_profile if source_job else None),
+                          check_dir=False)
+    prompt = _text(prompt, field_name="prompt", required=True)
+    negative_prompt = _text(negative_prompt, field_name="negative_prompt", required=False)
+
+    if seed is None:
+        seed = secrets.randbelow(MAX_SEED + 1)
+    elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InvalidParameters(f"Seed must be a whole number from 0 to {MAX_SEED}.", field="seed")
+
+    if steps is None:
+        steps = profile.steps
+    elif isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= profile.max_steps:
+        raise InvalidParameters(f"Steps must be between 1 and {profile.max_steps}.", field="steps")
+
+    if mode == GenerationJob.Mode.TEXT_TO_VIDEO:
+        if source_job is not None:
+            raise InvalidParameters("Text to video does not take a source generation.", field="source_generation")
+        if duration_seconds is None:
+            raise InvalidParameters("Choose a duration.", field="duration_seconds")
+        width, height = presets.frame_size(aspect_ratio, resolution, profile=profile)
+        frames = presets.frames_for_duration(duration_seconds, profile=profile)
+        return GenerationParams(
+            profile_key=profile.key, mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
+            width=width, height=height, num_frames=frames, fps=profile.fps, steps=steps,
+            duration_seconds=presets.duration_of(frames, profile.fps), aspect_ratio=aspect_ratio,
+            resolution=resolution, strength=None,
+        )
+
+    # variation / extension: size, ratio and fps come from the source
+    if source_job is None:
+        raise SourceNotUsable("Pick one of your finished videos to start from.")
+    if source_job.status != Status.SUCCEEDED or not source_job.video:
+        raise SourceNotUsable("Only a finished (succeeded) video can be used as the source.")
+    if source_job.model_profile != profile.key:
+        raise SourceNotUsable("The source video was made with another model.")
+    if strength is None:
+        strength = profile.default_strength
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < float(strength) <= 1:
+        raise InvalidParameters("Strength must be above 0 and at most 1.", field="strength")
+    if int(steps * float(strength)) < 1:
+        raise InvalidParameters("Steps × strength must be at least 1.", field="strength")
+    presets.check_size(source_job.width, source_job.height, profile=profile)
+    common = dict(
+        profile_key=profile.key, mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
+        width=source_job.width, height=source_job.height, fps=source_job.fps, steps=steps,
+        aspect_ratio=source_job.aspect_ratio, resolution=source_job.resolution, strength=float(strength),
+        source_job_id=source_job.pk,
+    )
+    if mode == GenerationJob.Mode.VARIATION:
+        frames = presets.largest_valid_frame_count(min(source_job.num_frames, profile.max_frames))
+        return GenerationParams(num_frames=frames, duration_seconds=presets.duration_of(frames, source_job.fps),
+                                **common)
+    if duration_seconds is None:
+        raise InvalidParameters("Choose how many seconds to add.", field="duration_seconds")
+    added = presets.extension_frames_for_duration(duration_seconds, profile=profile)
+    total = source_job.num_frames + added
+    return GenerationParams(num_frames=total, added_frames=added,
+                            duration_seconds=presets.duration_of(total, source_job.fps), **common)
+
+
+def estimate_compute_seconds(params: GenerationParams) -> float:
+    """A rough, deliberately generous estimate the platform may choose to reserve."""
+    profile = get_profile(params.profile_key, check_dir=False)
+    steps = params.steps * (params.strength or 1)
+    generated = params.num_frames if not params.added_frames else params.added_frames + profile.extension_overlap_frames
+    mpx = params.width * params.height * generated / 1e6
+    return round(max(1.0, profile.estimate_seconds_per_mpx_step * mpx * (steps + 2)), 2)
+
+
+def default_pseudonym(artist_pk: Any) -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"artist:{artist_pk}".encode(), hashlib.sha256).hexdigest()
+    return f"atelier-artist-{digest[:16]}"
+
+
+# --- budget -------------------------------------------------------------------------------
+
+def _day_bounds(day: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    day = day or timezone.now().date()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+    return start, start + dt.timedelta(days=1)
+
+
+def _charged_seconds_expr():
+    """A job's charge against its day: its reservation while active, its metered compute
+    once finished (nothing for a job that never ran)."""
+    return Case(
+        When(status__in=GenerationJob.ACTIVE_STATUSES, then=F("reserved_seconds")),
+        default=Coalesce(F("usage__compute_seconds"), Value(0.0)),
+        output_field=FloatField(),
+    )
+
+
+def _lock_budget_account(*, artist_id: Any, program_id: Any) -> BudgetAccount:
+    try:
+        with transaction.atomic():  # savepoint: a lost get_or_create race must not poison the outer transaction
+            BudgetAccount.objects.get_or_create(artist_id=artist_id, program_id=program_id)
+    except IntegrityError:
+        pass
+    return BudgetAccount.objects.select_for_update().get(artist_id=artist_id, program_id=program_id)
+
+
+@transaction.atomic
+def job_submit(
+    *,
+    artist: Any,
+    program_id: int,
+    enrollment_id: int,
+    consent_record_id: int,
+    training_use: bool,
+    params: GenerationParams,
+    budget: Budget,
+    artist_pseudonym: str | None = None,
+    consent_version: int | None = None,
+    program_ref: str = "",
+) -> GenerationJob:
+    """Reserve budget and create the job in one transaction; enqueue after commit.
+
+    Raises QuotaExceeded (429) or SourceNotUsable (400)."""
+    profile = get_profile(params.profile_key, check_dir=False)
+    if params.source_job_id is not None:
+        source = GenerationJob.objects.filter(pk=params.source_job_id).only(
+            "artist_id", "program_id", "status").first()
+        if source is None or source.artist_id != artist.pk or source.program_id != program_id:
+            raise SourceNotUsable("That source video is not one of your generations in this program.")
+        if source.status != Status.SUCCEEDED:
+            raise SourceNotUsable("Only a finished (succeeded) video can be used as the source.")
+
+    account = _lock_budget_account(artist_id=artist.pk, program_id=program_id)
+    active = GenerationJob.objects.filter(
+        artist_id=artist.pk, program_id=program_id, status__in=GenerationJob.ACTIVE_STATUSES
+    ).count()
+    if active >= budget.max_concurrent_jobs:
+        raise QuotaExceeded(
+            f"You already have {active} generation(s) queued or running; the limit is "
+            f"{budget.max_concurrent_jobs}. Wait for one to finish or cancel it.",
+            field="concurrent_jobs",
+        )
+    start, end = _day_bounds()
+    charged = _charged_today(artist_id=artist.pk, program_id=program_id, start=start, end=end)
+    reserve = max(0.0, float(budget.reserve_seconds))
+    if charged + reserve > budget.daily_compute_seconds + 1e-9:
+        left = max(0.0, budget.daily_compute_seconds - charged)
+        raise QuotaExceeded(
+            f"This needs about {reserve:.0f} compute seconds but only {left:.0f} of today's "
+            f"{budget.daily_compute_seconds:.0f} are left. Try a shorter or smaller video, or wait until tomorrow (UTC).",
+            field="daily_compute_seconds",
+        )
+
+    now = timezone.now()
+    claims = ProvenanceClaims(
+        artist_pseudonym=artist_pseudonym or default_pseudonym(artist.pk),
+        consent_record_id=consent_record_id,
+        consent_version=consent_version,
+        training_use=bool(training_use),
+        program_ref=program_ref,
+    )
+    task_id = str(uuid.uuid4())
+    job = GenerationJob.objects.create(
+        artist=artist, program_id=program_id, enrollment_id=enrollment_id, consent_record_id=consent_record_id,
+        training_use=bool(training_use), mode=params.mode, prompt=params.prompt,
+        negative_prompt=params.negative_prompt, seed=params.seed, source_job_id=params.source_job_id,
+        strength=params.strength, width=params.width, height=params.height, num_frames=params.num_frames,
+        added_frames=params.added_frames, fps=params.fps, steps=params.steps,
+        duration_seconds=params.duration_seconds, aspect_ratio=params.aspect_ratio, resolution=params.resolution,
+        model_profile=params.profile_key, status=Status.QUEUED, enqueued_at=now, celery_task_id=task_id,
+        provenance_claims=claims.to_dict(), reserved_seconds=reserve,
+    )
+    account.last_reserved_at = now
+    account.save(update_fields=["last_reserved_at"])
+    _enqueue_on_commit(job_id=job.pk, queue=profile.queue, task_id=task_id)
+    return job
+
+
+def _charged_today(*, artist_id: Any, program_id: Any, start: dt.datetime, end: dt.datetime) -> float:
+    total = GenerationJob.objects.filter(
+        artist_id=artist_id, program_id=program_id, created_at__gte=start, created_at__lt=end
+    ).aggregate(total=Sum(_charged_seconds_expr()))["total"]
+    return float(total or 0.0)
+
+
+def _enqueue_on_commit(*, job_id: int, queue: str, task_id: str) -> None:
+    def send() -> None:
+        from generation.tasks import run_job
+
+        run_job.apply_async(args=[job_id], queue=queue, task_id=task_id)
+
+    transaction.on_commit(send)
+
+
+# --- worker side --------------------------------------------------------------------------
+
+def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
+    """queued → running as one conditional UPDATE: of two deliveries, one wins."""
+    now = timezone.now()
+    claimed = GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED, cancel_requested=False).update(
+        status=Status.RUNNING, started_at=now, worker=worker, progress=0, attempts=F("attempts") + 1,
+    )
+    if claimed != 1:
+        return None
+    return GenerationJob.objects.get(pk=job_id)
+
+
+def job_report_progress(*, job_id: int, attempt: int, progress: int) -> bool:
+    """Write progress; returns True when the artist asked to cancel (one round trip
+    of the callback both publishes and listens)."""
+    progress = max(0, min(100, int(progress)))
+    GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(progress=progress)
+    return job_cancel_requested(job_id=job_id)
+
+
+def job_cancel_requested(*, job_id: int) -> bool:
+    row = GenerationJob.objects.filter(pk=job_id).values_list("cancel_requested", "status").first()
+    return row is None or row[0] or row[1] != Status.RUNNING
+
+
+def _lock_running(job_id: int, attempt: int) -> GenerationJob | None:
+    job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None or job.status != Status.RUNNING or job.attempts != attempt:
+        # Reaped (failed or requeued) while this attempt was still running: its result is void.
+        return None
+    return job
+
+
+def _write_usage(job: GenerationJob, usage: UsageStats, *, cancelled: bool) -> UsageRecord:
+    queue_seconds = 0.0
+    if job.started_at and (job.enqueued_at or job.created_at):
+        queue_seconds = max(0.0, (job.started_at - (job.enqueued_at or job.created_at)).total_seconds())
+    return UsageRecord.objects.create(
+        job=job, artist_id=job.artist_id, program_id=job.program_id, worker=job.worker,
+        device_name=usage.device_name, model_profile=job.model_profile,
+        compute_seconds=max(0.0, usage.compute_seconds), wall_seconds=max(usage.wall_seconds, usage.compute_seconds),
+        queue_seconds=queue_seconds, frames=usage.frames, width=job.width, height=job.height, steps=usage.steps,
+        peak_memory_bytes=int(usage.peak_memory_bytes), cancelled=cancelled,
+    )
+
+
+@transaction.atomic
+def job_succeed(*, job_id: int, attempt: int, outputs: Outputs, usage: UsageStats) -> bool:
+    job = _lock_running(job_id, attempt)
+    if job is None:
+        return False
+    job.status = Status.SUCCEEDED
+    job.progress = 100
+    job.finished_at = timezone.now()
+    job.video.name = outputs.video_name
+    job.thumbnail.name = outputs.thumbnail_name
+    job.output_sha256 = outputs.output_sha256
+    job.signed_sha256 = outputs.signed_sha256
+    job.provenance = outputs.provenance
+    job.manifest_validation_state = outputs.manifest_validation_state
+    job.save(update_fields=[
+        "status", "progress", "finished_at", "video", "thumbnail", "output_sha256", "signed_sha256",
+        "provenance", "manifest_validation_state",
+    ])
+    _write_usage(job, usage, cancelled=False)
+    if job.worker_id:
+        Worker.objects.filter(pk=job.worker_id).update(jobs_done=F("jobs_done") + 1)
+    return True
+
+
+@transaction.atomic
+def job_fail(*, job_id: int, attempt: int, error: str, detail: str = "", usage: UsageStats | None = None) -> bool:
+    job = _lock_running(job_id, attempt)
+    if job is None:
+        return False
+    job.status = Status.FAILED
+    job.finished_at = timezone.now()
+    job.error = error
+    job.error_detail = detail[:5000]
+    job.save(update_fields=["status", "finished_at", "error", "error_detail"])
+    if usage is not None:
+        _write_usage(job, usage, cancelled=False)
+    if job.worker_id:
+        Worker.objects.filter(pk=job.worker_id).update(jobs_failed=F("jobs_failed") + 1)
+    return True
+
+
+@transaction.atomic
+def job_finish_cancelled(*, job_id: int, attempt: int, usage: UsageStats) -> bool:
+    """The worker stopped the pipeline at the artist's request; bill what ran."""
+    job = _lock_running(job_id, attempt)
+    if job is None:
+        return False
+    job.status = Status.CANCELLED
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "finished_at"])
+    _write_usage(job, usage, cancelled=True)
+    return True
+
+
+@transaction.atomic
+def job_cancel(*, job: GenerationJob, actor: Any) -> GenerationJob:
+    """Cancel a queued job at once; ask the worker to stop a running one (it stops at
+    the next denoising step and records the usage up to there). 409 when finished."""
+    locked = GenerationJob.objects.select_for_update().get(pk=job.pk)
+    if locked.status not in GenerationJob.ACTIVE_STATUSES:
+        raise InvalidTransition(f"This generation has already {locked.get_status_display().lower()}.",
+                                field="status")
+    locked.cancel_requested = True
+    locked.cancelled_by = actor if getattr(actor, "pk", None) else None
+    fields = ["cancel_requested", "cancelled_by"]
+    if locked.status == Status.QUEUED:
+        # The queued message will find the job not claimable and drop it.
+        locked.status = Status.CANCELLED
+        locked.finished_at = timezone.now()
+        fields += ["status", "finished_at"]
+    locked.save(update_fields=fields)
+    return locked
+
+
+# --- workers ------------------------------------------------------------------------------
+
+def worker_register(*, hostname: str, queues: list[str], device: str, device_name: str, memory_bytes: int,
+                    torch_version: str, cuda_version: str, pid: int | None) -> Worker:
+    now = timezone.now()
+    worker, _ = Worker.objects.update_or_create(
+        hostname=hostname,
+        defaults=dict(queues=queues, device=device, device_name=device_name, memory_bytes=memory_bytes,
+                      torch_version=torch_version, cuda_version=cuda_version, pid=pid,
+                      status=Worker.Status.ONLINE, started_at=now, last_heartbeat=now),
+    )
+    return worker
+
+
+def worker_heartbeat(*, hostname: str, **register_kwargs: Any) -> Worker | None:
+    now = timezone.now()
+    updated = Worker.objects.filter(hostname=hostname).update(last_heartbeat=now, status=Worker.Status.ONLINE)
+    if not updated and register_kwargs:
+        return worker_register(hostname=hostname, **register_kwargs)
+    return Worker.objects.filter(hostname=hostname).first()
+
+
+def worker_go_offline(*, hostname: str) -> None:
+    Worker.objects.filter(hostname=hostname).update(status=Worker.Status.OFFLINE, last_heartbeat=timezone.now())
+
+
+LOST_WORKER_ERROR = (
+    "The GPU worker running this generation stopped responding, so it was stopped. "
+    "No compute was charged; please try again."
+)
+
+
+@transaction.atomic
+def workers_reap_lost(*, now: dt.datetime | None = None) -> dict[str, list[int]]:
+    """Mark workers lost after a missed heartbeat window and fail (or requeue) their
+    running jobs. Failing releases the reservation: a job that is no longer active is
+    charged only its UsageRecord, and a reaped job has none."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=lost_after_seconds())
+    lost_ids = list(
+        Worker.objects.select_for_update()
+        .filter(status=Worker.Status.ONLINE, last_heartbeat__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    if lost_ids:
+        Worker.objects.filter(pk__in=lost_ids).update(status=Worker.Status.LOST)
+    orphaned = GenerationJob.objects.select_for_update().filter(status=Status.RUNNING).filter(
+        Q(worker_id__in=lost_ids)
+        | Q(worker__status__in=[Worker.Status.LOST, Worker.Status.OFFLINE], started_at__lt=cutoff)
+        | Q(worker__isnull=True, started_at__lt=cutoff)
+    )
+    failed, requeued = [], []
+    max_attempts = int(getattr(settings, "GENERATION_MAX_ATTEMPTS", 2))
+    for job in orphaned:
+        if requeue_lost_jobs() and job.attempts < max_attempts and not job.cancel_requested:
+            # Same job, new attempt number on claim: a late result of the old attempt is void.
+            job.status = Status.QUEUED
+            job.worker = None
+            job.progress = 0
+            job.enqueued_at = now
+            job.started_at = None
+            job.celery_task_id = str(uuid.uuid4())
+            job.save(update_fields=["status", "worker", "progress", "enqueued_at", "started_at", "celery_task_id"])
+            _enqueue_on_commit(job_id=job.pk, queue=get_profile(job.model_profile, check_dir=False).queue,
+                               task_id=job.celery_task_id)
+            requeued.append(job.pk)
+        else:
+            job.status = Status.FAILED
+            job.finished_at = now
+            job.error = LOST_WORKER_ERROR
+            job.error_detail = f"worker {job.worker_id} missed heartbeats (cutoff {cutoff.isoformat()})"
+            job.save(update_fields=["status", "finished_at", "error", "error_detail"])
+            failed.append(job.pk)
+    if failed or requeued or lost_ids:
+        log.warning("reaper: lost workers %s, failed jobs %s, requeued jobs %s", lost_ids, failed, requeued)
+    return {"lost_workers": lost_ids, "failed_jobs": failed, "requeued_jobs": requeued}

@@ -1,0 +1,109 @@
+"""GPU worker lifecycle: register on `worker_ready`, heartbeat from a thread, go
+offline on shutdown. Only workers that consume a model profile's queue register."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from celery.signals import worker_ready, worker_shutdown
+from django.db import close_old_connections
+
+from generation.conf import heartbeat_seconds, profile_queues
+
+log = logging.getLogger(__name__)
+
+_state: dict = {"stop": None, "hostname": None, "queues": []}
+
+
+def register_current_worker(*, hostname: str, queues: list[str]):
+    from generation import services
+    from generation.pipelines import device_info
+
+    info = device_info()
+    return services.worker_register(
+        hostname=hostname, queues=queues, device=info["device"], device_name=info["device_name"],
+        memory_bytes=info["memory_bytes"], torch_version=info["torch_version"], cuda_version=info["cuda_version"],
+        pid=os.getpid(),
+    )
+
+
+def _heartbeat_loop(hostname: str, queues: list[str], stop: threading.Event) -> None:
+    from generation import services
+
+    while not stop.wait(heartbeat_seconds()):
+        try:
+            close_old_connections()
+            if services.worker_heartbeat(hostname=hostname) is None:
+                register_current_worker(hostname=hostname, queues=queues)
+        except Exception:  # a DB hiccup must not kill the heartbeat for good
+            log.exception("heartbeat failed")
+        finally:
+            close_old_connections()
+
+
+def _consumed_queues(consumer) -> list[str]:
+    try:
+        return sorted(q.name for q in consumer.task_consumer.queues)
+    except Exception:
+        try:
+            return sorted(consumer.app.amqp.queues.consume_from)
+        except Exception:
+            return []
+
+
+@worker_ready.connect
+def on_worker_ready(sender=None, **kwargs):
+    queues = _consumed_queues(sender)
+    gpu_queues = set(profile_queues())
+    if not gpu_queues.intersection(queues):
+        return
+    hostname = sender.hostname
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        register_current_worker(hostname=hostname, queues=queues)
+    finally:
+        close_old_connections()
+    stop = threading.Event()
+    _state.update(stop=stop, hostname=hostname, queues=queues)
+    threading.Thread(target=_heartbeat_loop, args=(hostname, queues, stop), name="generation-heartbeat",
+                     daemon=True).start()
+    threading.Thread(target=_warm_up, args=(queues,), name="generation-warmup", daemon=True).start()
+    log.info("generation worker %s registered for %s", hostname, ", ".join(queues))
+
+
+def _warm_up(queues: list[str]) -> None:
+    """Import diffusers and load the pipelines of the profiles this worker serves, so the
+    first job does not pay for it. Failures are left for the job to report."""
+    from django.conf import settings
+
+    if not getattr(settings, "GENERATION_PRELOAD_PIPELINES", True):
+        return
+    from generation import pipelines
+    from generation.conf import get_profile, profiles
+
+    for key in profiles():
+        try:
+            profile = get_profile(key, check_dir=False)
+            if profile.queue in queues:
+                for mode in profile.pipelines:
+                    pipelines.get_pipeline(profile, mode)
+        except Exception as exc:
+            log.warning("warm-up of %s skipped: %s", key, exc)
+        finally:
+            close_old_connections()
+
+
+@worker_shutdown.connect
+def on_worker_shutdown(sender=None, **kwargs):
+    if _state.get("stop") is None:
+        return
+    _state["stop"].set()
+    from generation import services
+
+    try:
+        services.worker_go_offline(hostname=_state["hostname"])
+    except Exception:
+        log.exception("could not mark worker offline")
+    finally:
+        close_old_connections()
