@@ -431,6 +431,23 @@ def job_cancel(*, job: GenerationJob, actor: Any) -> GenerationJob:
     return locked
 
 
+@transaction.atomic
+def jobs_cancel_queued(*, program_id: int | None = None, artist_id: Any = None, actor: Any = None) -> list[int]:
+    """The kill switch's reach into the engine: cancel every queued job of a program (or
+    of one artist in it). Running jobs finish; their queued messages find nothing to claim."""
+    qs = GenerationJob.objects.select_for_update().filter(status=Status.QUEUED)
+    if program_id is not None:
+        qs = qs.filter(program_id=program_id)
+    if artist_id is not None:
+        qs = qs.filter(artist_id=artist_id)
+    ids = list(qs.values_list("pk", flat=True))
+    if ids:
+        GenerationJob.objects.filter(pk__in=ids, status=Status.QUEUED).update(
+            status=Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(),
+            cancelled_by=actor if getattr(actor, "pk", None) else None)
+    return ids
+
+
 # --- workers ------------------------------------------------------------------------------
 
 def worker_register(*, hostname: str, queues: list[str], device: str, device_name: str, memory_bytes: int,

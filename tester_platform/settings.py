@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "tester_platform.programs",
     "tester_platform.consent",
     "tester_platform.studio",
+    "tester_platform.access",
     "tester_platform.sharing",
     "tester_platform.labour",
     "tester_platform.portal",
@@ -242,6 +243,15 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- cache (rate limits; shared by every process) --------------------------------------
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "KEY_PREFIX": "atelier"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}
+
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -254,6 +264,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "EXCEPTION_HANDLER": "tester_platform.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tester_platform.access.throttles.TokenRateThrottle",
+        "tester_platform.access.throttles.ArtistRateThrottle",
+    ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
@@ -304,6 +318,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     **generation_schedule.beat_schedule(),
     "sharing-resolve-overdue": {"task": "tester_platform.sharing.tasks.resolve_overdue_share_requests",
                                 "schedule": 60.0},
+    "access-scan-for-anomalies": {"task": "tester_platform.access.tasks.scan_for_anomalies", "schedule": 10.0},
     "sharing-moderator-digest": {"task": "tester_platform.sharing.tasks.send_moderator_digest",
                                  "schedule": 3 * 3600.0},
 }

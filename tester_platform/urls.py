@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("studio/", include("tester_platform.studio.urls")),
+    path("", include("tester_platform.access.urls")),
     path("dashboard/", include("tester_platform.dashboard.urls")),
     path("dashboard/sharing/", include("tester_platform.sharing.dashboard_urls")),
     path("dashboard/labour/", include("tester_platform.labour.dashboard_urls")),

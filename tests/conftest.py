@@ -104,3 +104,12 @@ def celery_worker(transactional_db):
     worker = WorkerProcess(queues="celery").wait_ready()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the shared cache; user ids repeat between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

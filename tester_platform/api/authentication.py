@@ -34,9 +34,16 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         if token.expires_at <= now:
             raise exceptions.AuthenticationFailed("This token has expired; create a new one.")
+        if token.suspended_at is not None:
+            raise exceptions.AuthenticationFailed(
+                f"This token is suspended: {token.suspended_reason} Your other tokens still work; "
+                "staff have been told and will review it.")
         ip = client_ip(request)
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY or token.last_used_ip != ip:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
+        from tester_platform.access.services import token_activity_record
+
+        token_activity_record(token_id=token.pk, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""), now=now)
         return token.user, token
 
     def authenticate_header(self, request):

@@ -213,6 +213,12 @@ class GenerationViewSet(viewsets.ViewSet):
         self.required_scope = self.get_required_scope_for(self.action)
         super().initial(request, *args, **kwargs)
 
+    def get_throttles(self):
+        from tester_platform.access.throttles import GenerationSubmitThrottle
+
+        throttles = super().get_throttles()
+        return throttles + [GenerationSubmitThrottle()] if self.action == "create" else throttles
+
     def _serialize(self, job, **kwargs):
         return s.GenerationSerializer(job, context={"request": self.request}, **kwargs).data
 

@@ -132,6 +132,7 @@ class Enrollment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.TextField(blank=True)
+    suspended_from = models.CharField(max_length=12, blank=True, help_text="Status to restore on reinstatement.")
 
     class Meta:
         ordering = ["-created_at"]

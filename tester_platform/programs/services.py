@@ -8,6 +8,8 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from generation.services import jobs_cancel_queued
+
 from tester_platform.accounts.roles import ARTIST
 from tester_platform.accounts.services import user_grant_role
 from tester_platform.audit.services import audit_record
@@ -160,6 +162,41 @@ def program_set_paused(*, program: Program, actor, paused: bool, reason: str = "
             raise InvalidTransition(f"Only a paused program can be resumed (this one is {program.status}).")
         program.status, program.paused_at = Program.Status.ACTIVE, None
     program.save(update_fields=["status", "paused_at"])
+    cancelled = jobs_cancel_queued(program_id=program.pk, actor=actor) if paused else []
     audit_record(action="program.paused" if paused else "program.resumed", actor=actor, program=program, target=program,
-                 data={"reason": reason})
+                 data={"reason": reason, "cancelled_jobs": cancelled})
     return program
+
+
+@transaction.atomic
+def enrollment_suspend(*, enrollment: Enrollment, actor, reason: str) -> Enrollment:
+    """Stop one artist generating in one program, at once: the next submission is refused
+    and their queued jobs are cancelled. Everyone else keeps working."""
+    enrollment = Enrollment.objects.select_for_update().select_related("program", "artist").get(pk=enrollment.pk)
+    if not reason.strip():
+        raise InvalidInput("Say why, so the artist and the other staff know.", field="reason")
+    if enrollment.status == Enrollment.Status.SUSPENDED:
+        return enrollment
+    if enrollment.status not in (Enrollment.Status.ACTIVE, Enrollment.Status.ONBOARDING):
+        raise InvalidTransition(f"An enrollment that is {enrollment.status} cannot be suspended.")
+    enrollment.suspended_from = enrollment.status
+    enrollment.status = Enrollment.Status.SUSPENDED
+    enrollment.suspended_reason = reason.strip()
+    enrollment.save(update_fields=["status", "suspended_reason", "suspended_from"])
+    cancelled = jobs_cancel_queued(program_id=enrollment.program_id, artist_id=enrollment.artist_id, actor=actor)
+    audit_record(action="enrollment.suspended", actor=actor, subject=enrollment.artist, program=enrollment.program,
+                 target=enrollment, data={"reason": enrollment.suspended_reason, "cancelled_jobs": cancelled})
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_reinstate(*, enrollment: Enrollment, actor, note: str = "") -> Enrollment:
+    enrollment = Enrollment.objects.select_for_update().select_related("program", "artist").get(pk=enrollment.pk)
+    if enrollment.status != Enrollment.Status.SUSPENDED:
+        raise InvalidTransition("Only a suspended enrollment can be reinstated.")
+    enrollment.status = enrollment.suspended_from or Enrollment.Status.ACTIVE
+    enrollment.suspended_reason = ""
+    enrollment.save(update_fields=["status", "suspended_reason"])
+    audit_record(action="enrollment.reinstated", actor=actor, subject=enrollment.artist, program=enrollment.program,
+                 target=enrollment, data={"note": note})
+    return enrollment
