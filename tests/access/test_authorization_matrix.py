@@ -1,0 +1,237 @@
+"""Every route × role × method, taken from the URL resolver and the OpenAPI schema, so a
+new route cannot be forgotten: a route missing from the table fails the test."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from rest_framework.test import APIClient
+
+from tester_platform.access.models import AccessFlag
+from tester_platform.programs.models import Enrollment
+from tests.access.matrix_world import ROLES, build_world
+from tests.factories import PASSWORD, make_output
+
+# Roles, in order:   anon  owner other  mod  o-mod  mgr   fin  admin
+ALL_200 = (200,) * 8
+PORTAL = (302, 200, 200, 200, 200, 200, 200, 200)           # any signed-in user
+ARTIST_OWN = (302, 200, 200, 404, 404, 404, 404, 404)       # the artist's own enrollment
+OWNER_ONLY = (302, 200, 404, 404, 404, 404, 404, 404)
+OWNER_POST = (302, 302, 404, 404, 404, 404, 404, 404)
+STAFF = (302, 403, 403, 200, 200, 200, 200, 200)
+REVIEWERS = (302, 403, 403, 200, 200, 200, 403, 200)
+API_ANY = (401, 200, 200, 200, 200, 200, 200, 200)
+
+
+def _media_token(w):
+    from tester_platform.studio.media import signed_media_url
+
+    return signed_media_url(job=w.job, kind="video", user=w.user("owner")).split("/")[-2]
+
+
+def _flag(w):
+    return AccessFlag.objects.create(kind="token", token=w.token, artist=w.user("owner"), reason="test flag")
+
+
+def _suspended(w):
+    enrollment = Enrollment.objects.get(artist=w.user("other_artist"), program=w.program)
+    Enrollment.objects.filter(pk=enrollment.pk).update(status="suspended", suspended_from="active")
+    return enrollment
+
+
+# (url name, method, kwargs(world) -> dict, body(world) -> dict | None, expected per role, api?)
+CASES = [
+    # --- artist portal ----------------------------------------------------------------
+    ("portal:home", "GET", None, None, PORTAL),
+    ("portal:invitation", "GET", lambda w: {"token": w.invitation_token}, None, ALL_200),
+    ("portal:program", "GET", lambda w: {"slug": "matrix"}, None, ARTIST_OWN),
+    ("portal:apply", "GET", lambda w: {"slug": "matrix"}, None, (302, 404, 404, 404, 404, 404, 404, 404)),
+    ("portal:onboarding", "GET", lambda w: {"slug": "matrix", "step": "profile"}, None, ARTIST_OWN),
+    ("portal:consent", "GET", lambda w: {"slug": "matrix"}, None, ARTIST_OWN),
+    ("portal:consent_withdraw", "GET", lambda w: {"slug": "matrix"}, None, ARTIST_OWN),
+    ("portal:activity", "GET", None, None, PORTAL),
+    ("portal:export", "GET", None, None, PORTAL),
+    ("accounts:two_factor", "GET", None, None, STAFF),
+    ("access:tokens", "GET", None, None, PORTAL),
+    ("access:token_revoke", "POST", lambda w: {"pk": w.token.pk}, None, OWNER_POST),
+    ("access:flags", "GET", None, None, (302, 403, 403, 200, 200, 200, 403, 200)),
+    ("access:flag_review", "POST", lambda w: {"pk": _flag(w).pk}, lambda w: {"decision": "undo"},
+     (302, 403, 403, 302, 404, 302, 403, 302)),
+    ("access:reinstate", "POST", lambda w: {"pk": _suspended(w).pk}, None, (302, 403, 403, 403, 403, 302, 403, 302)),
+    # --- studio -------------------------------------------------------------------------
+    ("studio:studio", "GET", None, None, PORTAL),
+    ("studio:detail", "GET", lambda w: {"job_id": w.job.pk}, None, (302, 200, 404, 200, 404, 200, 404, 200)),
+    ("studio:progress", "GET", lambda w: {"job_id": w.job.pk}, None, (302, 200, 404, 200, 404, 200, 404, 200)),
+    ("studio:cancel", "POST", lambda w: {"job_id": w.job.pk}, None, OWNER_POST),
+    ("studio:media", "GET", lambda w: {"token": _media_token(w)}, None, (404, 200, 404, 404, 404, 404, 404, 404)),
+    # --- sharing: artist and public -----------------------------------------------------------
+    ("sharing:mine", "GET", None, None, PORTAL),
+    ("sharing:policy", "GET", lambda w: {"slug": "matrix"}, None, ARTIST_OWN),
+    ("sharing:create", "GET", lambda w: {"generation_id": w.job.pk}, None, OWNER_ONLY),
+    ("sharing:detail", "GET", lambda w: {"pk": w.share.pk}, None, OWNER_ONLY),
+    ("sharing:withdraw", "POST", lambda w: {"pk": w.share.pk}, None, OWNER_POST),
+    ("sharing:revoke", "POST", lambda w: {"pk": w.approved.pk}, None, OWNER_POST),
+    ("sharing:appeal", "POST", lambda w: {"pk": w.share.pk}, lambda w: {"note": "please"}, OWNER_POST),
+    ("sharing:resubmit", "POST", lambda w: {"pk": w.share.pk}, lambda w: {"caption": "new"}, OWNER_POST),
+    ("share_public", "GET", lambda w: {"slug": w.approved.public_slug}, None, ALL_200),
+    ("share_public_video", "GET", lambda w: {"slug": w.approved.public_slug}, None, ALL_200),
+    ("share_public_poster", "GET", lambda w: {"slug": w.approved.public_slug}, None, ALL_200),
+    # --- staff dashboard ----------------------------------------------------------------
+    ("dashboard:home", "GET", None, None, STAFF),
+    ("dashboard:workers", "GET", None, None, STAFF),
+    ("sharing_review:queue", "GET", None, None, REVIEWERS),
+    ("sharing_review:figures", "GET", None, None, REVIEWERS),
+    ("sharing_review:bulk_approve", "POST", None, lambda w: {"ids": [w.share.pk]},
+     (302, 403, 403, 302, 302, 302, 403, 302)),
+    ("sharing_review:review", "GET", lambda w: {"pk": w.share.pk}, None, (302, 403, 403, 200, 404, 200, 403, 200)),
+    ("sharing_review:decide_appeal", "POST", lambda w: {"pk": w.share.pk}, lambda w: {"outcome": "overturn"},
+     (302, 403, 403, 302, 404, 302, 403, 302)),
+    ("admin:index", "GET", None, None, (302, 302, 302, 302, 302, 200, 302, 200)),
+    # --- plumbing -----------------------------------------------------------------------
+    ("healthz", "GET", None, None, ALL_200),
+    ("schema", "GET", None, None, ALL_200),
+    ("api-docs", "GET", None, None, ALL_200),
+    ("account_login", "GET", None, None, (200, 302, 302, 302, 302, 302, 302, 302)),
+    ("account_signup", "GET", None, None, (200, 302, 302, 302, 302, 302, 302, 302)),
+    ("account_reset_password", "GET", None, None, ALL_200),
+    # --- API v1 ---------------------------------------------------------------------------
+    ("api:token", "POST", None, lambda w: {"email": "owner@matrix.test", "password": PASSWORD}, (201,) * 8),
+    ("api:token", "DELETE", None, None, (401,) * 8),  # revokes only the bearer token that authenticates it
+    ("api:me", "GET", None, None, API_ANY),
+    ("api:consent", "GET", lambda w: {"?": f"program={w.program.pk}"}, None, (401, 200, 200, 404, 404, 404, 404, 404)),
+    ("api:consent", "POST", None, lambda w: {"program": w.program.pk, "document_version": 1, "participation": True},
+     (401, 201, 201, 404, 404, 404, 404, 404)),
+    ("api:consent-withdraw", "POST", None, lambda w: {"program": w.program.pk},
+     (401, 201, 201, 404, 404, 404, 404, 404)),
+    ("api:audit", "GET", None, None, API_ANY),
+    ("api:usage", "GET", None, None, API_ANY),
+    ("api:program-list", "GET", None, None, API_ANY),
+    ("api:program-detail", "GET", lambda w: {"pk": w.program.pk}, None, (401, 200, 200, 200, 404, 200, 200, 200)),
+    ("api:program-pause", "POST", lambda w: {"pk": w.program.pk}, None, (401, 403, 403, 403, 404, 200, 403, 200)),
+    ("api:program-resume", "POST", lambda w: {"pk": w.program.pk}, None, (401, 403, 403, 403, 404, 200, 403, 200)),
+    ("api:generation-list", "GET", None, None, API_ANY),
+    ("api:generation-list", "POST", None, lambda w: {"program": w.program.pk, "mode": "text_to_video",
+                                                     "prompt": "p", "duration_seconds": 1},
+     (401, 201, 201, 403, 403, 403, 403, 403)),
+    ("api:generation-detail", "GET", lambda w: {"pk": w.job.pk}, None, (401, 200, 404, 200, 404, 200, 404, 200)),
+    ("api:generation-cancel", "POST", lambda w: {"pk": w.job.pk}, None, (401, 409, 404, 404, 404, 404, 404, 404)),
+    ("api:sharing_api:share-request-list", "GET", None, None, API_ANY),
+    ("api:sharing_api:share-request-list", "POST", None,
+     lambda w: {"generation": make_output(w.user("owner"), w.program).pk, "caption": "c", "destination": "press"},
+     (401, 201, 404, 404, 404, 404, 404, 404)),
+    ("api:sharing_api:share-request-detail", "GET", lambda w: {"pk": w.share.pk}, None,
+     (401, 200, 404, 200, 404, 200, 404, 200)),
+    ("api:sharing_api:share-request-decide", "POST", lambda w: {"pk": w.share.pk}, lambda w: {"decision": "approve"},
+     (401, 403, 404, 200, 404, 200, 404, 200)),
+    ("api:sharing_api:share-request-appeal", "POST", lambda w: {"pk": w.share.pk}, lambda w: {"note": "n"},
+     (401, 409, 404, 404, 404, 404, 404, 404)),
+    ("api:sharing_api:share-request-appeal-decide", "POST", lambda w: {"pk": w.share.pk},
+     lambda w: {"decision": "overturn"}, (401, 403, 404, 409, 404, 409, 404, 409)),
+    ("api:sharing_api:share-request-resubmit", "POST", lambda w: {"pk": w.share.pk}, lambda w: {},
+     (401, 409, 404, 404, 404, 404, 404, 404)),
+    ("api:sharing_api:share-request-revoke", "POST", lambda w: {"pk": w.approved.pk}, None,
+     (401, 200, 404, 404, 404, 404, 404, 404)),
+    ("api:sharing_api:share-request-withdraw", "POST", lambda w: {"pk": w.share.pk}, None,
+     (401, 200, 404, 404, 404, 404, 404, 404)),
+]
+
+# Third-party routes whose access rules are the library's own; the table names why.
+EXEMPT = {
+    "account_logout": "allauth: signs out the current session",
+    "account_inactive": "allauth: static page",
+    "account_reauthenticate": "allauth: asks the signed-in user for the password again",
+    "account_email": "allauth: the signed-in user's own addresses",
+    "account_email_verification_sent": "allauth: static page",
+    "account_change_password": "allauth: the signed-in user's own password",
+    "account_set_password": "allauth: the signed-in user's own password",
+    "account_confirm_login_code": "allauth: login by code is not enabled",
+    "account_confirm_email": "allauth: keyed by an emailed secret",
+    "account_reset_password_from_key_done": "allauth: static page",
+    "account_reset_password_from_key": "allauth: keyed by an emailed secret",
+    "account_reset_password_done": "allauth: static page",
+}
+ADMIN_NAMESPACE = "admin"  # every admin route is behind admin_view; admin:index stands for them
+
+
+def _all_route_names() -> set[str]:
+    names = set()
+
+    def walk(patterns, namespace=None):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                ns = (f"{namespace}:{p.namespace}" if namespace and p.namespace else p.namespace or namespace)
+                if ns == ADMIN_NAMESPACE:
+                    names.add("admin:index")
+                    continue
+                walk(p.url_patterns, ns)
+            elif isinstance(p, URLPattern) and p.name:
+                names.add(f"{namespace}:{p.name}" if namespace else p.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def test_every_route_is_in_the_table():
+    covered = {c[0] for c in CASES} | set(EXEMPT)
+    missing = sorted(_all_route_names() - covered)
+    assert not missing, f"routes without an authorization row: {missing}"
+
+
+def test_every_operation_of_the_openapi_schema_is_in_the_table():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    table = {(c[0], c[1]) for c in CASES}
+    missing = []
+    for path, operations in schema["paths"].items():
+        match = resolve(path.replace("{id}", "1").replace("{pk}", "1"))
+        name = f"{match.namespace}:{match.url_name}" if match.namespace else match.url_name
+        for method in operations:
+            if (name, method.upper()) not in table:
+                missing.append(f"{method.upper()} {path} ({name})")
+    assert not missing, f"API operations without an authorization row: {missing}"
+
+
+def _request(world, role, name, method, kwargs_fn, body_fn):
+    kwargs = kwargs_fn(world) if kwargs_fn else {}
+    query = kwargs.pop("?", "")
+    url = reverse(name, kwargs=kwargs or None) + (f"?{query}" if query else "")
+    client = APIClient()
+    user = world.user(role)
+    if user is not None:
+        client.force_login(user)
+    body = body_fn(world) if body_fn else None
+    is_api = url.startswith("/api/v1/")
+    if is_api:
+        return client.generic(method, url, json.dumps(body) if body is not None else "",
+                              content_type="application/json")
+    return client.generic(method, url, _form(body), content_type="application/x-www-form-urlencoded") \
+        if method == "POST" else client.get(url)
+
+
+def _form(body):
+    from urllib.parse import urlencode
+
+    return urlencode(body or {}, doseq=True)
+
+
+@pytest.mark.parametrize("name,method,kwargs_fn,body_fn,expected", CASES,
+                         ids=[f"{c[1]} {c[0]}" for c in CASES])
+def test_route_answers_each_role_as_expected(db, name, method, kwargs_fn, body_fn, expected):
+    assert len(expected) == len(ROLES)
+    failures = []
+    world = build_world() if method == "GET" else None
+    for role, status in zip(ROLES, expected):
+        if world is None or method != "GET":
+            # A write changes the world: each role gets a fresh one, rolled back after.
+            with transaction.atomic():
+                fresh = build_world()
+                response = _request(fresh, role, name, method, kwargs_fn, body_fn)
+                transaction.set_rollback(True)
+        else:
+            response = _request(world, role, name, method, kwargs_fn, body_fn)
+        if response.status_code != status:
+            failures.append(f"{role}: expected {status}, got {response.status_code}")
+    assert not failures, f"{method} {name}: " + "; ".join(failures)
