@@ -494,7 +494,8 @@ def workers_reap_lost(*, now: dt.datetime | None = None) -> dict[str, list[int]]
     )
     if lost_ids:
         Worker.objects.filter(pk__in=lost_ids).update(status=Worker.Status.LOST)
-    orphaned = GenerationJob.objects.select_for_update().filter(status=Status.RUNNING).filter(
+    # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to workers.
+    orphaned = GenerationJob.objects.select_for_update(of=("self",)).filter(status=Status.RUNNING).filter(
         Q(worker_id__in=lost_ids)
         | Q(worker__status__in=[Worker.Status.LOST, Worker.Status.OFFLINE], started_at__lt=cutoff)
         | Q(worker__isnull=True, started_at__lt=cutoff)

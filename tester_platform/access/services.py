@@ -174,7 +174,8 @@ def anomalies_scan(*, now: datetime | None = None) -> list[AccessFlag]:
 
 @transaction.atomic
 def access_flag_review(*, flag: AccessFlag, reviewer, undo: bool, note: str = "") -> AccessFlag:
-    flag = AccessFlag.objects.select_for_update().select_related("token", "artist", "program").get(pk=flag.pk)
+    flag = AccessFlag.objects.select_for_update(of=("self",)).select_related("token", "artist", "program").get(
+        pk=flag.pk)
     if flag.status != AccessFlag.Status.OPEN:
         raise InvalidTransition("This flag was already reviewed.")
     flag.status = AccessFlag.Status.UNDONE if undo else AccessFlag.Status.CONFIRMED

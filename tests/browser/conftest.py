@@ -49,3 +49,17 @@ def shot():
         return path
 
     return take
+
+
+def wait_js(page, expression: str, *, timeout: float = 15.0, interval: float = 0.1):
+    """Poll a JavaScript expression until it is truthy. Playwright's wait_for_function
+    compiles its predicate with eval, which our Content-Security-Policy (rightly) forbids;
+    page.evaluate runs through the DevTools protocol and is not affected."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate(expression):
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for: {expression}")

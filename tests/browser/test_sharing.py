@@ -1,5 +1,7 @@
 import pytest
 
+from tests.browser.conftest import wait_js
+
 from tests.factories import PASSWORD, ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, make_output, sign
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +46,7 @@ def test_request_approve_and_public_page_plays(live_server, browser, shot):
     assert mod.get_by_text("Desert bloom").is_visible()
     shot(mod, "moderation-1-queue")
     mod.get_by_role("link", name="Desert bloom").click()
-    mod.wait_for_function("document.querySelector('video#player') && document.querySelector('video#player').readyState >= 2")
+    wait_js(mod, "document.querySelector('video#player') && document.querySelector('video#player').readyState >= 2")
     shot(mod, "moderation-2-review")
     mod.keyboard.press("a")  # keyboard shortcut picks "Approve"
     assert mod.get_by_label("Approve").is_checked()
@@ -59,7 +61,7 @@ def test_request_approve_and_public_page_plays(live_server, browser, shot):
     assert page.get_by_text("By Noor").is_visible()
     assert page.get_by_text("allowed by the artist").is_visible()
     page.evaluate("document.querySelector('video#player').play()")
-    page.wait_for_function("document.querySelector('video#player').currentTime > 0", timeout=15000)
+    wait_js(page, "document.querySelector('video#player').currentTime > 0", timeout=15)
     shot(page, "sharing-3-public-page")
     artist_ctx.close()
     mod_ctx.close()

@@ -2,6 +2,8 @@ import time
 
 import pytest
 
+from tests.browser.conftest import wait_js
+
 from generation.models import GenerationJob
 from tests.factories import PASSWORD, ConsentDocumentFactory, ProgramFactory, enroll, make_artist, sign
 from tests.generation.conftest import gpu_worker, tiny_model_dir  # noqa: F401
@@ -53,7 +55,7 @@ def test_the_artist_generates_watches_progress_and_plays_the_video(live_server, 
     player = page.locator("video#player")
     player.wait_for()
     page.evaluate("document.querySelector('video#player').play()")
-    page.wait_for_function("document.querySelector('video#player').currentTime > 0", timeout=15000)
+    wait_js(page, "document.querySelector('video#player').currentTime > 0", timeout=15)
     assert page.evaluate("document.querySelector('video#player').videoWidth") == job.width
     assert page.get_by_text("Provenance").is_visible()
     shot(page, "studio-3-playing")
