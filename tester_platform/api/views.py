@@ -222,7 +222,7 @@ class GenerationViewSet(viewsets.ViewSet):
     def _serialize(self, job, **kwargs):
         return s.GenerationSerializer(job, context={"request": self.request}, **kwargs).data
 
-    @extend_schema(responses=s.GenerationSerializer(many=True))
+    @extend_schema(responses=s.paginated(s.GenerationSerializer, "PaginatedGenerationList"))
     def list(self, request):
         from generation.selectors import jobs_for_artist
         from rest_framework.pagination import PageNumberPagination

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tester_platform.api.models import ApiToken
+from tester_platform.api.serializers import paginated
 from tester_platform.api.views import DEFAULT_PERMISSIONS
 from tester_platform.sharing.models import ShareRequest
 from tester_platform.sharing.services import (
@@ -102,7 +103,7 @@ class ShareRequestViewSet(viewsets.ViewSet):
             raise Http404("No such share request among yours.")
         return share_request
 
-    @extend_schema(responses=ShareRequestSerializer(many=True))
+    @extend_schema(responses=paginated(ShareRequestSerializer, "PaginatedShareRequestList"))
     def list(self, request):
         from rest_framework.pagination import PageNumberPagination
 
