@@ -144,6 +144,12 @@ def token_flag_and_suspend(*, token: ApiToken, reason: str, metrics: dict) -> Ac
     audit_record(action="access.token_suspended", actor=None, subject=token.user, target=token,
                  data={"prefix": token.prefix, "reason": reason, "metrics": metrics})
     _tell(flag=flag)
+    # The flood came through the suspended token: it must not keep the artist's other
+    # tokens under the per-artist rate limit it exhausted.
+    from django.core.cache import cache
+
+    user_id = token.user_id
+    transaction.on_commit(lambda: cache.delete(f"throttle:user:{user_id}"))
     return flag
 
 
