@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from generation import media, pipelines, provenance, services
 from generation.conf import ModelProfile, get_profile
 from generation.errors import ModelProfileError
+from generation.logcontext import current_job_id
 from generation.models import GenerationJob, Worker
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,16 @@ def _source_frames(job: GenerationJob):
 
 
 def execute_job(*, job_id: int, hostname: str | None = None) -> str:
+    token = current_job_id.set(job_id)
+    try:
+        outcome = _execute_job(job_id=job_id, hostname=hostname)
+        log.info("job %s: %s", job_id, outcome)
+        return outcome
+    finally:
+        current_job_id.reset(token)
+
+
+def _execute_job(*, job_id: int, hostname: str | None = None) -> str:
     worker = _worker_for(hostname)
     job = services.job_claim(job_id=job_id, worker=worker)
     if job is None:

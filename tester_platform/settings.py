@@ -331,11 +331,19 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
 # --- demo -----------------------------------------------------------------------------
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "atelier-demo")
 
+LOG_FORMAT = env_choice("LOG_FORMAT", "json" if PRODUCTION else "plain", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"job_id": {"()": "generation.logcontext.JobIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [job=%(job_id)s] %(message)s"},
+        "json": {"()": "tester_platform.logformat.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["job_id"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# Prometheus scrapes /metrics with this bearer token; without one the endpoint is off.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "" if PRODUCTION else "demo-metrics-token")

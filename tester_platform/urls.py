@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tester_platform.health import healthz
+from tester_platform.metrics import metrics_view
 from tester_platform.sharing import views as sharing_views
 
 admin.site.site_header = "Atelier administration"
@@ -26,5 +27,6 @@ urlpatterns = [
     path("s/<slug:slug>/video.mp4", sharing_views.public_media, {"kind": "video"}, name="share_public_video"),
     path("s/<slug:slug>/poster", sharing_views.public_media, {"kind": "thumbnail"}, name="share_public_poster"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("tester_platform.portal.urls")),
 ]

@@ -25,4 +25,6 @@ def home(request):
 @role_required(*STAFF)
 def workers(request):
     """GPU workers: state, last heartbeat, and what they did in the last 24 hours."""
-    return render(request, "dashboard/workers.html", {"rows": worker_stats()})
+    from tester_platform.metrics import queue_depths
+
+    return render(request, "dashboard/workers.html", {"rows": worker_stats(), "queues": queue_depths()})

@@ -91,6 +91,7 @@ CASES = [
     ("admin:index", "GET", None, None, (302, 302, 302, 302, 302, 200, 302, 200)),
     # --- plumbing -----------------------------------------------------------------------
     ("healthz", "GET", None, None, ALL_200),
+    ("metrics", "GET", None, None, (401,) * 8),  # a bearer METRICS_TOKEN, never a user session
     ("schema", "GET", None, None, ALL_200),
     ("api-docs", "GET", None, None, ALL_200),
     ("account_login", "GET", None, None, (200, 302, 302, 302, 302, 302, 302, 302)),

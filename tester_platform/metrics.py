@@ -1,0 +1,87 @@
+"""Prometheus text exposition at /metrics, behind a bearer token (METRICS_TOKEN)."""
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.db.models import Count, Sum
+from django.http import Http404, HttpResponse
+
+from generation.conf import profile_queues
+from generation.models import GenerationJob, UsageRecord, Worker
+from tester_platform.celery import app as celery_app
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting per queue (the default queue and one per model profile)."""
+    depths = {}
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in ["celery", *profile_queues()]:
+            try:
+                depths[queue] = int(channel._size(queue))
+            except Exception:  # a broker that cannot say reports nothing rather than failing the scrape
+                continue
+    return depths
+
+
+def _labels(**labels) -> str:
+    inner = ",".join(f'{k}="{str(v).replace(chr(34), "")}"' for k, v in labels.items())
+    return "{" + inner + "}" if inner else ""
+
+
+def collect() -> list[str]:
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]):
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            lines.append(f"{name}{_labels(**labels)} {value}")
+
+    metric("atelier_queue_depth", "gauge", "Messages waiting on each broker queue.",
+           [({"queue": q}, n) for q, n in queue_depths().items()])
+    by_status = dict(GenerationJob.objects.values_list("status").annotate(n=Count("id")))
+    metric("atelier_generation_jobs", "gauge", "Generation jobs by status.",
+           [({"status": s}, by_status.get(s, 0)) for s in GenerationJob.Status.values])
+    compute = UsageRecord.objects.values("model_profile").annotate(s=Sum("compute_seconds"), n=Count("id"))
+    metric("atelier_compute_seconds_total", "counter", "Metered compute seconds by model profile.",
+           [({"profile": row["model_profile"]}, round(row["s"] or 0.0, 3)) for row in compute])
+    metric("atelier_generations_metered_total", "counter", "Usage records by model profile.",
+           [({"profile": row["model_profile"]}, row["n"]) for row in compute])
+    workers = dict(Worker.objects.values_list("status").annotate(n=Count("id")))
+    metric("atelier_workers", "gauge", "GPU workers by state.",
+           [({"status": s}, workers.get(s, 0)) for s in Worker.Status.values])
+    for extra in _extra_collectors():
+        lines.extend(extra())
+    return lines
+
+
+def _extra_collectors():
+    """Families contributed by the workflow apps (sharing, access, finance)."""
+    from tester_platform.access.models import AccessFlag
+    from tester_platform.sharing.models import ShareRequest
+
+    def shares():
+        rows = dict(ShareRequest.objects.values_list("status").annotate(n=Count("id")))
+        return ["# HELP atelier_share_requests Share requests by status.", "# TYPE atelier_share_requests gauge",
+                *[f'atelier_share_requests{{status="{s}"}} {rows.get(s, 0)}' for s in ShareRequest.Status.values]]
+
+    def flags():
+        return ["# HELP atelier_access_flags_open Open access flags (suspended tokens or artists).",
+                "# TYPE atelier_access_flags_open gauge",
+                f"atelier_access_flags_open {AccessFlag.objects.filter(status='open').count()}"]
+
+    return [shares, flags]
+
+
+def metrics_view(request):
+    if not settings.METRICS_TOKEN:
+        raise Http404("Metrics are not enabled.")
+    header = request.headers.get("Authorization", "")
+    supplied = header[7:] if header.startswith("Bearer ") else ""
+    if not hmac.compare_digest(supplied.encode(), settings.METRICS_TOKEN.encode()):
+        response = HttpResponse("metrics need the bearer token\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    return HttpResponse("\n".join(collect()) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
