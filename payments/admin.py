@@ -1,14 +1,38 @@
 from django.contrib import admin
 
-from payments.models import RateCard
+from payments.models import LedgerEntry, RateCard
 
 
 @admin.register(RateCard)
 class RateCardAdmin(admin.ModelAdmin):
-    list_display = ("program", "version", "currency", "hourly_rate_minor", "pay_floor_hourly_minor", "published_at")
+    list_display = ("program", "version", "currency", "hourly_rate_minor", "pay_floor_hourly_minor",
+                    "bounty_medium_minor", "share_bonus_minor", "daily_time_cap_minutes", "published_at")
     list_filter = ("currency",)
 
     def get_readonly_fields(self, request, obj=None):
+        # A published card is a promise artists joined under: publish a new version instead.
         if obj and obj.published_at:
             return [f.name for f in RateCard._meta.fields]
         return ()
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """Read-only: the ledger is append-only, corrections are new entries posted by services."""
+
+    list_display = ("id", "created_at", "artist", "program", "kind", "amount_minor", "currency", "source_type",
+                    "source_id", "rate_card_version", "created_by")
+    list_filter = ("kind", "currency", "program")
+    search_fields = ("artist__email", "source_type", "source_id", "source_label", "memo")
+    date_hierarchy = "created_at"
+    list_select_related = ("artist", "program", "created_by")
+    readonly_fields = [f.name for f in LedgerEntry._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

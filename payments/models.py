@@ -1,35 +1,201 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
+from payments.errors import ImmutableLedger
 from payments.money import format_minor
+
+
+class Severity(models.TextChoices):
+    """Severity of a feedback report: the rate card pays a bounty per level."""
+
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+DEFAULT_DAILY_TIME_CAP_MINUTES = 12 * 60
 
 
 class RateCard(models.Model):
     """What a program pays, versioned and shown to artists before they join. Amounts are
-    integer minor units of `currency` (cents, pence). The ledger and its postings come with
-    the labour issue; the platform passes the program in, this engine never looks it up."""
+    integer minor units of `currency` (cents, pence). The platform passes the program in,
+    this engine never looks it up. A published card is never edited: a new version is."""
 
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="rate_cards")
     version = models.PositiveIntegerField()
     currency = models.CharField(max_length=3, default="EUR")
     hourly_rate_minor = models.PositiveIntegerField(help_text="Per accepted hour of testing time.")
     pay_floor_hourly_minor = models.PositiveIntegerField(help_text="Minimum effective hourly rate.")
-    share_bonus_minor = models.PositiveIntegerField(default=0)
+    share_bonus_minor = models.PositiveIntegerField(default=0, help_text="Per approved share.")
+    bounty_low_minor = models.PositiveIntegerField(default=0, help_text="Per accepted low-severity report.")
+    bounty_medium_minor = models.PositiveIntegerField(default=0, help_text="Per accepted medium-severity report.")
+    bounty_high_minor = models.PositiveIntegerField(default=0, help_text="Per accepted high-severity report.")
+    bounty_critical_minor = models.PositiveIntegerField(default=0, help_text="Per accepted critical report.")
+    marketing_licence_minor = models.PositiveIntegerField(
+        default=0, help_text="Per output the program uses in marketing (only with the artist's marketing opt-in).")
+    daily_time_cap_minutes = models.PositiveSmallIntegerField(
+        default=DEFAULT_DAILY_TIME_CAP_MINUTES, help_text="Most testing minutes an artist may file for one day.")
     notes = models.TextField(blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["program", "-version"]
-        constraints = [models.UniqueConstraint(fields=["program", "version"], name="unique_rate_card_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "version"], name="unique_rate_card_version"),
+            models.CheckConstraint(condition=Q(daily_time_cap_minutes__gte=1, daily_time_cap_minutes__lte=24 * 60),
+                                   name="rate_card_daily_cap_within_a_day"),
+        ]
 
     def __str__(self) -> str:
         return f"Rate card v{self.version} ({self.currency})"
 
+    def bounty_for(self, severity: str) -> int:
+        try:
+            return {
+                Severity.LOW: self.bounty_low_minor,
+                Severity.MEDIUM: self.bounty_medium_minor,
+                Severity.HIGH: self.bounty_high_minor,
+                Severity.CRITICAL: self.bounty_critical_minor,
+            }[Severity(severity)]
+        except ValueError:
+            raise KeyError(f"unknown severity {severity!r}") from None
+
+    def _fmt(self, amount_minor: int) -> str:
+        return format_minor(amount_minor, self.currency)
+
     @property
     def hourly_display(self) -> str:
-        return format_minor(self.hourly_rate_minor, self.currency)
+        return self._fmt(self.hourly_rate_minor)
 
     @property
     def floor_display(self) -> str:
-        return format_minor(self.pay_floor_hourly_minor, self.currency)
+        return self._fmt(self.pay_floor_hourly_minor)
+
+    @property
+    def share_bonus_display(self) -> str:
+        return self._fmt(self.share_bonus_minor)
+
+    @property
+    def marketing_licence_display(self) -> str:
+        return self._fmt(self.marketing_licence_minor)
+
+    @property
+    def bounties(self) -> list[tuple[str, str]]:
+        """(severity label, formatted bounty), lowest first, for templates."""
+        return [(label, self._fmt(self.bounty_for(value))) for value, label in Severity.choices]
+
+    @property
+    def daily_cap_hours_display(self) -> str:
+        hours, minutes = divmod(self.daily_time_cap_minutes, 60)
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+
+
+class LedgerQuerySet(models.QuerySet):
+    """No bulk edits: the ledger is append-only (corrections are new entries)."""
+
+    def update(self, **kwargs):
+        raise ImmutableLedger("Ledger entries are append-only; post a correcting entry instead.")
+
+    def delete(self):
+        raise ImmutableLedger("Ledger entries are append-only; post a correcting entry instead.")
+
+
+class LedgerEntry(models.Model):
+    """One immutable line of an artist's earnings ledger, in integer minor units.
+
+    Sign convention: earnings are positive, a payout is negative (money leaves the unpaid
+    balance), a reversal is the exact negation of the entry it reverses. The artist's
+    unpaid balance is therefore the plain sum of their entries.
+    `source_type`/`source_id` name the object that caused the entry (a lazy label such
+    as "labour.timeentry", never an import); with `kind` they are unique, which is what
+    makes each accepted item post exactly once."""
+
+    class Kind(models.TextChoices):
+        TIME = "time", "Testing time"
+        FEEDBACK_BOUNTY = "feedback_bounty", "Feedback bounty"
+        SHARE_BONUS = "share_bonus", "Share bonus"
+        MARKETING_LICENCE = "marketing_licence", "Marketing licence"
+        PAY_FLOOR_TOPUP = "pay_floor_topup", "Pay floor top-up"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        PAYOUT = "payout", "Payout"
+        REVERSAL = "reversal", "Reversal"
+
+    class RateBasis(models.TextChoices):
+        PER_HOUR = "per_hour", "per hour"
+        PER_ITEM = "per_item", "per item"
+        FLOOR_PER_HOUR = "floor_per_hour", "floor per hour"
+
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices, db_index=True)
+    amount_minor = models.BigIntegerField(help_text="Signed, in minor units of currency.")
+    currency = models.CharField(max_length=3)
+    source_type = models.CharField(max_length=80)
+    source_id = models.CharField(max_length=64)
+    source_label = models.CharField(max_length=200, blank=True)
+    rate_card = models.ForeignKey(RateCard, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rate_card_version = models.PositiveIntegerField(null=True, blank=True)
+    rate_minor = models.BigIntegerField(null=True, blank=True, help_text="The rate applied, in minor units.")
+    rate_basis = models.CharField(max_length=16, choices=RateBasis.choices, blank=True)
+    quantity = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes for hourly rates.")
+    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="reversed_by")
+    memo = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+
+    objects = LedgerQuerySet.as_manager()
+
+    EARNING_KINDS = (Kind.TIME, Kind.FEEDBACK_BOUNTY, Kind.SHARE_BONUS, Kind.MARKETING_LICENCE,
+                     Kind.PAY_FLOOR_TOPUP)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["artist", "program", "created_at"], name="payments_ledger_artist_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["source_type", "source_id", "kind"], name="ledger_once_per_source_kind"),
+            models.CheckConstraint(condition=~Q(amount_minor=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["time", "feedback_bounty", "share_bonus", "marketing_licence",
+                                       "pay_floor_topup"]) | Q(amount_minor__gt=0),
+                name="ledger_earnings_positive"),
+            models.CheckConstraint(condition=~Q(kind="payout") | Q(amount_minor__lt=0), name="ledger_payout_negative"),
+            models.CheckConstraint(condition=~Q(kind="reversal") | Q(reverses__isnull=False),
+                                   name="ledger_reversal_names_its_entry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {format_minor(self.amount_minor, self.currency)} ({self.source_label or self.source_type})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableLedger("Ledger entries are append-only; post a correcting entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableLedger("Ledger entries are append-only; post a correcting entry instead.")
+
+    @property
+    def amount_display(self) -> str:
+        return format_minor(self.amount_minor, self.currency)
+
+    @property
+    def rate_display(self) -> str:
+        """The rate applied, as the artist reads it: "€25.00/h × 90 min (card v2)"."""
+        if self.rate_minor is None:
+            return ""
+        rate = format_minor(self.rate_minor, self.currency)
+        if self.rate_basis == self.RateBasis.PER_HOUR:
+            text = f"{rate}/h × {self.quantity} min"
+        elif self.rate_basis == self.RateBasis.FLOOR_PER_HOUR:
+            text = f"floor {rate}/h × {self.quantity} min"
+        else:
+            text = f"{rate} each"
+        return f"{text} (rate card v{self.rate_card_version})" if self.rate_card_version else text

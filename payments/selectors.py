@@ -1,9 +1,123 @@
+"""Engine reads: rate cards, balances and ledger lines, for the platform's pages, API,
+payout runs and reports."""
 from __future__ import annotations
 
-from payments.models import RateCard
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from django.db.models import Q, QuerySet, Sum
+
+from payments.money import format_minor
+from payments.models import LedgerEntry, RateCard
+
+Kind = LedgerEntry.Kind
+# Money paid out: payouts, and reversals of payouts (a failed transfer gives it back).
+_PAID = Q(kind=Kind.PAYOUT) | Q(kind=Kind.REVERSAL, reverses__kind=Kind.PAYOUT)
 
 
 def current_rate_card(*, program_id: int) -> RateCard | None:
     return (
         RateCard.objects.filter(program_id=program_id, published_at__isnull=False).order_by("-version").first()
     )
+
+
+@dataclass(frozen=True)
+class Balance:
+    """One currency's balance, in minor units. unpaid == earned - paid == the ledger sum."""
+
+    currency: str
+    earned: int
+    paid: int
+    unpaid: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"earned": self.earned, "unpaid": self.unpaid, "paid": self.paid}
+
+    @property
+    def earned_display(self) -> str:
+        return format_minor(self.earned, self.currency)
+
+    @property
+    def paid_display(self) -> str:
+        return format_minor(self.paid, self.currency)
+
+    @property
+    def unpaid_display(self) -> str:
+        return format_minor(self.unpaid, self.currency)
+
+
+def _entries(*, artist: Any = None, program_id: int | None = None, currency: str | None = None,
+             start: dt.datetime | None = None, end: dt.datetime | None = None) -> QuerySet[LedgerEntry]:
+    qs = LedgerEntry.objects.all()
+    if artist is not None:
+        qs = qs.filter(artist_id=getattr(artist, "pk", artist))
+    if program_id is not None:
+        qs = qs.filter(program_id=program_id)
+    if currency is not None:
+        qs = qs.filter(currency=currency)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+    return qs
+
+
+def balances_for(*, artist: Any, program_id: int | None = None) -> list[Balance]:
+    """The artist's balance per currency (most used first). Earned counts every entry that
+    is not money paid out, so adjustments and reversals of earnings reduce it."""
+    rows = (
+        _entries(artist=artist, program_id=program_id).values("currency")
+        .annotate(total=Sum("amount_minor"), paid_out=Sum("amount_minor", filter=_PAID))
+        .order_by("currency")
+    )
+    result = []
+    for row in rows:
+        total, paid = row["total"] or 0, -(row["paid_out"] or 0)
+        result.append(Balance(currency=row["currency"], earned=total + paid, paid=paid, unpaid=total))
+    return result
+
+
+def balance_for(*, artist: Any, currency: str, program_id: int | None = None) -> Balance:
+    for balance in balances_for(artist=artist, program_id=program_id):
+        if balance.currency == currency:
+            return balance
+    return Balance(currency=currency, earned=0, paid=0, unpaid=0)
+
+
+def unpaid_balances(*, program_id: int | None = None, currency: str | None = None,
+                    as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """What each artist is owed (unpaid > 0), per artist and currency, counting entries
+    created before `as_of`: the input of a payout run. Rows: {artist_id, currency,
+    unpaid_minor}, ordered by artist id."""
+    qs = _entries(program_id=program_id, currency=currency, end=as_of)
+    rows = (
+        qs.values("artist_id", "currency").annotate(unpaid_minor=Sum("amount_minor"))
+        .filter(unpaid_minor__gt=0).order_by("artist_id", "currency")
+    )
+    return [dict(row) for row in rows]
+
+
+def ledger_sum(*, artist: Any, program_id: int | None = None, currency: str | None = None,
+               kinds: Iterable[str] | None = None, start: dt.datetime | None = None,
+               end: dt.datetime | None = None) -> int:
+    qs = _entries(artist=artist, program_id=program_id, currency=currency, start=start, end=end)
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    return qs.aggregate(total=Sum("amount_minor"))["total"] or 0
+
+
+def ledger_lines(*, artist: Any, program_id: int | None = None) -> QuerySet[LedgerEntry]:
+    return _entries(artist=artist, program_id=program_id).select_related("program").order_by("-created_at", "-id")
+
+
+def entry_for_source(*, source_type: str, source_id: Any, kind: str) -> LedgerEntry | None:
+    return LedgerEntry.objects.filter(source_type=source_type, source_id=str(source_id), kind=kind).first()
+
+
+def entries_for_sources(*, source_type: str, source_ids: Iterable[Any]) -> dict[str, list[LedgerEntry]]:
+    """Entries per source id (as a string), for showing what an item earned in a list."""
+    result: dict[str, list[LedgerEntry]] = {}
+    for entry in LedgerEntry.objects.filter(source_type=source_type, source_id__in=[str(i) for i in source_ids]):
+        result.setdefault(entry.source_id, []).append(entry)
+    return result

@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from generation import schedule as generation_schedule
+from tester_platform.labour import schedule as labour_schedule
 
 from tester_platform.env import (
     ConfigurationError,
@@ -316,6 +317,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE: dict = {
     **generation_schedule.beat_schedule(),
+    **labour_schedule.beat_schedule(),
     "sharing-resolve-overdue": {"task": "tester_platform.sharing.tasks.resolve_overdue_share_requests",
                                 "schedule": 60.0},
     "access-scan-for-anomalies": {"task": "tester_platform.access.tasks.scan_for_anomalies", "schedule": 10.0},

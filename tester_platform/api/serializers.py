@@ -234,15 +234,3 @@ class UsageReportSerializer(serializers.Serializer):
     quota = serializers.ListField(child=serializers.DictField())
     records = serializers.ListField(child=serializers.DictField())
 
-
-def paginated(serializer_class, name: str):
-    """The OpenAPI shape of a PageNumberPagination answer around `serializer_class`, for
-    views that paginate by hand (drf-spectacular wraps only generic list views itself)."""
-    from drf_spectacular.utils import inline_serializer
-
-    return inline_serializer(name=name, fields={
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": serializer_class(many=True),
-    })

@@ -9,6 +9,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.generics import ListAPIView
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -204,6 +205,7 @@ class GenerationViewSet(viewsets.ViewSet):
     """The artist's own generations. Another artist's job answers 404."""
 
     permission_classes = DEFAULT_PERMISSIONS
+    pagination_class = PageNumberPagination  # also tells the schema that `list` is paginated
     lookup_value_regex = r"[0-9]+"
 
     def get_required_scope_for(self, action_name: str) -> str:
@@ -222,13 +224,12 @@ class GenerationViewSet(viewsets.ViewSet):
     def _serialize(self, job, **kwargs):
         return s.GenerationSerializer(job, context={"request": self.request}, **kwargs).data
 
-    @extend_schema(responses=s.paginated(s.GenerationSerializer, "PaginatedGenerationList"))
+    @extend_schema(responses=s.GenerationSerializer)
     def list(self, request):
         from generation.selectors import jobs_for_artist
-        from rest_framework.pagination import PageNumberPagination
 
         jobs = jobs_for_artist(artist=request.user).order_by("-created_at")
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response(self._serialize(page, many=True))
 

@@ -1,5 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from tester_platform.labour import api
 
 app_name = "labour_api"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("feedback", api.FeedbackViewSet, basename="feedback")
+router.register("time-entries", api.TimeEntryViewSet, basename="time-entry")
+
+urlpatterns = [
+    path("earnings/", api.EarningsView.as_view(), name="earnings"),
+    *router.urls,
+]

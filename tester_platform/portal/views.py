@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from payments.selectors import current_rate_card
+from payments.selectors import balances_for, current_rate_card
 from tester_platform.accounts.services import user_sign_up, user_update_profile
 from tester_platform.api.authentication import client_ip
 from tester_platform.audit.selectors import audit_events_about
@@ -51,6 +51,7 @@ def home(request):
     quotas = {q["program"]: q for q in quota_summaries(artist=request.user, enrollments=enrollments)}
     for enrollment in enrollments:
         enrollment.quota = quotas[enrollment.program_id]
+        enrollment.balances = balances_for(artist=request.user, program_id=enrollment.program_id)
     recruiting = Program.objects.filter(status=Program.Status.RECRUITING).exclude(enrollments__artist=request.user)
     return render(request, "portal/home.html", {"enrollments": enrollments, "recruiting": recruiting})
 

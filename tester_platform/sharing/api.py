@@ -5,10 +5,10 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from tester_platform.api.models import ApiToken
-from tester_platform.api.serializers import paginated
 from tester_platform.api.views import DEFAULT_PERMISSIONS
 from tester_platform.sharing.models import ShareRequest
 from tester_platform.sharing.services import (
@@ -81,6 +81,7 @@ class ShareRequestViewSet(viewsets.ViewSet):
     """The artist's own requests; moderators of a request's program may read and decide it."""
 
     permission_classes = DEFAULT_PERMISSIONS
+    pagination_class = PageNumberPagination  # also tells the schema that `list` is paginated
     lookup_value_regex = r"[0-9]+"
 
     def initial(self, request, *args, **kwargs):
@@ -103,12 +104,10 @@ class ShareRequestViewSet(viewsets.ViewSet):
             raise Http404("No such share request among yours.")
         return share_request
 
-    @extend_schema(responses=paginated(ShareRequestSerializer, "PaginatedShareRequestList"))
+    @extend_schema(responses=ShareRequestSerializer)
     def list(self, request):
-        from rest_framework.pagination import PageNumberPagination
-
         qs = ShareRequest.objects.filter(artist=request.user).select_related("reason").order_by("-created_at")
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(
             ShareRequestSerializer(page, many=True, context={"request": request}).data)

@@ -2,9 +2,11 @@
 new route cannot be forgotten: a route missing from the table fails the test."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
+from django.utils import timezone
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
@@ -13,6 +15,7 @@ from tester_platform.access.models import AccessFlag
 from tester_platform.programs.models import Enrollment
 from tests.access.matrix_world import ROLES, build_world
 from tests.factories import PASSWORD, make_output
+from tests.labour.helpers import matrix_accepted_report, matrix_report, matrix_time
 
 # Roles, in order:   anon  owner other  mod  o-mod  mgr   fin  admin
 ALL_200 = (200,) * 8
@@ -78,6 +81,27 @@ CASES = [
     ("share_public", "GET", lambda w: {"slug": w.approved.public_slug}, None, ALL_200),
     ("share_public_video", "GET", lambda w: {"slug": w.approved.public_slug}, None, ALL_200),
     ("share_public_poster", "GET", lambda w: {"slug": w.approved.public_slug}, None, ALL_200),
+    # --- labour: artist -----------------------------------------------------------------
+    ("labour:earnings", "GET", None, None, PORTAL),
+    ("labour:earnings_csv", "GET", None, None, PORTAL),
+    ("labour:feedback_list", "GET", None, None, PORTAL),
+    ("labour:feedback_new", "GET", None, None, PORTAL),
+    ("labour:time_list", "GET", None, None, PORTAL),
+    ("labour:time_new", "GET", None, None, PORTAL),
+    ("labour:feedback_detail", "GET", lambda w: {"report_id": matrix_report(w).pk}, None,
+     (302, 200, 404, 200, 404, 200, 404, 200)),
+    ("labour:time_detail", "GET", lambda w: {"entry_id": matrix_time(w).pk}, None,
+     (302, 200, 404, 200, 404, 200, 404, 200)),
+    # --- labour: reviewers ---------------------------------------------------------------
+    ("labour_review:queue", "GET", None, None, REVIEWERS),
+    ("labour_review:feedback_review", "POST", lambda w: {"report_id": matrix_report(w).pk},
+     lambda w: {"decision": "accept"}, (302, 403, 403, 302, 404, 302, 403, 302)),
+    ("labour_review:time_review", "POST", lambda w: {"entry_id": matrix_time(w).pk},
+     lambda w: {"decision": "accept"}, (302, 403, 403, 302, 404, 302, 403, 302)),
+    ("labour_review:bulk_accept", "POST", None, lambda w: {"feedback": [matrix_report(w).pk]},
+     (302, 403, 403, 302, 302, 302, 403, 302)),
+    ("labour_review:acted_on", "POST", lambda w: {"report_id": matrix_accepted_report(w).pk}, None,
+     (302, 403, 403, 302, 404, 302, 403, 302)),
     # --- staff dashboard ----------------------------------------------------------------
     ("dashboard:home", "GET", None, None, STAFF),
     ("dashboard:workers", "GET", None, None, STAFF),
@@ -118,6 +142,27 @@ CASES = [
      (401, 201, 201, 403, 403, 403, 403, 403)),
     ("api:generation-detail", "GET", lambda w: {"pk": w.job.pk}, None, (401, 200, 404, 200, 404, 200, 404, 200)),
     ("api:generation-cancel", "POST", lambda w: {"pk": w.job.pk}, None, (401, 409, 404, 404, 404, 404, 404, 404)),
+    ("api:labour_api:earnings", "GET", None, None, API_ANY),
+    ("api:labour_api:feedback-list", "GET", None, None, API_ANY),
+    ("api:labour_api:feedback-list", "POST", None,
+     lambda w: {"program": w.program.pk, "category": "bug", "severity": "low", "title": "t", "body": "b"},
+     (401, 201, 201, 403, 403, 403, 403, 403)),
+    ("api:labour_api:feedback-detail", "GET", lambda w: {"pk": matrix_report(w).pk}, None,
+     (401, 200, 404, 200, 404, 200, 404, 200)),
+    ("api:labour_api:feedback-review", "POST", lambda w: {"pk": matrix_report(w).pk},
+     lambda w: {"decision": "accept"}, (401, 403, 404, 200, 404, 200, 404, 200)),
+    ("api:labour_api:feedback-acted-on", "POST", lambda w: {"pk": matrix_accepted_report(w).pk}, lambda w: {},
+     (401, 403, 404, 403, 404, 200, 404, 200)),
+    ("api:labour_api:time-entry-list", "GET", None, None, API_ANY),
+    ("api:labour_api:time-entry-list", "POST", None,
+     lambda w: {"program": w.program.pk, "date": (timezone.localdate() - dt.timedelta(days=1)).isoformat(),
+                "minutes": 30, "description": "d"}, (401, 201, 201, 403, 403, 403, 403, 403)),
+    ("api:labour_api:time-entry-detail", "GET", lambda w: {"pk": matrix_time(w).pk}, None,
+     (401, 200, 404, 200, 404, 200, 404, 200)),
+    ("api:labour_api:time-entry-review", "POST", lambda w: {"pk": matrix_time(w).pk},
+     lambda w: {"decision": "accept"}, (401, 403, 404, 200, 404, 200, 404, 200)),
+    ("api:labour_api:time-entry-suggestions", "GET", lambda w: {"?": f"program={w.program.pk}"}, None,
+     (401, 200, 200, 404, 404, 404, 404, 404)),
     ("api:sharing_api:share-request-list", "GET", None, None, API_ANY),
     ("api:sharing_api:share-request-list", "POST", None,
      lambda w: {"generation": make_output(w.user("owner"), w.program).pk, "caption": "c", "destination": "press"},

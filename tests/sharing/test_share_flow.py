@@ -193,3 +193,23 @@ def test_moderator_steps_run_in_order(share, program, moderator, second_moderato
     assert share.status == Status.IN_REVIEW and share.current_step == 3
     share = share_request_decide(share_request=share, moderator=second_moderator, decision="approve")
     assert share.status == Status.APPROVED
+
+
+def test_an_approved_share_earns_the_bonus_once(share, artist, moderator, program):
+    from payments.models import LedgerEntry, RateCard
+
+    RateCard.objects.create(program=program, version=1, currency="EUR", hourly_rate_minor=2000,
+                            pay_floor_hourly_minor=1200, share_bonus_minor=750, published_at=timezone.now())
+    share = share_request_decide(share_request=share, moderator=moderator, decision="approve")
+    share_request_revoke(share_request=share, artist=artist)
+    entries = LedgerEntry.objects.filter(artist=artist, kind="share_bonus")
+    assert [(e.amount_minor, e.source_id) for e in entries] == [(750, str(share.pk))]
+
+
+def test_an_auto_approved_share_earns_the_bonus_too(share, artist, program):
+    from payments.models import LedgerEntry, RateCard
+
+    RateCard.objects.create(program=program, version=1, currency="EUR", hourly_rate_minor=2000,
+                            pay_floor_hourly_minor=1200, share_bonus_minor=750, published_at=timezone.now())
+    share_requests_resolve_overdue(now=timezone.now() + timedelta(days=30))
+    assert LedgerEntry.objects.filter(artist=artist, kind="share_bonus").count() == 1

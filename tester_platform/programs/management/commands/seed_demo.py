@@ -57,8 +57,10 @@ class Command(BaseCommand):
         RateCard.objects.get_or_create(
             program=program, version=1,
             defaults={"currency": "EUR", "hourly_rate_minor": 2500, "pay_floor_hourly_minor": 1200,
-                      "share_bonus_minor": 500, "published_at": timezone.now(),
-                      "notes": "Placeholder rate card; the full card arrives with the labour issue."},
+                      "share_bonus_minor": 500, "bounty_low_minor": 300, "bounty_medium_minor": 1000,
+                      "bounty_high_minor": 2500, "bounty_critical_minor": 5000, "marketing_licence_minor": 2000,
+                      "published_at": timezone.now(),
+                      "notes": "Paid for accepted testing time and feedback, with a guaranteed hourly minimum."},
         )
         users = {}
         for email, name, roles in ACCOUNTS:

@@ -1,0 +1,41 @@
+"""Engine domain errors. Each carries the HTTP status the platform should answer with and,
+where one input is at fault, the ``field`` to attach the message to (the platform's API
+error handler reads ``http_status`` and ``as_dict``)."""
+from __future__ import annotations
+
+
+class PaymentsError(Exception):
+    http_status = 400
+    code = "invalid"
+    field: str | None = None
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if field is not None:
+            self.field = field
+
+    def as_dict(self) -> dict:
+        if self.field:
+            return {self.field: [self.message], "code": self.code}
+        return {"detail": self.message, "code": self.code}
+
+
+class InvalidPosting(PaymentsError):
+    """A posting the ledger refuses: zero or wrongly signed amount, bad currency (400)."""
+
+    code = "invalid_posting"
+
+
+class LedgerConflict(PaymentsError):
+    """The source was already posted with different terms (409): a bug, never retried."""
+
+    http_status = 409
+    code = "ledger_conflict"
+
+
+class ImmutableLedger(PaymentsError):
+    """Ledger entries are append-only: corrections are new entries, never edits."""
+
+    http_status = 409
+    code = "ledger_immutable"

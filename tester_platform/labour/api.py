@@ -1,0 +1,200 @@
+"""API v1 for labour: feedback, time entries, reviews, and earnings. Thin: validate,
+scope the object to the requester (another artist's → 404), call the service."""
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tester_platform.api.models import ApiToken
+from tester_platform.api.views import DEFAULT_PERMISSIONS
+from tester_platform.labour import serializers as s
+from tester_platform.labour.models import FeedbackReport, TimeEntry
+from tester_platform.labour.selectors import (
+    earnings_for,
+    feedback_visible_to,
+    programs_for_filing,
+    time_entries_visible_to,
+    time_suggestions,
+)
+from tester_platform.labour.services import (
+    NotEnrolled,
+    feedback_mark_acted_on,
+    feedback_review,
+    feedback_submit,
+    time_entry_review,
+    time_entry_submit,
+)
+from tester_platform.programs.models import Program
+
+ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+WRITE_ACTIONS = ("create", "review", "acted_on")
+
+
+def _pk(value) -> int:
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+    if not 0 < pk <= s.MAX_ID:
+        raise Http404("Not found.")
+    return pk
+
+
+def _program_query(request) -> int | None:
+    query = s.ProgramQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data.get("program")
+
+
+def _filing_program(user, program_id: int) -> Program:
+    # A program that does not exist and one the artist is not in answer the same way.
+    program = Program.objects.filter(pk=program_id).first()
+    if program is None:
+        raise NotEnrolled("You are not a tester of this program.", field="program")
+    return program
+
+
+class _LabourViewSet(viewsets.ViewSet):
+    permission_classes = DEFAULT_PERMISSIONS
+    lookup_value_regex = r"[0-9]+"
+    pagination_class = PageNumberPagination  # also tells the schema that lists are paginated
+
+    def initial(self, request, *args, **kwargs):
+        self.required_scope = ApiToken.Scope.LABOUR if self.action in WRITE_ACTIONS else ApiToken.Scope.READ
+        super().initial(request, *args, **kwargs)
+
+    def _page(self, request, queryset, serializer_class):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class FeedbackViewSet(_LabourViewSet):
+    """The artist's own feedback reports; moderators of a program review its reports."""
+
+    @extend_schema(parameters=[OpenApiParameter("program", int)], responses=s.FeedbackSerializer(many=True))
+    def list(self, request):
+        reports = FeedbackReport.objects.filter(artist=request.user).order_by("-created_at", "-id")
+        program = _program_query(request)
+        if program:
+            reports = reports.filter(program_id=program)
+        return self._page(request, reports, s.FeedbackSerializer)
+
+    @extend_schema(parameters=[ITEM_ID], responses=s.FeedbackSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(s.FeedbackSerializer(self._visible(request, pk)).data)
+
+    @extend_schema(request=s.FeedbackCreateSerializer, responses={201: s.FeedbackSerializer})
+    def create(self, request):
+        data = s.FeedbackCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        report = feedback_submit(
+            artist=request.user, program=_filing_program(request.user, values["program"]),
+            category=values["category"], severity=values["severity"], title=values["title"], body=values["body"],
+            generation_id=values.get("generation"),
+        )
+        return Response(s.FeedbackSerializer(report).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[ITEM_ID], request=s.FeedbackReviewSerializer, responses=s.FeedbackSerializer)
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        data = s.FeedbackReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = feedback_review(report=self._visible(request, pk), reviewer=request.user,
+                                 decision=data.validated_data["decision"], reason=data.validated_data["reason"],
+                                 duplicate_of_id=data.validated_data.get("duplicate_of"))
+        return Response(s.FeedbackSerializer(report).data)
+
+    @extend_schema(parameters=[ITEM_ID], request=s.ActedOnSerializer, responses=s.FeedbackSerializer)
+    @action(detail=True, methods=["post"], url_path="acted-on")
+    def acted_on(self, request, pk=None):
+        data = s.ActedOnSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = feedback_mark_acted_on(report=self._visible(request, pk), actor=request.user,
+                                        note=data.validated_data["note"])
+        return Response(s.FeedbackSerializer(report).data)
+
+    @staticmethod
+    def _visible(request, pk) -> FeedbackReport:
+        report = feedback_visible_to(user=request.user).filter(pk=_pk(pk)).first()
+        if report is None:
+            raise Http404("No such feedback report.")
+        return report
+
+
+class TimeEntryViewSet(_LabourViewSet):
+    """The artist's own time entries; moderators of a program review its entries."""
+
+    @extend_schema(parameters=[OpenApiParameter("program", int)], responses=s.TimeEntrySerializer(many=True))
+    def list(self, request):
+        entries = (TimeEntry.objects.filter(artist=request.user).prefetch_related("generations")
+                   .order_by("-date", "-id"))
+        program = _program_query(request)
+        if program:
+            entries = entries.filter(program_id=program)
+        return self._page(request, entries, s.TimeEntrySerializer)
+
+    @extend_schema(parameters=[ITEM_ID], responses=s.TimeEntrySerializer)
+    def retrieve(self, request, pk=None):
+        return Response(s.TimeEntrySerializer(self._visible(request, pk)).data)
+
+    @extend_schema(request=s.TimeEntryCreateSerializer, responses={201: s.TimeEntrySerializer})
+    def create(self, request):
+        data = s.TimeEntryCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        entry = time_entry_submit(
+            artist=request.user, program=_filing_program(request.user, values["program"]), date=values["date"],
+            minutes=values["minutes"], description=values["description"], generation_ids=values["generations"],
+        )
+        return Response(s.TimeEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[ITEM_ID], request=s.TimeReviewSerializer, responses=s.TimeEntrySerializer)
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        data = s.TimeReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = time_entry_review(entry=self._visible(request, pk), reviewer=request.user,
+                                  decision=data.validated_data["decision"], reason=data.validated_data["reason"])
+        return Response(s.TimeEntrySerializer(entry).data)
+
+    @extend_schema(parameters=[OpenApiParameter("program", int, required=True), OpenApiParameter("days", int)],
+                   responses=s.TimeSuggestionSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def suggestions(self, request):
+        """Proposed minutes per day from the artist's metered generation activity."""
+        query = s.SuggestionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        program = programs_for_filing(artist=request.user).filter(pk=query.validated_data["program"]).first()
+        if program is None:
+            raise Http404("No such program among yours.")
+        rows = time_suggestions(artist=request.user, program_id=program.pk, days=query.validated_data["days"])
+        return Response(s.TimeSuggestionSerializer([r.as_dict() for r in rows], many=True).data)
+
+    @staticmethod
+    def _visible(request, pk) -> TimeEntry:
+        entry = time_entries_visible_to(user=request.user).filter(pk=_pk(pk)).first()
+        if entry is None:
+            raise Http404("No such time entry.")
+        return entry
+
+
+class EarningsView(APIView):
+    """The requesting artist's balance (earned, unpaid, paid; minor units) and every
+    ledger line with its source and the rate applied. `balance` equals the ledger sum."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+
+    @extend_schema(responses=s.EarningsSerializer)
+    def get(self, request):
+        earnings = earnings_for(artist=request.user)
+        return Response(s.EarningsSerializer({
+            "currency": earnings.currency, "balance": earnings.balance, "balances": earnings.balances,
+            "lines": earnings.lines,
+        }, context={"request": request}).data)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from payments.models import Severity
+from tester_platform.labour.models import FeedbackReport
+
+
+def _job_label(job) -> str:
+    prompt = job.prompt if len(job.prompt) <= 60 else job.prompt[:57] + "…"
+    return f"#{job.pk} · {job.created_at:%d %b %H:%M} · {prompt}"
+
+
+class FeedbackForm(forms.Form):
+    program = forms.TypedChoiceField(coerce=int, label="Program")
+    generation = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="About this output",
+                                        help_text="Optional: the generation the report is about.")
+    category = forms.ChoiceField(choices=FeedbackReport.Category.choices)
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM,
+                                 help_text="Accepted reports earn the rate card's bounty for their severity.")
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(label="What happened", max_length=10_000, widget=forms.Textarea(attrs={"rows": 6}),
+                           help_text="Steps, prompt, what you expected and what you got.")
+
+    def __init__(self, *args, programs, jobs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["program"].choices = [(p.pk, p.name) for p in programs]
+        self.fields["generation"].choices = [("", "— none —")] + [(j.pk, _job_label(j)) for j in jobs]
+
+
+class TimeEntryForm(forms.Form):
+    program = forms.TypedChoiceField(coerce=int, label="Program")
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="The day you did the work.")
+    minutes = forms.IntegerField(label="Minutes", help_text="Whole minutes; e.g. 90 for an hour and a half.")
+    description = forms.CharField(label="What you did", max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
+    generations = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Generations from this work",
+                                                 help_text="Optional. Hold Ctrl or ⌘ to pick several.")
+
+    def __init__(self, *args, programs, jobs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["program"].choices = [(p.pk, p.name) for p in programs]
+        self.fields["generations"].choices = [(j.pk, _job_label(j)) for j in jobs]
+        self.fields["date"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["minutes"].widget.attrs.update({"min": 1, "max": 24 * 60, "step": 1})
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject"), ("duplicate", "Duplicate")])
+    reason = forms.CharField(required=False, max_length=2000)
+    duplicate_of = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None

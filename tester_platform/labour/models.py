@@ -1,0 +1,156 @@
+"""Testing labour: feedback reports, time entries, and pay-floor assessments. What they
+earn lives in the payments engine's ledger, keyed by these objects as its sources."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from payments.models import Severity
+from payments.money import format_minor
+
+MINUTES_PER_DAY = 24 * 60
+
+
+class FeedbackReport(models.Model):
+    class Category(models.TextChoices):
+        BUG = "bug", "Bug"
+        QUALITY = "quality", "Output quality"
+        SAFETY = "safety", "Safety"
+        USABILITY = "usability", "Usability"
+        IDEA = "idea", "Idea"
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        DUPLICATE = "duplicate", "Duplicate"
+
+    SOURCE_TYPE = "labour.feedbackreport"
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="feedback_reports")
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="feedback_reports")
+    generation = models.ForeignKey("generation.GenerationJob", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", help_text="The output the report is about, if any.")
+    category = models.CharField(max_length=12, choices=Category.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(max_length=10_000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    duplicate_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="duplicates")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    acted_on_at = models.DateTimeField(null=True, blank=True)
+    acted_on_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    acted_on_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(status="duplicate") | Q(duplicate_of__isnull=False),
+                                   name="labour_duplicate_names_original"),
+            models.CheckConstraint(condition=Q(status="submitted") | Q(reviewed_at__isnull=False),
+                                   name="labour_feedback_decided_has_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Feedback #{self.pk}: {self.title}"
+
+    @property
+    def label(self) -> str:
+        return f"Feedback #{self.pk}: {self.title}"[:200]
+
+
+class TimeEntry(models.Model):
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    SOURCE_TYPE = "labour.timeentry"
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="time_entries")
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries")
+    date = models.DateField(db_index=True)
+    minutes = models.PositiveSmallIntegerField()
+    description = models.TextField(max_length=4000)
+    generations = models.ManyToManyField("generation.GenerationJob", blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        verbose_name_plural = "time entries"
+        indexes = [models.Index(fields=["artist", "program", "date"], name="labour_time_artist_day_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(minutes__gte=1, minutes__lte=MINUTES_PER_DAY),
+                                   name="labour_time_minutes_within_a_day"),
+            models.CheckConstraint(condition=Q(status="submitted") | Q(reviewed_at__isnull=False),
+                                   name="labour_time_decided_has_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Time #{self.pk}: {self.minutes} min on {self.date}"
+
+    @property
+    def label(self) -> str:
+        hours, minutes = divmod(self.minutes, 60)
+        return f"Time #{self.pk}: {hours} h {minutes:02d} min on {self.date.isoformat()}"
+
+
+class PayFloorAssessment(models.Model):
+    """One artist's effective hourly rate over one ISO week of one program, and the top-up
+    it needed. Unique per artist, program and week: that is what makes the pay-floor job
+    idempotent (a second run finds the row and posts nothing)."""
+
+    SOURCE_TYPE = "labour.payfloorassessment"
+
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    period_key = models.CharField(max_length=10, help_text="ISO week, e.g. 2026-W14.")
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="Exclusive.")
+    accepted_minutes = models.PositiveIntegerField()
+    earned_minor = models.BigIntegerField(help_text="Time and bounty earnings of the period.")
+    floor_hourly_minor = models.PositiveIntegerField()
+    target_minor = models.BigIntegerField()
+    topup_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    rate_card = models.ForeignKey("payments.RateCard", on_delete=models.PROTECT, related_name="+")
+    ledger_entry = models.OneToOneField("payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_start", "artist_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["artist", "program", "period_key"], name="labour_pay_floor_once_per_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pay floor {self.period_key} for {self.artist} in {self.program}"
+
+    @property
+    def label(self) -> str:
+        return f"Pay floor top-up, week {self.period_key}"
+
+    @property
+    def earned_display(self) -> str:
+        return format_minor(self.earned_minor, self.currency)
+
+    @property
+    def target_display(self) -> str:
+        return format_minor(self.target_minor, self.currency)
+
+    @property
+    def topup_display(self) -> str:
+        return format_minor(self.topup_minor, self.currency)

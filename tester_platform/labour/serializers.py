@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from payments.models import LedgerEntry, Severity
+from tester_platform.labour.models import FeedbackReport, TimeEntry
+from tester_platform.labour.services import ACCEPT, DUPLICATE, REJECT
+
+MAX_ID = 2**63 - 1  # the largest primary key a database can hold; larger input is a 400, not a 500
+
+
+def _id(**kwargs):
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class FeedbackCreateSerializer(serializers.Serializer):
+    program = _id()
+    generation = _id(required=False, allow_null=True)
+    category = serializers.ChoiceField(choices=FeedbackReport.Category.choices)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    title = serializers.CharField(max_length=200)
+    body = serializers.CharField(max_length=10_000)
+
+
+class FeedbackSerializer(serializers.ModelSerializer):
+    program = serializers.IntegerField(source="program_id")
+    generation = serializers.IntegerField(source="generation_id", allow_null=True)
+    duplicate_of = serializers.IntegerField(source="duplicate_of_id", allow_null=True)
+
+    class Meta:
+        model = FeedbackReport
+        fields = ["id", "program", "generation", "category", "severity", "title", "body", "status", "duplicate_of",
+                  "reason", "reviewed_at", "acted_on_at", "acted_on_note", "created_at"]
+
+
+class FeedbackReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[ACCEPT, REJECT, DUPLICATE])
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    duplicate_of = _id(required=False, allow_null=True)
+
+
+class ActedOnSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class TimeEntryCreateSerializer(serializers.Serializer):
+    program = _id()
+    date = serializers.DateField()
+    minutes = serializers.IntegerField(
+        min_value=1, max_value=24 * 60,
+        error_messages={"min_value": "Enter the time as a positive number of minutes.",
+                        "max_value": "A day has 24 hours (1440 minutes); one entry cannot be longer."})
+    description = serializers.CharField(max_length=4000)
+    generations = serializers.ListField(child=_id(), required=False, default=list,
+                                        max_length=200)
+
+
+class TimeEntrySerializer(serializers.ModelSerializer):
+    program = serializers.IntegerField(source="program_id")
+    generations = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = TimeEntry
+        fields = ["id", "program", "date", "minutes", "description", "generations", "status", "reason",
+                  "reviewed_at", "created_at"]
+
+
+class TimeReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[ACCEPT, REJECT])
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ProgramQuerySerializer(serializers.Serializer):
+    program = _id(required=False)
+
+
+class SuggestionQuerySerializer(serializers.Serializer):
+    program = _id()
+    days = serializers.IntegerField(min_value=1, max_value=90, required=False, default=14)
+
+
+class TimeSuggestionSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    minutes = serializers.IntegerField()
+    filed_minutes = serializers.IntegerField()
+    unfiled_minutes = serializers.IntegerField()
+    generations = serializers.ListField(child=serializers.IntegerField())
+
+
+class BalanceSerializer(serializers.Serializer):
+    earned = serializers.IntegerField()
+    unpaid = serializers.IntegerField()
+    paid = serializers.IntegerField()
+
+
+class CurrencyBalanceSerializer(BalanceSerializer):
+    currency = serializers.CharField()
+
+
+class LedgerLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=LedgerEntry.Kind.choices)
+    amount = serializers.IntegerField(source="amount_minor")
+    currency = serializers.CharField()
+    program = serializers.IntegerField(source="program_id")
+    source = serializers.SerializerMethodField()
+    rate = serializers.SerializerMethodField()
+    memo = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_source(self, entry) -> dict:
+        url = getattr(entry, "url", None)
+        request = self.context.get("request")
+        return {"type": entry.source_type, "id": entry.source_id, "label": entry.source_label,
+                "url": request.build_absolute_uri(url) if url and request else url}
+
+    def get_rate(self, entry) -> dict | None:
+        if entry.rate_minor is None:
+            return None
+        return {"amount": entry.rate_minor, "basis": entry.rate_basis, "quantity": entry.quantity,
+                "rate_card_version": entry.rate_card_version, "display": entry.rate_display}
+
+
+class EarningsSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    balance = BalanceSerializer()
+    balances = CurrencyBalanceSerializer(many=True)
+    lines = LedgerLineSerializer(many=True)
