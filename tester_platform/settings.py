@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "tester_platform.access",
     "tester_platform.sharing",
     "tester_platform.labour",
+    "tester_platform.finance",
     "tester_platform.portal",
     "tester_platform.dashboard",
     "tester_platform.api",

@@ -18,5 +18,6 @@ urlpatterns = [
     path("usage/", views.UsageView.as_view(), name="usage"),
     path("", include("tester_platform.sharing.api_urls")),
     path("", include("tester_platform.labour.api_urls")),
+    path("", include("tester_platform.finance.api_urls")),
     *router.urls,
 ]
