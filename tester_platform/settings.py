@@ -331,6 +331,9 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "" if PRODUCTION else "sk_test_
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "" if PRODUCTION else "whsec_atelier_local")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
 
+# --- provenance: signing keys live outside the database and the repository ----------------
+PROVENANCE_KEY_DIR = Path(env_str("PROVENANCE_KEY_DIR", str(VAR_DIR / "provenance")))
+
 # --- demo -----------------------------------------------------------------------------
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "atelier-demo")
 
