@@ -125,3 +125,32 @@ def test_staff_see_workers_with_their_state(client, moderator):
                           started_at=timezone.now(), last_heartbeat=timezone.now())
     page = logged_in(client, moderator).get("/dashboard/workers/")
     assert page.status_code == 200 and b"gpu-a@host" in page.content and b"NVIDIA H100" in page.content
+
+
+@pytest.mark.parametrize("path", ["/programs/main/consent/withdraw/", "/studio/", "/account/tokens/",
+                                  "/labour/feedback/new/"])
+def test_forms_refuse_posts_without_a_csrf_token(artist, path):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(artist)
+    assert client.post(path, {}).status_code == 403
+    page = client.get("/")
+    assert b'hx-headers=\'{"X-CSRFToken": "' in page.content  # every htmx request carries it
+
+
+def test_session_cookies_are_secure_and_hsts_is_on_in_production():
+    import os
+    import subprocess
+    import sys
+
+    from tests.core.test_layout import PRODUCTION_ENV, ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "DJANGO_"))}
+    env.update(PRODUCTION_ENV, ATELIER_VAR_DIR=os.environ["ATELIER_TEST_RUN_DIR"] + "/prod-check",
+               DJANGO_SETTINGS_MODULE="tester_platform.settings")
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS >= 31536000, "
+            "s.STAFF_2FA_REQUIRED, s.ACCOUNT_EMAIL_VERIFICATION, s.X_FRAME_OPTIONS, s.DEBUG)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.split() == ["True", "True", "True", "True", "mandatory", "DENY", "False"], out.stderr
