@@ -14,7 +14,7 @@ from tester_platform.api.models import ApiToken
 from tester_platform.api.services import token_create
 from tester_platform.audit.models import AuditEvent
 from tester_platform.programs.models import Enrollment, Program
-from tester_platform.programs.services import enrollment_suspend, program_set_paused
+from tester_platform.programs.services import enrollment_suspend
 from tests.conftest import api_as
 from tests.factories import make_output
 

@@ -22,7 +22,7 @@ def test_an_invited_artist_accepts_signs_consent_and_reaches_the_dashboard(live_
     shot(page, "onboarding-1-invitation")
     page.get_by_role("button", name="Create account and accept").click()
 
-    page.wait_for_url(f"**/programs/aurora/onboarding/profile/")
+    page.wait_for_url("**/programs/aurora/onboarding/profile/")
     page.get_by_label("Portfolio link").fill("https://iris.example/portfolio")
     shot(page, "onboarding-2-profile")
     page.get_by_role("button", name="Continue").click()

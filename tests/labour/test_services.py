@@ -19,7 +19,7 @@ from tester_platform.labour.services import (
     time_entry_submit,
 )
 from tester_platform.programs.models import Enrollment
-from tests.factories import enroll, make_artist, sign
+from tests.factories import enroll, sign
 from tests.labour.helpers import make_job, make_rate_card, rows
 
 pytestmark = pytest.mark.django_db

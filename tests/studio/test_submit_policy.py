@@ -6,7 +6,7 @@ from generation.models import GenerationJob
 from tester_platform.consent.services import consent_withdraw
 from tester_platform.programs.models import Enrollment, Program
 from tests.conftest import api_as
-from tests.factories import ConsentDocumentFactory, enroll, make_artist
+from tests.factories import ConsentDocumentFactory
 from tests.studio.conftest import queued_messages
 
 pytestmark = pytest.mark.usefixtures("empty_gpu_queue")
