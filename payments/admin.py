@@ -36,3 +36,56 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from payments.models import ConnectedAccount, Payout, PayoutLine, PayoutRun, WebhookEvent  # noqa: E402
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Payout state changes only through the services (Stripe is the other side of it)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConnectedAccount)
+class ConnectedAccountAdmin(_ReadOnly):
+    list_display = ("artist", "stripe_account_id", "details_submitted", "payouts_enabled", "updated_at")
+    search_fields = ("artist__email", "stripe_account_id")
+
+
+class PayoutLineInline(admin.TabularInline):
+    model = PayoutLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("program", "amount_minor", "ledger_entry", "reversal_entry")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payout)
+class PayoutAdmin(_ReadOnly):
+    list_display = ("id", "run", "artist", "amount_minor", "currency", "status", "stripe_transfer_id", "failure_code")
+    list_filter = ("status", "currency")
+    search_fields = ("artist__email", "stripe_transfer_id", "idempotency_key")
+    inlines = [PayoutLineInline]
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(_ReadOnly):
+    list_display = ("id", "program", "period_end", "status", "payout_count", "created_by", "created_at")
+    list_filter = ("status",)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(_ReadOnly):
+    list_display = ("stripe_event_id", "type", "status", "attempts", "received_at", "processed_at")
+    list_filter = ("status", "type")
+    search_fields = ("stripe_event_id",)

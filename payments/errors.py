@@ -39,3 +39,42 @@ class ImmutableLedger(PaymentsError):
 
     http_status = 409
     code = "ledger_immutable"
+
+
+class PayoutError(PaymentsError):
+    """A payout request the engine refuses (bad period, nothing to do) (400)."""
+
+    code = "payout_invalid"
+
+
+class PayoutConflict(PaymentsError):
+    """The payout or run is not in a state that allows this (409)."""
+
+    http_status = 409
+    code = "payout_conflict"
+
+
+class GatewayError(PaymentsError):
+    """Stripe could not be reached or answered with a server error: retry later (502).
+    Nothing was decided; a pending payout stays pending and a resumed run retries it."""
+
+    http_status = 502
+    code = "stripe_unavailable"
+
+
+class TransferRefused(PaymentsError):
+    """Stripe refused the request for a reason that retrying the same request will not
+    change (insufficient platform balance, the account cannot receive transfers) (402)."""
+
+    http_status = 402
+    code = "stripe_refused"
+
+    def __init__(self, message: str, *, stripe_code: str = "", field: str | None = None):
+        super().__init__(message, field=field)
+        self.stripe_code = stripe_code or "refused"
+
+
+class WebhookSignatureInvalid(PaymentsError):
+    """The webhook body does not carry a valid Stripe signature (400); nothing is stored."""
+
+    code = "bad_signature"

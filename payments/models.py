@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -40,6 +42,8 @@ class RateCard(models.Model):
         default=0, help_text="Per output the program uses in marketing (only with the artist's marketing opt-in).")
     daily_time_cap_minutes = models.PositiveSmallIntegerField(
         default=DEFAULT_DAILY_TIME_CAP_MINUTES, help_text="Most testing minutes an artist may file for one day.")
+    minimum_payout_minor = models.PositiveIntegerField(
+        default=0, help_text="A payout run skips artists owed less than this (transfer fees make tiny ones wasteful).")
     notes = models.TextField(blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
@@ -88,6 +92,10 @@ class RateCard(models.Model):
     def bounties(self) -> list[tuple[str, str]]:
         """(severity label, formatted bounty), lowest first, for templates."""
         return [(label, self._fmt(self.bounty_for(value))) for value, label in Severity.choices]
+
+    @property
+    def minimum_payout_display(self) -> str:
+        return self._fmt(self.minimum_payout_minor)
 
     @property
     def daily_cap_hours_display(self) -> str:
@@ -199,3 +207,195 @@ class LedgerEntry(models.Model):
         else:
             text = f"{rate} each"
         return f"{text} (rate card v{self.rate_card_version})" if self.rate_card_version else text
+
+
+# --- Stripe Connect: accounts, payout runs, payouts, webhook events ----------------------
+
+class ConnectedAccount(models.Model):
+    """An artist's Stripe Express account. Its state is Stripe's: it changes only from what
+    Stripe says (the account object after onboarding, `account.updated` webhooks)."""
+
+    artist = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="connected_account")
+    stripe_account_id = models.CharField(max_length=64, unique=True)
+    details_submitted = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    requirements_due = models.JSONField(default=list, blank=True)
+    disabled_reason = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.stripe_account_id} ({'payouts enabled' if self.payouts_enabled else 'not enabled'})"
+
+    @property
+    def missing(self) -> list[str]:
+        """What the artist still has to do, in words."""
+        if self.payouts_enabled:
+            return []
+        items = [REQUIREMENT_LABELS.get(r, r.replace("_", " ").replace(".", ": ")) for r in self.requirements_due]
+        if not self.details_submitted and not items:
+            items = ["Finish the Stripe onboarding form"]
+        if self.disabled_reason and not items:
+            items = [f"Stripe has paused payouts ({self.disabled_reason.replace('_', ' ')})"]
+        return items or ["Stripe is reviewing your details"]
+
+
+REQUIREMENT_LABELS = {
+    "external_account": "A bank account for payouts",
+    "individual.verification.document": "An identity document",
+    "individual.dob.day": "Your date of birth",
+    "individual.dob.month": "Your date of birth",
+    "individual.dob.year": "Your date of birth",
+    "individual.first_name": "Your first name",
+    "individual.last_name": "Your last name",
+    "individual.address.line1": "Your address",
+    "tos_acceptance.date": "Stripe's terms of service",
+    "tos_acceptance.ip": "Stripe's terms of service",
+    "business_profile.url": "A website or portfolio link",
+}
+
+
+class PayoutRun(models.Model):
+    """One payout run: every artist owed money up to `period_end` (in one program or all of
+    them) gets one transfer per currency. Amounts are fixed when the run is created."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        DONE_WITH_FAILURES = "done_with_failures", "Done, some failed"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    FINAL = (Status.DONE, Status.DONE_WITH_FAILURES)
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False,
+                           help_text="Part of every idempotency key, so keys never repeat after a database reset.")
+    period_end = models.DateField(help_text="Entries created up to the end of this day are paid.")
+    as_of = models.DateTimeField(help_text="The exclusive cut-off instant of the period.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    skipped = models.JSONField(default=list, blank=True,
+                               help_text="Artists owed money who cannot be paid: [{artist_id, currency, unpaid_minor, code, reason}].")
+    payout_count = models.PositiveIntegerField(default=0)
+    total_minor = models.JSONField(default=dict, blank=True, help_text="Planned total per currency, minor units.")
+    last_error = models.TextField(blank=True)
+    scheduled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Payout run #{self.pk} to {self.period_end}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+
+class Payout(models.Model):
+    """One transfer to one artist in one run. Committed as pending before Stripe is called;
+    `idempotency_key` is derived from the run and the artist, so every retry of this row
+    asks Stripe for the same transfer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        REVERSED = "reversed", "Reversed"
+
+    FINAL = (Status.FAILED, Status.REVERSED)
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payouts")
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
+    connected_account = models.ForeignKey(ConnectedAccount, on_delete=models.PROTECT, related_name="payouts")
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    stripe_transfer_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "artist", "currency"], name="payout_once_per_run_artist_currency"),
+            # Amounts are computed from the unpaid balance; a second run must not compute the
+            # same money while a transfer for it is still in flight.
+            models.UniqueConstraint(fields=["artist", "currency"], condition=Q(status="pending"),
+                                    name="payout_one_in_flight_per_artist_currency"),
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payout #{self.pk} {format_minor(self.amount_minor, self.currency)} ({self.status})"
+
+    @property
+    def amount_display(self) -> str:
+        return format_minor(self.amount_minor, self.currency)
+
+    @property
+    def transfer_group(self) -> str:
+        # What a resumed run searches Stripe for before it sends anything.
+        return self.idempotency_key
+
+
+class PayoutLine(models.Model):
+    """The part of a payout owed by one program, and the ledger entries it wrote."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="lines")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    amount_minor = models.BigIntegerField()
+    ledger_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reversal_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, null=True, blank=True,
+                                          related_name="+")
+
+    SOURCE_TYPE = "payments.payoutline"
+
+    @property
+    def amount_display(self) -> str:
+        return format_minor(self.amount_minor, self.payout.currency)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["payout", "program"], name="payout_line_once_per_program"),
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_line_amount_positive"),
+        ]
+
+
+class WebhookEvent(models.Model):
+    """A Stripe event as received, stored once (unique event id) before it is processed."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (unknown type)"
+        FAILED = "failed", "Failed"
+
+    stripe_event_id = models.CharField(max_length=80, unique=True)
+    type = models.CharField(max_length=80, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_event_id} ({self.status})"

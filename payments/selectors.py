@@ -86,14 +86,23 @@ def balance_for(*, artist: Any, currency: str, program_id: int | None = None) ->
 
 
 def unpaid_balances(*, program_id: int | None = None, currency: str | None = None,
-                    as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+                    as_of: dt.datetime | None = None, by_program: bool = False) -> list[dict[str, Any]]:
     """What each artist is owed (unpaid > 0), per artist and currency, counting entries
     created before `as_of`: the input of a payout run. Rows: {artist_id, currency,
-    unpaid_minor}, ordered by artist id."""
-    qs = _entries(program_id=program_id, currency=currency, end=as_of)
+    unpaid_minor}, ordered by artist id; with `by_program`, per program too (rows carry
+    program_id), which is how a run knows which program each part of a payout is owed by.
+    One aggregate query either way.
+
+    Money already paid out counts whenever it was paid: a payout entry is written when the
+    transfer is sent, after the period it pays for, and a later run for the same period
+    must see that it was paid (else it would pay it again)."""
+    qs = _entries(program_id=program_id, currency=currency)
+    if as_of is not None:
+        qs = qs.filter(Q(created_at__lt=as_of) | _PAID)
+    keys = ("artist_id", "program_id", "currency") if by_program else ("artist_id", "currency")
     rows = (
-        qs.values("artist_id", "currency").annotate(unpaid_minor=Sum("amount_minor"))
-        .filter(unpaid_minor__gt=0).order_by("artist_id", "currency")
+        qs.values(*keys).annotate(unpaid_minor=Sum("amount_minor"))
+        .filter(unpaid_minor__gt=0).order_by(*keys)
     )
     return [dict(row) for row in rows]
 
@@ -121,3 +130,74 @@ def entries_for_sources(*, source_type: str, source_ids: Iterable[Any]) -> dict[
     for entry in LedgerEntry.objects.filter(source_type=source_type, source_id__in=[str(i) for i in source_ids]):
         result.setdefault(entry.source_id, []).append(entry)
     return result
+
+
+# --- payouts ------------------------------------------------------------------------------
+
+def payouts_for_artist(*, artist: Any):
+    from payments.models import Payout
+
+    return (Payout.objects.filter(artist_id=getattr(artist, "pk", artist))
+            .select_related("run", "run__program").prefetch_related("lines__program").order_by("-created_at", "-id"))
+
+
+def payout_totals_by_status(*, run_id: int | None = None) -> list[dict[str, Any]]:
+    """[{status, currency, count, amount_minor}] over all payouts or one run's."""
+    from django.db.models import Count
+
+    from payments.models import Payout
+
+    qs = Payout.objects.all() if run_id is None else Payout.objects.filter(run_id=run_id)
+    return list(qs.values("status", "currency").annotate(count=Count("id"), amount_minor=Sum("amount_minor"))
+                .order_by("status", "currency"))
+
+
+def run_lines_by_program(*, run_id: int) -> list[dict[str, Any]]:
+    """Per program, currency and payout status: how much the run pays (minor units)."""
+    from django.db.models import Count
+
+    from payments.models import PayoutLine
+
+    return list(PayoutLine.objects.filter(payout__run_id=run_id)
+                .values("program_id", "program__name", "payout__currency", "payout__status")
+                .annotate(amount_minor=Sum("amount_minor"), payouts=Count("payout_id", distinct=True))
+                .order_by("program__name", "payout__currency", "payout__status"))
+
+
+def run_composition_by_kind(*, run: Any) -> list[dict[str, Any]]:
+    """What the run's amounts are made of: for the (artist, program) pairs it pays, the
+    ledger entries the amounts were computed from, summed by kind (earnings, adjustments,
+    earlier payouts and reversals). Per currency these sum to the run's planned total."""
+    from payments.models import PayoutLine
+
+    pairs = list(PayoutLine.objects.filter(payout__run_id=run.pk).values_list("payout__artist_id", "program_id")
+                 .distinct())
+    if not pairs:
+        return []
+    cutoff = min(run.as_of, run.created_at)
+    counted = Q(created_at__lt=cutoff) | (_PAID & Q(created_at__lt=run.created_at))
+    condition = Q()
+    by_program: dict[int, list[int]] = {}
+    for artist_id, program_id in pairs:
+        by_program.setdefault(program_id, []).append(artist_id)
+    for program_id, artist_ids in by_program.items():
+        condition |= Q(program_id=program_id, artist_id__in=artist_ids)
+    return list(LedgerEntry.objects.filter(condition).filter(counted).values("kind", "currency")
+                .annotate(amount_minor=Sum("amount_minor")).order_by("currency", "kind"))
+
+
+def period_ledger_by_kind(*, start: dt.datetime, end: dt.datetime, program_id: int | None = None) -> list[dict]:
+    """Ledger movements in [start, end) per program, currency and kind."""
+    return list(_entries(program_id=program_id, start=start, end=end)
+                .values("program_id", "program__name", "currency", "kind")
+                .annotate(amount_minor=Sum("amount_minor")).order_by("program__name", "currency", "kind"))
+
+
+def period_payout_lines(*, start: dt.datetime, end: dt.datetime, program_id: int | None = None):
+    """Payout lines whose transfer was sent in [start, end)."""
+    from payments.models import PayoutLine
+
+    qs = PayoutLine.objects.filter(payout__sent_at__gte=start, payout__sent_at__lt=end)
+    if program_id is not None:
+        qs = qs.filter(program_id=program_id)
+    return qs

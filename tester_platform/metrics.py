@@ -72,7 +72,27 @@ def _extra_collectors():
                 "# TYPE atelier_access_flags_open gauge",
                 f"atelier_access_flags_open {AccessFlag.objects.filter(status='open').count()}"]
 
-    return [shares, flags]
+    def payouts():
+        from payments.models import Payout, WebhookEvent
+        from payments.selectors import payout_totals_by_status
+
+        rows = payout_totals_by_status()
+        lines = ["# HELP atelier_payouts Payouts by status and currency.", "# TYPE atelier_payouts gauge"]
+        lines += [f'atelier_payouts{_labels(status=r["status"], currency=r["currency"])} {r["count"]}' for r in rows]
+        lines += ["# HELP atelier_payout_amount_minor Payout amounts by status and currency, in minor units.",
+                  "# TYPE atelier_payout_amount_minor gauge"]
+        lines += [f'atelier_payout_amount_minor{_labels(status=r["status"], currency=r["currency"])} '
+                  f'{r["amount_minor"]}' for r in rows]
+        if not rows:
+            lines += [f'atelier_payouts{_labels(status=s, currency="EUR")} 0' for s in Payout.Status.values]
+        events = dict(WebhookEvent.objects.values_list("status").annotate(n=Count("id")))
+        lines += ["# HELP atelier_stripe_webhook_events Stripe webhook events by processing status.",
+                  "# TYPE atelier_stripe_webhook_events gauge",
+                  *[f'atelier_stripe_webhook_events{{status="{s}"}} {events.get(s, 0)}'
+                    for s in WebhookEvent.Status.values]]
+        return lines
+
+    return [shares, flags, payouts]
 
 
 def metrics_view(request):

@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from generation import schedule as generation_schedule
+from tester_platform.finance import schedule as finance_schedule
 from tester_platform.labour import schedule as labour_schedule
 
 from tester_platform.env import (
@@ -283,7 +284,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"ProgramStatusEnum": "tester_platform.programs.models.Program.Status",
-                            "EnrollmentStatusEnum": "tester_platform.programs.models.Enrollment.Status"},
+                            "EnrollmentStatusEnum": "tester_platform.programs.models.Enrollment.Status",
+                            "PayoutStatusEnum": "payments.models.Payout.Status",
+                            "PayoutRunStatusEnum": "payments.models.PayoutRun.Status"},
 }
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
 
@@ -319,6 +322,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE: dict = {
     **generation_schedule.beat_schedule(),
     **labour_schedule.beat_schedule(),
+    **finance_schedule.beat_schedule(),
     "sharing-resolve-overdue": {"task": "tester_platform.sharing.tasks.resolve_overdue_share_requests",
                                 "schedule": 60.0},
     "access-scan-for-anomalies": {"task": "tester_platform.access.tasks.scan_for_anomalies", "schedule": 10.0},
@@ -326,10 +330,21 @@ CELERY_BEAT_SCHEDULE: dict = {
                                  "schedule": 3 * 3600.0},
 }
 
-# --- Stripe (used from the payments issue on) -----------------------------------------
+# --- Stripe ---------------------------------------------------------------------------
+# Demo: the local Stripe (`python -m payments.localstripe_server`, the Procfile's `stripe:`
+# line) on 127.0.0.1:8420. Stripe's test mode: STRIPE_SECRET_KEY=sk_test_..., the
+# endpoint's whsec_... secret, and STRIPE_API_BASE set empty (see README).
+import os as _os  # noqa: E402
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "" if PRODUCTION else "sk_test_atelier_local")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "" if PRODUCTION else "whsec_atelier_local")
-STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "" if PRODUCTION else
+                          f"http://127.0.0.1:{env_int('STRIPE_PORT', 8420, minimum=1)}")
+if _os.environ.get("STRIPE_API_BASE", None) == "":
+    STRIPE_API_BASE = ""  # set but empty: talk to api.stripe.com (test mode with an sk_test_ key)
+if STRIPE_API_BASE and not STRIPE_API_BASE.startswith(("http://127.0.0.1", "http://localhost", "https://")):
+    raise ConfigurationError("STRIPE_API_BASE is https://..., or http:// on this machine (the local Stripe)")
+if PRODUCTION and STRIPE_SECRET_KEY.startswith("sk_test_atelier"):
+    raise ConfigurationError("STRIPE_SECRET_KEY is the demo key; use a real Stripe key in production")
 
 # --- provenance: signing keys live outside the database and the repository ----------------
 PROVENANCE_KEY_DIR = Path(env_str("PROVENANCE_KEY_DIR", str(VAR_DIR / "provenance")))

@@ -12,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from payments.selectors import balances_for, current_rate_card
 from tester_platform.accounts.services import user_sign_up, user_update_profile
@@ -140,11 +140,17 @@ def onboarding(request, slug: str, step: str):
             return redirect("portal:onboarding", slug=slug, step="consent")
         context["form"] = form
         return render(request, "portal/onboarding_profile.html", context, status=400 if form.errors else 200)
-    # payout: a placeholder until the payments issue connects Stripe.
+    # payout: connect a Stripe Express account (Account Link; Stripe sends the artist back here).
+    from payments.payouts import connected_account_for
+    from tester_platform.finance.views import allow_stripe_form_action, start_onboarding
+
     if request.method == "POST":
+        if request.POST.get("action") == "connect":
+            return start_onboarding(request, request.path)
         messages.success(request, f"Welcome to {enrollment.program.name}.")
         return redirect("portal:home")
-    return render(request, "portal/onboarding_payout.html", context)
+    context["account"] = connected_account_for(artist=request.user)
+    return allow_stripe_form_action(render(request, "portal/onboarding_payout.html", context))
 
 
 @login_required

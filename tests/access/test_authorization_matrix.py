@@ -16,6 +16,7 @@ from tester_platform.programs.models import Enrollment
 from tests.access.matrix_world import ROLES, build_world
 from tests.factories import PASSWORD, make_output
 from tests.labour.helpers import matrix_accepted_report, matrix_report, matrix_time
+from tests.finance.helpers import matrix_payout, matrix_run, matrix_stripe, yesterday
 
 # Roles, in order:   anon  owner other  mod  o-mod  mgr   fin  admin
 ALL_200 = (200,) * 8
@@ -26,6 +27,7 @@ OWNER_POST = (302, 302, 404, 404, 404, 404, 404, 404)
 STAFF = (302, 403, 403, 200, 200, 200, 200, 200)
 REVIEWERS = (302, 403, 403, 200, 200, 200, 403, 200)
 API_ANY = (401, 200, 200, 200, 200, 200, 200, 200)
+FINANCE_ONLY = (302, 403, 403, 403, 403, 403, 200, 200)
 
 
 def _media_token(w):
@@ -181,6 +183,36 @@ CASES = [
      (401, 200, 404, 404, 404, 404, 404, 404)),
     ("api:sharing_api:share-request-withdraw", "POST", lambda w: {"pk": w.share.pk}, None,
      (401, 200, 404, 404, 404, 404, 404, 404)),
+    # --- finance: payout runs, reports, the artist's payouts, Stripe ----------------------
+    ("finance:home", "GET", None, None, FINANCE_ONLY),
+    ("finance:run_create", "POST", None, lambda w: {"period_end": yesterday().isoformat()},
+     (302, 403, 403, 403, 403, 403, 302, 302)),
+    ("finance:run_detail", "GET", lambda w: {"run_id": matrix_run(w).pk}, None, FINANCE_ONLY),
+    ("finance:run_execute", "POST", lambda w: {"run_id": matrix_run(w).pk}, None,
+     (302, 403, 403, 403, 403, 403, 302, 302)),
+    ("finance:period_report", "GET", None, None, FINANCE_ONLY),
+    ("finance:run_report", "GET", lambda w: {"run_id": matrix_run(w).pk}, None, FINANCE_ONLY),
+    ("finance:run_report_csv", "GET", lambda w: {"run_id": matrix_run(w).pk}, None, FINANCE_ONLY),
+    ("finance:run_report_pdf", "GET", lambda w: {"run_id": matrix_run(w).pk}, None, FINANCE_ONLY),
+    ("finance:period_report_csv", "GET", None, None, FINANCE_ONLY),
+    ("finance:period_report_pdf", "GET", None, None, FINANCE_ONLY),
+    ("finance:payouts", "GET", None, None, PORTAL),
+    ("finance:payout_connect", "POST", matrix_stripe, None, (302, 302, 302, 403, 403, 403, 403, 403)),
+    ("finance:payout_refresh", "GET", matrix_stripe, None, (302, 302, 302, 403, 403, 403, 403, 403)),
+    ("finance:payout_return", "GET", None, None, (302,) * 8),
+    ("finance:statement_pdf", "GET", lambda w: {"payout_id": matrix_payout(w).pk}, None,
+     (302, 200, 404, 404, 404, 404, 200, 200)),
+    ("finance:stripe_webhook", "POST", None, lambda w: {"id": "evt_unsigned"}, (400,) * 8),
+    ("api:finance_api:payout-account", "GET", None, None, API_ANY),
+    ("api:finance_api:payout-account", "POST", matrix_stripe, None, (401, 201, 201, 403, 403, 403, 403, 403)),
+    ("api:finance_api:payout-list", "GET", None, None, API_ANY),
+    ("api:finance_api:payout-detail", "GET", lambda w: {"pk": matrix_payout(w).pk}, None,
+     (401, 200, 404, 404, 404, 404, 404, 404)),
+    ("api:finance_api:payout-run-list", "GET", None, None, (401, 403, 403, 403, 403, 403, 200, 200)),
+    ("api:finance_api:payout-run-list", "POST", None, lambda w: {"period_end": yesterday().isoformat()},
+     (401, 403, 403, 403, 403, 403, 201, 201)),
+    ("api:finance_api:payout-run-detail", "GET", lambda w: {"pk": matrix_run(w).pk}, None,
+     (401, 403, 403, 403, 403, 403, 200, 200)),
 ]
 
 # Third-party routes whose access rules are the library's own; the table names why.

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.db import models
 
 ROOT = Path(__file__).resolve().parents[2]
-MONEY_CODE = [ROOT / "payments", ROOT / "tester_platform" / "labour"]
+MONEY_CODE = [ROOT / "payments", ROOT / "tester_platform" / "labour", ROOT / "tester_platform" / "finance"]
 MONEY_FIELD = re.compile(r"(amount|minor|rate|balance|bounty|bonus|fee|floor|earn|paid|payout|price|licence|topup)")
 
 

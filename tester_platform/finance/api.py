@@ -1,0 +1,131 @@
+"""API v1 for payouts: the artist's payout account and payouts; finance's payout runs."""
+from __future__ import annotations
+
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payments.models import PayoutRun
+from payments.payouts import connected_account_for
+from payments.selectors import payouts_for_artist
+from tester_platform.accounts.roles import ADMIN, ARTIST, FINANCE, has_role
+from tester_platform.api.models import ApiToken
+from tester_platform.api.views import DEFAULT_PERMISSIONS
+from tester_platform.finance import serializers as s
+from tester_platform.finance.services import payout_account_connect, payout_run_start
+from tester_platform.programs.models import Enrollment, Program
+
+ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+
+
+def _pk(value) -> int:
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+    if not 0 < pk <= s.MAX_ID:
+        raise Http404("Not found.")
+    return pk
+
+
+def _is_artist(user) -> bool:
+    return has_role(user, ARTIST) or Enrollment.objects.filter(artist=user).exists()
+
+
+class PayoutAccountView(APIView):
+    """The artist's Stripe payout account: its state (GET), or an onboarding link (POST)."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+
+    @extend_schema(responses=s.PayoutAccountSerializer)
+    def get(self, request):
+        account = connected_account_for(artist=request.user)
+        return Response(s.PayoutAccountSerializer({
+            "connected": account is not None,
+            "stripe_account_id": account.stripe_account_id if account else None,
+            "details_submitted": bool(account and account.details_submitted),
+            "payouts_enabled": bool(account and account.payouts_enabled),
+            "requirements": list(account.requirements_due) if account else [],
+            "missing": account.missing if account else ["Connect a payout account"],
+        }).data)
+
+    @extend_schema(request=None, responses={201: s.OnboardingSerializer})
+    def post(self, request):
+        if isinstance(request.auth, ApiToken):
+            # An onboarding link lets its holder enter bank details for this artist: it is
+            # handed out to a signed-in browser session only, never to a bearer token.
+            raise PermissionDenied("Connect your payout account from the web app, signed in.")
+        if not _is_artist(request.user):
+            raise PermissionDenied("Payout accounts are for artists.")
+        refresh = request.build_absolute_uri(reverse("finance:payout_refresh"))
+        back = request.build_absolute_uri(reverse("finance:payout_return"))
+        account, url = payout_account_connect(artist=request.user, refresh_url=refresh, return_url=back)
+        return Response({"onboarding_url": url, "stripe_account_id": account.stripe_account_id},
+                        status=status.HTTP_201_CREATED)
+
+
+class PayoutViewSet(viewsets.ViewSet):
+    """The requesting artist's payouts, newest first (amounts in minor units)."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+    lookup_value_regex = r"[0-9]+"
+    pagination_class = PageNumberPagination
+
+    @extend_schema(responses=s.PayoutSerializer(many=True))
+    def list(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(payouts_for_artist(artist=request.user), request, view=self)
+        return paginator.get_paginated_response(s.PayoutSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[ITEM_ID], responses=s.PayoutSerializer)
+    def retrieve(self, request, pk=None):
+        payout = payouts_for_artist(artist=request.user).filter(pk=_pk(pk)).first()
+        if payout is None:
+            raise Http404("No such payout.")
+        return Response(s.PayoutSerializer(payout).data)
+
+
+class PayoutRunViewSet(viewsets.ViewSet):
+    """Finance: plan and send a payout run; read one."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+    lookup_value_regex = r"[0-9]+"
+    pagination_class = PageNumberPagination
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not has_role(request.user, FINANCE, ADMIN):
+            raise PermissionDenied("Payout runs are for finance.")
+
+    def _queryset(self):
+        return PayoutRun.objects.select_related("program").prefetch_related("payouts")
+
+    @extend_schema(responses=s.PayoutRunSerializer(many=True))
+    def list(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(self._queryset().order_by("-created_at", "-id"), request, view=self)
+        return paginator.get_paginated_response(s.PayoutRunSerializer(page, many=True).data)
+
+    @extend_schema(request=s.PayoutRunCreateSerializer, responses={201: s.PayoutRunSerializer})
+    def create(self, request):
+        data = s.PayoutRunCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        program = None
+        if data.validated_data.get("program"):
+            program = Program.objects.filter(pk=data.validated_data["program"]).first()
+            if program is None:
+                return Response({"program": ["No such program."], "code": "invalid"}, status=400)
+        run = payout_run_start(actor=request.user, period_end=data.validated_data["period_end"], program=program)
+        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[ITEM_ID], responses=s.PayoutRunSerializer)
+    def retrieve(self, request, pk=None):
+        run = self._queryset().filter(pk=_pk(pk)).first()
+        if run is None:
+            raise Http404("No such payout run.")
+        return Response(s.PayoutRunSerializer(run).data)

@@ -1,0 +1,283 @@
+"""Finance pages (payout runs, reports, CSV/PDF), the artist's payout pages (account,
+payouts, statements) and the Stripe webhook endpoint. Thin: forms in, services out."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from payments.errors import PaymentsError, WebhookSignatureInvalid
+from payments.models import Payout, PayoutRun, WebhookEvent
+from payments.payouts import connected_account_for
+from payments.selectors import balances_for, payout_totals_by_status, payouts_for_artist
+from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
+from tester_platform.dashboard.access import role_required
+from tester_platform.errors import DomainError
+from tester_platform.finance import reports
+from tester_platform.finance.forms import PayoutRunForm, PeriodForm
+from tester_platform.finance.pdf import render_pdf
+from tester_platform.finance.services import (
+    payout_account_connect,
+    payout_account_refresh,
+    payout_run_execute,
+    payout_run_start,
+    webhook_handle,
+)
+
+log = logging.getLogger(__name__)
+FINANCE_ROLES = (FINANCE, ADMIN)
+
+
+def _run_or_404(run_id: int) -> PayoutRun:
+    run = PayoutRun.objects.select_related("program", "created_by").filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such payout run.")
+    return run
+
+
+def _error_page(request, error: Exception, *, title: str, status: int | None = None):
+    message = getattr(error, "message", str(error))
+    return render(request, "finance/error.html", {"title": title, "message": message},
+                  status=status or getattr(error, "http_status", 400))
+
+
+# --- finance: runs --------------------------------------------------------------------------
+
+@role_required(*FINANCE_ROLES)
+def home(request):
+    form = PayoutRunForm(initial={"period_end": timezone.localdate() - dt.timedelta(days=1)})
+    runs = PayoutRun.objects.select_related("program", "created_by")[:50]
+    return render(request, "finance/home.html", {
+        "form": form, "runs": runs,
+        "by_status": [dict(r, amount=reports._money(r["amount_minor"], r["currency"]))
+                      for r in payout_totals_by_status()],
+        "failed_events": WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count(),
+        "period_form": PeriodForm(initial={"start": timezone.localdate().replace(day=1),
+                                           "end": timezone.localdate()}),
+    })
+
+
+@role_required(*FINANCE_ROLES)
+@require_POST
+def run_create(request):
+    form = PayoutRunForm(request.POST)
+    if not form.is_valid():
+        runs = PayoutRun.objects.select_related("program", "created_by")[:50]
+        return render(request, "finance/home.html", {"form": form, "runs": runs, "by_status": [],
+                                                     "period_form": PeriodForm()}, status=400)
+    try:
+        run = payout_run_start(actor=request.user, period_end=form.cleaned_data["period_end"],
+                               program=form.cleaned_data["program"])
+    except (DomainError, PaymentsError) as error:
+        return _error_page(request, error, title="The payout run was not created")
+    messages.success(request, f"Payout run #{run.pk} created: {run.payout_count} payouts, sent in the background.")
+    return redirect("finance:run_detail", run_id=run.pk)
+
+
+@role_required(*FINANCE_ROLES)
+def run_detail(request, run_id: int):
+    run = _run_or_404(run_id)
+    report = reports.run_report(run)
+    return render(request, "finance/run_detail.html", {"run": run, "report": report})
+
+
+@role_required(*FINANCE_ROLES)
+@require_POST
+def run_execute(request, run_id: int):
+    """Send (or resume) now, in this request: safe beside the background task."""
+    run = _run_or_404(run_id)
+    try:
+        run = payout_run_execute(run_id=run.pk, actor=request.user)
+    except (DomainError, PaymentsError) as error:
+        messages.error(request, f"The run stopped: {error.message} Pending payouts stay pending; resume later.")
+    else:
+        messages.success(request, f"Payout run #{run.pk}: {run.get_status_display()}.")
+    return redirect("finance:run_detail", run_id=run.pk)
+
+
+# --- finance: reports ------------------------------------------------------------------------
+
+@role_required(*FINANCE_ROLES)
+def run_report(request, run_id: int):
+    run = _run_or_404(run_id)
+    return render(request, "finance/report.html", {"report": reports.run_report(run), "run": run})
+
+
+def _period(request) -> tuple[PeriodForm, reports.Report | None]:
+    today = timezone.localdate()
+    form = PeriodForm(request.GET or {"start": today.replace(day=1).isoformat(), "end": today.isoformat()})
+    if not form.is_valid():
+        return form, None
+    return form, reports.period_report(start=form.cleaned_data["start"], end=form.cleaned_data["end"],
+                                       program=form.cleaned_data["program"])
+
+
+@role_required(*FINANCE_ROLES)
+def period_report(request):
+    form, report = _period(request)
+    return render(request, "finance/report.html", {"report": report, "period_form": form},
+                  status=200 if report else 400)
+
+
+def _csv(report: reports.Report, filename: str) -> HttpResponse:
+    response = HttpResponse(reports.report_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _pdf(template: str, context: dict, filename: str, *, inline: bool = False) -> HttpResponse:
+    response = HttpResponse(render_pdf(template, context), content_type="application/pdf")
+    response["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{filename}"'
+    return response
+
+
+@role_required(*FINANCE_ROLES)
+def run_report_csv(request, run_id: int):
+    run = _run_or_404(run_id)
+    return _csv(reports.run_report(run), f"atelier-payout-run-{run.pk}.csv")
+
+
+@role_required(*FINANCE_ROLES)
+def run_report_pdf(request, run_id: int):
+    run = _run_or_404(run_id)
+    return _pdf("finance/pdf_report.html", {"report": reports.run_report(run), "generated_at": timezone.now()},
+                f"atelier-payout-run-{run.pk}.pdf")
+
+
+@role_required(*FINANCE_ROLES)
+def period_report_csv(request):
+    form, report = _period(request)
+    if report is None:
+        return JsonResponse({"errors": form.errors}, status=400)
+    return _csv(report, f"atelier-payouts-{form.cleaned_data['start']}-{form.cleaned_data['end']}.csv")
+
+
+@role_required(*FINANCE_ROLES)
+def period_report_pdf(request):
+    form, report = _period(request)
+    if report is None:
+        return JsonResponse({"errors": form.errors}, status=400)
+    return _pdf("finance/pdf_report.html", {"report": report, "generated_at": timezone.now()},
+                f"atelier-payouts-{form.cleaned_data['start']}-{form.cleaned_data['end']}.pdf")
+
+
+# --- artist: payout account and payouts ----------------------------------------------------------
+
+def _safe_next(request, default: str) -> str:
+    target = request.GET.get("next") or request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return default
+
+
+def connect_urls(request, next_path: str) -> tuple[str, str]:
+    """(refresh_url, return_url) for an Account Link that comes back to `next_path`."""
+    from urllib.parse import urlencode
+
+    query = urlencode({"next": next_path})
+    return (request.build_absolute_uri(reverse("finance:payout_refresh") + "?" + query),
+            request.build_absolute_uri(reverse("finance:payout_return") + "?" + query))
+
+
+def start_onboarding(request, next_path: str):
+    from tester_platform.finance.api import _is_artist
+
+    if not _is_artist(request.user):
+        raise PermissionDenied("Payout accounts are for artists.")
+    refresh_url, return_url = connect_urls(request, next_path)
+    try:
+        _, url = payout_account_connect(artist=request.user, refresh_url=refresh_url, return_url=return_url)
+    except PaymentsError as error:
+        return _error_page(request, error, title="Stripe is not reachable right now")
+    return HttpResponseRedirect(url)
+
+
+STRIPE_ONBOARDING_ORIGIN = "https://connect.stripe.com"
+
+
+def allow_stripe_form_action(response):
+    """A page whose form starts onboarding: the POST is answered with a redirect to Stripe,
+    and browsers apply the page's CSP form-action to every redirect of a form submission."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    origins = ["'self'", STRIPE_ONBOARDING_ORIGIN]
+    if settings.STRIPE_API_BASE:
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    response._csp_update = {"form-action": origins}
+    return response
+
+
+@login_required
+def payouts_page(request):
+    account = connected_account_for(artist=request.user)
+    payouts = list(payouts_for_artist(artist=request.user))
+    return allow_stripe_form_action(render(request, "finance/payouts.html", {
+        "account": account, "payouts": payouts, "balances": balances_for(artist=request.user),
+    }))
+
+
+@login_required
+@require_POST
+def payout_connect(request):
+    return start_onboarding(request, _safe_next(request, reverse("finance:payouts")))
+
+
+@login_required
+def payout_refresh(request):
+    """Stripe's refresh_url: the link expired or was used; make a new one."""
+    return start_onboarding(request, _safe_next(request, reverse("finance:payouts")))
+
+
+@login_required
+def payout_return(request):
+    """Stripe's return_url: read the account's state now (the webhook may come later)."""
+    try:
+        account = payout_account_refresh(artist=request.user)
+    except PaymentsError as error:
+        messages.warning(request, f"We could not read your Stripe account yet ({error.message}).")
+        account = connected_account_for(artist=request.user)
+    if account is not None and account.payouts_enabled:
+        messages.success(request, "Your payout account is connected: payouts are enabled.")
+    elif account is not None:
+        messages.warning(request, "Stripe still needs: " + "; ".join(account.missing))
+    return redirect(_safe_next(request, reverse("finance:payouts")))
+
+
+@login_required
+def statement_pdf(request, payout_id: int):
+    payout = (Payout.objects.select_related("artist", "run", "run__program", "connected_account")
+              .prefetch_related("lines__program").filter(pk=payout_id).first())
+    if payout is None or (payout.artist_id != request.user.pk and not has_role(request.user, *FINANCE_ROLES)):
+        raise Http404("No such payout.")
+    return _pdf("finance/pdf_statement.html", {"payout": payout, "lines": payout.lines.all(),
+                                                "generated_at": timezone.now()},
+                f"atelier-statement-{payout.pk}.pdf")
+
+
+# --- Stripe webhook --------------------------------------------------------------------------
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    try:
+        outcome = webhook_handle(payload=request.body, signature_header=request.headers.get("Stripe-Signature"))
+    except WebhookSignatureInvalid as error:
+        return JsonResponse({"detail": error.message, "code": error.code}, status=400)
+    event = outcome.event
+    status = 500 if event.status == WebhookEvent.Status.FAILED else 200  # Stripe redelivers on 5xx
+    return JsonResponse({"id": event.stripe_event_id, "status": event.status, "duplicate": not outcome.created},
+                        status=status)

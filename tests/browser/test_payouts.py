@@ -1,0 +1,119 @@
+"""Payouts end to end in chromium: an artist connects a payout account on the local
+Stripe, finance runs a payout and opens the report with its charts, the local Stripe's
+webhooks reach the live server, and the artist sees the payout and downloads the statement."""
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import pytest
+from django.utils import timezone
+
+from payments.models import Payout
+from tester_platform.accounts.roles import FINANCE, MODERATOR
+from tester_platform.programs.models import ProgramStaff
+from tests.browser.conftest import wait_js
+from tests.factories import PASSWORD, ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, sign
+from tests.finance.helpers import accept_labour
+from tests.labour.helpers import make_rate_card
+from tests.payments.stripe_server import WEBHOOK_SECRET, local_stripe
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def stripe_live(settings, live_server):
+    server = local_stripe()
+    server.reset(webhook_url=f"{live_server.url}/webhooks/stripe/")
+    settings.STRIPE_API_BASE = server.url
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    yield server
+    server.reset()
+
+
+def sign_in(page, live_server, email):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def sign_out(page):
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_load_state()
+    page.context.clear_cookies()
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_finance_pays_an_artist_who_sees_the_payout_and_downloads_the_statement(live_server, page, shot,
+                                                                               stripe_live):
+    program = ProgramFactory(slug="payouts", name="Payout Program")
+    ConsentDocumentFactory(program=program)
+    make_rate_card(program, bounty_high_minor=2500, bounty_medium_minor=1000)
+    artist = make_artist(email="pia@example.test", display_name="Pia")
+    enroll(artist, program)
+    sign(artist, program)
+    moderator = UserFactory(email="mo@example.test", roles=[MODERATOR])
+    add_staff(moderator, program, ProgramStaff.Role.MODERATOR)
+    UserFactory(email="fin@example.test", display_name="Fin", roles=[FINANCE])
+    accept_labour(artist, program, moderator, severity="high")
+    accept_labour(artist, program, moderator, severity="medium")
+
+    # The artist connects a payout account: the local Stripe's onboarding page completes it.
+    sign_in(page, live_server, "pia@example.test")
+    page.goto(f"{live_server.url}/payouts/")
+    shot(page, "payouts-1-artist-not-connected")
+    with page.expect_navigation():  # → the local Stripe's onboarding page → back to /payouts/
+        page.get_by_role("button", name="Connect your payout account").click()
+    page.wait_for_url(f"{live_server.url}/payouts/")
+    assert "Payouts are enabled" in page.locator("#payout-account").inner_text()
+    shot(page, "payouts-2-artist-connected")
+    sign_out(page)
+
+    # Finance runs a payout and opens the report with its charts.
+    sign_in(page, live_server, "fin@example.test")
+    page.goto(f"{live_server.url}/finance/")
+    page.get_by_label("Program").select_option(label="Payout Program")
+    page.get_by_label("Period ends on").fill(timezone.localdate().isoformat())
+    shot(page, "payouts-3-finance-new-run")
+    page.get_by_role("button", name="Run payout").click()
+    page.wait_for_url(re.compile(r".*/finance/runs/\d+/$"))
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile("Send now|Resume")).click()
+    assert page.locator("#run-status").get_attribute("data-status") == "done"
+    wait_for(lambda: Payout.objects.get().status == "paid")  # transfer.created, transfer.paid via webhooks
+    page.get_by_role("link", name="Open report").click()
+    page.wait_for_url(re.compile(r".*/finance/reports/runs/\d+/$"))
+    wait_js(page, "document.querySelectorAll('svg.fin-chart-svg rect.fin-bar').length >= 3")
+    assert page.locator("#chart-paid-by-program").is_visible()
+    assert "€35.00" in page.locator("#by-artist").inner_text()
+    shot(page, "payouts-4-finance-report-with-charts")
+    with page.expect_download() as csv_download:
+        page.locator("#download-csv").click()
+    assert "by_artist" in open(csv_download.value.path()).read()
+    assert page.console_errors == []
+    sign_out(page)
+
+    # The artist sees the payout and downloads the statement.
+    sign_in(page, live_server, "pia@example.test")
+    page.goto(f"{live_server.url}/payouts/")
+    row = page.locator("#payouts tbody tr").first
+    assert "€35.00" in row.inner_text() and row.locator(".payout-status").inner_text().strip() == "Paid"
+    shot(page, "payouts-5-artist-sees-payout")
+    with page.expect_download() as download:
+        row.get_by_role("link", name="PDF statement").click()
+    from pypdf import PdfReader
+
+    text = PdfReader(io.BytesIO(open(download.value.path(), "rb").read())).pages[0].extract_text()
+    assert "Atelier payout statement" in text and "€35.00" in text
+    assert page.console_errors == []

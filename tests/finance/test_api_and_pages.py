@@ -1,0 +1,157 @@
+"""Finance API and pages: who may do what, clear 4xx for bad input with nothing written,
+the onboarding step, the artist's payouts page, and /metrics families."""
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from payments.models import Payout, PayoutRun
+from tester_platform.api.services import token_create
+from tests.conftest import api_as
+from tests.finance.helpers import accept_labour, enabled_account, rows, yesterday
+from tests.labour.helpers import make_rate_card
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("body,field", [
+    ({}, "period_end"),
+    ({"period_end": "not-a-date"}, "period_end"),
+    ({"period_end": "2999-01-01"}, "period_end"),
+    ({"period_end": "2025-01-01", "program": 999999}, "program"),
+    ({"period_end": "2025-01-01", "program": "x"}, "program"),
+    ({"period_end": "2025-01-01", "program": 10**30}, "program"),
+])
+def test_bad_payout_run_input_is_a_clear_400_and_nothing_is_written(finance_user, program, body, field):
+    before = rows()
+    response = api_as(finance_user).post("/api/v1/payout-runs/", body, format="json")
+    assert response.status_code == 400 and field in response.json(), response.content
+    assert rows() == before
+
+
+def test_only_finance_and_admins_run_payouts(artist, moderator, manager, finance_user, admin_user, program):
+    for person, status in ((artist, 403), (moderator, 403), (manager, 403), (finance_user, 201), (admin_user, 201)):
+        response = api_as(person).post("/api/v1/payout-runs/", {"period_end": yesterday().isoformat()}, format="json")
+        assert response.status_code == status, person
+    assert api_as(None).post("/api/v1/payout-runs/", {}, format="json").status_code == 401
+    assert api_as(finance_user).get("/api/v1/payout-runs/99999999999999999999/").status_code == 404
+    assert api_as(finance_user).get("/api/v1/payout-runs/").json()["count"] == 2
+
+
+def test_a_payout_run_is_enqueued_after_commit(finance_user, program, artist, moderator,
+                                               django_capture_on_commit_callbacks, monkeypatch):
+    from tester_platform.finance import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.payout_run_execute_task, "delay", lambda run_id: sent.append(run_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_as(finance_user).post("/api/v1/payout-runs/", {"period_end": yesterday().isoformat()},
+                                             format="json")
+    assert sent == [response.json()["id"]]
+
+
+def test_payout_account_state_and_the_onboarding_link_needs_a_signed_in_session(artist, stripe_server):
+    state = api_as(artist).get("/api/v1/payout-account/").json()
+    assert state == {"connected": False, "stripe_account_id": None, "details_submitted": False,
+                     "payouts_enabled": False, "requirements": [], "missing": ["Connect a payout account"]}
+    _, raw = token_create(user=artist, name="cli")
+    from rest_framework.test import APIClient
+
+    bearer = APIClient()
+    bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    before = rows()
+    assert bearer.post("/api/v1/payout-account/").status_code == 403
+    assert rows() == before
+    assert bearer.get("/api/v1/payout-account/").status_code == 200
+    created = api_as(artist).post("/api/v1/payout-account/")
+    assert created.status_code == 201 and created.json()["onboarding_url"].startswith(stripe_server.url)
+    state = api_as(artist).get("/api/v1/payout-account/").json()
+    assert state["connected"] is True and state["payouts_enabled"] is False
+    assert "A bank account for payouts" in state["missing"]
+
+
+def test_staff_cannot_open_a_payout_account(moderator, finance_user):
+    before = rows()
+    for person in (moderator, finance_user):
+        assert api_as(person).post("/api/v1/payout-account/").status_code == 403
+    assert rows() == before
+
+
+def test_payouts_are_the_artists_own(artist, other_artist, program):
+    from tests.finance.helpers import matrix_payout
+
+    class W:
+        def __init__(self):
+            self.program = program
+
+        def user(self, role):
+            return artist
+
+    payout = matrix_payout(W())
+    assert [p["id"] for p in api_as(artist).get("/api/v1/payouts/").json()["results"]] == [payout.pk]
+    assert api_as(other_artist).get("/api/v1/payouts/").json()["results"] == []
+    assert api_as(other_artist).get(f"/api/v1/payouts/{payout.pk}/").status_code == 404
+    assert api_as(artist).get(f"/api/v1/payouts/{payout.pk}/").json()["amount"] == 1000
+
+
+def test_the_onboarding_payout_step_connects_and_comes_back(client, artist, program, stripe_server):
+    from tester_platform.programs.models import Enrollment
+
+    Enrollment.objects.filter(artist=artist).update(status=Enrollment.Status.ONBOARDING)
+    client.force_login(artist)
+    page = client.get("/programs/main/onboarding/payout/")
+    assert b"Connect your payout account" in page.content
+    response = client.post("/programs/main/onboarding/payout/", {"action": "connect"})
+    assert response.status_code == 302 and response["Location"].startswith(stripe_server.url + "/_atelier/onboard/")
+    back = stripe_server.onboard(response["Location"])
+    assert back == "http://testserver/payouts/connect/return/?next=/programs/main/onboarding/payout/"
+    after = client.get(back.removeprefix("http://testserver"))
+    assert after.status_code == 302 and after["Location"] == "/programs/main/onboarding/payout/"
+    page = client.get("/programs/main/onboarding/payout/").content.decode()
+    assert "Payouts are enabled" in page
+    assert client.post("/programs/main/onboarding/payout/", {"action": "finish"})["Location"] == "/"
+
+
+def test_the_artist_payouts_page_says_what_is_missing(client, artist):
+    enabled_account(artist, enabled=False)
+    client.force_login(artist)
+    page = client.get("/payouts/").content.decode()
+    assert "Payouts are not enabled yet" in page and "A bank account for payouts" in page
+
+
+def test_finance_pages_need_the_finance_role(client, artist, finance_user, program, moderator):
+    make_rate_card(program)
+    client.force_login(artist)
+    assert client.get("/finance/").status_code == 403
+    client.force_login(finance_user)
+    assert client.get("/finance/").status_code == 200
+    before = rows()
+    response = client.post("/finance/runs/new/", {"period_end": "2999-01-01"})
+    assert response.status_code == 400 and rows() == before
+    response = client.post("/finance/runs/new/", {"period_end": yesterday().isoformat(), "program": program.pk})
+    run = PayoutRun.objects.get()
+    assert response["Location"] == f"/finance/runs/{run.pk}/"
+    assert client.get(f"/finance/runs/{run.pk}/").status_code == 200
+    assert client.get("/finance/runs/999999999999999999/").status_code == 404
+
+
+def test_metrics_count_payouts_and_webhook_events(client, settings, artist, program):
+    from payments.models import WebhookEvent
+    from tests.finance.helpers import matrix_payout
+
+    class W:
+        def __init__(self):
+            self.program = program
+
+        def user(self, role):
+            return artist
+
+    matrix_payout(W())
+    WebhookEvent.objects.create(stripe_event_id="evt_1", type="transfer.created", payload={}, status="failed",
+                                error="boom")
+    settings.METRICS_TOKEN = "t"
+    body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer t").content.decode()
+    assert 'atelier_payouts{status="sent",currency="EUR"} 1' in body
+    assert 'atelier_payout_amount_minor{status="sent",currency="EUR"} 1000' in body
+    assert 'atelier_stripe_webhook_events{status="failed"} 1' in body
+    assert 'atelier_stripe_webhook_events{status="processed"} 0' in body
