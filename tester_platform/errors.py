@@ -41,3 +41,13 @@ class Conflict(DomainError):
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+def domain_error_classes() -> tuple[type[Exception], ...]:
+    """Every error family a service may raise for the caller to answer with its
+    `http_status`: the platform's and the two engines' (which cannot share this base,
+    since they never import the product)."""
+    from generation.errors import GenerationError
+    from payments.errors import PaymentsError
+
+    return (DomainError, GenerationError, PaymentsError)

@@ -6,16 +6,12 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tester_platform.errors import DomainError
-
-
-def domain_error_response(exc: DomainError) -> Response:
-    return Response(exc.as_dict(), status=exc.http_status)
+from tester_platform.errors import domain_error_classes
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, DomainError) or hasattr(exc, "http_status") and hasattr(exc, "as_dict"):
-        return domain_error_response(exc)
+    if isinstance(exc, domain_error_classes()):
+        return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)

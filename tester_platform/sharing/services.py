@@ -42,8 +42,8 @@ def policy_reasons(*, program) -> list[RejectionReason]:
     return reasons
 
 
-def _moderator_steps(program) -> list[ReviewStep]:
-    return [s for s in policy_steps(program=program) if s.kind == ReviewStep.Kind.MODERATORS]
+def _moderator_steps(program, steps: list[ReviewStep] | None = None) -> list[ReviewStep]:
+    return [s for s in (steps or policy_steps(program=program)) if s.kind == ReviewStep.Kind.MODERATORS]
 
 
 def can_review(*, user, program) -> bool:
@@ -141,8 +141,9 @@ def share_request_create(*, artist, generation_id: int, caption: str, destinatio
                                  destination=destination)
     _start_clock(share_request)
     steps = policy_steps(program=job.program)
+    moderator_steps = _moderator_steps(job.program, steps)
     policy_reasons(program=job.program)  # publish the default list if the program has none yet
-    share_request.current_step = _moderator_steps(job.program)[0].position if _moderator_steps(job.program) else 0
+    share_request.current_step = moderator_steps[0].position if moderator_steps else 0
     share_request.status = Status.IN_REVIEW
     try:
         with transaction.atomic():
@@ -152,7 +153,7 @@ def share_request_create(*, artist, generation_id: int, caption: str, destinatio
     _event(share_request, actor=artist, action="submitted")
     if any(s.kind == ReviewStep.Kind.AUTOMATIC for s in steps):
         _event(share_request, actor=None, action="automatic_checks_passed")
-    if not _moderator_steps(job.program):
+    if not moderator_steps:
         _approve(share_request, actor=None, auto=True, note="No moderator step in this program's policy.")
         share_request.save()
     _audit(share_request, action="requested", actor=artist, data={"destination": destination})

@@ -1,6 +1,7 @@
 """The artist's generation studio: thin views over studio.services and the engine's reads."""
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from generation.models import GenerationJob
 from generation.selectors import jobs_for_artist
-from tester_platform.errors import DomainError, NotFound
+from tester_platform.errors import NotFound, domain_error_classes
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.studio.forms import DeriveForm, GenerateForm
 from tester_platform.studio.media import serve_signed_media, signed_media_url
@@ -37,9 +38,7 @@ def studio(request):
             program = next(p for p in programs if p.pk == data.pop("program"))
             try:
                 job = generation_submit(artist=request.user, program=program, mode="text_to_video", **data)
-            except Exception as error:  # domain errors of the platform or the engine
-                if not hasattr(error, "http_status"):
-                    raise
+            except domain_error_classes() as error:
                 _submit_error(form, error)
                 status_code = error.http_status
             else:
@@ -97,9 +96,7 @@ def detail(request, job_id: int):
                     strength=data["strength"], seed=data["seed"], source_generation=job.pk,
                     duration_seconds=data["duration_seconds"] if data["mode"] == "extension" else None,
                 )
-            except Exception as error:
-                if not hasattr(error, "http_status"):
-                    raise
+            except domain_error_classes() as error:
                 _submit_error(form, error)
                 status_code = error.http_status
             else:
@@ -127,12 +124,10 @@ def cancel(request, job_id: int):
     job = _job_or_404(request, job_id)
     try:
         generation_cancel(user=request.user, job=job)
-    except DomainError as error:
+    except domain_error_classes() as error:
         if error.http_status == 404:
             raise Http404(error.message) from None
-    except Exception as error:
-        if not hasattr(error, "http_status"):
-            raise
+        messages.error(request, error.message)  # e.g. it finished meanwhile
     return redirect("studio:detail", job_id=job.pk)
 
 
