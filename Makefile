@@ -1,5 +1,6 @@
 # Atelier: two commands. `make demo` runs the product; `make test` runs the suite.
-PYTHON ?= python3.11
+# Python 3.11: `python3.11` if there is one, else `python3` (checked below).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
@@ -8,7 +9,8 @@ STAMP := $(VENV)/.requirements-installed
 .PHONY: demo test venv lint clean
 
 $(PY):
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required (set PYTHON=...)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || \
+		{ echo "Python 3.11 is required (found: $(PYTHON)); set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
