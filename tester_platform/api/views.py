@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role, roles_of
 from tester_platform.api import serializers as s
 from tester_platform.api.authentication import client_ip
+from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
 from tester_platform.api.permissions import TokenHasScope
 from tester_platform.api.services import token_create, token_revoke
@@ -237,7 +238,7 @@ class GenerationViewSet(viewsets.ViewSet):
     def retrieve(self, request, pk=None):
         from tester_platform.studio.services import generation_for_user
 
-        job = generation_for_user(user=request.user, job_id=_int_or_404(pk))
+        job = generation_for_user(user=request.user, job_id=pk_or_404(pk))
         return Response(self._serialize(job))
 
     @extend_schema(request=s.GenerationCreateSerializer, responses={201: s.GenerationSerializer})
@@ -259,16 +260,10 @@ class GenerationViewSet(viewsets.ViewSet):
     def cancel(self, request, pk=None):
         from tester_platform.studio.services import generation_cancel, generation_for_user
 
-        job = generation_for_user(user=request.user, job_id=_int_or_404(pk))
+        job = generation_for_user(user=request.user, job_id=pk_or_404(pk))
         job = generation_cancel(user=request.user, job=job)
         return Response(self._serialize(job))
 
-
-def _int_or_404(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404("No such generation.") from None
 
 
 class UsageView(APIView):

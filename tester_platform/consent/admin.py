@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from tester_platform.admin_mixins import ReadOnlyAdmin
 from tester_platform.consent.models import ConsentDocument, ConsentRecord
 from tester_platform.consent.services import consent_document_publish
 from tester_platform.errors import DomainError
@@ -30,19 +31,10 @@ class ConsentDocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(ReadOnlyAdmin):
     list_display = ("artist", "program", "document", "kind", "training_use", "marketing_use", "signed_at")
     list_filter = ("program", "kind", "training_use", "marketing_use")
     search_fields = ("artist__email",)
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in ConsentRecord._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from payments.models import PayoutRun
 from payments.payouts import connected_account_for
 from payments.selectors import payouts_for_artist
+from tester_platform.api.lookups import pk_or_404
 from tester_platform.accounts.roles import ADMIN, ARTIST, FINANCE, has_role
 from tester_platform.api.models import ApiToken
 from tester_platform.api.views import DEFAULT_PERMISSIONS
@@ -22,15 +23,6 @@ from tester_platform.programs.models import Enrollment, Program
 
 ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
-
-def _pk(value) -> int:
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        raise Http404("Not found.") from None
-    if not 0 < pk <= s.MAX_ID:
-        raise Http404("Not found.")
-    return pk
 
 
 def _is_artist(user) -> bool:
@@ -84,7 +76,7 @@ class PayoutViewSet(viewsets.ViewSet):
 
     @extend_schema(parameters=[ITEM_ID], responses=s.PayoutSerializer)
     def retrieve(self, request, pk=None):
-        payout = payouts_for_artist(artist=request.user).filter(pk=_pk(pk)).first()
+        payout = payouts_for_artist(artist=request.user).filter(pk=pk_or_404(pk)).first()
         if payout is None:
             raise Http404("No such payout.")
         return Response(s.PayoutSerializer(payout).data)
@@ -125,7 +117,7 @@ class PayoutRunViewSet(viewsets.ViewSet):
 
     @extend_schema(parameters=[ITEM_ID], responses=s.PayoutRunSerializer)
     def retrieve(self, request, pk=None):
-        run = self._queryset().filter(pk=_pk(pk)).first()
+        run = self._queryset().filter(pk=pk_or_404(pk)).first()
         if run is None:
             raise Http404("No such payout run.")
         return Response(s.PayoutRunSerializer(run).data)

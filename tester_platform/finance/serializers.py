@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from payments.models import Payout, PayoutRun
 
-MAX_ID = 10**18 - 1
+from tester_platform.api.lookups import MAX_ID
 
 
 class PayoutAccountSerializer(serializers.Serializer):

@@ -1,24 +1,13 @@
 from django.contrib import admin
 
+from tester_platform.admin_mixins import ReadOnlyAdmin
 from tester_platform.labour.models import FeedbackReport, PayFloorAssessment, TimeEntry
 
 
-class _DecidedThroughServices(admin.ModelAdmin):
-    """Reviews go through the dashboard or the API (one write path: lock, audit, ledger);
-    the admin shows the records and never changes them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(FeedbackReport)
-class FeedbackReportAdmin(_DecidedThroughServices):
+class FeedbackReportAdmin(ReadOnlyAdmin):
     list_display = ("id", "title", "program", "artist", "category", "severity", "status", "created_at",
                     "reviewed_at", "acted_on_at")
     list_filter = ("status", "category", "severity", "program")
@@ -27,7 +16,7 @@ class FeedbackReportAdmin(_DecidedThroughServices):
 
 
 @admin.register(TimeEntry)
-class TimeEntryAdmin(_DecidedThroughServices):
+class TimeEntryAdmin(ReadOnlyAdmin):
     list_display = ("id", "date", "minutes", "program", "artist", "status", "reviewed_at")
     list_filter = ("status", "program")
     search_fields = ("description", "artist__email")
@@ -36,7 +25,7 @@ class TimeEntryAdmin(_DecidedThroughServices):
 
 
 @admin.register(PayFloorAssessment)
-class PayFloorAssessmentAdmin(_DecidedThroughServices):
+class PayFloorAssessmentAdmin(ReadOnlyAdmin):
     list_display = ("period_key", "program", "artist", "accepted_minutes", "earned_minor", "target_minor",
                     "topup_minor", "currency", "created_at")
     list_filter = ("period_key", "program")

@@ -10,6 +10,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
 from tester_platform.api.views import DEFAULT_PERMISSIONS
 from tester_platform.labour import serializers as s
@@ -34,15 +35,6 @@ from tester_platform.programs.models import Program
 ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 WRITE_ACTIONS = ("create", "review", "acted_on")
 
-
-def _pk(value) -> int:
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        raise Http404("Not found.") from None
-    if not 0 < pk <= s.MAX_ID:
-        raise Http404("Not found.")
-    return pk
 
 
 def _program_query(request) -> int | None:
@@ -122,7 +114,7 @@ class FeedbackViewSet(_LabourViewSet):
 
     @staticmethod
     def _visible(request, pk) -> FeedbackReport:
-        report = feedback_visible_to(user=request.user).filter(pk=_pk(pk)).first()
+        report = feedback_visible_to(user=request.user).filter(pk=pk_or_404(pk)).first()
         if report is None:
             raise Http404("No such feedback report.")
         return report
@@ -179,7 +171,7 @@ class TimeEntryViewSet(_LabourViewSet):
 
     @staticmethod
     def _visible(request, pk) -> TimeEntry:
-        entry = time_entries_visible_to(user=request.user).filter(pk=_pk(pk)).first()
+        entry = time_entries_visible_to(user=request.user).filter(pk=pk_or_404(pk)).first()
         if entry is None:
             raise Http404("No such time entry.")
         return entry

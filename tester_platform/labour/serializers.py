@@ -3,10 +3,10 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from payments.models import LedgerEntry, Severity
+from tester_platform.api.lookups import MAX_ID
 from tester_platform.labour.models import FeedbackReport, TimeEntry
 from tester_platform.labour.services import ACCEPT, DUPLICATE, REJECT
 
-MAX_ID = 2**63 - 1  # the largest primary key a database can hold; larger input is a 400, not a 500
 
 
 def _id(**kwargs):

@@ -63,3 +63,19 @@ def wait_js(page, expression: str, *, timeout: float = 15.0, interval: float = 0
             return
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for: {expression}")
+
+
+def sign_in(page, live_server, email, password=None):
+    from tests.factories import PASSWORD
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password or PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def sign_out(page):
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_load_state()
+    page.context.clear_cookies()

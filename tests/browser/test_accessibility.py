@@ -1,20 +1,14 @@
 """axe-core (bundled with axe-playwright-python) over the main pages in Chromium: no
 serious or critical accessibility violations."""
 import pytest
+
+from tests.browser.conftest import sign_in
 from axe_playwright_python.sync_playwright import Axe
 
 from tester_platform.sharing.services import share_request_create, share_request_decide
-from tests.factories import PASSWORD, ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, make_output, sign
+from tests.factories import ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, make_output, sign
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, email):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def serious(page):

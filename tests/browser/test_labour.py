@@ -2,11 +2,12 @@ import re
 
 import pytest
 
+from tests.browser.conftest import sign_in, sign_out
+
 from payments.models import LedgerEntry
 from tester_platform.labour.models import FeedbackReport
 from tester_platform.programs.models import ProgramStaff
 from tests.factories import (
-    PASSWORD,
     ConsentDocumentFactory,
     ProgramFactory,
     UserFactory,
@@ -18,20 +19,6 @@ from tests.factories import (
 from tests.labour.helpers import make_rate_card
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, email):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"{live_server.url}/")
-
-
-def sign_out(page):
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_load_state()
-    page.context.clear_cookies()
 
 
 def test_a_report_is_filed_accepted_and_paid_on_the_earnings_page(live_server, page, shot):

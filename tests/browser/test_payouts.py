@@ -13,8 +13,8 @@ from django.utils import timezone
 from payments.models import Payout
 from tester_platform.accounts.roles import FINANCE, MODERATOR
 from tester_platform.programs.models import ProgramStaff
-from tests.browser.conftest import wait_js
-from tests.factories import PASSWORD, ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, sign
+from tests.browser.conftest import sign_in, sign_out, wait_js
+from tests.factories import ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, sign
 from tests.finance.helpers import accept_labour
 from tests.labour.helpers import make_rate_card
 from tests.payments.stripe_server import WEBHOOK_SECRET, local_stripe
@@ -30,20 +30,6 @@ def stripe_live(settings, live_server):
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     yield server
     server.reset()
-
-
-def sign_in(page, live_server, email):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"{live_server.url}/")
-
-
-def sign_out(page):
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_load_state()
-    page.context.clear_cookies()
 
 
 def wait_for(predicate, timeout=15.0):

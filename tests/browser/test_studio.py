@@ -2,21 +2,13 @@ import time
 
 import pytest
 
-from tests.browser.conftest import wait_js
+from tests.browser.conftest import sign_in, wait_js
 
 from generation.models import GenerationJob
-from tests.factories import PASSWORD, ConsentDocumentFactory, ProgramFactory, enroll, make_artist, sign
+from tests.factories import ConsentDocumentFactory, ProgramFactory, enroll, make_artist, sign
 from tests.generation.conftest import gpu_worker, tiny_model_dir  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, email):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def test_the_artist_generates_watches_progress_and_plays_the_video(live_server, page, shot, gpu_worker):
