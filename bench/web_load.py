@@ -1,12 +1,18 @@
 """Web load: gunicorn + PostgreSQL with the scale data (seed_scale), the pages people use
 most, beside a bare Django view in the same run. Loopback only, bounded.
 
-    .venv/bin/python bench/web_load.py [--requests 300] [--concurrency 8] [--seed-artists 10000 --seed-jobs 1000000]
+    .venv/bin/python bench/web_load.py [--requests 300] [--concurrency 2] [--workers 2] [--seed-artists 10000 --seed-jobs 1000000]
 
 Uses DATABASE_URL if set (it must already hold the seed_scale data), otherwise creates a
-PostgreSQL database on 127.0.0.1, seeds it (minutes) and drops it afterwards. Prints p50 /
-p95 latency and requests a second per page, and each page's throughput as a ratio of the
-bare view's. Not run by tests.
+PostgreSQL database on 127.0.0.1, seeds it (minutes) and drops it afterwards. The cache is
+Redis, as in production: CACHE_URL if set, otherwise redis://127.0.0.1:6379/3, flushed
+afterwards. Two passes, each with its own gunicorn and the bare view measured in it:
+  - "page cache on": the product as deployed. Nothing writes during the run, so after the
+    warm-up every page visit is a cache hit (tester_platform/pagecache.py);
+  - "page cache off" (PAGE_CACHE_SECONDS=0): every visit renders: the cost of a first visit,
+    or of a visit right after the artist's data changed.
+Prints p50 / p95 latency and requests a second per page, and each page's throughput as a
+ratio of the bare view's. Not run by tests.
 """
 from __future__ import annotations
 
@@ -62,11 +68,43 @@ def hammer(port: int, path: str, cookies: list[str], total: int, concurrency: in
     return latencies, time.perf_counter() - started, errors[0]
 
 
+def measure(args, env: dict, pages: list) -> None:
+    port = free_port()
+    server = subprocess.Popen([str(VENV_BIN / "gunicorn"), "tester_platform.wsgi", "-b", f"127.0.0.1:{port}",
+                               "-w", str(args.workers), "--log-level", "warning"],
+                              cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("gunicorn did not start")
+                time.sleep(0.2)
+        for _, path, cookies in pages:  # warm up every process and cache
+            hammer(port, path, cookies, args.concurrency * 2 * args.workers, args.concurrency)
+        print(f"{'page':22} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'vs bare':>8} errors")
+        bare_rps = None
+        for name, path, cookies in pages:
+            latencies, elapsed, errors = hammer(port, path, cookies, args.requests, args.concurrency)
+            latencies.sort()
+            p50 = statistics.median(latencies) * 1000
+            p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+            rps = len(latencies) / elapsed
+            bare_rps = bare_rps or rps
+            print(f"{name:22} {p50:8.1f} {p95:8.1f} {rps:8.1f} {rps / bare_rps:8.2f} {errors}")
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=300)
-    ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed-artists", type=int, default=10_000)
     ap.add_argument("--seed-jobs", type=int, default=1_000_000)
     args = ap.parse_args()
@@ -78,6 +116,8 @@ def main() -> None:
         created_db = f"atelier_web_{os.getpid()}"
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {created_db}"], check=True)
         env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{created_db}"
+    own_cache = "CACHE_URL" not in env
+    env.setdefault("CACHE_URL", "redis://127.0.0.1:6379/3")
     env.update({"ATELIER_VAR_DIR": str(run_dir), "DJANGO_SETTINGS_MODULE": "bench.settings_bench",
                 "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1,localhost", "DB_CONN_MAX_AGE": "60"})
     os.environ.update(env)
@@ -112,46 +152,25 @@ def main() -> None:
         moderator_cookies = [session_for(moderator)]
         connections.close_all()
 
-        port = free_port()
-        server = subprocess.Popen([str(VENV_BIN / "gunicorn"), "tester_platform.wsgi", "-b", f"127.0.0.1:{port}",
-                                   "-w", str(args.workers), "--log-level", "warning"],
-                                  cwd=ROOT, env=env)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("gunicorn did not start")
-                    time.sleep(0.2)
-            pages = [
-                ("bare Django view", "/__bare__/", artist_cookies),
-                ("artist dashboard", "/", artist_cookies),
-                ("generation history", "/studio/", artist_cookies),
-                ("moderation queue", "/dashboard/sharing/", moderator_cookies),
-                ("earnings page", "/labour/earnings/", artist_cookies),
-            ]
-            for _, path, cookies in pages:  # warm up every process and cache
-                hammer(port, path, cookies, args.concurrency * 2, args.concurrency)
-            print(f"{args.requests} requests per page, {args.concurrency} concurrent clients, "
-                  f"gunicorn with {args.workers} workers, PostgreSQL")
-            print(f"{'page':22} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'vs bare':>8} errors")
-            bare_rps = None
-            for name, path, cookies in pages:
-                latencies, elapsed, errors = hammer(port, path, cookies, args.requests, args.concurrency)
-                latencies.sort()
-                p50 = statistics.median(latencies) * 1000
-                p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
-                rps = len(latencies) / elapsed
-                bare_rps = bare_rps or rps
-                print(f"{name:22} {p50:8.1f} {p95:8.1f} {rps:8.1f} {rps / bare_rps:8.2f} {errors}")
-        finally:
-            server.terminate()
-            server.wait(20)
+        pages = [
+            ("bare Django view", "/__bare__/", artist_cookies),
+            ("artist dashboard", "/", artist_cookies),
+            ("generation history", "/studio/", artist_cookies),
+            ("moderation queue", "/dashboard/sharing/", moderator_cookies),
+            ("earnings page", "/labour/earnings/", artist_cookies),
+        ]
+        print(f"{args.requests} requests per page, {args.concurrency} concurrent clients, "
+              f"gunicorn with {args.workers} workers, PostgreSQL, Redis cache")
+        for label, page_cache_seconds in (("page cache on", env.get("PAGE_CACHE_SECONDS", "60")),
+                                          ("page cache off", "0")):
+            print(f"\n{label} (PAGE_CACHE_SECONDS={page_cache_seconds})")
+            measure(args, dict(env, PAGE_CACHE_SECONDS=page_cache_seconds), pages)
     finally:
         connections.close_all()
+        if own_cache:
+            from django.core.cache import cache
+
+            cache.clear()
         if created_db:
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE {created_db}"])
 

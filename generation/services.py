@@ -27,6 +27,7 @@ from generation.conf import MODES, get_profile, lost_after_seconds, requeue_lost
 from generation.errors import InvalidParameters, InvalidTransition, QuotaExceeded, SourceNotUsable
 from generation.models import BudgetAccount, GenerationJob, UsageRecord, Worker
 from generation.provenance import ProvenanceClaims
+from generation.signals import jobs_updated
 
 log = logging.getLogger(__name__)
 
@@ -320,19 +321,31 @@ def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
     )
     if claimed != 1:
         return None
-    return GenerationJob.objects.get(pk=job_id)
+    job = GenerationJob.objects.get(pk=job_id)
+    jobs_updated.send(sender=GenerationJob, artist_ids={job.artist_id})
+    return job
 
 
 def job_report_progress(*, job_id: int, attempt: int, progress: int) -> bool:
     """Write progress; returns True when the artist asked to cancel (one round trip
     of the callback both publishes and listens)."""
     progress = max(0, min(100, int(progress)))
-    GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(progress=progress)
-    return job_cancel_requested(job_id=job_id)
+    written = GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(progress=progress)
+    row = _cancel_state(job_id)
+    if written and row is not None:
+        jobs_updated.send(sender=GenerationJob, artist_ids={row[2]})
+    return _cancel_wanted(row)
 
 
 def job_cancel_requested(*, job_id: int) -> bool:
-    row = GenerationJob.objects.filter(pk=job_id).values_list("cancel_requested", "status").first()
+    return _cancel_wanted(_cancel_state(job_id))
+
+
+def _cancel_state(job_id: int) -> tuple | None:
+    return GenerationJob.objects.filter(pk=job_id).values_list("cancel_requested", "status", "artist_id").first()
+
+
+def _cancel_wanted(row: tuple | None) -> bool:
     return row is None or row[0] or row[1] != Status.RUNNING
 
 
@@ -440,11 +453,13 @@ def jobs_cancel_queued(*, program_id: int | None = None, artist_id: Any = None, 
         qs = qs.filter(program_id=program_id)
     if artist_id is not None:
         qs = qs.filter(artist_id=artist_id)
-    ids = list(qs.values_list("pk", flat=True))
+    rows = list(qs.values_list("pk", "artist_id"))
+    ids = [pk for pk, _ in rows]
     if ids:
         GenerationJob.objects.filter(pk__in=ids, status=Status.QUEUED).update(
             status=Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(),
             cancelled_by=actor if getattr(actor, "pk", None) else None)
+        jobs_updated.send(sender=GenerationJob, artist_ids={artist for _, artist in rows})
     return ids
 
 

@@ -36,6 +36,7 @@ from payments.ledger import ledger_reverse, payout_post
 from payments.models import ConnectedAccount, Payout, PayoutLine, PayoutRun, RateCard
 from payments.money import format_minor
 from payments.selectors import unpaid_balances
+from payments.signals import payouts_updated
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ def _insert_payouts(planned: list[tuple[Payout, list[PayoutLine]]], skipped: lis
         with transaction.atomic():
             payouts = Payout.objects.bulk_create([p for p, _ in planned])
             _insert_lines(planned)
+            payouts_updated.send(sender=Payout, artist_ids={p.artist_id for p in payouts})
             return payouts
     except IntegrityError:
         pass  # another run planned one of these artists meanwhile: go one by one
@@ -371,6 +373,7 @@ def payout_apply_transfer_event(*, event_type: str, transfer: dict) -> list[tupl
     if event_type == "transfer.paid" and payout.status == Payout.Status.SENT:
         Payout.objects.filter(pk=payout.pk, status=Payout.Status.SENT).update(
             status=Payout.Status.PAID, paid_at=timezone.now())
+        payouts_updated.send(sender=Payout, artist_ids={payout.artist_id})
         payout.refresh_from_db()
         changes.append((payout, Payout.Status.SENT))
     elif event_type == "transfer.failed":

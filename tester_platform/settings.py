@@ -255,6 +255,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}
 
+# Sessions are read on every request: from the cache first, the database behind it.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Seconds a rendered busy page may be reused while its data is unchanged; 0 turns it off
+# (tester_platform/pagecache.py).
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60, minimum=0)
+
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

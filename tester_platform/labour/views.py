@@ -28,6 +28,7 @@ from tester_platform.labour.selectors import (
     weekly_earnings,
 )
 from tester_platform.labour.services import feedback_submit, time_entry_submit
+from tester_platform.pagecache import cached_page, artist_page_scopes
 
 RECENT_JOBS = 50
 
@@ -182,6 +183,7 @@ def _chart(weeks: list[tuple[dt.date, int]], currency: str) -> dict:
 
 
 @login_required
+@cached_page(artist_page_scopes)
 def earnings(request):
     data = earnings_for(artist=request.user)
     weeks = weekly_earnings(lines=data.lines, currency=data.currency)

@@ -25,6 +25,7 @@ from tester_platform.portal.forms import ApplicationForm, ConsentForm, Invitatio
 from tester_platform.portal.selectors import quota_summaries
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.programs.services import application_submit, invitation_accept, invitation_for_token
+from tester_platform.pagecache import cached_page, artist_page_scopes
 
 ONBOARDING_STEPS = ("profile", "consent", "payout")
 
@@ -44,6 +45,7 @@ def _my_enrollment(request, slug: str) -> Enrollment:
 
 
 @login_required
+@cached_page(artist_page_scopes)
 def home(request):
     enrollments = list(Enrollment.objects.filter(artist=request.user).select_related("program"))
     for enrollment in enrollments:

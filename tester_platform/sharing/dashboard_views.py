@@ -23,12 +23,14 @@ from tester_platform.sharing.services import (
     share_requests_bulk_approve,
 )
 from tester_platform.studio.media import signed_media_url
+from tester_platform.pagecache import cached_page, moderation_page_scopes
 
 REVIEWERS = (MODERATOR, PROGRAM_MANAGER, ADMIN)
 PAGE_SIZE = 50
 
 
 @role_required(*REVIEWERS)
+@cached_page(moderation_page_scopes)
 def queue(request):
     filters = {
         "program_id": request.GET.get("program") or None,

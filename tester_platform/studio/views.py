@@ -16,6 +16,7 @@ from tester_platform.studio.forms import DeriveForm, GenerateForm
 from tester_platform.studio.media import serve_signed_media, signed_media_url
 from tester_platform.studio.selectors import quota_for
 from tester_platform.studio.services import generation_cancel, generation_for_user, generation_submit
+from tester_platform.pagecache import cached_page, artist_page_scopes
 
 
 def _programs_for(user):
@@ -28,6 +29,7 @@ def _submit_error(form, error):
 
 
 @login_required
+@cached_page(artist_page_scopes)
 def studio(request):
     programs = list(_programs_for(request.user))
     form = GenerateForm(request.POST or None, programs=programs)

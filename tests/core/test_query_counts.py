@@ -12,6 +12,13 @@ from tests.factories import make_output
 MAX_QUERIES = 10
 
 
+@pytest.fixture(autouse=True)
+def _render_every_time(settings):
+    # These count what a render costs; the page cache (tests/core/test_page_cache.py) would
+    # answer the second visit without one.
+    settings.PAGE_CACHE_SECONDS = 0
+
+
 def grow(artist, program, *, jobs: int, ledger: int):
     template = make_output(artist, program, frames=1, width=16, height=16)
     GenerationJob.objects.bulk_create([

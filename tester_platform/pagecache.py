@@ -1,0 +1,214 @@
+"""A per-session cache for the pages people open most, kept correct by data versions.
+
+Why: at program scale the artist dashboard, the studio history, the earnings page and the
+moderation queue are read many times for each change to the data under them, and a
+render costs 10–30 ms of queries and templates. A cached render costs a few cache
+round trips.
+
+How it stays correct:
+- A page is stored under the *versions* of the scopes it reads: ``user:<id>`` (everything
+  of one person: jobs, usage, ledger, consent, shares, time, tokens, roles), ``programs``
+  (program configuration: programs, consent documents, rate cards, review steps,
+  rejection reasons, access policies, staff) and ``app:sharing`` (the moderation queue).
+- Every write bumps the scopes it touches: ``post_save`` / ``post_delete`` /
+  ``m2m_changed`` for ordinary saves (connected for all models, below), and the engines'
+  own signals for the writes Django never reports (``QuerySet.update`` and
+  ``bulk_create`` in ``generation.signals`` and ``payments.signals``).
+- A bump happens at once *and* again after the transaction commits: a reader between the
+  two can only store the pre-commit page under the interim version, which the second
+  bump retires.
+- The key holds the session key, so a cached page (with its CSRF token and signed media
+  links) is never served to anyone but the session it was rendered for.
+- Only GET answers with status 200 are stored, never while flash messages are waiting,
+  and each lives ``PAGE_CACHE_SECONDS`` at most (60 s by default; 0 turns the cache off),
+  which bounds what changes with time alone ("3 minutes ago", a quota day rolling over).
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from functools import wraps
+from typing import Callable, Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.http import HttpResponse
+
+VERSION_PREFIX = "pagever:"
+PAGE_PREFIX = "page:"
+
+# Program configuration that every artist page shows some of (names, rates, documents).
+CONFIG_MODELS = frozenset({
+    "programs.program", "programs.programstaff", "consent.consentdocument", "payments.ratecard",
+    "sharing.reviewstep", "sharing.rejectionreason", "access.accesspolicy",
+})
+# Writes that change what no cached page shows, and happen often (every API call, every
+# worker heartbeat): skipping them keeps the cache quiet.
+IGNORED_MODELS = frozenset({
+    "access.tokenactivity", "generation.worker", "audit.auditevent", "audit.auditchainhead",
+    "sessions.session", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog",
+})
+# Models that reach their person through a parent rather than an artist/user column.
+_PERSON_VIA = {
+    "sharing.shareevent": ("share_request", "artist_id"),
+    "payments.payoutline": ("payout", "artist_id"),
+}
+_PERSON_FIELDS = ("artist_id", "user_id")
+
+
+def page_cache_seconds() -> int:
+    return int(getattr(settings, "PAGE_CACHE_SECONDS", 60))
+
+
+def user_scope(user_id) -> str:
+    return f"user:{user_id}"
+
+
+# --- versions -------------------------------------------------------------------------------
+
+def _bump_now(scopes: Iterable[str]) -> None:
+    cache.set_many({VERSION_PREFIX + s: uuid.uuid4().hex for s in scopes}, timeout=None)
+
+
+def bump(*scopes: str) -> None:
+    """Retire every cached page that read any of `scopes` (now and once more on commit)."""
+    scopes = {s for s in scopes if s}
+    if not scopes:
+        return
+    _bump_now(scopes)
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return  # autocommit: the write is already committed
+    # One callback per transaction gathers its scopes. A rolled-back block drops its
+    # callback from run_on_commit, so the next write registers a fresh one.
+    for _, callback, *_rest in connection.run_on_commit:
+        pending = getattr(callback, "page_scopes", None)
+        if pending is not None:
+            pending.update(scopes)
+            return
+
+    def bump_committed() -> None:
+        _bump_now(bump_committed.page_scopes)
+
+    bump_committed.page_scopes = set(scopes)
+    transaction.on_commit(bump_committed)
+
+
+def bump_people(user_ids: Iterable) -> None:
+    bump(*{user_scope(pk) for pk in user_ids if pk is not None})
+
+
+def _versions(scopes: list[str]) -> list[str]:
+    keys = [VERSION_PREFIX + s for s in scopes]
+    found = cache.get_many(keys)
+    missing = {k: uuid.uuid4().hex for k in keys if k not in found}
+    if missing:
+        # A scope never bumped (or evicted) gets a fresh version, never a guessable default,
+        # so a page stored before an eviction can't come back under the same key.
+        for key, value in missing.items():
+            cache.add(key, value, timeout=None)
+        found.update(cache.get_many(list(missing)))
+    return [str(found.get(k, "")) for k in keys]
+
+
+def scopes_for_instance(instance) -> set[str]:
+    label = instance._meta.label_lower
+    if label in IGNORED_MODELS:
+        return set()
+    scopes: set[str] = set()
+    if label in CONFIG_MODELS:
+        scopes.add("programs")
+    if instance._meta.app_label == "sharing":
+        scopes.add("app:sharing")
+    if label == settings.AUTH_USER_MODEL.lower():
+        scopes.add(user_scope(instance.pk))
+    for field in _PERSON_FIELDS:
+        person = getattr(instance, field, None)
+        if person is not None:
+            scopes.add(user_scope(person))
+    if label in _PERSON_VIA:
+        parent, field = _PERSON_VIA[label]
+        person = getattr(getattr(instance, parent, None), field, None)
+        if person is not None:
+            scopes.add(user_scope(person))
+    return scopes
+
+
+def _on_write(sender, instance, **kwargs) -> None:
+    if kwargs.get("raw"):  # fixtures loading
+        return
+    bump(*scopes_for_instance(instance))
+
+
+def _on_m2m(sender, instance, action, **kwargs) -> None:
+    if action.startswith("post_"):
+        bump(*scopes_for_instance(instance))
+
+
+def _on_engine_write(sender, artist_ids=(), **kwargs) -> None:
+    bump_people(artist_ids)
+
+
+def connect() -> None:
+    """Called from PortalConfig.ready, so web, worker and beat processes all bump."""
+    from generation.signals import jobs_updated
+    from payments.signals import payouts_updated
+
+    post_save.connect(_on_write, dispatch_uid="pagecache.post_save")
+    post_delete.connect(_on_write, dispatch_uid="pagecache.post_delete")
+    m2m_changed.connect(_on_m2m, dispatch_uid="pagecache.m2m_changed")
+    jobs_updated.connect(_on_engine_write, dispatch_uid="pagecache.jobs_updated")
+    payouts_updated.connect(_on_engine_write, dispatch_uid="pagecache.payouts_updated")
+
+
+# --- the page decorator -----------------------------------------------------------------------
+
+def _has_pending_messages(request) -> bool:
+    return bool(request.COOKIES.get("messages")) or "_messages" in request.session
+
+
+def cached_page(scopes: Callable[[object], list[str]]):
+    """Serve a signed-in GET page from the cache while none of `scopes(request)` changed.
+    Put it inside the login / role check, so those still run on every request."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            timeout = page_cache_seconds()
+            session_key = request.session.session_key
+            if (timeout <= 0 or request.method != "GET" or not request.user.is_authenticated
+                    or not session_key or _has_pending_messages(request)):
+                return view(request, *args, **kwargs)
+            page_scopes = [user_scope(request.user.pk), *scopes(request)]
+            digest = hashlib.sha256("\x1f".join([
+                view.__module__, view.__qualname__, session_key, request.get_full_path(),
+                request.headers.get("HX-Request", ""), *page_scopes, *_versions(page_scopes),
+            ]).encode()).hexdigest()
+            key = PAGE_PREFIX + digest
+            stored = cache.get(key)
+            if stored is not None:
+                content, content_type = stored
+                response = HttpResponse(content, content_type=content_type)
+                response["X-Page-Cache"] = "hit"
+                return response
+            response = view(request, *args, **kwargs)
+            if response.status_code == 200 and not response.streaming and not response.cookies:
+                if hasattr(response, "render") and callable(response.render):
+                    response.render()
+                cache.set(key, (response.content, response["Content-Type"]), timeout)
+                response["X-Page-Cache"] = "miss"
+            return response
+
+        return wrapper
+
+    return decorator
+
+
+def artist_page_scopes(request) -> list[str]:
+    return ["programs"]
+
+
+def moderation_page_scopes(request) -> list[str]:
+    return ["programs", "app:sharing"]

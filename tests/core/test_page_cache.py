@@ -1,0 +1,165 @@
+"""The page cache (tester_platform/pagecache.py): a second visit is served from the cache,
+and any write to what a page shows retires it at once, whichever path wrote it: a model
+save, an engine's bulk update, another process (a real worker), a role change."""
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from generation.models import GenerationJob
+from generation.services import job_report_progress, jobs_cancel_queued
+from payments.ledger import ledger_post
+from payments.models import Payout
+from payments.signals import payouts_updated
+from tester_platform.pagecache import scopes_for_instance
+from tests.factories import make_output
+from tests.generation.conftest import gpu_worker, tiny_model_dir  # noqa: F401
+
+
+def visit(client, path):
+    response = client.get(path)
+    assert response.status_code == 200, response.content[:300]
+    return response.get("X-Page-Cache"), response.content.decode()
+
+
+def warmed(client, path):
+    """Two visits: the first renders and stores, the second is a hit."""
+    assert visit(client, path)[0] == "miss"
+    state, body = visit(client, path)
+    assert state == "hit"
+    return body
+
+
+@pytest.fixture
+def artist_client(client, artist):
+    client.force_login(artist)
+    return client
+
+
+def test_a_cached_page_is_only_served_to_the_session_that_rendered_it(artist_client, artist):
+    first = warmed(artist_client, "/")
+    second_session = Client()
+    second_session.force_login(artist)
+    state, body = visit(second_session, "/")
+    assert state == "miss"  # same person, other session: its own render (own CSRF token)
+    assert "Main Program" in first and "Main Program" in body
+
+
+@pytest.mark.parametrize("path", ["/", "/studio/", "/labour/earnings/"])
+def test_program_configuration_changes_reach_every_artist_page(artist_client, program, path):
+    warmed(artist_client, path)
+    program.name = "Renamed Program"
+    program.save()
+    state, body = visit(artist_client, path)
+    assert state == "miss"
+    if path != "/labour/earnings/":  # earnings names programs only on lines, and there are none yet
+        assert "Renamed Program" in body
+
+
+def test_a_ledger_entry_shows_on_the_next_visit(artist_client, artist, program):
+    before = warmed(artist_client, "/labour/earnings/")
+    ledger_post(artist=artist, program_id=program.pk, kind="adjustment", amount_minor=123_456, currency="USD",
+                source=("test.page_cache", 1), source_label="adjustment")
+    state, body = visit(artist_client, "/labour/earnings/")
+    assert state == "miss" and body != before and "1,234.56" in body
+
+
+def test_engine_bulk_updates_retire_the_studio_page(artist_client, artist, program):
+    job = make_output(artist, program)
+    GenerationJob.objects.filter(pk=job.pk).update(status="running", progress=0, attempts=1)
+    warmed(artist_client, "/studio/")
+
+    job_report_progress(job_id=job.pk, attempt=1, progress=40)  # QuerySet.update inside the engine
+    assert visit(artist_client, "/studio/")[0] == "miss"
+
+    GenerationJob.objects.filter(pk=job.pk).update(status="queued")  # set-up only, cached page unchanged
+    cancelled = jobs_cancel_queued(program_id=program.pk)
+    assert cancelled == [job.pk]
+    state, body = visit(artist_client, "/studio/")
+    assert state == "miss" and "status-cancelled" in body
+
+
+def test_payout_bulk_writes_are_announced_by_the_payments_engine(artist_client, artist):
+    warmed(artist_client, "/labour/earnings/")
+    payouts_updated.send(sender=Payout, artist_ids={artist.pk})
+    assert visit(artist_client, "/labour/earnings/")[0] == "miss"
+
+
+def test_someone_elses_writes_leave_my_page_cached(artist_client, other_artist, program):
+    warmed(artist_client, "/studio/")
+    make_output(other_artist, program)
+    assert visit(artist_client, "/studio/")[0] == "hit"
+
+
+def test_a_role_change_retires_the_page(artist_client, artist):
+    warmed(artist_client, "/")
+    artist.groups.add(Group.objects.create(name="page-cache-test"))
+    assert visit(artist_client, "/")[0] == "miss"
+
+
+def test_the_moderation_queue_follows_share_requests_and_shows_flash_messages(client, moderator, artist, program):
+    from tester_platform.sharing.services import share_request_create
+
+    client.force_login(moderator)
+    warmed(client, "/dashboard/sharing/")
+    job = make_output(artist, program)
+    request = share_request_create(artist=artist, generation_id=job.pk, caption="kite at dusk",
+                                   destination="portfolio")
+    state, body = visit(client, "/dashboard/sharing/")
+    assert state == "miss" and "kite at dusk" in body
+    assert visit(client, "/dashboard/sharing/")[0] == "hit"
+
+    decided = client.post(f"/dashboard/sharing/{request.pk}/", {"decision": "approve", "note": ""}, follow=True)
+    assert decided.status_code == 200
+    assert decided.redirect_chain[-1][0].endswith("/dashboard/sharing/")
+    assert decided.get("X-Page-Cache") is None  # a waiting flash message is never cached nor served stale
+    assert "decision recorded" in decided.content.decode()
+    state, body = visit(client, "/dashboard/sharing/")
+    assert state == "miss" and "decision recorded" not in body
+
+
+def test_posts_are_never_cached(artist_client):
+    warmed(artist_client, "/studio/")
+    response = artist_client.post("/studio/", {"prompt": ""})
+    assert response.status_code == 400 and response.get("X-Page-Cache") is None
+
+
+def test_the_cache_can_be_turned_off(artist_client, settings):
+    settings.PAGE_CACHE_SECONDS = 0
+    for _ in range(2):
+        assert visit(artist_client, "/")[0] is None
+
+
+def test_scopes_each_write_touches(artist, program):
+    job = make_output(artist, program)
+    assert scopes_for_instance(job) == {f"user:{artist.pk}"}
+    assert scopes_for_instance(program) == {"programs"}
+    assert scopes_for_instance(artist) == {f"user:{artist.pk}"}
+    from tester_platform.access.models import TokenActivity
+
+    assert scopes_for_instance(TokenActivity()) == set()  # every API call writes one: not a page change
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_job_finished_by_a_worker_process_shows_on_the_next_visit(gpu_worker, client):
+    from tests.conftest import api_as
+    from tests.factories import ConsentDocumentFactory, ProgramFactory, enroll, make_artist, sign
+    from tests.studio.conftest import wait_for_status
+
+    program = ProgramFactory(slug="cache-e2e")
+    ConsentDocumentFactory(program=program)
+    artist = make_artist(email="cache-e2e@example.test")
+    enroll(artist, program)
+    sign(artist, program)
+    created = api_as(artist).post("/api/v1/generations/", {
+        "program": program.pk, "mode": "text_to_video", "prompt": "a lantern", "duration_seconds": 1,
+        "aspect_ratio": "16:9", "resolution": "preview", "seed": 7}, format="json")
+    assert created.status_code == 201, created.content
+    client.force_login(artist)
+    state, before = visit(client, "/studio/")
+    assert state == "miss" and "status-succeeded" not in before
+
+    job = wait_for_status(GenerationJob.objects.get(pk=created.json()["id"]), {"succeeded", "failed"})
+    assert job.status == "succeeded"
+    state, after = visit(client, "/studio/")  # the worker process bumped the version in the shared cache
+    assert state == "miss" and "status-succeeded" in after
