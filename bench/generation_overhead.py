@@ -23,6 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _stop_worker(worker: subprocess.Popen, log) -> None:
+    worker.terminate()
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    log.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20)
@@ -86,12 +95,7 @@ def main() -> None:
         _wait(lambda: _all_done(ids), 60 + 30 * args.n, "all jobs", interval=0.1)
         total_a = time.perf_counter() - t0
     finally:
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        log.close()
+        _stop_worker(worker, log)
     jobs = list(GenerationJob.objects.filter(pk__in=ids).order_by("finished_at"))
     bad = [j for j in jobs if j.status != "succeeded"]
     if bad:

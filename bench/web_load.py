@@ -1,7 +1,7 @@
 """Web load: gunicorn + PostgreSQL with the scale data (seed_scale), the pages people use
 most, beside a bare Django view in the same run. Loopback only, bounded.
 
-    .venv/bin/python bench/web_load.py [--requests 300] [--concurrency 2] [--workers 2] [--seed-artists 10000 --seed-jobs 1000000]
+    .venv/bin/python bench/web_load.py [--requests 600] [--rounds 3] [--concurrency 2] [--workers 2] [--seed-artists 10000 --seed-jobs 1000000]
 
 Uses DATABASE_URL if set (it must already hold the seed_scale data), otherwise creates a
 PostgreSQL database on 127.0.0.1, seeds it (minutes) and drops it afterwards. The cache is
@@ -85,10 +85,19 @@ def measure(args, env: dict, pages: list) -> None:
                 time.sleep(0.2)
         for _, path, cookies in pages:  # warm up every process and cache
             hammer(port, path, cookies, args.concurrency * 2 * args.workers, args.concurrency)
+        # Interleaved rounds: a burst of noise from elsewhere on the machine lands on every
+        # page (and the bare view) alike instead of on whichever page ran at that moment.
+        totals = {name: ([], 0.0, 0) for name, _, _ in pages}
+        for _ in range(args.rounds):
+            for name, path, cookies in pages:
+                latencies, elapsed, errors = hammer(port, path, cookies, args.requests // args.rounds,
+                                                    args.concurrency)
+                seen, spent, failed = totals[name]
+                totals[name] = (seen + latencies, spent + elapsed, failed + errors)
         print(f"{'page':22} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'vs bare':>8} errors")
         bare_rps = None
-        for name, path, cookies in pages:
-            latencies, elapsed, errors = hammer(port, path, cookies, args.requests, args.concurrency)
+        for name, _, _ in pages:
+            latencies, elapsed, errors = totals[name]
             latencies.sort()
             p50 = statistics.median(latencies) * 1000
             p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
@@ -102,9 +111,10 @@ def measure(args, env: dict, pages: list) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--requests", type=int, default=600)
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all pages")
     ap.add_argument("--seed-artists", type=int, default=10_000)
     ap.add_argument("--seed-jobs", type=int, default=1_000_000)
     args = ap.parse_args()
@@ -159,7 +169,7 @@ def main() -> None:
             ("moderation queue", "/dashboard/sharing/", moderator_cookies),
             ("earnings page", "/labour/earnings/", artist_cookies),
         ]
-        print(f"{args.requests} requests per page, {args.concurrency} concurrent clients, "
+        print(f"{args.requests} requests per page in {args.rounds} interleaved rounds, {args.concurrency} concurrent clients, "
               f"gunicorn with {args.workers} workers, PostgreSQL, Redis cache")
         for label, page_cache_seconds in (("page cache on", env.get("PAGE_CACHE_SECONDS", "60")),
                                           ("page cache off", "0")):

@@ -74,7 +74,10 @@ def get_pipeline(profile: ModelProfile, mode: str):
         base = next((p for (k, d, _), p in _cache.items() if k == profile.key and d == profile.model_dir), None)
         try:
             if base is not None:
-                pipe = base if type(base) is cls else cls.from_pipe(base)
+                # from_pipe casts the shared modules to its dtype argument, float32 when
+                # omitted: without it, loading the variation pipeline would silently turn a
+                # bf16 text-to-video pipeline into float32 (8x slower on an H200).
+                pipe = base if type(base) is cls else cls.from_pipe(base, dtype=profile.torch_dtype())
             else:
                 pipe = cls.from_pretrained(profile.model_dir, dtype=profile.torch_dtype(), local_files_only=True)
                 pipe.to(profile.resolved_device())

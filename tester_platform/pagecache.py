@@ -31,6 +31,7 @@ from functools import wraps
 from typing import Callable, Iterable
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -100,19 +101,6 @@ def bump_people(user_ids: Iterable) -> None:
     bump(*{user_scope(pk) for pk in user_ids if pk is not None})
 
 
-def _versions(scopes: list[str]) -> list[str]:
-    keys = [VERSION_PREFIX + s for s in scopes]
-    found = cache.get_many(keys)
-    missing = {k: uuid.uuid4().hex for k in keys if k not in found}
-    if missing:
-        # A scope never bumped (or evicted) gets a fresh version, never a guessable default,
-        # so a page stored before an eviction can't come back under the same key.
-        for key, value in missing.items():
-            cache.add(key, value, timeout=None)
-        found.update(cache.get_many(list(missing)))
-    return [str(found.get(k, "")) for k in keys]
-
-
 def scopes_for_instance(instance) -> set[str]:
     label = instance._meta.label_lower
     if label in IGNORED_MODELS:
@@ -169,35 +157,60 @@ def _has_pending_messages(request) -> bool:
     return bool(request.COOKIES.get("messages")) or "_messages" in request.session
 
 
+def _lookup(page_key: str, scopes: list[str]) -> tuple[list[str], object]:
+    """The current versions of `scopes` and the stored page, in one cache round trip."""
+    version_keys = [VERSION_PREFIX + s for s in scopes]
+    found = cache.get_many([page_key, *version_keys])
+    missing = [k for k in version_keys if k not in found]
+    if missing:
+        # A scope never bumped (or evicted) gets a fresh version, never a guessable default,
+        # so a page stored before an eviction can't come back as current.
+        for key in missing:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+        found.update(cache.get_many(missing))
+    return [str(found.get(k, "")) for k in version_keys], found.get(page_key)
+
+
 def cached_page(scopes: Callable[[object], list[str]]):
     """Serve a signed-in GET page from the cache while none of `scopes(request)` changed.
-    Put it inside the login / role check, so those still run on every request."""
+
+    It wraps the login / role check, and a hit skips it (and loading the user): a hit needs
+    an earlier render *for this session* that passed the check, under the same version of
+    the person's data; everything an access decision reads (password, active flag, groups,
+    staff assignments, enrollments, access flags) is that person's data and bumps it.
+    Staff two-factor is enforced by middleware before this runs.
+
+    One entry per session and page, holding the versions it was rendered under (read
+    *before* rendering, so a write racing the render leaves the entry already outdated)."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             timeout = page_cache_seconds()
-            session_key = request.session.session_key
-            if (timeout <= 0 or request.method != "GET" or not request.user.is_authenticated
-                    or not session_key or _has_pending_messages(request)):
+            if timeout <= 0 or request.method != "GET":
                 return view(request, *args, **kwargs)
-            page_scopes = [user_scope(request.user.pk), *scopes(request)]
-            digest = hashlib.sha256("\x1f".join([
+            user_id = request.session.get(SESSION_KEY)
+            session_key = request.session.session_key
+            if not user_id or not session_key or _has_pending_messages(request):
+                return view(request, *args, **kwargs)
+            page_scopes = [user_scope(user_id), *scopes(request)]
+            key = PAGE_PREFIX + hashlib.sha256("\x1f".join([
                 view.__module__, view.__qualname__, session_key, request.get_full_path(),
-                request.headers.get("HX-Request", ""), *page_scopes, *_versions(page_scopes),
+                request.headers.get("HX-Request", ""), *page_scopes,
             ]).encode()).hexdigest()
-            key = PAGE_PREFIX + digest
-            stored = cache.get(key)
-            if stored is not None:
-                content, content_type = stored
-                response = HttpResponse(content, content_type=content_type)
+            versions, stored = _lookup(key, page_scopes)
+            if stored is not None and stored[0] == versions:
+                response = HttpResponse(stored[1], content_type=stored[2])
                 response["X-Page-Cache"] = "hit"
                 return response
             response = view(request, *args, **kwargs)
-            if response.status_code == 200 and not response.streaming and not response.cookies:
+            rendered_for_this_session = (request.user.is_authenticated and str(request.user.pk) == str(user_id)
+                                         and request.session.session_key == session_key)
+            if (response.status_code == 200 and rendered_for_this_session and not response.streaming
+                    and not response.cookies):
                 if hasattr(response, "render") and callable(response.render):
                     response.render()
-                cache.set(key, (response.content, response["Content-Type"]), timeout)
+                cache.set(key, (versions, response.content, response["Content-Type"]), timeout)
                 response["X-Page-Cache"] = "miss"
             return response
 

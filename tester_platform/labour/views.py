@@ -182,8 +182,8 @@ def _chart(weeks: list[tuple[dt.date, int]], currency: str) -> dict:
             "has_earnings": any(amount > 0 for _, amount in weeks)}
 
 
-@login_required
 @cached_page(artist_page_scopes)
+@login_required
 def earnings(request):
     data = earnings_for(artist=request.user)
     weeks = weekly_earnings(lines=data.lines, currency=data.currency)

@@ -44,8 +44,8 @@ def _my_enrollment(request, slug: str) -> Enrollment:
     return get_object_or_404(Enrollment.objects.select_related("program"), program__slug=slug, artist=request.user)
 
 
-@login_required
 @cached_page(artist_page_scopes)
+@login_required
 def home(request):
     enrollments = list(Enrollment.objects.filter(artist=request.user).select_related("program"))
     for enrollment in enrollments:

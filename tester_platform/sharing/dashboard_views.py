@@ -29,8 +29,8 @@ REVIEWERS = (MODERATOR, PROGRAM_MANAGER, ADMIN)
 PAGE_SIZE = 50
 
 
-@role_required(*REVIEWERS)
 @cached_page(moderation_page_scopes)
+@role_required(*REVIEWERS)
 def queue(request):
     filters = {
         "program_id": request.GET.get("program") or None,

@@ -28,8 +28,8 @@ def _submit_error(form, error):
     form.add_error(field if field in form.fields else None, error.message)
 
 
-@login_required
 @cached_page(artist_page_scopes)
+@login_required
 def studio(request):
     programs = list(_programs_for(request.user))
     form = GenerateForm(request.POST or None, programs=programs)

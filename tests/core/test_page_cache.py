@@ -163,3 +163,46 @@ def test_a_job_finished_by_a_worker_process_shows_on_the_next_visit(gpu_worker, 
     assert job.status == "succeeded"
     state, after = visit(client, "/studio/")  # the worker process bumped the version in the shared cache
     assert state == "miss" and "status-succeeded" in after
+
+
+# --- a hit skips the login / role check: every change to access must retire the page ----------
+
+def test_revoking_the_moderator_role_ends_access_at_once(client, moderator):
+    client.force_login(moderator)
+    warmed(client, "/dashboard/sharing/")
+    moderator.groups.clear()
+    assert client.get("/dashboard/sharing/").status_code == 403
+
+
+def test_removing_a_moderator_from_the_program_takes_its_requests_off_the_page(client, moderator, artist, program):
+    from tester_platform.programs.models import ProgramStaff
+    from tester_platform.sharing.services import share_request_create
+
+    share_request_create(artist=artist, generation_id=make_output(artist, program).pk, caption="kite at dusk",
+                         destination="portfolio")
+    client.force_login(moderator)
+    assert "kite at dusk" in warmed(client, "/dashboard/sharing/")
+    ProgramStaff.objects.filter(user=moderator, program=program).delete()
+    response = client.get("/dashboard/sharing/")
+    assert response.get("X-Page-Cache") != "hit" and b"kite at dusk" not in response.content
+
+
+@pytest.mark.parametrize("change", ["deactivate", "password"])
+def test_a_deactivated_account_or_changed_password_is_signed_out_at_once(artist_client, artist, change):
+    warmed(artist_client, "/")
+    if change == "deactivate":
+        artist.is_active = False
+    else:
+        artist.set_password("a-new-password-elsewhere")
+    artist.save()
+    response = artist_client.get("/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_signed_out_session_cookie_replayed_gets_no_cached_page(artist_client):
+    warmed(artist_client, "/")
+    old_session = artist_client.cookies["sessionid"].value
+    artist_client.post("/accounts/logout/")
+    artist_client.cookies["sessionid"] = old_session
+    response = artist_client.get("/")
+    assert response.status_code == 302 and response.get("X-Page-Cache") is None

@@ -83,3 +83,21 @@ def test_a_broken_model_directory_raises_a_load_error(tmp_path):
     profile = replace(get_profile("wan-tiny", check_dir=False), key="broken", model_dir=str(tmp_path))
     with pytest.raises(pipelines.ModelLoadError):
         pipelines.get_pipeline(profile, "text_to_video")
+
+
+def test_every_mode_keeps_the_profiles_dtype(tiny_profile):
+    """The variation / extension pipeline shares the text-to-video weights; loading it must
+    not cast them (diffusers' from_pipe casts to float32 unless told the dtype), or a bf16
+    profile silently runs in float32. Found on an H200: 8x slower steps, twice the memory."""
+    import torch
+
+    profile = replace(tiny_profile, key="tiny-bf16", dtype="bfloat16")
+    try:
+        text_to_video = pipelines.get_pipeline(profile, "text_to_video")
+        variation = pipelines.get_pipeline(profile, "variation")
+        for pipe in (text_to_video, variation):
+            assert pipe.transformer.dtype == torch.bfloat16
+            assert pipe.text_encoder.dtype == torch.bfloat16
+        assert variation.transformer is text_to_video.transformer  # shared, not a second copy
+    finally:
+        pipelines.clear_cache()
