@@ -206,3 +206,10 @@ def test_a_signed_out_session_cookie_replayed_gets_no_cached_page(artist_client)
     artist_client.cookies["sessionid"] = old_session
     response = artist_client.get("/")
     assert response.status_code == 302 and response.get("X-Page-Cache") is None
+
+
+@pytest.mark.parametrize("path", ["/", "/studio/", "/labour/earnings/"])
+def test_a_hit_runs_no_query(artist_client, path, django_assert_num_queries):
+    warmed(artist_client, path)
+    with django_assert_num_queries(0):  # the session comes from the cache too (cached_db)
+        assert visit(artist_client, path)[0] == "hit"
