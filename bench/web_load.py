@@ -178,9 +178,10 @@ def main() -> None:
     finally:
         connections.close_all()
         if own_cache:
-            from django.core.cache import cache
+            from django.core.cache import caches
 
-            cache.clear()
+            for store in caches.all():
+                store.clear()
         if created_db:
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE {created_db}"])
 

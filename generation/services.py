@@ -330,22 +330,12 @@ def job_report_progress(*, job_id: int, attempt: int, progress: int) -> bool:
     """Write progress; returns True when the artist asked to cancel (one round trip
     of the callback both publishes and listens)."""
     progress = max(0, min(100, int(progress)))
-    written = GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(progress=progress)
-    row = _cancel_state(job_id)
-    if written and row is not None:
-        jobs_updated.send(sender=GenerationJob, artist_ids={row[2]})
-    return _cancel_wanted(row)
+    GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(progress=progress)
+    return job_cancel_requested(job_id=job_id)
 
 
 def job_cancel_requested(*, job_id: int) -> bool:
-    return _cancel_wanted(_cancel_state(job_id))
-
-
-def _cancel_state(job_id: int) -> tuple | None:
-    return GenerationJob.objects.filter(pk=job_id).values_list("cancel_requested", "status", "artist_id").first()
-
-
-def _cancel_wanted(row: tuple | None) -> bool:
+    row = GenerationJob.objects.filter(pk=job_id).values_list("cancel_requested", "status").first()
     return row is None or row[0] or row[1] != Status.RUNNING
 
 

@@ -249,11 +249,25 @@ CONTENT_SECURITY_POLICY = {
 # --- cache (rate limits; shared by every process) --------------------------------------
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
-                          "KEY_PREFIX": "atelier"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                    "KEY_PREFIX": "atelier"},
+        "pages": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                  "KEY_PREFIX": "atelier-pages"},
+    }
+elif PRODUCTION:
+    # Rate limits, sessions and the page cache's data versions must be one store that every
+    # web and worker process shares; a per-host file cache would silently split them.
+    raise ConfigurationError("CACHE_URL must be a redis:// URL in production")
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": str(VAR_DIR / "cache")}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                    "LOCATION": str(VAR_DIR / "cache")},
+        # Rendered pages (tester_platform/pagecache.py) in their own store, so they never
+        # push rate-limit counters or sessions out.
+        "pages": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                  "LOCATION": str(VAR_DIR / "cache-pages"), "OPTIONS": {"MAX_ENTRIES": 2000}},
+    }
 
 # Sessions are read on every request: from the cache first, the database behind it.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -109,7 +109,8 @@ def celery_worker(transactional_db):
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Rate-limit counters live in the shared cache; user ids repeat between tests."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for store in caches.all():  # the default cache and the page cache
+        store.clear()
     yield

@@ -28,7 +28,7 @@ from tester_platform.labour.selectors import (
     weekly_earnings,
 )
 from tester_platform.labour.services import feedback_submit, time_entry_submit
-from tester_platform.pagecache import cached_page, artist_page_scopes
+from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 
 RECENT_JOBS = 50
 
@@ -182,7 +182,7 @@ def _chart(weeks: list[tuple[dt.date, int]], currency: str) -> dict:
             "has_earnings": any(amount > 0 for _, amount in weeks)}
 
 
-@cached_page(artist_page_scopes)
+@cached_page(scopes=ARTIST_PAGE_SCOPES)
 @login_required
 def earnings(request):
     data = earnings_for(artist=request.user)

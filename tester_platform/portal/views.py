@@ -25,7 +25,7 @@ from tester_platform.portal.forms import ApplicationForm, ConsentForm, Invitatio
 from tester_platform.portal.selectors import quota_summaries
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.programs.services import application_submit, invitation_accept, invitation_for_token
-from tester_platform.pagecache import cached_page, artist_page_scopes
+from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 
 ONBOARDING_STEPS = ("profile", "consent", "payout")
 
@@ -44,7 +44,7 @@ def _my_enrollment(request, slug: str) -> Enrollment:
     return get_object_or_404(Enrollment.objects.select_related("program"), program__slug=slug, artist=request.user)
 
 
-@cached_page(artist_page_scopes)
+@cached_page(scopes=ARTIST_PAGE_SCOPES)
 @login_required
 def home(request):
     enrollments = list(Enrollment.objects.filter(artist=request.user).select_related("program"))

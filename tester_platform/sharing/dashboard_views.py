@@ -23,13 +23,13 @@ from tester_platform.sharing.services import (
     share_requests_bulk_approve,
 )
 from tester_platform.studio.media import signed_media_url
-from tester_platform.pagecache import cached_page, moderation_page_scopes
+from tester_platform.pagecache import MODERATION_PAGE_SCOPES, cached_page
 
 REVIEWERS = (MODERATOR, PROGRAM_MANAGER, ADMIN)
 PAGE_SIZE = 50
 
 
-@cached_page(moderation_page_scopes)
+@cached_page(scopes=MODERATION_PAGE_SCOPES, params=("program", "status", "destination", "overdue", "page"))
 @role_required(*REVIEWERS)
 def queue(request):
     filters = {

@@ -16,7 +16,7 @@ from tester_platform.studio.forms import DeriveForm, GenerateForm
 from tester_platform.studio.media import serve_signed_media, signed_media_url
 from tester_platform.studio.selectors import quota_for
 from tester_platform.studio.services import generation_cancel, generation_for_user, generation_submit
-from tester_platform.pagecache import cached_page, artist_page_scopes
+from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 
 
 def _programs_for(user):
@@ -28,7 +28,7 @@ def _submit_error(form, error):
     form.add_error(field if field in form.fields else None, error.message)
 
 
-@cached_page(artist_page_scopes)
+@cached_page(scopes=ARTIST_PAGE_SCOPES, params=("status", "mode", "page"))
 @login_required
 def studio(request):
     programs = list(_programs_for(request.user))

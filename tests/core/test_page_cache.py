@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from generation.models import GenerationJob
-from generation.services import job_report_progress, jobs_cancel_queued
+from generation.services import job_claim, job_report_progress, jobs_cancel_queued
 from payments.ledger import ledger_post
 from payments.models import Payout
 from payments.signals import payouts_updated
@@ -65,11 +65,14 @@ def test_a_ledger_entry_shows_on_the_next_visit(artist_client, artist, program):
 
 def test_engine_bulk_updates_retire_the_studio_page(artist_client, artist, program):
     job = make_output(artist, program)
-    GenerationJob.objects.filter(pk=job.pk).update(status="running", progress=0, attempts=1)
+    GenerationJob.objects.filter(pk=job.pk).update(status="queued", progress=0)
     warmed(artist_client, "/studio/")
 
-    job_report_progress(job_id=job.pk, attempt=1, progress=40)  # QuerySet.update inside the engine
-    assert visit(artist_client, "/studio/")[0] == "miss"
+    assert job_claim(job_id=job.pk, worker=None) is not None  # queued -> running: a QuerySet.update
+    state, body = visit(artist_client, "/studio/")
+    assert state == "miss" and "status-running" in body
+    job_report_progress(job_id=job.pk, attempt=1, progress=40)  # the page shows no progress: still cached
+    assert visit(artist_client, "/studio/")[0] == "hit"
 
     GenerationJob.objects.filter(pk=job.pk).update(status="queued")  # set-up only, cached page unchanged
     cancelled = jobs_cancel_queued(program_id=program.pk)
@@ -213,3 +216,38 @@ def test_a_hit_runs_no_query(artist_client, path, django_assert_num_queries):
     warmed(artist_client, path)
     with django_assert_num_queries(0):  # the session comes from the cache too (cached_db)
         assert visit(artist_client, path)[0] == "hit"
+
+
+def test_revoking_a_role_from_the_group_side_ends_access_at_once(client, moderator):
+    client.force_login(moderator)
+    warmed(client, "/dashboard/sharing/")
+    for group in list(moderator.groups.all()):
+        group.user_set.remove(moderator)
+    assert client.get("/dashboard/sharing/").status_code == 403
+
+    moderator.groups.add(Group.objects.get(name="moderator"))
+    warmed(client, "/dashboard/sharing/")
+    Group.objects.get(name="moderator").user_set.clear()
+    assert client.get("/dashboard/sharing/").status_code == 403
+
+
+def test_only_the_query_parameters_a_page_reads_are_cached(artist_client):
+    warmed(artist_client, "/studio/?status=succeeded&page=1")
+    for junk in ("/studio/?x=1", "/studio/?x=2", "/?utm=mail"):
+        assert visit(artist_client, junk)[0] is None  # rendered, never stored
+
+
+def test_a_cache_outage_degrades_to_rendering_and_never_fails_a_write(artist_client, artist, program, monkeypatch):
+    from django.core.cache import caches
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    warmed(artist_client, "/labour/earnings/")
+    for method in ("get_many", "set_many", "set", "add"):
+        monkeypatch.setattr(caches["pages"], method, down)
+    entry = ledger_post(artist=artist, program_id=program.pk, kind="adjustment", amount_minor=500, currency="USD",
+                        source=("test.page_cache", 2), source_label="adjustment")
+    assert entry.pk is not None
+    state, body = visit(artist_client, "/labour/earnings/")
+    assert state is None and "5.00" in body
