@@ -246,7 +246,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- cache (rate limits; shared by every process) --------------------------------------
+# --- caches (rate limits, sessions, pages; shared by every process) ----------------------
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {

@@ -9,6 +9,7 @@ from payments import payouts as payouts_module
 from payments.errors import GatewayError
 from payments.models import LedgerEntry, Payout, PayoutRun, WebhookEvent
 from payments.payouts import payout_run_create, payout_run_execute, payout_run_resume
+from payments.signals import payouts_updated
 from tester_platform.finance.tasks import payout_run_execute_task
 from tests.conftest import api_as
 from tests.finance.helpers import accept_labour, ledger_unpaid
@@ -21,6 +22,19 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def card(program):
     return make_rate_card(program, bounty_high_minor=2500, bounty_medium_minor=1000, minimum_payout_minor=500)
+
+
+@pytest.fixture
+def announced():
+    """The payout writes the engine announces (payments.signals) for whoever shows payouts."""
+    seen = []
+
+    def listen(sender, artist_ids, **kwargs):
+        seen.append(set(artist_ids))
+
+    payouts_updated.connect(listen, weak=False, dispatch_uid="test-payout-runs")
+    yield seen
+    payouts_updated.disconnect(dispatch_uid="test-payout-runs")
 
 
 def onboard_over_api(server, client, person):
@@ -36,7 +50,7 @@ def onboard_over_api(server, client, person):
 
 
 def test_two_artists_onboard_are_paid_exactly_once_and_webhooks_settle_the_payouts(
-        stripe_server, client, program, card, artist, other_artist, moderator, finance_user):
+        stripe_server, client, program, card, artist, other_artist, moderator, finance_user, announced):
     accounts = {person.pk: onboard_over_api(stripe_server, client, person) for person in (artist, other_artist)}
     accept_labour(artist, program, moderator, severity="high")
     accept_labour(artist, program, moderator, severity="medium")
@@ -49,6 +63,7 @@ def test_two_artists_onboard_are_paid_exactly_once_and_webhooks_settle_the_payou
     assert response.status_code == 201, response.content
     run_id = response.json()["id"]
     assert response.json()["payout_count"] == 2 and response.json()["total"] == {"EUR": 6000}
+    assert announced == [{artist.pk, other_artist.pk}]  # bulk_create of the planned payouts
     assert payout_run_execute_task(run_id) == PayoutRun.Status.DONE  # the Celery task's body
 
     transfers = stripe_server.transfers()
@@ -71,6 +86,7 @@ def test_two_artists_onboard_are_paid_exactly_once_and_webhooks_settle_the_payou
     assert len(events) == 4
     assert deliver_all(client, events) == [200] * 4
     assert set(Payout.objects.values_list("status", flat=True)) == {"paid"}
+    assert announced[1:] == [{artist.pk}, {other_artist.pk}] or announced[1:] == [{other_artist.pk}, {artist.pk}]
     assert (ledger_unpaid(artist), ledger_unpaid(other_artist)) == (0, 0)
     earnings = api_as(artist).get("/api/v1/earnings/").json()
     assert earnings["balance"]["unpaid"] == 0 and earnings["balance"]["paid"] == 3500
