@@ -39,9 +39,10 @@ from typing import Iterable
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth.models import Group
 from django.core.cache import caches
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.http import HttpResponse
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def scopes_for_instance(instance) -> set[str]:
         person = getattr(getattr(instance, parent, None), field, None)
         if person is not None:
             scopes.add(user_scope(person))
-    if label == "auth.group":  # roles are group names: a renamed or deleted group changes its members'
+    if label == "auth.group":  # roles are group names: renaming or deleting a group changes its members'
         scopes.update(user_scope(pk) for pk in instance.user_set.values_list("pk", flat=True))
     return scopes
 
@@ -187,6 +188,9 @@ def connect() -> None:
         if label not in IGNORED_MODELS:
             post_save.connect(_on_write, sender=model, dispatch_uid=f"pagecache.post_save.{label}")
             post_delete.connect(_on_write, sender=model, dispatch_uid=f"pagecache.post_delete.{label}")
+    # Deleting a group removes its memberships without any signal: bump its members while
+    # they are still readable.
+    pre_delete.connect(_on_write, sender=Group, dispatch_uid="pagecache.pre_delete.group")
     m2m_changed.connect(_on_m2m, dispatch_uid="pagecache.m2m_changed")
     jobs_updated.connect(_on_engine_write, dispatch_uid="pagecache.jobs_updated")
     payouts_updated.connect(_on_engine_write, dispatch_uid="pagecache.payouts_updated")

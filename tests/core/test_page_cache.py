@@ -230,6 +230,11 @@ def test_revoking_a_role_from_the_group_side_ends_access_at_once(client, moderat
     Group.objects.get(name="moderator").user_set.clear()
     assert client.get("/dashboard/sharing/").status_code == 403
 
+    moderator.groups.add(Group.objects.get(name="moderator"))
+    warmed(client, "/dashboard/sharing/")
+    Group.objects.get(name="moderator").delete()
+    assert client.get("/dashboard/sharing/").status_code == 403
+
 
 def test_only_the_query_parameters_a_page_reads_are_cached(artist_client):
     warmed(artist_client, "/studio/?status=succeeded&page=1")
