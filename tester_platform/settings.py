@@ -388,3 +388,22 @@ LOGGING = {
 
 # Prometheus scrapes /metrics with this bearer token; without one the endpoint is off.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "" if PRODUCTION else "demo-metrics-token")
+
+# --- audit chain: each event's link is an HMAC under a key from here, never from the data ----
+from tester_platform.audit.keys import DEMO_AUDIT_CHAIN_KEY, parse_chain_keys  # noqa: E402
+
+# "<id>:<secret>" signs new events; AUDIT_CHAIN_OLD_KEYS="<id>:<secret>,..." keeps rotated-out
+# keys so the events they signed still verify (tester_platform/audit/keys.py).
+AUDIT_CHAIN_KEY_ID, AUDIT_CHAIN_KEYS = parse_chain_keys(
+    env_str("AUDIT_CHAIN_KEY", "" if PRODUCTION else DEMO_AUDIT_CHAIN_KEY, required=PRODUCTION),
+    env_list("AUDIT_CHAIN_OLD_KEYS", []), production=PRODUCTION)
+
+# --- production refuses every secret shipped in this repository (tester_platform/checks.py) ---
+if PRODUCTION:
+    from tester_platform.checks import production_secret_problems  # noqa: E402
+
+    _secret_problems = production_secret_problems(
+        secret_key=SECRET_KEY, stripe_secret_key=STRIPE_SECRET_KEY, stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+        metrics_token=METRICS_TOKEN, audit_chain_keys=AUDIT_CHAIN_KEYS)
+    if _secret_problems:
+        raise ConfigurationError("; ".join(_secret_problems))

@@ -5,3 +5,12 @@ class AuditConfig(AppConfig):
     name = "tester_platform.audit"
     label = "audit"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.core.checks import Tags, register
+
+        from tester_platform.checks import production_secrets_check
+
+        # The audit app is a core app every deployment installs; the check guards the
+        # whole platform's secrets, the chain key among them.
+        register(production_secrets_check, Tags.security, deploy=True)

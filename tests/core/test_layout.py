@@ -1,5 +1,6 @@
 """The shape of the house: package names, dependency direction, production settings."""
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,9 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://atelier@127.0.0.1:5432/postgres",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "CACHE_URL": "redis://127.0.0.1:6379/1",
+    # Secrets of this run only: production refuses every secret written in the repository.
+    "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),
+    "AUDIT_CHAIN_KEY": "k1:" + secrets.token_urlsafe(32),
 }
 
 
