@@ -348,6 +348,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "access-scan-for-anomalies": {"task": "tester_platform.access.tasks.scan_for_anomalies", "schedule": 10.0},
     "sharing-moderator-digest": {"task": "tester_platform.sharing.tasks.send_moderator_digest",
                                  "schedule": 3 * 3600.0},
+    # Pins the audit chain's head in AUDIT_CHECKPOINT_FILE, outside the database.
+    "audit-checkpoint-chain-head": {"task": "tester_platform.audit.tasks.checkpoint_audit_chain", "schedule": 600.0},
 }
 
 # --- Stripe ---------------------------------------------------------------------------
@@ -397,6 +399,9 @@ from tester_platform.audit.keys import DEMO_AUDIT_CHAIN_KEY, parse_chain_keys  #
 AUDIT_CHAIN_KEY_ID, AUDIT_CHAIN_KEYS = parse_chain_keys(
     env_str("AUDIT_CHAIN_KEY", "" if PRODUCTION else DEMO_AUDIT_CHAIN_KEY, required=PRODUCTION),
     env_list("AUDIT_CHAIN_OLD_KEYS", []), production=PRODUCTION)
+# Signed checkpoints of the chain head (beat, every 10 minutes). Keep the file where the
+# database's writers cannot write: it is what catches a chain rewritten with the key.
+AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")))
 
 # --- production refuses every secret shipped in this repository (tester_platform/checks.py) ---
 if PRODUCTION:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from payments.selectors import balances_for, current_rate_card
 from tester_platform.accounts.services import user_sign_up, user_update_profile
 from tester_platform.api.authentication import client_ip
-from tester_platform.audit.selectors import audit_events_about
+from tester_platform.audit.selectors import audit_chain_head, audit_events_about
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
 from tester_platform.errors import DomainError
@@ -222,7 +222,10 @@ def export(request):
             "id", "program__slug", "document__version", "kind", "participation", "training_use", "marketing_use",
             "signed_at", "ip_address", "user_agent", "document_sha256")),
         "audit_events": list(audit_events_about(user=user).values(
-            "id", "created_at", "action", "program__slug", "target_type", "target_id", "data", "hash")),
+            "id", "created_at", "action", "program__slug", "target_type", "target_id", "data", "hash", "key_id")),
+        # The whole chain's head now: kept by the artist, it shows later whether the history
+        # up to this point was changed (verify_audit_chain recomputes it).
+        "audit_chain_head": audit_chain_head(),
         "api_tokens": list(user.api_tokens.values("prefix", "name", "scopes", "created_at", "expires_at",
                                                   "revoked_at", "last_used_at", "last_used_ip")),
     }
