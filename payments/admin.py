@@ -5,15 +5,20 @@ from payments.models import LedgerEntry, RateCard
 
 @admin.register(RateCard)
 class RateCardAdmin(admin.ModelAdmin):
+    """Read-only: cards are drafted and published in the staff console, audited."""
+
     list_display = ("program", "version", "currency", "hourly_rate_minor", "pay_floor_hourly_minor",
                     "bounty_medium_minor", "share_bonus_minor", "daily_time_cap_minutes", "published_at")
     list_filter = ("currency",)
 
-    def get_readonly_fields(self, request, obj=None):
-        # A published card is a promise artists joined under: publish a new version instead.
-        if obj and obj.published_at:
-            return [f.name for f in RateCard._meta.fields]
-        return ()
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(LedgerEntry)

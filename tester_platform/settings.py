@@ -47,7 +47,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tester_platform.admin_mixins.AtelierAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -165,6 +165,8 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Atelier] "
 
 # Staff must pass TOTP in production; the demo skips it so the tour is one password.
 STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", default=PRODUCTION)
+# A staff token carries the second factor its holder passed to mint it, for this long.
+STAFF_TOKEN_2FA_HOURS = env_int("STAFF_TOKEN_2FA_HOURS", 12, minimum=1)
 OTP_TOTP_ISSUER = "Atelier"
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)

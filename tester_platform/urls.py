@@ -6,8 +6,6 @@ from tester_platform.health import healthz
 from tester_platform.metrics import metrics_view
 from tester_platform.sharing import views as sharing_views
 
-admin.site.site_header = "Atelier administration"
-admin.site.site_title = "Atelier admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

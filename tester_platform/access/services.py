@@ -15,6 +15,7 @@ from tester_platform.access.models import AccessFlag, AccessPolicy, TokenActivit
 from tester_platform.api.models import ApiToken
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import InvalidTransition
+from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Enrollment, ProgramStaff
 from tester_platform.programs.services import enrollment_reinstate, enrollment_suspend
 
@@ -182,6 +183,12 @@ def anomalies_scan(*, now: datetime | None = None) -> list[AccessFlag]:
 def access_flag_review(*, flag: AccessFlag, reviewer, undo: bool, note: str = "") -> AccessFlag:
     flag = AccessFlag.objects.select_for_update(of=("self",)).select_related("token", "artist", "program").get(
         pk=flag.pk)
+    # The flag's program's managers, never the flagged artist themself. A token reaches
+    # every program of its artist, so restoring one needs a manager of each (or an admin).
+    programs = [flag.program_id] if flag.program_id else list(
+        Enrollment.objects.filter(artist=flag.artist).values_list("program_id", flat=True)) or [None]
+    for program_id in programs:
+        authorize(reviewer, Act.MANAGE, program=program_id, subject=flag.artist)
     if flag.status != AccessFlag.Status.OPEN:
         raise InvalidTransition("This flag was already reviewed.")
     flag.status = AccessFlag.Status.UNDONE if undo else AccessFlag.Status.CONFIRMED

@@ -27,7 +27,7 @@ def tokens(request):
         try:
             _, raw = token_create(user=request.user, name=form.cleaned_data["name"],
                                   scopes=form.cleaned_data["scopes"], ttl_days=form.cleaned_data["ttl_days"],
-                                  ip_address=client_ip(request))
+                                  ip_address=client_ip(request), second_factor=request.user.is_verified())
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:

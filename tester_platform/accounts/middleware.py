@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
 from tester_platform.accounts.roles import is_staff_member
 
-# Staff areas; an unverified staff session is sent to the 2FA step before any of them.
-_PROTECTED_PREFIXES = ("/admin/", "/dashboard/", "/finance/", "/reports/")
+# What a staff session may reach before its second factor: the 2FA step itself, signing
+# out, and public pages. Everything else — staff pages, the artist portal (a moderator who
+# is also an artist opens others' outputs from there), htmx fragments and the session
+# API — waits for it. An allowlist, so a new area is closed until someone opens it.
+_OPEN_BEFORE_SECOND_FACTOR = ("/account/two-factor/", "/accounts/logout/", "/static/", "/s/", "/healthz",
+                              "/api/v1/auth/token/", "/api/schema/", "/api/docs/")
 
 
 class StaffTwoFactorMiddleware:
-    """In production staff must have passed TOTP (django-otp) in this session before they
-    reach staff pages or staff API actions. Artists are not affected."""
+    """While STAFF_2FA_REQUIRED (production), a signed-in staff session that has not
+    passed TOTP (django-otp) in this session gets no page and no API answer but the 2FA
+    step. Artists are not affected. Bearer tokens are checked where they are
+    authenticated (tester_platform.api.authentication); services check again through the
+    one policy, so a path this list forgets still cannot act."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -20,11 +28,10 @@ class StaffTwoFactorMiddleware:
     def __call__(self, request):
         if settings.STAFF_2FA_REQUIRED and self._needs_verification(request):
             if request.path.startswith("/api/"):
-                from django.http import JsonResponse
-
                 return JsonResponse(
-                    {"detail": "Staff must complete two-factor sign-in in the web app first.", "code": "otp_required"},
-                    status=403,
+                    {"type": "about:blank", "title": "Second factor required", "status": 403,
+                     "detail": "Staff must complete two-factor sign-in in the web app first.", "code": "otp_required"},
+                    status=403, content_type="application/problem+json",
                 )
             return redirect(f"{reverse('accounts:two_factor')}?next={request.path}")
         return self.get_response(request)
@@ -34,10 +41,6 @@ class StaffTwoFactorMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not (user.is_staff or is_staff_member(user)):
             return False
-        if request.user.is_verified():
+        if user.is_verified():
             return False
-        path = request.path
-        if path.startswith("/api/"):
-            # Token-authenticated API calls are authenticated later by DRF; only sessions count here.
-            return path.startswith(("/api/v1/programs/",)) and request.method == "POST"
-        return path.startswith(_PROTECTED_PREFIXES)
+        return not request.path.startswith(_OPEN_BEFORE_SECOND_FACTOR)

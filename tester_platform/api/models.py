@@ -13,6 +13,10 @@ class ApiToken(models.Model):
         READ = "read", "Read"
         SHARE = "share", "Request sharing"
         LABOUR = "labour", "File feedback and time"
+        CONSENT = "consent", "Sign or withdraw consent"
+        REVIEW = "review", "Moderate: decide shares, review feedback and time"
+        PROGRAMS = "programs", "Manage programs (kill switch)"
+        FINANCE = "finance", "Run payouts"
 
     ALL_SCOPES = [s.value for s in Scope]
 
@@ -28,6 +32,9 @@ class ApiToken(models.Model):
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.TextField(blank=True)
+    # When the holder passed their second factor to mint it. Staff tokens without one (or
+    # with a stale one, see STAFF_TOKEN_2FA_HOURS) are refused while staff 2FA is required.
+    second_factor_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

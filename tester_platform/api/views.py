@@ -14,18 +14,19 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tester_platform.accounts.roles import ADMIN, FINANCE, has_role, roles_of
+from tester_platform.accounts.roles import roles_of
 from tester_platform.api import serializers as s
 from tester_platform.api.authentication import client_ip
 from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
 from tester_platform.api.permissions import TokenHasScope
-from tester_platform.api.services import token_create, token_revoke
+from tester_platform.api.services import otp_code_valid, token_create, token_revoke
 from tester_platform.audit.selectors import audit_events_about, audit_events_for_program
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
-from tester_platform.programs.models import Enrollment, Program, ProgramStaff
-from tester_platform.programs.selectors import can_manage_program, programs_visible_to
+from tester_platform.programs.models import Enrollment, Program
+from tester_platform.policy import Act, can
+from tester_platform.programs.selectors import programs_visible_to
 from tester_platform.programs.services import program_set_paused
 from tester_platform.portal.selectors import quota_summaries
 
@@ -52,7 +53,8 @@ class TokenView(APIView):
             user = None
         if user is None:
             raise AuthenticationFailed("Email or password is wrong.")
-        token, raw = token_create(user=user, name=data.validated_data.get("name", ""), ip_address=client_ip(request))
+        token, raw = token_create(user=user, name=data.validated_data.get("name", ""), ip_address=client_ip(request),
+                                  second_factor=otp_code_valid(user=user, code=data.validated_data.get("otp")))
         return Response({"token": raw, "expires_at": token.expires_at, "scopes": token.scopes},
                         status=status.HTTP_201_CREATED)
 
@@ -92,6 +94,7 @@ class MeView(APIView):
 class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ProgramSerializer
     permission_classes = DEFAULT_PERMISSIONS
+    action_scopes = {"pause": ApiToken.Scope.PROGRAMS, "resume": ApiToken.Scope.PROGRAMS}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
@@ -102,8 +105,6 @@ class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body = s.ProgramSwitchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         program = self.get_object()
-        if not can_manage_program(user=request.user, program=program):
-            return Response({"detail": "Only a manager of this program can do that."}, status=status.HTTP_403_FORBIDDEN)
         program = program_set_paused(program=program, actor=request.user, paused=paused,
                                      reason=body.validated_data.get("reason", ""))
         return Response(s.ProgramSerializer(program).data)
@@ -129,6 +130,7 @@ def _program_for_artist(user, program_id: int) -> Program:
 
 class ConsentView(APIView):
     permission_classes = DEFAULT_PERMISSIONS
+    required_scope = ApiToken.Scope.CONSENT
 
     @extend_schema(parameters=[OpenApiParameter("program", int, required=True)], responses=s.ConsentStateSerializer)
     def get(self, request):
@@ -159,6 +161,7 @@ class ConsentView(APIView):
 
 class ConsentWithdrawView(APIView):
     permission_classes = DEFAULT_PERMISSIONS
+    required_scope = ApiToken.Scope.CONSENT
 
     @extend_schema(request=s.ConsentWithdrawSerializer, responses={201: s.ConsentRecordSerializer})
     def post(self, request):
@@ -188,11 +191,7 @@ class AuditView(ListAPIView):
         if program_id is None:
             return audit_events_about(user=user)
         program = Program.objects.filter(pk=program_id).first()
-        allowed = program is not None and (
-            has_role(user, ADMIN, FINANCE)
-            or ProgramStaff.objects.filter(program=program, user=user).exists()
-        )
-        if not allowed:
+        if program is None or not can(user, Act.READ, program=program):
             raise Http404("No such program among those you staff.")
         return audit_events_for_program(program=program)
 
@@ -209,12 +208,7 @@ class GenerationViewSet(viewsets.ViewSet):
     pagination_class = PageNumberPagination  # also tells the schema that `list` is paginated
     lookup_value_regex = r"[0-9]+"
 
-    def get_required_scope_for(self, action_name: str) -> str:
-        return ApiToken.Scope.GENERATE if action_name in ("create", "cancel") else ApiToken.Scope.READ
-
-    def initial(self, request, *args, **kwargs):
-        self.required_scope = self.get_required_scope_for(self.action)
-        super().initial(request, *args, **kwargs)
+    action_scopes = {"create": ApiToken.Scope.GENERATE, "cancel": ApiToken.Scope.GENERATE}
 
     def get_throttles(self):
         from tester_platform.access.throttles import GenerationSubmitThrottle

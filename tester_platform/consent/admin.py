@@ -7,19 +7,11 @@ from tester_platform.errors import DomainError
 
 
 @admin.register(ConsentDocument)
-class ConsentDocumentAdmin(admin.ModelAdmin):
+class ConsentDocumentAdmin(ReadOnlyAdmin):
     list_display = ("program", "version", "title", "published_at", "sha256")
     list_filter = ("program",)
     search_fields = ("title", "body")
     actions = ["publish"]
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj and obj.published_at:
-            return ("program", "version", "title", "body", "sha256", "published_at")
-        return ("sha256", "published_at")
-
-    def has_delete_permission(self, request, obj=None):
-        return obj is None or obj.published_at is None
 
     @admin.action(description="Publish (artists will be asked to consent again)")
     def publish(self, request, queryset):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from tester_platform.audit.services import audit_record
 from tester_platform.consent.models import ConsentDocument, ConsentRecord
 from tester_platform.errors import InvalidInput, InvalidTransition, NotAllowed
+from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Enrollment
 from tester_platform.programs.services import enrollment_activate
 
@@ -135,6 +136,7 @@ def consent_document_publish(*, document: ConsentDocument, actor) -> ConsentDocu
     """Publish a version. Artists who signed an earlier one keep their records but must
     sign again before generating; they are told by email."""
     document = ConsentDocument.objects.select_for_update().get(pk=document.pk)
+    authorize(actor, Act.MANAGE, program=document.program)
     if document.published_at:
         raise InvalidTransition("This version is already published.")
     newest = current_document(program=document.program)

@@ -88,6 +88,7 @@ class PayoutRunViewSet(viewsets.ViewSet):
     permission_classes = DEFAULT_PERMISSIONS
     lookup_value_regex = r"[0-9]+"
     pagination_class = PageNumberPagination
+    action_scopes = {"create": ApiToken.Scope.FINANCE}
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

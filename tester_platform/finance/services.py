@@ -13,6 +13,7 @@ from payments import webhooks
 from payments.models import ConnectedAccount, Payout, PayoutRun
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import InvalidInput
+from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Program
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def payout_run_start(*, actor: Any, period_end: dt.date, program: Program | None
     """Plan a run (amounts fixed now) and execute it in a Celery task after commit."""
     from tester_platform.finance.tasks import payout_run_execute_task
 
+    authorize(actor, Act.FINANCE)
     with transaction.atomic():
         run = engine.payout_run_create(period_end=period_end, program_id=program.pk if program else None,
                                        created_by=actor, scheduled=scheduled)
@@ -65,6 +67,7 @@ def _audit_payout_change(payout: Payout, old_status: str, *, via: str) -> None:
 
 def payout_run_execute(*, run_id: int, actor: Any = None) -> PayoutRun:
     """Send the run's pending payouts (also how a run is resumed). Safe to repeat."""
+    authorize(actor, Act.FINANCE)
     run = engine.payout_run_execute(
         run_id=run_id, on_change=lambda payout, old: _audit_payout_change(payout, old, via="payout run"))
     if actor is not None:

@@ -33,7 +33,6 @@ from tester_platform.labour.services import (
 from tester_platform.programs.models import Program
 
 ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
-WRITE_ACTIONS = ("create", "review", "acted_on")
 
 
 
@@ -56,9 +55,8 @@ class _LabourViewSet(viewsets.ViewSet):
     lookup_value_regex = r"[0-9]+"
     pagination_class = PageNumberPagination  # also tells the schema that lists are paginated
 
-    def initial(self, request, *args, **kwargs):
-        self.required_scope = ApiToken.Scope.LABOUR if self.action in WRITE_ACTIONS else ApiToken.Scope.READ
-        super().initial(request, *args, **kwargs)
+    action_scopes = {"create": ApiToken.Scope.LABOUR, "review": ApiToken.Scope.REVIEW,
+                     "acted_on": ApiToken.Scope.PROGRAMS}
 
     def _page(self, request, queryset, serializer_class):
         paginator = self.pagination_class()

@@ -12,11 +12,10 @@ from django.utils import timezone
 from generation.models import GenerationJob
 from payments.models import DEFAULT_DAILY_TIME_CAP_MINUTES, LedgerEntry
 from payments.selectors import Balance, balances_for, current_rate_card, ledger_lines
-from tester_platform.accounts.roles import ADMIN, has_role
 from tester_platform.labour.models import FeedbackReport, PayFloorAssessment, TimeEntry
-from tester_platform.programs.models import Enrollment, Program, ProgramStaff
+from tester_platform.policy import Act, can, programs_for
+from tester_platform.programs.models import Enrollment, Program
 
-REVIEWER_ROLES = (ProgramStaff.Role.MODERATOR, ProgramStaff.Role.MANAGER)
 # Enrollments whose holder may file labour: active testers, and those who left (they are
 # still owed for work done before leaving). Onboarding and suspended ones may not.
 FILING_STATUSES = (Enrollment.Status.ACTIVE, Enrollment.Status.LEFT)
@@ -25,28 +24,16 @@ FILING_STATUSES = (Enrollment.Status.ACTIVE, Enrollment.Status.LEFT)
 # --- who may do what ---------------------------------------------------------------------
 
 def reviewable_programs(*, user) -> QuerySet[Program]:
-    if not user.is_authenticated:
-        return Program.objects.none()
-    if has_role(user, ADMIN):
-        return Program.objects.all()
-    return Program.objects.filter(staff__user=user, staff__role__in=REVIEWER_ROLES).distinct()
+    return programs_for(user, Act.REVIEW)
 
 
 def can_review(*, user, program_id: int) -> bool:
-    if not user.is_authenticated:
-        return False
-    if has_role(user, ADMIN):
-        return True
-    return ProgramStaff.objects.filter(user=user, program_id=program_id, role__in=REVIEWER_ROLES).exists()
+    return can(user, Act.REVIEW, program=program_id)
 
 
 def can_mark_acted_on(*, user, program_id: int) -> bool:
     """The program owner's side: managers of the program (or an admin)."""
-    if not user.is_authenticated:
-        return False
-    if has_role(user, ADMIN):
-        return True
-    return ProgramStaff.objects.filter(user=user, program_id=program_id, role=ProgramStaff.Role.MANAGER).exists()
+    return can(user, Act.MANAGE, program=program_id)
 
 
 def programs_for_filing(*, artist) -> QuerySet[Program]:

@@ -26,6 +26,7 @@ from tester_platform.labour.selectors import (
     daily_cap_minutes,
     minutes_filed,
 )
+from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Enrollment, Program
 
 MAX_TIME_ENTRY_AGE_DAYS = 90
@@ -141,10 +142,7 @@ def time_entry_submit(*, artist, program: Program, date: dt.date, minutes: int, 
 # --- reviewing ---------------------------------------------------------------------------
 
 def _require_reviewer(*, reviewer, program_id: int, artist_id: int) -> None:
-    if not can_review(user=reviewer, program_id=program_id):
-        raise NotAllowed("Only moderators and managers of this program review its testers' work.")
-    if reviewer.pk == artist_id:
-        raise NotAllowed("Nobody reviews their own work.")
+    authorize(reviewer, Act.REVIEW, program=program_id, subject=artist_id)
 
 
 def _rate_card_for_acceptance(program_id: int) -> RateCard:
@@ -267,8 +265,7 @@ def bulk_accept(*, reviewer, feedback_ids: Iterable[int] = (), time_entry_ids: I
 def feedback_mark_acted_on(*, report: FeedbackReport, actor, note: str = "") -> FeedbackReport:
     """The program owner did something about an accepted report; the artist sees it."""
     report = FeedbackReport.objects.select_for_update().get(pk=report.pk)
-    if not can_mark_acted_on(user=actor, program_id=report.program_id):
-        raise NotAllowed("Only managers of this program mark reports as acted on.")
+    authorize(actor, Act.MANAGE, program=report.program_id)
     if report.status != FeedbackReport.Status.ACCEPTED:
         raise InvalidTransition("Only an accepted report can be marked as acted on.")
     if report.acted_on_at is not None:
@@ -292,8 +289,7 @@ def marketing_licence_post(*, generation_id: int, actor, program: Program) -> Le
     is checked at use, so a withdrawn opt-in refuses it)."""
     from tester_platform.consent.services import active_consent
 
-    if not can_mark_acted_on(user=actor, program_id=program.pk):
-        raise NotAllowed("Only managers of this program license outputs for marketing.")
+    authorize(actor, Act.MANAGE, program=program)
     job = GenerationJob.objects.select_related("artist").filter(pk=generation_id, program=program).first()
     if job is None:
         raise InvalidInput("No such generation in this program.", field="generation")

@@ -1,22 +1,32 @@
 from django.contrib import admin, messages
 
+from tester_platform.admin_mixins import ReadOnlyAdmin
 from tester_platform.errors import DomainError
 from tester_platform.programs.models import Application, Enrollment, Invitation, Program, ProgramStaff
-from tester_platform.programs.services import application_decide, invitation_create, program_set_paused
+from tester_platform.programs.services import application_decide, program_set_paused
 
 
 class ProgramStaffInline(admin.TabularInline):
+    """Who staffs the program, read-only: roles are granted in the staff console, where
+    only an admin can make someone a manager and every grant is audited."""
+
     model = ProgramStaff
     extra = 0
-    autocomplete_fields = ["user"]
+    fields = readonly_fields = ("user", "role")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(ReadOnlyAdmin):
     list_display = ("name", "slug", "status", "model_profile", "daily_compute_seconds", "created_at")
     list_filter = ("status", "model_profile")
     search_fields = ("name", "slug")
-    prepopulated_fields = {"slug": ("name",)}
     inlines = [ProgramStaffInline]
     actions = ["pause", "resume"]
     fieldsets = (
@@ -33,7 +43,7 @@ class ProgramAdmin(admin.ModelAdmin):
             except DomainError as error:
                 self.message_user(request, f"{program}: {error.message}", messages.WARNING)
 
-    @admin.action(description="Pause (kill switch): refuse new generations")
+    @admin.action(description="Pause (kill switch): refuse new generations, cancel queued jobs")
     def pause(self, request, queryset):
         self._set_paused(request, queryset, True)
 
@@ -43,31 +53,18 @@ class ProgramAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdmin):
     list_display = ("email", "program", "created_at", "expires_at", "accepted_at", "revoked_at")
     list_filter = ("program",)
     search_fields = ("email",)
-    fields = ("program", "email")
-
-    def get_readonly_fields(self, request, obj=None):
-        return ("program", "email") if obj else ()
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return
-        invitation, _token = invitation_create(program=obj.program, email=obj.email, invited_by=request.user)
-        obj.pk = invitation.pk
-        self.message_user(request, f"Invitation emailed to {invitation.email}.")
+    exclude = ("token_hash",)
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(ReadOnlyAdmin):
     list_display = ("artist", "program", "status", "created_at", "decided_at")
     list_filter = ("status", "program")
     search_fields = ("artist__email", "statement")
-    readonly_fields = ("program", "artist", "portfolio_url", "statement", "status", "created_at", "decided_by",
-                       "decided_at")
-    fields = readonly_fields + ("reason",)
     actions = ["accept"]
 
     @admin.action(description="Accept the selected applications")
@@ -78,15 +75,9 @@ class ApplicationAdmin(admin.ModelAdmin):
             except DomainError as error:
                 self.message_user(request, f"{application}: {error.message}", messages.WARNING)
 
-    def save_model(self, request, obj, form, change):
-        # Saving a reason on an open application declines it with that reason.
-        if change and obj.status == Application.Status.SUBMITTED and obj.reason.strip():
-            application_decide(application=obj, decided_by=request.user, accept=False, reason=obj.reason)
-
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(ReadOnlyAdmin):
     list_display = ("artist", "program", "status", "created_at", "activated_at")
     list_filter = ("status", "program")
     search_fields = ("artist__email",)
-    readonly_fields = ("artist", "program", "created_at", "activated_at")

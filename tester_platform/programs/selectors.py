@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
-from tester_platform.programs.models import Enrollment, Program, ProgramStaff
+from tester_platform.policy import Act, can, programs_for
+from tester_platform.programs.models import Enrollment, Program
 
 
 def programs_visible_to(*, user) -> QuerySet[Program]:
@@ -12,7 +13,8 @@ def programs_visible_to(*, user) -> QuerySet[Program]:
     if has_role(user, ADMIN, FINANCE):
         return Program.objects.all()
     return Program.objects.filter(
-        Q(enrollments__artist=user) | Q(staff__user=user) | Q(status=Program.Status.RECRUITING)
+        Q(enrollments__artist=user) | Q(pk__in=programs_for(user, Act.READ).values("pk"))
+        | Q(status=Program.Status.RECRUITING)
     ).distinct()
 
 
@@ -20,11 +22,5 @@ def enrollment_of(*, artist, program) -> Enrollment | None:
     return Enrollment.objects.filter(artist=artist, program=program).first()
 
 
-def user_has_program_role(*, user, program, role: str) -> bool:
-    if has_role(user, ADMIN):
-        return True
-    return ProgramStaff.objects.filter(user=user, program=program, role=role).exists()
-
-
 def can_manage_program(*, user, program) -> bool:
-    return user_has_program_role(user=user, program=program, role=ProgramStaff.Role.MANAGER)
+    return can(user, Act.MANAGE, program=program)

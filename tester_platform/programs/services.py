@@ -14,6 +14,7 @@ from tester_platform.accounts.roles import ARTIST
 from tester_platform.accounts.services import user_grant_role
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed
+from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Application, Enrollment, Invitation, Program
 
 INVITATION_TTL = timedelta(days=14)
@@ -31,6 +32,7 @@ def hash_token(token: str) -> str:
 def invitation_create(*, program: Program, email: str, invited_by=None) -> tuple[Invitation, str]:
     """Create an invitation and email its link (through the worker, after commit).
     Returns the raw token once; only its hash is stored."""
+    authorize(invited_by, Act.MANAGE, program=program)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         program=program,
@@ -129,6 +131,7 @@ def application_submit(*, program: Program, artist, portfolio_url: str, statemen
 @transaction.atomic
 def application_decide(*, application: Application, decided_by, accept: bool, reason: str = "") -> Application:
     application = Application.objects.select_for_update().select_related("program", "artist").get(pk=application.pk)
+    authorize(decided_by, Act.MANAGE, program=application.program, subject=application.artist)
     if application.status != Application.Status.SUBMITTED:
         raise InvalidTransition("This application has already been decided.")
     if not accept and not reason.strip():
@@ -149,6 +152,7 @@ def application_decide(*, application: Application, decided_by, accept: bool, re
 def program_set_paused(*, program: Program, actor, paused: bool, reason: str = "") -> Program:
     """The kill switch: a paused program refuses new generations at once."""
     program = Program.objects.select_for_update().get(pk=program.pk)
+    authorize(actor, Act.MANAGE, program=program)
     if paused:
         if program.status == Program.Status.PAUSED:
             return program
@@ -173,6 +177,7 @@ def enrollment_suspend(*, enrollment: Enrollment, actor, reason: str) -> Enrollm
     """Stop one artist generating in one program, at once: the next submission is refused
     and their queued jobs are cancelled. Everyone else keeps working."""
     enrollment = Enrollment.objects.select_for_update().select_related("program", "artist").get(pk=enrollment.pk)
+    authorize(actor, Act.MANAGE, program=enrollment.program, subject=enrollment.artist)
     if not reason.strip():
         raise InvalidInput("Say why, so the artist and the other staff know.", field="reason")
     if enrollment.status == Enrollment.Status.SUSPENDED:
@@ -192,6 +197,7 @@ def enrollment_suspend(*, enrollment: Enrollment, actor, reason: str) -> Enrollm
 @transaction.atomic
 def enrollment_reinstate(*, enrollment: Enrollment, actor, note: str = "") -> Enrollment:
     enrollment = Enrollment.objects.select_for_update().select_related("program", "artist").get(pk=enrollment.pk)
+    authorize(actor, Act.MANAGE, program=enrollment.program, subject=enrollment.artist)
     if enrollment.status != Enrollment.Status.SUSPENDED:
         raise InvalidTransition("Only a suspended enrollment can be reinstated.")
     enrollment.status = enrollment.suspended_from or Enrollment.Status.ACTIVE

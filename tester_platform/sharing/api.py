@@ -84,9 +84,11 @@ class ShareRequestViewSet(viewsets.ViewSet):
     pagination_class = PageNumberPagination  # also tells the schema that `list` is paginated
     lookup_value_regex = r"[0-9]+"
 
-    def initial(self, request, *args, **kwargs):
-        self.required_scope = ApiToken.Scope.READ if request.method == "GET" else ApiToken.Scope.SHARE
-        super().initial(request, *args, **kwargs)
+    action_scopes = {
+        "create": ApiToken.Scope.SHARE, "appeal": ApiToken.Scope.SHARE, "resubmit": ApiToken.Scope.SHARE,
+        "revoke": ApiToken.Scope.SHARE, "withdraw": ApiToken.Scope.SHARE,
+        "decide": ApiToken.Scope.REVIEW, "appeal_decide": ApiToken.Scope.REVIEW,
+    }
 
     def _out(self, share_request, code=status.HTTP_200_OK):
         return Response(ShareRequestSerializer(share_request, context={"request": self.request}).data, status=code)
@@ -131,9 +133,6 @@ class ShareRequestViewSet(viewsets.ViewSet):
         data = DecideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         share_request = self._visible(pk)
-        if not can_review(user=request.user, program=share_request.program):
-            return Response({"detail": "Only moderators of this program decide its share requests."},
-                            status=status.HTTP_403_FORBIDDEN)
         return self._out(share_request_decide(share_request=share_request, moderator=request.user,
                                               **data.validated_data))
 
@@ -151,9 +150,6 @@ class ShareRequestViewSet(viewsets.ViewSet):
         data = AppealDecideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         share_request = self._visible(pk)
-        if not can_review(user=request.user, program=share_request.program):
-            return Response({"detail": "Only moderators of this program decide appeals."},
-                            status=status.HTTP_403_FORBIDDEN)
         return self._out(share_appeal_decide(share_request=share_request, moderator=request.user,
                                              overturn=data.validated_data["decision"] == "overturn",
                                              note=data.validated_data["note"]))

@@ -5,7 +5,7 @@ import statistics
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from tester_platform.accounts.roles import ADMIN, has_role
+from tester_platform.policy import Act, programs_for
 from tester_platform.programs.models import Program
 from tester_platform.sharing.models import ShareEvent, ShareRequest
 
@@ -13,9 +13,7 @@ DECISION_ACTIONS = ("approved", "rejected", "changes_requested", "step_approved"
 
 
 def reviewable_programs(*, user) -> QuerySet[Program]:
-    if has_role(user, ADMIN):
-        return Program.objects.all()
-    return Program.objects.filter(staff__user=user).distinct()
+    return programs_for(user, Act.REVIEW)
 
 
 def moderation_queue(*, user, program_id=None, status=None, destination=None, overdue=False) -> QuerySet[ShareRequest]:

@@ -9,10 +9,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from generation.models import GenerationJob
-from tester_platform.accounts.roles import ADMIN, has_role
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, NotFound
-from tester_platform.programs.models import Enrollment, ProgramStaff
+from tester_platform.policy import Act, authorize, can
+from tester_platform.programs.models import Enrollment
 from tester_platform.sharing.models import DEFAULT_REASONS, RejectionReason, ReviewStep, ShareEvent, ShareRequest
 
 Status = ShareRequest.Status
@@ -47,9 +47,15 @@ def _moderator_steps(program, steps: list[ReviewStep] | None = None) -> list[Rev
 
 
 def can_review(*, user, program) -> bool:
-    if has_role(user, ADMIN):
-        return True
-    return ProgramStaff.objects.filter(program=program, user=user).exists()
+    return can(user, Act.REVIEW, program=program)
+
+
+def _steps_passed_by(share_request: ShareRequest, moderator) -> bool:
+    """Has this moderator already approved a step of the current review round? Each step
+    of a multi-step review needs a different person, or the second pair of eyes is the first."""
+    round_started = share_request.submitted_at
+    return share_request.events.filter(action="step_approved", actor=moderator,
+                                       created_at__gte=round_started).exists()
 
 
 # --- automatic checks -------------------------------------------------------------------
@@ -236,11 +242,13 @@ DECISIONS = ("approve", "reject", "request_changes")
 def share_request_decide(*, share_request: ShareRequest, moderator, decision: str, reason_code: str = "",
                          note: str = "") -> ShareRequest:
     share_request = _lock(share_request)
-    if not can_review(user=moderator, program=share_request.program):
-        raise NotFound("No such share request among your programs.")
+    authorize(moderator, Act.REVIEW, program=share_request.program, subject=share_request.artist)
     if decision not in DECISIONS:
         raise InvalidInput(f"Decide one of: {', '.join(DECISIONS)}.", field="decision")
     _require(share_request, *ShareRequest.AWAITING_DECISION, doing="decided")
+    if _steps_passed_by(share_request, moderator):
+        raise NotAllowed("You approved an earlier step of this review; another moderator decides this one.",
+                         code="same_moderator")
     note = (note or "").strip()[:4000]
     if decision == "reject":
         reason = next((r for r in policy_reasons(program=share_request.program) if r.code == reason_code), None)
@@ -280,8 +288,7 @@ def share_request_decide(*, share_request: ShareRequest, moderator, decision: st
 @transaction.atomic
 def share_appeal_decide(*, share_request: ShareRequest, moderator, overturn: bool, note: str = "") -> ShareRequest:
     share_request = _lock(share_request)
-    if not can_review(user=moderator, program=share_request.program):
-        raise NotFound("No such share request among your programs.")
+    authorize(moderator, Act.REVIEW, program=share_request.program, subject=share_request.artist)
     if not share_request.appeal_pending:
         raise InvalidTransition("There is no pending appeal on this request.")
     if share_request.decided_by_id == moderator.pk:
@@ -309,7 +316,7 @@ def share_requests_bulk_approve(*, ids: list[int], moderator) -> list[ShareReque
             with transaction.atomic():
                 approved.append(share_request_decide(share_request=share_request, moderator=moderator,
                                                      decision="approve"))
-        except (InvalidTransition, NotFound):
+        except (InvalidTransition, NotFound, NotAllowed):  # e.g. one's own request: left for another moderator
             continue
     return approved
 

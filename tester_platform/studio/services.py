@@ -91,16 +91,15 @@ def generation_submit(
 
 
 def generation_for_user(*, user, job_id: int) -> GenerationJob:
-    """The job if it is the user's own; staff of its program may see it too; else NotFound."""
-    from tester_platform.accounts.roles import ADMIN, has_role
-    from tester_platform.programs.models import ProgramStaff
+    """The job if it is the user's own; reviewers of its program may see it too (with their
+    second factor passed); else NotFound."""
+    from tester_platform.policy import Act, can
 
     job = GenerationJob.objects.select_related("usage", "program", "consent_record__document", "artist").filter(
         pk=job_id).first()
     if job is None:
         raise NotFound("No such generation.")
-    if job.artist_id == user.pk or has_role(user, ADMIN) or ProgramStaff.objects.filter(
-            program_id=job.program_id, user=user).exists():
+    if job.artist_id == user.pk or can(user, Act.REVIEW, program=job.program_id):
         return job
     raise NotFound("No such generation.")
 

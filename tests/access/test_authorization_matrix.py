@@ -114,7 +114,8 @@ CASES = [
     ("sharing_review:review", "GET", lambda w: {"pk": w.share.pk}, None, (302, 403, 403, 200, 404, 200, 403, 200)),
     ("sharing_review:decide_appeal", "POST", lambda w: {"pk": w.share.pk}, lambda w: {"outcome": "overturn"},
      (302, 403, 403, 302, 404, 302, 403, 302)),
-    ("admin:index", "GET", None, None, (302, 302, 302, 302, 302, 200, 302, 200)),
+    # The admin is for superusers only; managers work in the staff console.
+    ("admin:index", "GET", None, None, (302, 302, 302, 302, 302, 302, 302, 200)),
     # --- plumbing -----------------------------------------------------------------------
     ("healthz", "GET", None, None, ALL_200),
     ("metrics", "GET", None, None, (401,) * 8),  # a bearer METRICS_TOKEN, never a user session
@@ -198,7 +199,9 @@ CASES = [
     ("finance:period_report_pdf", "GET", None, None, FINANCE_ONLY),
     ("finance:payouts", "GET", None, None, PORTAL),
     ("finance:payout_connect", "POST", matrix_stripe, None, (302, 302, 302, 403, 403, 403, 403, 403)),
-    ("finance:payout_refresh", "GET", matrix_stripe, None, (302, 302, 302, 403, 403, 403, 403, 403)),
+    # Stripe's refresh_url: a GET only shows a button; the POST makes the new link.
+    ("finance:payout_refresh", "GET", matrix_stripe, None, (302, 200, 200, 403, 403, 403, 403, 403)),
+    ("finance:payout_refresh", "POST", matrix_stripe, None, (302, 302, 302, 403, 403, 403, 403, 403)),
     ("finance:payout_return", "GET", None, None, (302,) * 8),
     ("finance:statement_pdf", "GET", lambda w: {"payout_id": matrix_payout(w).pk}, None,
      (302, 200, 404, 404, 404, 404, 200, 200)),

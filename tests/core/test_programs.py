@@ -14,7 +14,7 @@ from tester_platform.programs.services import (
     invitation_create,
     program_set_paused,
 )
-from tests.factories import PASSWORD, ProgramFactory
+from tests.factories import PASSWORD, ProgramFactory, add_staff
 
 
 def counts():
@@ -88,6 +88,7 @@ def test_weak_or_mismatched_passwords_get_field_messages(client, invite):
 
 def test_application_accept_enrolls_and_decline_needs_a_reason(outsider, manager):
     recruiting = ProgramFactory(status=Program.Status.RECRUITING)
+    add_staff(manager, recruiting, "program_manager")
     application = application_submit(program=recruiting, artist=outsider, portfolio_url="https://art.example",
                                      statement="I animate.")
     with pytest.raises(Conflict):
@@ -108,6 +109,7 @@ def test_pause_and_resume_are_audited_transitions(program, manager):
     assert list(AuditEvent.objects.filter(program=program, action__startswith="program.").values_list("action", flat=True)) == [
         "program.resumed", "program.paused"]
     closed = ProgramFactory(status=Program.Status.CLOSED)
+    add_staff(manager, closed, "program_manager")
     with pytest.raises(InvalidTransition):
         program_set_paused(program=closed, actor=manager, paused=True)
 
