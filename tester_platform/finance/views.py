@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from payments.errors import PaymentsError, WebhookSignatureInvalid
 from payments.models import Payout, PayoutRun, WebhookEvent
@@ -237,9 +237,19 @@ def payout_connect(request):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def payout_refresh(request):
-    """Stripe's refresh_url: the link expired or was used; make a new one."""
-    return start_onboarding(request, _safe_next(request, reverse("finance:payouts")))
+    """Stripe's refresh_url: the link expired or was used. Stripe sends the browser here with
+    a GET, and a GET changes nothing (a link or an image on any page could fire it): it
+    answers with a button that POSTs back here, and the POST makes the new link."""
+    next_path = _safe_next(request, reverse("finance:payouts"))
+    if request.method == "POST":
+        return start_onboarding(request, next_path)
+    from tester_platform.finance.api import _is_artist
+
+    if not _is_artist(request.user):
+        raise PermissionDenied("Payout accounts are for artists.")
+    return allow_stripe_form_action(render(request, "finance/payout_refresh.html", {"next": next_path}))
 
 
 @login_required

@@ -136,11 +136,14 @@ def cancel(request, job_id: int):
 def media(request, token: str):
     if not request.user.is_authenticated:
         from tester_platform.api.authentication import BearerTokenAuthentication
+        from tester_platform.api.models import ApiToken
 
         try:
             result = BearerTokenAuthentication().authenticate(request)
         except Exception:
             result = None
-        if result is not None:
+        # Reading an output is a read like any API read: a token without the read scope
+        # (one minted only to generate or to file feedback) must not fetch files either.
+        if result is not None and ApiToken.Scope.READ in result[1].scopes:
             request.user = result[0]
     return serve_signed_media(request, token)
