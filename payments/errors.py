@@ -78,3 +78,18 @@ class WebhookSignatureInvalid(PaymentsError):
     """The webhook body does not carry a valid Stripe signature (400); nothing is stored."""
 
     code = "bad_signature"
+
+
+class RateCardImmutable(PaymentsError):
+    """A published rate card is never edited: artists agreed to those terms (409). Draft a
+    new version instead."""
+
+    http_status = 409
+    code = "rate_card_immutable"
+
+
+class InvalidRateCard(PaymentsError):
+    """Rate card terms the engine refuses: a negative or non-integer amount, a bad
+    currency, a daily cap outside one day (400)."""
+
+    code = "rate_card_invalid"

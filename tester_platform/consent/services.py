@@ -9,7 +9,7 @@ from tester_platform.audit.services import audit_record
 from tester_platform.consent.models import ConsentDocument, ConsentRecord
 from tester_platform.errors import InvalidInput, InvalidTransition, NotAllowed
 from tester_platform.policy import Act, authorize
-from tester_platform.programs.models import Enrollment
+from tester_platform.programs.models import Enrollment, Program
 from tester_platform.programs.services import enrollment_activate
 
 
@@ -129,6 +129,36 @@ def consent_withdraw(*, artist, program, ip_address: str | None = None, user_age
     audit_record(action="consent.withdrawn", actor=artist, subject=artist, program=program, target=record,
                  data={"version": current.document.version})
     return record
+
+
+@transaction.atomic
+def consent_document_draft(*, program, actor, title: str, body: str) -> ConsentDocument:
+    """Write the program's one draft agreement: the unpublished version above every
+    published one, created as the next version when there is none. Published versions are
+    never touched (the model refuses too); publishing is consent_document_publish."""
+    # The program row serialises drafts, so two managers cannot take the same version number.
+    program = Program.objects.select_for_update().get(pk=program.pk)
+    authorize(actor, Act.MANAGE, program=program)
+    title, body = (title or "").strip(), (body or "").strip()
+    if not title or len(title) > 200:
+        raise InvalidInput("Give the agreement a title of at most 200 characters.", field="title")
+    if not body:
+        raise InvalidInput("Write the agreement's text.", field="body")
+    if len(body) > 100_000:
+        raise InvalidInput("Keep the agreement under 100,000 characters.", field="body")
+    newest = ConsentDocument.objects.filter(program=program).order_by("-version").first()
+    if newest is not None and newest.published_at is None:
+        document, before = newest, newest.sha256
+        document.title, document.body = title, body
+        document.save()
+    else:
+        before = None
+        document = ConsentDocument.objects.create(program=program, version=newest.version + 1 if newest else 1,
+                                                  title=title, body=body)
+    audit_record(action="consent.document_drafted", actor=actor, program=program, target=document,
+                 data={"version": document.version, "title": title, "sha256": document.sha256,
+                       "previous_draft_sha256": before})
+    return document
 
 
 @transaction.atomic

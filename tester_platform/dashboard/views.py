@@ -2,24 +2,24 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 
 from generation.selectors import worker_stats
-from tester_platform.accounts.roles import ADMIN, FINANCE, MODERATOR, PROGRAM_MANAGER, has_role
+from tester_platform.accounts.roles import ADMIN, FINANCE, MODERATOR, PROGRAM_MANAGER
 from tester_platform.dashboard.access import role_required
-from tester_platform.programs.models import Application, Enrollment, Program
+from tester_platform.policy import Act, programs_for
+from tester_platform.programs.models import Application, Enrollment
 
 STAFF = (MODERATOR, PROGRAM_MANAGER, FINANCE, ADMIN)
 
 
 @role_required(*STAFF)
 def home(request):
-    programs = Program.objects.all() if has_role(request.user, ADMIN, FINANCE) else Program.objects.filter(
-        staff__user=request.user).distinct()
-    programs = programs.annotate(
+    programs = programs_for(request.user, Act.READ).annotate(
         active_testers=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ACTIVE), distinct=True),
         onboarding=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ONBOARDING), distinct=True),
         open_applications=Count("applications", filter=Q(applications__status=Application.Status.SUBMITTED),
                                 distinct=True),
     ).order_by("name")
-    return render(request, "dashboard/home.html", {"programs": programs})
+    managed = set(programs_for(request.user, Act.MANAGE).values_list("pk", flat=True))
+    return render(request, "dashboard/home.html", {"programs": programs, "managed": managed})
 
 
 @role_required(*STAFF)

@@ -3,19 +3,28 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from generation.conf import get_profile
+from generation.errors import GenerationError, ModelProfileError
+from generation.presets import ASPECT_RATIOS, MAX_DURATION_SECONDS, MIN_DURATION_SECONDS, RESOLUTIONS, \
+    frame_size, frames_for_duration
 from generation.services import jobs_cancel_queued
 
-from tester_platform.accounts.roles import ARTIST
+from tester_platform.accounts.roles import ARTIST, MODERATOR, PROGRAM_MANAGER
 from tester_platform.accounts.services import user_grant_role
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed
 from tester_platform.policy import Act, authorize
-from tester_platform.programs.models import Application, Enrollment, Invitation, Program
+from tester_platform.programs.models import Application, Enrollment, Invitation, Program, ProgramStaff
 
 INVITATION_TTL = timedelta(days=14)
 
@@ -206,3 +215,275 @@ def enrollment_reinstate(*, enrollment: Enrollment, actor, note: str = "") -> En
     audit_record(action="enrollment.reinstated", actor=actor, subject=enrollment.artist, program=enrollment.program,
                  target=enrollment, data={"note": note})
     return enrollment
+
+
+# --- program settings ----------------------------------------------------------------------
+
+SETTINGS_FIELDS = ("name", "description", "daily_compute_seconds", "max_concurrent_jobs", "max_resolution",
+                   "max_duration_seconds", "share_review_hours", "share_approve_on_expiry")
+# (lowest, highest) a manager may set; the model profile narrows the two caps further.
+SETTINGS_RANGES = {
+    "daily_compute_seconds": (1, 24 * 3600),
+    "max_concurrent_jobs": (1, 32),
+    "max_duration_seconds": (MIN_DURATION_SECONDS, MAX_DURATION_SECONDS),
+    "share_review_hours": (1, 30 * 24),
+}
+
+
+def _profile_of(program: Program):
+    try:
+        return get_profile(program.model_profile, check_dir=False)
+    except ModelProfileError:
+        raise InvalidInput(f"This program's model profile {program.model_profile!r} is not configured here, so "
+                           "its limits cannot be checked; ask an administrator.", field="max_resolution") from None
+
+
+def _renders(resolution: str, profile) -> bool:
+    """Can the profile make this resolution at every aspect ratio an artist may choose?"""
+    try:
+        for ratio in ASPECT_RATIOS:
+            frame_size(ratio, resolution, profile=profile)
+    except GenerationError:
+        return False
+    return True
+
+
+def _fits_duration(seconds: int, profile) -> bool:
+    try:
+        frames_for_duration(seconds, profile=profile)
+    except GenerationError:
+        return False
+    return True
+
+
+def program_caps(program: Program) -> dict:
+    """What the program's model profile can make: the resolutions (at every aspect ratio)
+    and the longest whole-second duration, for the settings form's hints."""
+    try:
+        profile = get_profile(program.model_profile, check_dir=False)
+    except ModelProfileError:
+        return {"profile": program.model_profile, "resolutions": [], "max_duration_seconds": None}
+    durations = [s for s in range(MIN_DURATION_SECONDS, MAX_DURATION_SECONDS + 1) if _fits_duration(s, profile)]
+    return {"profile": profile.label or profile.key, "resolutions": [r for r in RESOLUTIONS if _renders(r, profile)],
+            "max_duration_seconds": max(durations) if durations else None}
+
+
+def _clean_settings(program: Program, fields: dict) -> dict:
+    unknown = sorted(set(fields) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise InvalidInput(f"Not a program setting: {', '.join(unknown)}.", field=unknown[0])
+    cleaned = {}
+    for name, value in fields.items():
+        if name == "name":
+            value = (value or "").strip()
+            if not value or len(value) > 120:
+                raise InvalidInput("Give the program a name of at most 120 characters.", field=name)
+        elif name == "description":
+            value = (value or "").strip()
+            if len(value) > 20000:
+                raise InvalidInput("Keep the description under 20,000 characters.", field=name)
+        elif name == "share_approve_on_expiry":
+            if not isinstance(value, bool):
+                raise InvalidInput("Choose yes or no.", field=name)
+        elif name == "max_resolution":
+            if value not in Program.Resolution.values:
+                raise InvalidInput(f"Choose one of {', '.join(Program.Resolution.values)}.", field=name)
+        else:
+            low, high = SETTINGS_RANGES[name]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise InvalidInput(f"Enter a whole number from {low} to {high}.", field=name)
+        cleaned[name] = value
+    # The caps are checked against the model only when they change: a program whose
+    # profile was narrowed later can still have its name edited.
+    if "max_resolution" in cleaned and cleaned["max_resolution"] != program.max_resolution:
+        profile = _profile_of(program)
+        if not _renders(cleaned["max_resolution"], profile):
+            possible = [r for r in RESOLUTIONS if _renders(r, profile)]
+            raise InvalidInput(
+                f"The model {profile.label or profile.key} cannot render {cleaned['max_resolution']} at every aspect "
+                f"ratio (it makes at most {profile.max_width}×{profile.max_height} px); choose "
+                f"{' or '.join(possible) or 'another profile'}.", field="max_resolution")
+    if "max_duration_seconds" in cleaned and cleaned["max_duration_seconds"] != program.max_duration_seconds:
+        profile = _profile_of(program)
+        if not _fits_duration(cleaned["max_duration_seconds"], profile):
+            longest = program_caps(program)["max_duration_seconds"]
+            raise InvalidInput(
+                f"The model {profile.label or profile.key} makes at most {profile.max_frames} frames at "
+                f"{profile.fps} fps in one go: {longest or 'no whole number of'} seconds at most.",
+                field="max_duration_seconds")
+    return cleaned
+
+
+@transaction.atomic
+def program_update_settings(*, program: Program, actor, **fields) -> Program:
+    """Change a program's description, quota policy and share policy. Only what changed is
+    written and audited (each field's value before and after)."""
+    program = Program.objects.select_for_update().get(pk=program.pk)
+    authorize(actor, Act.MANAGE, program=program)
+    cleaned = _clean_settings(program, fields)
+    changes = {name: {"before": getattr(program, name), "after": value}
+               for name, value in cleaned.items() if getattr(program, name) != value}
+    if not changes:
+        return program
+    for name, change in changes.items():
+        setattr(program, name, change["after"])
+    program.save(update_fields=list(changes))
+    audit_record(action="program.settings_updated", actor=actor, program=program, target=program,
+                 data={"changes": changes})
+    return program
+
+
+# --- invitations: many at once, resend, revoke ----------------------------------------------
+
+MAX_INVITATIONS_AT_ONCE = 500
+
+
+class InvitationListInvalid(InvalidInput):
+    """Some addresses of a list are not valid; `problems` says which (index in the list,
+    message), so a form can point at the line. Nothing of the list was written."""
+
+    code = "invitation_list_invalid"
+
+    def __init__(self, problems: list[tuple[int, str]]):
+        super().__init__(f"{len(problems)} of the addresses are not valid, so no invitation was sent. "
+                         "Correct them and send the list again.", field="emails")
+        self.problems = problems
+
+
+@dataclass
+class InvitationBatch:
+    created: list[Invitation] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (address, why)
+
+
+def invitation_is_open(invitation: Invitation, *, now=None) -> bool:
+    return (invitation.accepted_at is None and invitation.revoked_at is None
+            and invitation.expires_at > (now or timezone.now()))
+
+
+@transaction.atomic
+def invitation_create_many(*, program: Program, emails: Sequence[str], invited_by) -> InvitationBatch:
+    """Invite a list of addresses in one transaction: every address is checked first and
+    one bad address writes nothing (InvitationListInvalid names each). Addresses listed
+    twice, already invited (an open invitation) or already in the program are skipped."""
+    program = Program.objects.select_for_update().get(pk=program.pk)
+    authorize(invited_by, Act.MANAGE, program=program)
+    if not emails:
+        raise InvalidInput("Give at least one email address.", field="emails")
+    if len(emails) > MAX_INVITATIONS_AT_ONCE:
+        raise InvalidInput(f"At most {MAX_INVITATIONS_AT_ONCE} addresses at once ({len(emails)} given).",
+                           field="emails")
+    problems, addresses = [], []
+    for index, raw in enumerate(emails):
+        address = (raw or "").strip().lower()
+        try:
+            if len(address) > 254:
+                raise ValidationError("too long")
+            validate_email(address)
+        except ValidationError:
+            problems.append((index, f"“{(raw or '').strip()[:80]}” is not a valid email address."))
+        addresses.append(address)
+    if problems:
+        raise InvitationListInvalid(problems)
+    now = timezone.now()
+    invited = {i.email for i in Invitation.objects.filter(program=program, email__in=addresses)
+               if invitation_is_open(i, now=now)}
+    enrolled = set(Enrollment.objects.filter(program=program, artist__email__in=addresses).exclude(
+        status=Enrollment.Status.LEFT).values_list("artist__email", flat=True))
+    enrolled = {e.lower() for e in enrolled}
+    batch, seen = InvitationBatch(), set()
+    for address in addresses:
+        if address in seen:
+            batch.skipped.append((address, "listed more than once"))
+        elif address in invited:
+            batch.skipped.append((address, "already invited (the invitation is still open)"))
+        elif address in enrolled:
+            batch.skipped.append((address, "already in the program"))
+        else:
+            invitation, _ = invitation_create(program=program, email=address, invited_by=invited_by)
+            batch.created.append(invitation)
+        seen.add(address)
+    return batch
+
+
+def _invitation_for_change(invitation: Invitation, actor) -> Invitation:
+    invitation = Invitation.objects.select_for_update().select_related("program").get(pk=invitation.pk)
+    authorize(actor, Act.MANAGE, program=invitation.program)
+    if invitation.accepted_at:
+        raise InvalidTransition("This invitation was already accepted.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
+    """Withdraw an invitation: its link stops working (and an email still queued is not sent)."""
+    invitation = _invitation_for_change(invitation, actor)
+    if invitation.revoked_at:
+        return invitation
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(action="invitation.revoked", actor=actor, program=invitation.program, target=invitation,
+                 data={"email": invitation.email})
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, invitation: Invitation, actor) -> tuple[Invitation, str]:
+    """Send the address a fresh link: a new invitation (new token, new expiry) replaces the
+    old one, which is revoked, so a forwarded old link stops working."""
+    invitation = _invitation_for_change(invitation, actor)
+    if invitation.revoked_at:
+        raise InvalidTransition("This invitation was revoked; invite the address again instead.")
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    new, token = invitation_create(program=invitation.program, email=invitation.email, invited_by=actor)
+    audit_record(action="invitation.resent", actor=actor, program=invitation.program, target=new,
+                 data={"email": new.email, "replaces": invitation.pk})
+    return new, token
+
+
+# --- program staff ------------------------------------------------------------------------
+
+_STAFF_GROUPS = {ProgramStaff.Role.MODERATOR: MODERATOR, ProgramStaff.Role.MANAGER: PROGRAM_MANAGER}
+
+
+def _staff_act(role: str) -> Act:
+    # A manager may add moderators; only an administrator makes (or unmakes) a manager.
+    return Act.GRANT_MANAGER if role == ProgramStaff.Role.MANAGER else Act.MANAGE
+
+
+@transaction.atomic
+def program_staff_grant(*, program: Program, user, role: str, actor) -> ProgramStaff:
+    if role not in ProgramStaff.Role.values:
+        raise InvalidInput("Choose the moderator or the program manager role.", field="role")
+    authorize(actor, _staff_act(role), program=program, subject=user)
+    if not user.is_active:
+        raise InvalidInput("This account is deactivated.", field="email")
+    try:
+        with transaction.atomic():
+            staff = ProgramStaff.objects.create(program=program, user=user, role=role)
+    except IntegrityError:
+        raise Conflict(f"{user.email} is already {ProgramStaff.Role(role).label.lower()} of this program.",
+                       field="email") from None
+    user_grant_role(user=user, role=_STAFF_GROUPS[role])
+    audit_record(action="program.staff_granted", actor=actor, subject=user, program=program, target=staff,
+                 data={"role": role, "email": user.email})
+    return staff
+
+
+@transaction.atomic
+def program_staff_revoke(*, staff: ProgramStaff, actor) -> None:
+    """Take one per-program role away. When it was the person's last role of that kind,
+    the site-wide group goes too, so the staff pages close to them."""
+    staff = ProgramStaff.objects.select_for_update().select_related("program", "user").get(pk=staff.pk)
+    authorize(actor, _staff_act(staff.role), program=staff.program, subject=staff.user)
+    audit_record(action="program.staff_revoked", actor=actor, subject=staff.user, program=staff.program,
+                 target=staff, data={"role": staff.role, "email": staff.user.email})
+    user, role = staff.user, staff.role
+    staff.delete()
+    if not ProgramStaff.objects.filter(user=user, role=role).exists():
+        group = Group.objects.filter(name=_STAFF_GROUPS[role]).first()
+        if group is not None:
+            user.groups.remove(group)
+        if hasattr(user, "_atelier_roles"):
+            del user._atelier_roles

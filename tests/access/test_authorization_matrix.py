@@ -28,6 +28,10 @@ STAFF = (302, 403, 403, 200, 200, 200, 200, 200)
 REVIEWERS = (302, 403, 403, 200, 200, 200, 403, 200)
 API_ANY = (401, 200, 200, 200, 200, 200, 200, 200)
 FINANCE_ONLY = (302, 403, 403, 403, 403, 403, 200, 200)
+# The staff console: the program's managers and admins; its other staff are refused, staff of
+# other programs do not learn it exists.
+CONSOLE_PAGE = (302, 403, 403, 403, 404, 200, 403, 200)
+CONSOLE_POST = (302, 403, 403, 403, 404, 302, 403, 302)
 
 
 def _media_token(w):
@@ -38,6 +42,34 @@ def _media_token(w):
 
 def _flag(w):
     return AccessFlag.objects.create(kind="token", token=w.token, artist=w.user("owner"), reason="test flag")
+
+
+def _console(w, **extra):
+    return {"slug": w.program.slug, **extra}
+
+
+def _console_objects(w, kind):
+    from payments.models import RateCard
+    from tester_platform.consent.models import ConsentDocument
+    from tester_platform.programs.models import Application, Invitation, ProgramStaff
+    from tests.factories import make_artist
+
+    if kind == "invitation":
+        pk = Invitation.objects.get(program=w.program).pk
+    elif kind == "application":
+        applicant = make_artist(email="applicant@matrix.test")
+        pk = Application.objects.create(program=w.program, artist=applicant, portfolio_url="https://a.example",
+                                        statement="Let me test").pk
+    elif kind == "enrollment":
+        pk = Enrollment.objects.get(artist=w.user("other_artist"), program=w.program).pk
+    elif kind == "rate_card":
+        pk = RateCard.objects.create(program=w.program, version=1, currency="EUR", hourly_rate_minor=2500,
+                                     pay_floor_hourly_minor=1200).pk
+    elif kind == "consent":
+        pk = ConsentDocument.objects.create(program=w.program, version=2, title="Draft", body="Draft").pk
+    else:
+        pk = ProgramStaff.objects.get(program=w.program, user=w.user("moderator")).pk
+    return _console(w, pk=pk)
 
 
 def _suspended(w):
@@ -107,6 +139,33 @@ CASES = [
     # --- staff dashboard ----------------------------------------------------------------
     ("dashboard:home", "GET", None, None, STAFF),
     ("dashboard:workers", "GET", None, None, STAFF),
+    # --- staff console (program managers) -----------------------------------------------
+    ("dashboard:console", "GET", None, None, (302, 403, 403, 403, 403, 200, 403, 200)),
+    ("dashboard:console_settings", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_settings", "POST", _console, lambda w: {
+        "name": "Renamed", "daily_compute_seconds": 600, "max_concurrent_jobs": 2, "max_resolution": "preview",
+        "max_duration_seconds": 5, "share_review_hours": 48}, CONSOLE_POST),
+    ("dashboard:console_pause", "POST", _console, lambda w: {"reason": "matrix"}, CONSOLE_POST),
+    ("dashboard:console_resume", "POST", _console, None, CONSOLE_POST),
+    ("dashboard:console_invitations", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_invitations", "POST", _console, lambda w: {"emails": "new@matrix.test"}, CONSOLE_POST),
+    ("dashboard:console_invitation_resend", "POST", lambda w: _console_objects(w, "invitation"), None, CONSOLE_POST),
+    ("dashboard:console_invitation_revoke", "POST", lambda w: _console_objects(w, "invitation"), None, CONSOLE_POST),
+    ("dashboard:console_applications", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_application_decide", "POST", lambda w: _console_objects(w, "application"),
+     lambda w: {"decision": "accept"}, CONSOLE_POST),
+    ("dashboard:console_enrollments", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_enrollment_suspend", "POST", lambda w: _console_objects(w, "enrollment"),
+     lambda w: {"reason": "matrix"}, CONSOLE_POST),
+    ("dashboard:console_enrollment_reinstate", "POST", lambda w: {"slug": "matrix", "pk": _suspended(w).pk}, None,
+     CONSOLE_POST),
+    ("dashboard:console_rate_cards", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_rate_card_publish", "POST", lambda w: _console_objects(w, "rate_card"), None, CONSOLE_POST),
+    ("dashboard:console_consent", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_consent_publish", "POST", lambda w: _console_objects(w, "consent"), None, CONSOLE_POST),
+    ("dashboard:console_staff", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_staff_revoke", "POST", lambda w: _console_objects(w, "staff"), None, CONSOLE_POST),
+    ("dashboard:console_audit", "GET", _console, None, CONSOLE_PAGE),
     ("sharing_review:queue", "GET", None, None, REVIEWERS),
     ("sharing_review:figures", "GET", None, None, REVIEWERS),
     ("sharing_review:bulk_approve", "POST", None, lambda w: {"ids": [w.share.pk]},

@@ -1,0 +1,437 @@
+"""The staff console: what program managers did in the Django admin, as pages.
+
+Every page and action names its program in the URL and is scoped by the one policy:
+staff of other programs get 404 (the program is not theirs to learn about), other staff
+403. Every write goes through the service that checks the policy again and audits it."""
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from payments.models import RateCard
+from payments.money import format_minor
+from payments.selectors import current_rate_card
+from tester_platform.accounts.models import User
+from tester_platform.accounts.roles import STAFF_ROLES
+from tester_platform.audit.selectors import audit_events_for_program
+from tester_platform.consent.models import ConsentDocument
+from tester_platform.consent.services import consent_document_draft, consent_document_publish, current_document
+from tester_platform.dashboard.access import role_required
+from tester_platform.dashboard.forms import (
+    ConsentDraftForm,
+    DecisionForm,
+    InvitationsForm,
+    PauseForm,
+    ProgramSettingsForm,
+    RateCardForm,
+    ReasonForm,
+    StaffGrantForm,
+    add_service_error,
+)
+from tester_platform.errors import NotAllowed, NotFound, domain_error_classes
+from tester_platform.policy import Act, authorize, can, programs_for
+from tester_platform.programs.models import Application, Enrollment, Invitation, Program, ProgramStaff
+from tester_platform.programs.rate_cards import rate_card_draft, rate_card_publish
+from tester_platform.programs.services import (
+    InvitationListInvalid,
+    application_decide,
+    enrollment_reinstate,
+    enrollment_suspend,
+    invitation_create_many,
+    invitation_is_open,
+    invitation_resend,
+    invitation_revoke,
+    program_caps,
+    program_set_paused,
+    program_staff_grant,
+    program_staff_revoke,
+    program_update_settings,
+)
+
+PAGE_SIZE = 50
+
+
+def _managed_program(user, slug: str) -> Program:
+    # Staff of other programs: 404 from the lookup. Staff of this one who may not manage it
+    # (moderators, finance) and anyone short of a second factor: 403 from the policy.
+    program = get_object_or_404(programs_for(user, Act.READ), slug=slug)
+    try:
+        authorize(user, Act.MANAGE, program=program)
+    except NotFound as error:
+        raise Http404(error.message) from None
+    except NotAllowed as error:
+        raise PermissionDenied(error.message) from None
+    return program
+
+
+def console_view(*, action: bool = False):
+    """A console page (GET, and POST for its form) or an action (POST only) of one program.
+    The program is checked before the method, so a GET of another program's action is a
+    404 like everything else of it."""
+
+    def decorator(view):
+        @wraps(view)
+        def scoped(request, slug: str, **kwargs):
+            program = _managed_program(request.user, slug)
+            if action and request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return view(request, program, **kwargs)
+
+        wrapper = role_required(*STAFF_ROLES)(scoped)
+        wrapper.console_action = action
+        return wrapper
+
+    return decorator
+
+
+def _page(request, program: Program, template: str, tab: str, context: dict, *, status: int = 200):
+    return render(request, f"dashboard/console/{template}", {"program": program, "tab": tab, **context},
+                  status=status)
+
+
+def _done(request, message: str, to: str, program: Program):
+    messages.success(request, message)
+    return redirect(to, slug=program.slug)
+
+
+def _failed(request, error, to: str, program: Program):
+    messages.error(request, error.message)
+    return redirect(to, slug=program.slug)
+
+
+@role_required(*STAFF_ROLES)
+def index(request):
+    programs = programs_for(request.user, Act.MANAGE).annotate(
+        active_testers=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ACTIVE), distinct=True),
+        open_applications=Count("applications", filter=Q(applications__status=Application.Status.SUBMITTED),
+                                distinct=True),
+    ).order_by("name")
+    if not programs.exists() and not can(request.user, Act.MANAGE):
+        # can() without a program is true only for site-wide managers (administrators).
+        raise PermissionDenied("The console is for program managers.")
+    return render(request, "dashboard/console/index.html", {"programs": programs})
+
+
+# --- settings and the kill switch ---------------------------------------------------------
+
+@console_view()
+def program_settings(request, program: Program):
+    form = ProgramSettingsForm(request.POST or None, initial=ProgramSettingsForm.initial_for(program))
+    if request.method == "POST" and form.is_valid():
+        try:
+            program_update_settings(program=program, actor=request.user, **form.cleaned_data)
+        except domain_error_classes() as error:
+            add_service_error(form, error)
+        else:
+            return _done(request, "Settings saved.", "dashboard:console_settings", program)
+    return _page(request, program, "settings.html", "settings", {
+        "form": form, "pause_form": PauseForm(), "caps": program_caps(program),
+    }, status=400 if form.errors else 200)
+
+
+def _set_paused(request, program: Program, paused: bool):
+    form = PauseForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        program = program_set_paused(program=program, actor=request.user, paused=paused, reason=reason)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_settings", program)
+    message = ("Program paused: new generations are refused and queued jobs were cancelled." if paused
+               else "Program resumed: artists can generate again.")
+    return _done(request, message, "dashboard:console_settings", program)
+
+
+@console_view(action=True)
+def program_pause(request, program: Program):
+    return _set_paused(request, program, True)
+
+
+@console_view(action=True)
+def program_resume(request, program: Program):
+    return _set_paused(request, program, False)
+
+
+# --- invitations --------------------------------------------------------------------------
+
+def _invitation_state(invitation: Invitation, now) -> str:
+    if invitation.accepted_at:
+        return "accepted"
+    if invitation.revoked_at:
+        return "revoked"
+    return "open" if invitation_is_open(invitation, now=now) else "expired"
+
+
+@console_view()
+def invitations(request, program: Program):
+    form = InvitationsForm(request.POST or None, request.FILES or None)
+    problems = []
+    if request.method == "POST" and form.is_valid():
+        labels = [label for label, _ in form.entries]
+        try:
+            batch = invitation_create_many(program=program, emails=[a for _, a in form.entries],
+                                           invited_by=request.user)
+        except InvitationListInvalid as error:
+            form.add_error("emails", error.message)
+            problems = [f"{labels[index][:1].upper()}{labels[index][1:]}: {message}"
+                        for index, message in error.problems]
+        except domain_error_classes() as error:
+            add_service_error(form, error)
+        else:
+            message = f"{len(batch.created)} invitation{'s' if len(batch.created) != 1 else ''} sent."
+            if batch.skipped:
+                message += " Skipped: " + "; ".join(f"{address} ({why})" for address, why in batch.skipped) + "."
+            return _done(request, message, "dashboard:console_invitations", program)
+    now = timezone.now()
+    page = Paginator(Invitation.objects.filter(program=program).select_related("invited_by", "accepted_by"),
+                     PAGE_SIZE).get_page(request.GET.get("page"))
+    for invitation in page:
+        invitation.state = _invitation_state(invitation, now)
+    return _page(request, program, "invitations.html", "invitations",
+                 {"form": form, "problems": problems, "page": page}, status=400 if form.errors else 200)
+
+
+@console_view(action=True)
+def invitation_resend_view(request, program: Program, pk: int):
+    invitation = get_object_or_404(Invitation, pk=pk, program=program)
+    try:
+        new, _ = invitation_resend(invitation=invitation, actor=request.user)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_invitations", program)
+    return _done(request, f"A new invitation was sent to {new.email}; the old link no longer works.",
+                 "dashboard:console_invitations", program)
+
+
+@console_view(action=True)
+def invitation_revoke_view(request, program: Program, pk: int):
+    invitation = get_object_or_404(Invitation, pk=pk, program=program)
+    try:
+        invitation_revoke(invitation=invitation, actor=request.user)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_invitations", program)
+    return _done(request, f"The invitation of {invitation.email} was revoked.", "dashboard:console_invitations",
+                 program)
+
+
+# --- applications -------------------------------------------------------------------------
+
+@console_view()
+def applications(request, program: Program):
+    qs = Application.objects.filter(program=program).select_related("artist", "decided_by")
+    return _page(request, program, "applications.html", "applications", {
+        "open": qs.filter(status=Application.Status.SUBMITTED).order_by("created_at"),
+        "decided": qs.exclude(status=Application.Status.SUBMITTED).order_by("-decided_at")[:20],
+    })
+
+
+@console_view(action=True)
+def application_decide_view(request, program: Program, pk: int):
+    application = get_object_or_404(Application, pk=pk, program=program)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose accept or decline.")
+        return redirect("dashboard:console_applications", slug=program.slug)
+    accept = form.cleaned_data["decision"] == "accept"
+    try:
+        application_decide(application=application, decided_by=request.user, accept=accept,
+                           reason=form.cleaned_data["reason"])
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_applications", program)
+    return _done(request, f"{application.artist.email}: {'accepted' if accept else 'declined'}.",
+                 "dashboard:console_applications", program)
+
+
+# --- enrollments --------------------------------------------------------------------------
+
+@console_view()
+def enrollments(request, program: Program):
+    status = request.GET.get("status")
+    qs = Enrollment.objects.filter(program=program).select_related("artist").order_by("artist__email")
+    if status in Enrollment.Status.values:
+        qs = qs.filter(status=status)
+    else:
+        status = ""
+    counts = dict(Enrollment.objects.filter(program=program).values_list("status").annotate(n=Count("id")))
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return _page(request, program, "enrollments.html", "enrollments", {
+        "page": page, "status": status,
+        "statuses": [(value, label, counts.get(value, 0)) for value, label in Enrollment.Status.choices],
+    })
+
+
+@console_view(action=True)
+def enrollment_suspend_view(request, program: Program, pk: int):
+    enrollment = get_object_or_404(Enrollment.objects.select_related("artist"), pk=pk, program=program)
+    form = ReasonForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        enrollment_suspend(enrollment=enrollment, actor=request.user, reason=reason)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_enrollments", program)
+    return _done(request, f"{enrollment.artist.email} is suspended; they see your reason on their dashboard.",
+                 "dashboard:console_enrollments", program)
+
+
+@console_view(action=True)
+def enrollment_reinstate_view(request, program: Program, pk: int):
+    enrollment = get_object_or_404(Enrollment.objects.select_related("artist"), pk=pk, program=program)
+    form = ReasonForm(request.POST)
+    note = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        enrollment_reinstate(enrollment=enrollment, actor=request.user, note=note)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_enrollments", program)
+    return _done(request, f"{enrollment.artist.email} is reinstated.", "dashboard:console_enrollments", program)
+
+
+# --- rate cards ---------------------------------------------------------------------------
+
+@console_view()
+def rate_cards(request, program: Program):
+    cards = list(RateCard.objects.filter(program=program).order_by("-version"))
+    draft = cards[0] if cards and cards[0].published_at is None else None
+    current = current_rate_card(program_id=program.pk)
+    form = RateCardForm(request.POST or None, initial=RateCardForm.initial_for(draft or current))
+    if request.method == "POST" and form.is_valid():
+        try:
+            card = rate_card_draft(program=program, actor=request.user, **form.terms())
+        except domain_error_classes() as error:
+            add_service_error(form, error)
+        else:
+            return _done(request, f"Draft version {card.version} saved. Check it, then publish it.",
+                         "dashboard:console_rate_cards", program)
+    return _page(request, program, "rate_cards.html", "rate_cards", {
+        "form": form, "draft": draft, "current": current,
+        "published": [c for c in cards if c.published_at is not None],
+    }, status=400 if form.errors else 200)
+
+
+@console_view(action=True)
+def rate_card_publish_view(request, program: Program, pk: int):
+    card = get_object_or_404(RateCard, pk=pk, program=program)
+    try:
+        card = rate_card_publish(card=card, actor=request.user)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_rate_cards", program)
+    return _done(request, f"Rate card version {card.version} is published and now current.",
+                 "dashboard:console_rate_cards", program)
+
+
+# --- consent documents ----------------------------------------------------------------------
+
+@console_view()
+def consent(request, program: Program):
+    documents = list(ConsentDocument.objects.filter(program=program).order_by("-version"))
+    draft = documents[0] if documents and documents[0].published_at is None else None
+    current = current_document(program=program)
+    source = draft or current
+    form = ConsentDraftForm(request.POST or None,
+                            initial={"title": source.title, "body": source.body} if source else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            document = consent_document_draft(program=program, actor=request.user, **form.cleaned_data)
+        except domain_error_classes() as error:
+            add_service_error(form, error)
+        else:
+            return _done(request, f"Draft version {document.version} saved. Publish it when it is final.",
+                         "dashboard:console_consent", program)
+    return _page(request, program, "consent.html", "consent", {
+        "form": form, "draft": draft, "current": current,
+        "published": [d for d in documents if d.published_at is not None],
+    }, status=400 if form.errors else 200)
+
+
+@console_view(action=True)
+def consent_publish_view(request, program: Program, pk: int):
+    document = get_object_or_404(ConsentDocument, pk=pk, program=program)
+    try:
+        document = consent_document_publish(document=document, actor=request.user)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_consent", program)
+    return _done(request, f"Consent version {document.version} is published. Artists are asked to sign it again "
+                          "before they generate.", "dashboard:console_consent", program)
+
+
+# --- program staff ------------------------------------------------------------------------
+
+@console_view()
+def staff(request, program: Program):
+    can_grant_manager = can(request.user, Act.GRANT_MANAGER, program=program)
+    form = StaffGrantForm(request.POST or None, can_grant_manager=can_grant_manager)
+    if request.method == "POST" and form.is_valid():
+        user = User.objects.filter(email__iexact=form.cleaned_data["email"]).first()
+        if user is None:
+            form.add_error("email", "No account has this email address; they need an account first.")
+        else:
+            try:
+                row = program_staff_grant(program=program, user=user, role=form.cleaned_data["role"],
+                                          actor=request.user)
+            except domain_error_classes() as error:
+                add_service_error(form, error)
+            else:
+                return _done(request, f"{user.email} is now {row.get_role_display().lower()} of {program.name}.",
+                             "dashboard:console_staff", program)
+    rows = list(ProgramStaff.objects.filter(program=program).select_related("user").order_by("role", "user__email"))
+    for row in rows:
+        row.revocable = row.user_id != request.user.pk and (
+            row.role == ProgramStaff.Role.MODERATOR or can_grant_manager)
+    return _page(request, program, "staff.html", "staff",
+                 {"form": form, "rows": rows, "can_grant_manager": can_grant_manager},
+                 status=400 if form.errors else 200)
+
+
+@console_view(action=True)
+def staff_revoke_view(request, program: Program, pk: int):
+    row = get_object_or_404(ProgramStaff.objects.select_related("user"), pk=pk, program=program)
+    try:
+        program_staff_revoke(staff=row, actor=request.user)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_staff", program)
+    return _done(request, f"{row.user.email} is no longer {row.get_role_display().lower()} of {program.name}.",
+                 "dashboard:console_staff", program)
+
+
+# --- audit trail --------------------------------------------------------------------------
+
+def _shown(name: str, value, currency: str) -> str:
+    if name.endswith("_minor") and isinstance(value, int) and not isinstance(value, bool):
+        return format_minor(value, currency)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "—" if value in (None, "") else str(value)
+
+
+def _details(event) -> list[tuple[str, str]]:
+    """An event's data for people: changes as "before → after", amounts as money. The
+    stored data stays as recorded (minor units), since the chain hashes exactly that."""
+    data = event.data or {}
+    if event.action == "program.settings_updated":
+        return [(name.replace("_", " "), f"{_shown(name, c.get('before'), '')} → {_shown(name, c.get('after'), '')}")
+                for name, c in (data.get("changes") or {}).items()]
+    if event.action == "rate_card.drafted":
+        after, before = data.get("after") or {}, data.get("before") or {}
+        currency = after.get("currency") or "EUR"
+        items = [("version", str(data.get("version")))]
+        for name, value in after.items():
+            label = name.removesuffix("_minor").replace("_", " ")
+            if not before:
+                items.append((label, _shown(name, value, currency)))
+            elif before.get(name) != value:
+                items.append((label, f"{_shown(name, before.get(name), before.get('currency') or currency)} → "
+                                     f"{_shown(name, value, currency)}"))
+        return items
+    return [(key.replace("_", " "), _shown(key, value, "")) for key, value in data.items()]
+
+
+@console_view()
+def audit(request, program: Program):
+    page = Paginator(audit_events_for_program(program=program), PAGE_SIZE).get_page(request.GET.get("page"))
+    for event in page:
+        event.details = _details(event)
+    return _page(request, program, "audit.html", "audit", {"page": page})
