@@ -206,6 +206,17 @@ def progress_interval_seconds() -> float:
     return float(getattr(settings, "GENERATION_PROGRESS_INTERVAL_SECONDS", 0.5))
 
 
+def redispatch_grace_seconds() -> float:
+    """How long a queued job may wait for its first publish before the sweep sends it."""
+    return float(getattr(settings, "GENERATION_REDISPATCH_GRACE_SECONDS", 10))
+
+
+def redispatch_lost_message_seconds() -> float:
+    """A queued job published this long ago and still unclaimed is published again (a
+    broker that lost its messages); duplicates are harmless, so this only bounds noise."""
+    return float(getattr(settings, "GENERATION_REDISPATCH_AFTER_SECONDS", 900))
+
+
 def requeue_lost_jobs() -> bool:
     return bool(getattr(settings, "GENERATION_REQUEUE_LOST_JOBS", False))
 

@@ -22,6 +22,8 @@ def _output_path(instance: "GenerationJob", filename: str) -> str:
 class Worker(models.Model):
     class Status(models.TextChoices):
         ONLINE = "online", "Online"
+        # Alive, but its media storage is not writable: it claims no jobs until it is.
+        DEGRADED = "degraded", "Degraded (media not writable)"
         LOST = "lost", "Lost (missed heartbeats)"
         OFFLINE = "offline", "Offline"
 
@@ -111,6 +113,12 @@ class GenerationJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.ForeignKey(Worker, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    # Liveness of a running job, whatever its worker row says: set at claim, on each
+    # progress tick and by the worker's heartbeat thread; the reaper ends jobs not seen.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # When its message last reached the broker; None while a publish has failed (or a
+    # delivery was handed back), which the dispatch sweep repairs.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 

@@ -13,6 +13,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": REAP_INTERVAL_SECONDS,
         "options": {"expires": REAP_INTERVAL_SECONDS},
     },
+    # Queued jobs whose message never reached the broker (or was handed back) are sent again.
+    "generation-redispatch-queued": {
+        "task": "generation.redispatch_queued",
+        "schedule": REAP_INTERVAL_SECONDS,
+        "options": {"expires": REAP_INTERVAL_SECONDS},
+    },
 }
 
 

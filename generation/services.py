@@ -23,7 +23,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generation import presets
-from generation.conf import MODES, get_profile, lost_after_seconds, requeue_lost_jobs
+from generation.conf import (
+    MODES,
+    get_profile,
+    lost_after_seconds,
+    redispatch_grace_seconds,
+    redispatch_lost_message_seconds,
+    requeue_lost_jobs,
+)
 from generation.errors import InvalidParameters, InvalidTransition, QuotaExceeded, SourceNotUsable
 from generation.models import BudgetAccount, GenerationJob, UsageRecord, Worker
 from generation.provenance import ProvenanceClaims
@@ -302,13 +309,51 @@ def _charged_today(*, artist_id: Any, program_id: Any, start: dt.datetime, end: 
     return float(total or 0.0)
 
 
-def _enqueue_on_commit(*, job_id: int, queue: str, task_id: str) -> None:
-    def send() -> None:
-        from generation.tasks import run_job
+def job_dispatch(*, job_id: int, queue: str, task_id: str) -> bool:
+    """Publish the job's message; record when it reached the broker. A broker that is down
+    costs a bounded wait (the publish retry policy and connection timeouts in settings),
+    never the job: it stays queued with `dispatched_at` unset and the dispatch sweep
+    publishes it again. A second message for the same job is harmless: claims are
+    conditional."""
+    from generation.tasks import run_job
 
+    try:
         run_job.apply_async(args=[job_id], queue=queue, task_id=task_id)
+    except Exception:  # any broker or network error: the sweep repairs it
+        log.warning("job %s: publishing to %s failed; the dispatch sweep will retry", job_id, queue, exc_info=True)
+        return False
+    GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(dispatched_at=timezone.now())
+    return True
 
-    transaction.on_commit(send)
+
+def _enqueue_on_commit(*, job_id: int, queue: str, task_id: str) -> None:
+    transaction.on_commit(lambda: job_dispatch(job_id=job_id, queue=queue, task_id=task_id))
+
+
+def jobs_redispatch(*, now: dt.datetime | None = None) -> list[int]:
+    """The dispatch sweep: publish again every queued job whose publish failed (or whose
+    delivery a worker handed back), and, as a last resort against a broker that lost
+    messages, jobs queued far longer than any queue should hold them."""
+    now = now or timezone.now()
+    grace = dt.timedelta(seconds=redispatch_grace_seconds())
+    lost_after = dt.timedelta(seconds=redispatch_lost_message_seconds())
+    due = GenerationJob.objects.filter(status=Status.QUEUED, cancel_requested=False).filter(
+        Q(dispatched_at__isnull=True, created_at__lt=now - grace) | Q(dispatched_at__lt=now - lost_after)
+    ).values_list("pk", "model_profile", "celery_task_id")
+    sent = []
+    for job_id, profile_key, task_id in list(due[:500]):
+        if job_dispatch(job_id=job_id, queue=get_profile(profile_key, check_dir=False).queue,
+                        task_id=task_id or str(uuid.uuid4())):
+            sent.append(job_id)
+    if sent:
+        log.warning("dispatch sweep: published %d queued job(s) again: %s", len(sent), sent[:20])
+    return sent
+
+
+def job_hand_back(*, job_id: int) -> None:
+    """A worker that cannot run jobs now (its media is not writable) hands a delivery back
+    unclaimed; the sweep publishes it again later, for this worker once healthy or another."""
+    GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(dispatched_at=None)
 
 
 # --- worker side --------------------------------------------------------------------------
@@ -317,7 +362,8 @@ def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
     """queued → running as one conditional UPDATE: of two deliveries, one wins."""
     now = timezone.now()
     claimed = GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED, cancel_requested=False).update(
-        status=Status.RUNNING, started_at=now, worker=worker, progress=0, attempts=F("attempts") + 1,
+        status=Status.RUNNING, started_at=now, last_seen_at=now, worker=worker, progress=0,
+        attempts=F("attempts") + 1,
     )
     if claimed != 1:
         return None
@@ -330,8 +376,16 @@ def job_report_progress(*, job_id: int, attempt: int, progress: int) -> bool:
     """Write progress; returns True when the artist asked to cancel (one round trip
     of the callback both publishes and listens)."""
     progress = max(0, min(100, int(progress)))
-    GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(progress=progress)
+    GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(
+        progress=progress, last_seen_at=timezone.now())
     return job_cancel_requested(job_id=job_id)
+
+
+def jobs_touch(*, job_ids: list[int]) -> None:
+    """The worker's heartbeat vouches for the jobs it is running between progress ticks
+    (decoding, encoding and signing report no steps)."""
+    if job_ids:
+        GenerationJob.objects.filter(pk__in=job_ids, status=Status.RUNNING).update(last_seen_at=timezone.now())
 
 
 def job_cancel_requested(*, job_id: int) -> bool:
@@ -467,9 +521,10 @@ def worker_register(*, hostname: str, queues: list[str], device: str, device_nam
     return worker
 
 
-def worker_heartbeat(*, hostname: str, **register_kwargs: Any) -> Worker | None:
+def worker_heartbeat(*, hostname: str, media_writable: bool = True, **register_kwargs: Any) -> Worker | None:
     now = timezone.now()
-    updated = Worker.objects.filter(hostname=hostname).update(last_heartbeat=now, status=Worker.Status.ONLINE)
+    status = Worker.Status.ONLINE if media_writable else Worker.Status.DEGRADED
+    updated = Worker.objects.filter(hostname=hostname).update(last_heartbeat=now, status=status)
     if not updated and register_kwargs:
         return worker_register(hostname=hostname, **register_kwargs)
     return Worker.objects.filter(hostname=hostname).first()
@@ -483,31 +538,19 @@ LOST_WORKER_ERROR = (
     "The GPU worker running this generation stopped responding, so it was stopped. "
     "No compute was charged; please try again."
 )
+RESTARTED_WORKER_ERROR = (
+    "The GPU worker running this generation restarted before finishing it. "
+    "No compute was charged; please try again."
+)
 
 
-@transaction.atomic
-def workers_reap_lost(*, now: dt.datetime | None = None) -> dict[str, list[int]]:
-    """Mark workers lost after a missed heartbeat window and fail (or requeue) their
-    running jobs. Failing releases the reservation: a job that is no longer active is
-    charged only its UsageRecord, and a reaped job has none."""
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(seconds=lost_after_seconds())
-    lost_ids = list(
-        Worker.objects.select_for_update()
-        .filter(status=Worker.Status.ONLINE, last_heartbeat__lt=cutoff)
-        .values_list("pk", flat=True)
-    )
-    if lost_ids:
-        Worker.objects.filter(pk__in=lost_ids).update(status=Worker.Status.LOST)
-    # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to workers.
-    orphaned = GenerationJob.objects.select_for_update(of=("self",)).filter(status=Status.RUNNING).filter(
-        Q(worker_id__in=lost_ids)
-        | Q(worker__status__in=[Worker.Status.LOST, Worker.Status.OFFLINE], started_at__lt=cutoff)
-        | Q(worker__isnull=True, started_at__lt=cutoff)
-    )
+def _end_orphans(jobs, *, now: dt.datetime, error: str, detail: str) -> tuple[list[int], list[int]]:
+    """Fail (or requeue, within GENERATION_MAX_ATTEMPTS) running jobs nobody runs any more.
+    A failed job has no UsageRecord, so it is charged nothing, and leaving the active
+    statuses releases its reservation and its concurrency slot."""
     failed, requeued = [], []
     max_attempts = int(getattr(settings, "GENERATION_MAX_ATTEMPTS", 2))
-    for job in orphaned:
+    for job in jobs:
         if requeue_lost_jobs() and job.attempts < max_attempts and not job.cancel_requested:
             # Same job, new attempt number on claim: a late result of the old attempt is void.
             job.status = Status.QUEUED
@@ -515,18 +558,62 @@ def workers_reap_lost(*, now: dt.datetime | None = None) -> dict[str, list[int]]
             job.progress = 0
             job.enqueued_at = now
             job.started_at = None
+            job.last_seen_at = None
             job.celery_task_id = str(uuid.uuid4())
-            job.save(update_fields=["status", "worker", "progress", "enqueued_at", "started_at", "celery_task_id"])
+            job.save(update_fields=["status", "worker", "progress", "enqueued_at", "started_at", "last_seen_at",
+                                    "celery_task_id"])
             _enqueue_on_commit(job_id=job.pk, queue=get_profile(job.model_profile, check_dir=False).queue,
                                task_id=job.celery_task_id)
             requeued.append(job.pk)
         else:
             job.status = Status.FAILED
             job.finished_at = now
-            job.error = LOST_WORKER_ERROR
-            job.error_detail = f"worker {job.worker_id} missed heartbeats (cutoff {cutoff.isoformat()})"
+            job.error = error
+            job.error_detail = detail
             job.save(update_fields=["status", "finished_at", "error", "error_detail"])
             failed.append(job.pk)
+    if failed or requeued:
+        jobs_updated.send(sender=GenerationJob, artist_ids={job.artist_id for job in jobs})
+    return failed, requeued
+
+
+@transaction.atomic
+def workers_reap_lost(*, now: dt.datetime | None = None) -> dict[str, list[int]]:
+    """Mark workers lost after a missed heartbeat window, and end every running job not
+    seen for that window — whatever its worker row says: a worker restarted under the same
+    name is online again, but the job it was running is not."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=lost_after_seconds())
+    lost_ids = list(
+        Worker.objects.select_for_update()
+        .filter(status__in=[Worker.Status.ONLINE, Worker.Status.DEGRADED], last_heartbeat__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    if lost_ids:
+        Worker.objects.filter(pk__in=lost_ids).update(status=Worker.Status.LOST)
+    # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to workers.
+    orphaned = list(GenerationJob.objects.select_for_update(of=("self",)).filter(status=Status.RUNNING).filter(
+        Q(worker_id__in=lost_ids)
+        | Q(last_seen_at__lt=cutoff)
+        | Q(last_seen_at__isnull=True, started_at__lt=cutoff)
+    ))
+    failed, requeued = _end_orphans(orphaned, now=now, error=LOST_WORKER_ERROR,
+                                    detail=f"not seen since before {cutoff.isoformat()} (worker lost or job stuck)")
     if failed or requeued or lost_ids:
         log.warning("reaper: lost workers %s, failed jobs %s, requeued jobs %s", lost_ids, failed, requeued)
     return {"lost_workers": lost_ids, "failed_jobs": failed, "requeued_jobs": requeued}
+
+
+@transaction.atomic
+def worker_release_jobs_on_start(*, hostname: str) -> dict[str, list[int]]:
+    """A worker process that starts runs nothing yet: jobs still recorded as running under
+    its name were left by the process before it (killed, OOM, host reboot). End them now
+    instead of waiting for the reaper's window."""
+    now = timezone.now()
+    stale = list(GenerationJob.objects.select_for_update(of=("self",)).filter(
+        status=Status.RUNNING, worker__hostname=hostname))
+    failed, requeued = _end_orphans(stale, now=now, error=RESTARTED_WORKER_ERROR,
+                                    detail=f"worker {hostname} restarted while the job was running")
+    if failed or requeued:
+        log.warning("worker %s restarted: failed jobs %s, requeued jobs %s", hostname, failed, requeued)
+    return {"failed_jobs": failed, "requeued_jobs": requeued}

@@ -13,6 +13,13 @@ def run_job(self, job_id: int) -> str:
     return execute_job(job_id=job_id, hostname=self.request.hostname)
 
 
+@shared_task(name="generation.redispatch_queued", ignore_result=True)
+def redispatch_queued() -> list[int]:
+    from generation.services import jobs_redispatch
+
+    return jobs_redispatch()
+
+
 @shared_task(name="generation.reap_lost_workers", ignore_result=True)
 def reap_lost_workers() -> dict:
     from generation.services import workers_reap_lost

@@ -29,12 +29,15 @@ def register_current_worker(*, hostname: str, queues: list[str]):
 
 
 def _heartbeat_loop(hostname: str, queues: list[str], stop: threading.Event) -> None:
-    from generation import services
+    from generation import services, storage
+    from generation.runner import running_jobs
 
     while not stop.wait(heartbeat_seconds()):
         try:
             close_old_connections()
-            if services.worker_heartbeat(hostname=hostname) is None:
+            # The heartbeat vouches for this worker, its media and the jobs it is running.
+            services.jobs_touch(job_ids=list(running_jobs))
+            if services.worker_heartbeat(hostname=hostname, media_writable=storage.media_writable()) is None:
                 register_current_worker(hostname=hostname, queues=queues)
         except Exception:  # a DB hiccup must not kill the heartbeat for good
             log.exception("heartbeat failed")
@@ -60,8 +63,16 @@ def on_worker_ready(sender=None, **kwargs):
         return
     hostname = sender.hostname
     os.environ["HF_HUB_OFFLINE"] = "1"
+    from generation import services, storage
+
     try:
+        # This process runs nothing yet: jobs recorded as running under its name were left
+        # by the process before it (killed, restarted under the same name).
+        services.worker_release_jobs_on_start(hostname=hostname)
         register_current_worker(hostname=hostname, queues=queues)
+        if not storage.media_writable():
+            services.worker_heartbeat(hostname=hostname, media_writable=False)
+            log.error("generation worker %s: media is not writable; it will claim no jobs until it is", hostname)
     finally:
         close_old_connections()
     stop = threading.Event()

@@ -27,3 +27,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 
 # Shared model checkpoint for the suite, built once per machine (see build_tiny_model).
 AXES_ENABLED = os.environ.get("ATELIER_TEST_AXES", "1") == "1"
+
+# Fault injection for worker processes started by tests: a media store that fills up
+# after the worker's pre-claim check passed (tests/faults.py).
+if os.environ.get("ATELIER_TEST_MEDIA_FAULT") == "fills_mid_job":
+    STORAGES = {**STORAGES, "default": {"BACKEND": "tests.faults.FillsUpMidJobStorage",  # noqa: F405
+                                        "OPTIONS": {"location": str(MEDIA_ROOT)}}}  # noqa: F405

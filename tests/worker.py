@@ -30,9 +30,9 @@ def test_database_url() -> str:
 
 class WorkerProcess:
     def __init__(self, *, queues: str = "celery", name: str = "testworker", extra_env: dict | None = None,
-                 log_dir: Path | None = None, concurrency: int = 1, pool: str = "solo"):
+                 log_dir: Path | None = None, concurrency: int = 1, pool: str = "solo", hostname: str | None = None):
         self.queues = queues
-        self.name = name
+        self.name = name  # `hostname` fixes the Celery node name, as operators do (-n gpu0@%h)
         self.log_path = (log_dir or Path(os.environ["ATELIER_TEST_RUN_DIR"])) / f"{name}-{time.time_ns()}.log"
         env = dict(os.environ)
         env.update({
@@ -45,7 +45,7 @@ class WorkerProcess:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tester_platform", "worker", "-l", "INFO",
-             "-Q", queues, "-n", f"{name}-{os.getpid()}-{time.time_ns()}@%h", "-P", pool, "-c", str(concurrency),
+             "-Q", queues, "-n", hostname or f"{name}-{os.getpid()}-{time.time_ns()}@%h", "-P", pool, "-c", str(concurrency),
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )

@@ -58,4 +58,4 @@ def test_the_beat_schedule_runs_the_reaper():
     from generation.schedule import BEAT_SCHEDULE, beat_schedule
 
     assert beat_schedule() == BEAT_SCHEDULE
-    assert {e["task"] for e in BEAT_SCHEDULE.values()} == {"generation.reap_lost_workers"}
+    assert {e["task"] for e in BEAT_SCHEDULE.values()} == {"generation.reap_lost_workers", "generation.redispatch_queued"}
