@@ -8,13 +8,13 @@ from django.views.decorators.http import require_POST
 from tester_platform.access.forms import FlagReviewForm, SuspendForm, TokenForm
 from tester_platform.access.models import AccessFlag
 from tester_platform.access.services import access_flag_review
-from tester_platform.accounts.models import User
 from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER, has_role
 from tester_platform.api.authentication import client_ip
 from tester_platform.api.models import ApiToken
 from tester_platform.api.services import token_create, token_revoke
 from tester_platform.dashboard.access import role_required
 from tester_platform.errors import DomainError
+from tester_platform.policy import Act, programs_for
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.programs.services import enrollment_reinstate, enrollment_suspend
 
@@ -52,9 +52,7 @@ def token_revoke_view(request, pk: int):
 
 
 def _managed_programs(user):
-    if has_role(user, ADMIN):
-        return Program.objects.all()
-    return Program.objects.filter(staff__user=user, staff__role="program_manager").distinct()
+    return programs_for(user, Act.MANAGE)
 
 
 @role_required(MODERATOR, PROGRAM_MANAGER, ADMIN)
@@ -92,10 +90,11 @@ def flags(request):
 @role_required(MODERATOR, PROGRAM_MANAGER, ADMIN)
 @require_POST
 def flag_review(request, pk: int):
-    flag = get_object_or_404(AccessFlag, pk=pk)
-    if not has_role(request.user, ADMIN) and not User.objects.filter(
-            pk=flag.artist_id, enrollments__program__staff__user=request.user).exists():
-        return render(request, "404.html", status=404)
+    # Visible to staff of the flagged artist's programs; who may decide is the service's
+    # policy (the flag's program's managers, never the artist themself).
+    visible = AccessFlag.objects.all() if has_role(request.user, ADMIN) else AccessFlag.objects.filter(
+        artist__enrollments__program__in=programs_for(request.user, Act.READ)).distinct()
+    flag = get_object_or_404(visible, pk=pk)
     form = FlagReviewForm(request.POST)
     if form.is_valid():
         try:
