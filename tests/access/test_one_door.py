@@ -410,3 +410,24 @@ def test_each_step_of_a_two_step_review_needs_a_different_moderator(db):
     second = UserFactory(email="mod2@matrix.test", roles=["moderator"])
     add_staff(second, program, ProgramStaff.Role.MODERATOR)
     assert share_request_decide(share_request=share, moderator=second, decision="approve").status == "approved"
+
+
+def test_a_moderator_cannot_review_their_own_feedback_or_time_through_the_api(moderating_artist):
+    from payments.models import RateCard
+
+    world, user, _share = moderating_artist
+    RateCard.objects.create(program=world.program, version=1, hourly_rate_minor=2000, pay_floor_hourly_minor=1500,
+                            bounty_low_minor=500, published_at=timezone.now())
+    client = APIClient()
+    client.force_login(user)
+    report = client.post("/api/v1/feedback/", {"program": world.program.pk, "category": "bug", "severity": "low",
+                                                "title": "Mine", "body": "A bug I found"}, format="json").json()
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    entry = client.post("/api/v1/time-entries/", {"program": world.program.pk, "date": yesterday, "minutes": 60,
+                                                  "description": "Testing"}, format="json").json()
+    for path in (f"/api/v1/feedback/{report['id']}/review/", f"/api/v1/time-entries/{entry['id']}/review/"):
+        response = client.post(path, {"decision": "accept"}, format="json")
+        assert response.status_code == 403 and response.json()["code"] == "self_dealing", path
+    assert not LedgerEntry.objects.filter(artist=user).exists()
+    assert FeedbackReport.objects.get(pk=report["id"]).status == "submitted"
+    assert TimeEntry.objects.get(pk=entry["id"]).status == "submitted"
