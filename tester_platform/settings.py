@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: problem details for whatever any layer below answers or raises on /api/
+    "tester_platform.api.middleware.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -257,6 +259,9 @@ if CACHE_URL.startswith(("redis://", "rediss://")):
         "pages": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
                   "KEY_PREFIX": "atelier-pages"},
     }
+    # A Redis that stops answering costs a request 2 s, not a hung worker thread.
+    for _cache in CACHES.values():
+        _cache["OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
 elif PRODUCTION:
     # Rate limits, sessions and the page cache's data versions must be one store that every
     # web and worker process shares; a per-host file cache would silently split them.
@@ -293,7 +298,7 @@ REST_FRAMEWORK = {
         "tester_platform.access.throttles.TokenRateThrottle",
         "tester_platform.access.throttles.ArtistRateThrottle",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tester_platform.api.parsers.DepthLimitedJSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Atelier API",
@@ -329,6 +334,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Bounded broker calls: a broker that refuses, or accepts and never answers, costs a
+# connection 2 s and a publish a few seconds (3 tries, 0 + 0.5 s apart), never a hung
+# request or task. Workers still wait for a broker that is not up yet when they start.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+    # Above kombu's 1 s BRPOP wait, so an idle worker's poll never times out.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,
+                                       "socket_connect_timeout": 2, "socket_timeout": 3}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"

@@ -29,3 +29,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("", include("tester_platform.portal.urls")),
 ]
+
+# Problem details (JSON) for /api/ paths, the site's own pages elsewhere.
+handler404 = "tester_platform.api.problems.page_not_found"
+handler500 = "tester_platform.api.problems.server_error"

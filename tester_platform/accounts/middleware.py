@@ -28,9 +28,12 @@ class StaffTwoFactorMiddleware:
     def __call__(self, request):
         if settings.STAFF_2FA_REQUIRED and self._needs_verification(request):
             if request.path.startswith("/api/"):
+                # the API's problem shape (tester_platform.api.problems), written out: core
+                # apps import no workflow app
                 return JsonResponse(
-                    {"type": "about:blank", "title": "Second factor required", "status": 403,
-                     "detail": "Staff must complete two-factor sign-in in the web app first.", "code": "otp_required"},
+                    {"type": "about:blank", "title": "Forbidden", "status": 403,
+                     "detail": "Staff must complete two-factor sign-in in the web app first.", "code": "otp_required",
+                     "errors": {}},
                     status=403, content_type="application/problem+json",
                 )
             return redirect(f"{reverse('accounts:two_factor')}?next={request.path}")

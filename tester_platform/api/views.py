@@ -270,6 +270,8 @@ class UsageView(APIView):
     def get(self, request):
         import datetime as dt
 
+        from rest_framework.exceptions import ValidationError
+
         from generation.selectors import usage_records, usage_totals
         from tester_platform.studio.selectors import quota_for
 
@@ -284,7 +286,10 @@ class UsageView(APIView):
         start = query.validated_data.get("from")
         end = query.validated_data.get("to")
         start_dt = dt.datetime.combine(start, dt.time.min, tzinfo=dt.timezone.utc) if start else None
-        end_dt = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc) if end else None
+        try:
+            end_dt = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc) if end else None
+        except OverflowError:  # `to` is the last day of year 9999: there is no day after it
+            raise ValidationError({"to": [f"Enter a date before {dt.date.max.isoformat()}."]}) from None
         records = usage_records(artist=request.user, program_id=program_id, start=start_dt, end=end_dt).order_by(
             "-created_at")[:500]
         return Response({

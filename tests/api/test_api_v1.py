@@ -170,6 +170,6 @@ def test_openapi_schema_and_docs_are_served(client):
     assert client.get("/api/docs/").status_code == 200
 
 
-def test_healthz_checks_database_and_broker(client, db):
+def test_healthz_checks_database_broker_and_media(client, db):
     body = client.get("/healthz").json()
-    assert body == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert body == {"status": "ok", "checks": {"database": "ok", "broker": "ok", "media": "ok"}}
