@@ -13,7 +13,7 @@ os.environ.setdefault("ATELIER_TEST_SQLITE", os.path.join(_RUN_DIR, "test-db.sql
 os.environ.setdefault("ATELIER_TEST_RUN_ID", uuid.uuid4().hex[:12])
 
 from tester_platform.settings import *  # noqa: E402,F401,F403
-from tester_platform.settings import CELERY_BROKER_URL, VAR_DIR  # noqa: E402
+from tester_platform.settings import CELERY_BROKER_TRANSPORT_OPTIONS, CELERY_BROKER_URL, VAR_DIR  # noqa: E402
 
 # Hashing cost is not what these tests measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -23,7 +23,8 @@ EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Each test session gets its own key space on a shared Redis, so a leftover message
     # from an earlier run can never reach this run's worker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"atelier-test-{os.environ['ATELIER_TEST_RUN_ID']}:"}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405 (keep the socket timeouts)
+                                       "global_keyprefix": f"atelier-test-{os.environ['ATELIER_TEST_RUN_ID']}:"}
 
 # Shared model checkpoint for the suite, built once per machine (see build_tiny_model).
 AXES_ENABLED = os.environ.get("ATELIER_TEST_AXES", "1") == "1"

@@ -143,6 +143,19 @@ def test_media_not_writable_stops_the_worker_claiming_and_work_resumes_once_it_i
         assert job.status == "queued" and job.attempts == 0 and job.dispatched_at is None
         assert not UsageRecord.objects.exists()
         assert worker.proc.poll() is None
+        from django.test import Client, override_settings
+        from django.core.files.storage import FileSystemStorage
+
+        with override_settings(MEDIA_ROOT=str(media)):  # the web host sees the same media
+            import generation.storage as gen_storage
+
+            real = gen_storage.default_storage
+            gen_storage.default_storage = FileSystemStorage(location=str(media))
+            try:
+                health = Client().get("/healthz")
+            finally:
+                gen_storage.default_storage = real
+        assert health.status_code == 503 and health.json()["checks"]["media"] == "failing"
         # media comes back: the heartbeat sees it, the sweep sends the job again, it runs
         media.unlink()
         media.mkdir()
