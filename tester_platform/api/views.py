@@ -25,6 +25,7 @@ from tester_platform.audit.selectors import audit_events_about, audit_events_for
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
 from tester_platform.programs.models import Enrollment, Program
+from tester_platform.errors import NotAllowed
 from tester_platform.policy import Act, can
 from tester_platform.programs.selectors import programs_visible_to
 from tester_platform.programs.services import program_set_paused
@@ -244,8 +245,7 @@ class GenerationViewSet(viewsets.ViewSet):
         values = dict(data.validated_data)
         program = Program.objects.filter(pk=values.pop("program")).first()
         if program is None or not program.enrollments.filter(artist=request.user).exists():
-            return Response({"program": ["You are not enrolled in this program."], "code": "not_enrolled"},
-                            status=status.HTTP_403_FORBIDDEN)
+            raise NotAllowed("You are not enrolled in this program.", field="program", code="not_enrolled")
         job = generation_submit(artist=request.user, program=program, **values)
         return Response(self._serialize(job), status=status.HTTP_201_CREATED)
 
