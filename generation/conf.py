@@ -208,13 +208,15 @@ def progress_interval_seconds() -> float:
 
 def redispatch_grace_seconds() -> float:
     """How long a queued job may wait for its first publish before the sweep sends it."""
-    return float(getattr(settings, "GENERATION_REDISPATCH_GRACE_SECONDS", 10))
+    return float(os.environ.get("GENERATION_REDISPATCH_GRACE_SECONDS")
+                 or getattr(settings, "GENERATION_REDISPATCH_GRACE_SECONDS", 10))
 
 
 def redispatch_lost_message_seconds() -> float:
     """A queued job published this long ago and still unclaimed is published again (a
     broker that lost its messages); duplicates are harmless, so this only bounds noise."""
-    return float(getattr(settings, "GENERATION_REDISPATCH_AFTER_SECONDS", 900))
+    return float(os.environ.get("GENERATION_REDISPATCH_AFTER_SECONDS")
+                 or getattr(settings, "GENERATION_REDISPATCH_AFTER_SECONDS", 900))
 
 
 def requeue_lost_jobs() -> bool:
