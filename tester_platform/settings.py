@@ -318,20 +318,20 @@ SPECTACULAR_SETTINGS = {
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
 
 # --- Celery ---------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-BROKER_FOLDER = Path(env_str("ATELIER_BROKER_FOLDER", str(VAR_DIR / "broker"))).resolve()
+# Embedded default: `atelierfs://`, kombu's filesystem transport made atomic
+# (tester_platform/broker.py). `filesystem://` maps there too: kombu's stock filesystem
+# transport loses messages and kills workers when producers and consumers overlap
+# (celery/kombu#1551). Redis/RabbitMQ URLs pass through untouched.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "atelierfs://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # One folder both ways: the filesystem transport delivers by moving files between them.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_FOLDER / "queue"),
-        "data_folder_out": str(BROKER_FOLDER / "queue"),
-        "processed_folder": str(BROKER_FOLDER / "processed"),
-        "control_folder": str(BROKER_FOLDER / "control"),
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
-    for _folder in ("queue", "processed", "control"):
-        (BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "atelierfs://" + CELERY_BROKER_URL[len("filesystem://"):]
+BROKER_FOLDER = Path(env_str("ATELIER_BROKER_FOLDER", str(VAR_DIR / "broker"))).resolve()
+BROKER_EMBEDDED = CELERY_BROKER_URL.startswith("atelierfs://")
+if BROKER_EMBEDDED:
+    from tester_platform import broker as _broker  # noqa: E402 (registers atelierfs:// with kombu)
+
+    # queue/ (both ways), staging/, processed/, quarantine/, control/ under BROKER_FOLDER
+    CELERY_BROKER_TRANSPORT_OPTIONS = _broker.transport_options(BROKER_FOLDER, polling_interval=0.05)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 # Bounded broker calls: a broker that refuses, or accepts and never answers, costs a
