@@ -2,8 +2,10 @@
 frame count. Pure functions of their arguments and a ModelProfile's limits.
 
 Wan needs width and height in multiples of 16 and 4k+1 frames (DESIGN.md "Generation
-facts"). Each resolution is a bounding box (long side × short side); the aspect ratio
-is fitted inside it with the largest area, then each side rounded to the size multiple.
+facts"). Each resolution is a bounding box (long side × short side). Among the sizes the
+model accepts (multiples of its size multiple, inside the box and the profile's limits)
+the largest whose ratio is within RATIO_TOLERANCE of the asked one is chosen: rounding
+each side separately gave 16:9 previews of 1.6 and 21:9 ones of 2.67.
 """
 from __future__ import annotations
 
@@ -28,11 +30,8 @@ RESOLUTIONS = ("preview", "480p", "720p", "1080p")
 RESOLUTION_BOXES: dict[str, tuple[int, int]] = {"480p": (848, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 MIN_DURATION_SECONDS = 1
 MAX_DURATION_SECONDS = 10
-
-
-def _round_to(value: Fraction, multiple: int, *, down: bool = False) -> int:
-    steps = int(value / multiple) if down else int(value / multiple + Fraction(1, 2))
-    return max(multiple, steps * multiple)
+# A chosen size's width/height may differ from the asked ratio by at most this (relative).
+RATIO_TOLERANCE = Fraction(2, 100)
 
 
 def resolution_box(resolution: str, *, profile: "ModelProfile") -> tuple[int, int]:
@@ -46,26 +45,61 @@ def resolution_box(resolution: str, *, profile: "ModelProfile") -> tuple[int, in
         ) from None
 
 
-def frame_size(aspect_ratio: str, resolution: str, *, profile: "ModelProfile") -> tuple[int, int]:
-    """(width, height) for a preset, checked against the profile's limits."""
+def _ratio_of(aspect_ratio: str) -> tuple[int, int]:
     try:
-        a, b = ASPECT_RATIOS[aspect_ratio]
+        return ASPECT_RATIOS[aspect_ratio]
     except (KeyError, TypeError):
         raise InvalidParameters(
             f"Unknown aspect ratio {aspect_ratio!r}; choose one of {', '.join(ASPECT_RATIOS)}.", field="aspect_ratio"
         ) from None
+
+
+def _largest_faithful(ratio: Fraction, long_box: int, short_box: int, m: int) -> tuple[int, int] | None:
+    """(long, short): the largest area with both sides multiples of ``m`` inside the box
+    and long/short within RATIO_TOLERANCE of ``ratio``; ties go to the closer ratio."""
+    best: tuple[int, Fraction, int, int] | None = None
+    for short in range(m, short_box + 1, m):
+        ideal = ratio * short
+        for long in {int(ideal / m) * m, (int(ideal / m) + 1) * m}:
+            if long < m or long > long_box or long < short:
+                continue
+            error = abs(Fraction(long, short) / ratio - 1)
+            if error > RATIO_TOLERANCE:
+                continue
+            key = (long * short, -error)
+            if best is None or key > (best[0], -best[1]):
+                best = (long * short, error, long, short)
+    return (best[2], best[3]) if best else None
+
+
+def frame_size(aspect_ratio: str, resolution: str, *, profile: "ModelProfile") -> tuple[int, int]:
+    """(width, height) for a preset: the largest size the model accepts whose ratio is
+    within 2 % of the asked one. A resolution taller than the profile can make is refused
+    (not silently shrunk); a profile slightly narrower than the box (832 for 848) narrows it."""
+    a, b = _ratio_of(aspect_ratio)
     long_box, short_box = resolution_box(resolution, profile=profile)
+    if short_box > profile.max_height or (resolution == "preview" and long_box > profile.max_width):
+        width, height = (long_box, short_box) if a >= b else (short_box, long_box)
+        raise InvalidParameters(
+            f"{resolution} ({width}×{height}) is above what the model {profile.key!r} can make: at most "
+            f"{profile.max_width}×{profile.max_height} px. Choose a smaller resolution.", field="resolution")
+    long_box, short_box = min(long_box, profile.max_width), min(short_box, profile.max_height)
     ratio = Fraction(max(a, b), min(a, b))  # >= 1
-    long_side, short_side = Fraction(long_box), Fraction(long_box) / ratio
-    if short_side > short_box:
-        short_side, long_side = Fraction(short_box), short_box * ratio
-    m = profile.size_multiple
-    long_px, short_px = _round_to(long_side, m), _round_to(short_side, m)
-    if long_px > long_box or short_px > short_box:  # nearest went over the box: round both down
-        long_px, short_px = _round_to(long_side, m, down=True), _round_to(short_side, m, down=True)
+    found = _largest_faithful(ratio, long_box, short_box, profile.size_multiple)
+    if found is None:
+        raise InvalidParameters(
+            f"The model {profile.key!r} has no {resolution} size within 2 % of {aspect_ratio}; "
+            "choose another aspect ratio or resolution.", field="aspect_ratio")
+    long_px, short_px = found
     width, height = (long_px, short_px) if a >= b else (short_px, long_px)
     check_size(width, height, profile=profile, resolution=resolution)
     return width, height
+
+
+def ratio_error(width: int, height: int, aspect_ratio: str) -> float:
+    """How far width/height is from the named ratio, relative (0.01 = 1 %)."""
+    a, b = _ratio_of(aspect_ratio)
+    return abs((width / height) / (a / b) - 1)
 
 
 def check_size(width: int, height: int, *, profile: "ModelProfile", resolution: str | None = None) -> None:

@@ -25,7 +25,7 @@ def _run_to_success(job, worker=None, usage=USAGE):
 def test_submit_records_the_resolved_parameters_the_reservation_and_the_claims(tester):
     job = submit(tester, seed=None)
     assert job.status == "queued" and job.mode == "text_to_video"
-    assert (job.width, job.height, job.num_frames, job.fps, job.steps) == (128, 80, 33, 16, 4)
+    assert (job.width, job.height, job.num_frames, job.fps, job.steps) == (112, 64, 33, 16, 4)
     assert job.duration_seconds == pytest.approx(33 / 16)
     assert 0 <= job.seed <= services.MAX_SEED  # chosen at random, still recorded
     assert job.reserved_seconds == 5.0 and job.consent_record_id == tester.consent.pk
@@ -96,7 +96,7 @@ def test_completion_writes_exactly_one_usage_record_and_a_stale_attempt_is_void(
     assert UsageRecord.objects.filter(job=job).count() == 1
     usage = job.usage
     assert usage.compute_seconds == 1.5 and usage.wall_seconds == 2.0 and usage.queue_seconds >= 0
-    assert (usage.width, usage.height, usage.frames) == (128, 80, 33)
+    assert (usage.width, usage.height, usage.frames) == (112, 64, 33)
     assert usage_totals(artist=tester.artist)["compute_seconds"] == 1.5
 
 
@@ -166,7 +166,7 @@ def test_variation_needs_a_succeeded_source_of_the_same_artist(tester):
     source.video.name = "generations/x/video.mp4"
     source.save(update_fields=["video"])
     params = services.build_params(mode="variation", prompt="again", source_job=source, strength=0.5)
-    assert (params.width, params.height, params.num_frames, params.source_job_id) == (128, 80, 33, source.pk)
+    assert (params.width, params.height, params.num_frames, params.source_job_id) == (112, 64, 33, source.pk)
     ext = services.build_params(mode="extension", prompt="on", source_job=source, duration_seconds=1)
     assert ext.num_frames == 33 + 16 and ext.added_frames == 16
     other = make_tester(tester.program)

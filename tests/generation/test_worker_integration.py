@@ -45,7 +45,7 @@ def test_text_to_video_then_variation_and_extension(gpu_worker):
     job = submit(t, duration_seconds=2, aspect_ratio="16:9")
     job = wait_for_status(job, {"succeeded", "failed"})
     assert job.status == "succeeded", job.error_detail
-    assert (job.width, job.height, job.num_frames, job.progress) == (128, 80, 33, 100)
+    assert (job.width, job.height, job.num_frames, job.progress) == (112, 64, 33, 100)
     source = _check_output(job)
     assert read_manifest(source).assertion(TRAINING_LABEL)["entries"]["cawg.ai_training"]["use"] == "allowed"
     worker = Worker.objects.get(pk=job.worker_id)
@@ -54,7 +54,7 @@ def test_text_to_video_then_variation_and_extension(gpu_worker):
     variation = wait_for_status(submit(t, mode="variation", prompt="the same, in winter", source_job=job,
                                        strength=0.75), {"succeeded", "failed"})
     assert variation.status == "succeeded", variation.error_detail
-    assert (variation.width, variation.height, variation.num_frames) == (128, 80, 33)
+    assert (variation.width, variation.height, variation.num_frames) == (112, 64, 33)
     _check_output(variation)
     assert variation.usage.steps == 3  # int(4 * 0.75)
 
