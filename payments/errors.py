@@ -54,6 +54,46 @@ class PayoutConflict(PaymentsError):
     code = "payout_conflict"
 
 
+class PayoutNotApproved(PayoutConflict):
+    """A prepared run is executed before a second person approved it (409)."""
+
+    code = "payout_run_not_approved"
+
+
+class FourEyes(PaymentsError):
+    """The person who prepared a payout run tries to approve it: money moves only after a
+    second person looked at the amounts (403)."""
+
+    http_status = 403
+    code = "four_eyes"
+
+
+class NothingToPay(PayoutError):
+    """A run would pay nobody: it is not created. Carries who is owed money but was skipped,
+    and why, so the person asking learns what to do (400)."""
+
+    code = "nothing_to_pay"
+
+    def __init__(self, *, period_end, skipped: list[dict]):
+        reasons: dict[str, int] = {}
+        for row in skipped:
+            reasons[row["code"]] = reasons.get(row["code"], 0) + 1
+        labels = {"no_account": "no payout account", "payouts_not_enabled": "payouts not enabled at Stripe",
+                  "below_minimum": "below the program's minimum", "in_flight": "a payout still in flight"}
+        why = "; ".join(f"{n} {labels.get(code, code)}" for code, n in sorted(reasons.items()))
+        message = f"Nothing to pay for the period ending {period_end:%d %b %Y}: no run was created."
+        if skipped:
+            message += f" Owed but not payable now: {why}."
+        else:
+            message += " Nobody is owed money earned up to then; choose a later period end."
+        super().__init__(message, field=None)
+        self.skipped = skipped
+        self.period_end = period_end
+
+    def as_dict(self) -> dict:
+        return {"detail": self.message, "code": self.code, "skipped": self.skipped}
+
+
 class GatewayError(PaymentsError):
     """Stripe could not be reached or answered with a server error: retry later (502).
     Nothing was decided; a pending payout stays pending and a resumed run retries it."""

@@ -76,6 +76,10 @@ def _translated_errors() -> Iterator[None]:
         raise PaymentsError(f"Stripe idempotency error: {exc.user_message or exc}") from exc
     except stripe.StripeError as exc:
         status = exc.http_status or 0
+        if exc.code == "idempotency_key_in_use":
+            # Another execution sends this very payout right now (a resume beside a slow
+            # worker): nothing was decided for us; the payout stays pending and is retried.
+            raise GatewayError("Stripe is processing the same request for another attempt; retry.") from exc
         if status >= 500 or status == 0:
             raise GatewayError(f"Stripe answered {status or 'nothing'}: {exc.user_message or exc}") from exc
         code = exc.code or (exc.error.code if getattr(exc, "error", None) else "") or "refused"
@@ -143,13 +147,49 @@ def transfer_retrieve(*, transfer_id: str) -> dict:
         return _plain(stripe_client().v1.transfers.retrieve(transfer_id))
 
 
+def transfers_to(*, destination: str, limit: int = 10_000) -> list[dict]:
+    """Every transfer Stripe lists to one connected account (newest first): for reconciliation."""
+    with _translated_errors():
+        found = stripe_client().v1.transfers.list(params={"destination": destination, "limit": 100})
+        return [_plain(t) for _, t in zip(range(limit), found.auto_paging_iter())]
+
+
+# --- the connected account's payouts (its balance → its bank) ------------------------------
+
+def account_payouts(*, account_id: str, limit: int = 10_000) -> list[dict]:
+    """The payouts Stripe lists on a connected account (newest first): for reconciliation."""
+    with _translated_errors():
+        found = stripe_client().v1.payouts.list(params={"limit": 100}, options={"stripe_account": account_id})
+        return [_plain(p) for _, p in zip(range(limit), found.auto_paging_iter())]
+
+
+def payout_balance_transactions(*, account_id: str, payout_id: str) -> list[dict]:
+    """What an automatic payout of a connected account carries: its balance transactions
+    (`payment` ones name the transfer's py_… payment; `payout_failure` ones name the failed
+    payout whose money it pays out again). Stripe's own payout reconciliation."""
+    with _translated_errors():
+        found = stripe_client().v1.balance_transactions.list(
+            params={"payout": payout_id, "limit": 100}, options={"stripe_account": account_id})
+        return [_plain(t) for t in found.auto_paging_iter()]
+
+
 # --- webhooks --------------------------------------------------------------------------------
 
-def event_verify(*, payload: bytes, signature_header: str | None) -> dict:
-    """The event, if `payload` (the raw body) carries a valid signature; else WebhookSignatureInvalid."""
-    secret = settings.STRIPE_WEBHOOK_SECRET
+PLATFORM, CONNECT = "platform", "connect"
+
+
+def webhook_secret(endpoint: str) -> tuple[str, str]:
+    """(setting name, secret) of an endpoint: each Stripe endpoint signs with its own secret."""
+    name = "STRIPE_CONNECT_WEBHOOK_SECRET" if endpoint == CONNECT else "STRIPE_WEBHOOK_SECRET"
+    return name, getattr(settings, name, "") or ""
+
+
+def event_verify(*, payload: bytes, signature_header: str | None, endpoint: str = PLATFORM) -> dict:
+    """The event, if `payload` (the raw body) carries a valid signature under the endpoint's
+    own secret; else WebhookSignatureInvalid. A Connect event must name its `account`."""
+    name, secret = webhook_secret(endpoint)
     if not secret:
-        raise WebhookSignatureInvalid("Webhooks are not configured (STRIPE_WEBHOOK_SECRET is empty).")
+        raise WebhookSignatureInvalid(f"Webhooks are not configured ({name} is empty).")
     if not signature_header:
         raise WebhookSignatureInvalid("The Stripe-Signature header is missing.")
     try:
@@ -161,10 +201,13 @@ def event_verify(*, payload: bytes, signature_header: str | None) -> dict:
     event = _plain(event)
     if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise WebhookSignatureInvalid("The event has no id or type.")
+    if endpoint == CONNECT and not isinstance(event.get("account"), str):
+        raise WebhookSignatureInvalid("A Connect event names the connected account it is about (`account`).")
     return event
 
 
-def signature_header(*, payload: str, secret: str | None = None, timestamp: int | None = None) -> str:
+def signature_header(*, payload: str, secret: str | None = None, timestamp: int | None = None,
+                     endpoint: str = PLATFORM) -> str:
     """A Stripe-Signature header for `payload` (tests and the local server's deliveries)."""
     return stripe.WebhookSignature.generate_signature_header(
-        payload, secret or settings.STRIPE_WEBHOOK_SECRET, timestamp=timestamp)
+        payload, secret or webhook_secret(endpoint)[1], timestamp=timestamp)

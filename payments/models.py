@@ -229,15 +229,25 @@ class ConnectedAccount(models.Model):
 
     @property
     def missing(self) -> list[str]:
-        """What the artist still has to do, in words."""
+        """What the artist still has to do, in words: Stripe's `requirements.currently_due`
+        (and past due), also while payouts are enabled (a bank account that failed is due
+        again before Stripe pays out to it)."""
+        items = list(dict.fromkeys(REQUIREMENT_LABELS.get(r, r.replace("_", " ").replace(".", ": "))
+                                   for r in self.requirements_due))
         if self.payouts_enabled:
-            return []
-        items = [REQUIREMENT_LABELS.get(r, r.replace("_", " ").replace(".", ": ")) for r in self.requirements_due]
+            return items
         if not self.details_submitted and not items:
             items = ["Finish the Stripe onboarding form"]
         if self.disabled_reason and not items:
             items = [f"Stripe has paused payouts ({self.disabled_reason.replace('_', ' ')})"]
         return items or ["Stripe is reviewing your details"]
+
+    @property
+    def disabled_reason_display(self) -> str:
+        """Stripe's `requirements.disabled_reason`, in words ("" when payouts are not held)."""
+        if not self.disabled_reason:
+            return ""
+        return DISABLED_REASON_LABELS.get(self.disabled_reason, self.disabled_reason.replace("_", " ").replace(".", ": "))
 
 
 REQUIREMENT_LABELS = {
@@ -254,31 +264,58 @@ REQUIREMENT_LABELS = {
     "business_profile.url": "A website or portfolio link",
 }
 
+# Stripe's `requirements.disabled_reason` values an Express account can show.
+DISABLED_REASON_LABELS = {
+    "requirements.past_due": "Stripe needs more information before it pays out",
+    "requirements.pending_verification": "Stripe is verifying your details",
+    "listed": "Stripe is reviewing the account",
+    "under_review": "Stripe is reviewing the account",
+    "rejected.fraud": "Stripe closed the account",
+    "rejected.terms_of_service": "Stripe closed the account",
+    "rejected.listed": "Stripe closed the account",
+    "rejected.other": "Stripe closed the account",
+    "platform_paused": "Payouts are paused",
+}
+
 
 class PayoutRun(models.Model):
     """One payout run: every artist owed money up to `period_end` (in one program or all of
-    them) gets one transfer per currency. Amounts are fixed when the run is created."""
+    them) gets one transfer per currency. Amounts are fixed when the run is prepared; a
+    second person approves exactly those amounts before any transfer is created (four eyes:
+    `approved_by` is never `created_by`)."""
 
     class Status(models.TextChoices):
-        CREATED = "created", "Created"
-        RUNNING = "running", "Running"
+        PREPARED = "prepared", "Awaiting approval"
+        APPROVED = "approved", "Approved, sending"
+        RUNNING = "running", "Sending"
         DONE = "done", "Done"
-        DONE_WITH_FAILURES = "done_with_failures", "Done, some failed"
-        INTERRUPTED = "interrupted", "Interrupted"
+        DONE_WITH_FAILURES = "done_with_failures", "Done, some not sent"
+        INTERRUPTED = "interrupted", "Interrupted (resumes by itself)"
+        DISCARDED = "discarded", "Discarded"
 
-    FINAL = (Status.DONE, Status.DONE_WITH_FAILURES)
+    FINAL = (Status.DONE, Status.DONE_WITH_FAILURES, Status.DISCARDED)
+    # What an execution (the approval's task, a resume) may take up.
+    EXECUTABLE = (Status.APPROVED, Status.RUNNING, Status.INTERRUPTED)
 
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False,
                            help_text="Part of every idempotency key, so keys never repeat after a database reset.")
     period_end = models.DateField(help_text="Entries created up to the end of this day are paid.")
     as_of = models.DateTimeField(help_text="The exclusive cut-off instant of the period.")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREPARED, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+                                   related_name="+", help_text="Who prepared it (none: the schedule).")
     created_at = models.DateTimeField(default=timezone.now)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    discarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    last_progress_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time an execution recorded a payout: a run without progress for "
+                                         "PAYOUT_RUN_STALL_SECONDS is resumed by the beat task.")
     skipped = models.JSONField(default=list, blank=True,
                                help_text="Artists owed money who cannot be paid: [{artist_id, currency, unpaid_minor, code, reason}].")
     payout_count = models.PositiveIntegerField(default=0)
@@ -288,6 +325,11 @@ class PayoutRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Four eyes, in the schema too: whoever prepared a run never approves it.
+            models.CheckConstraint(condition=Q(approved_by__isnull=True) | Q(created_by__isnull=True)
+                                   | ~Q(approved_by=models.F("created_by")), name="payout_run_four_eyes"),
+        ]
 
     def __str__(self) -> str:
         return f"Payout run #{self.pk} to {self.period_end}"
@@ -296,36 +338,84 @@ class PayoutRun(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL
 
+    @property
+    def totals(self) -> list[tuple[str, int]]:
+        """[(currency, planned total in minor units)] for templates (`|money:currency`)."""
+        return sorted((currency, int(amount)) for currency, amount in (self.total_minor or {}).items())
+
+
+class PayoutRunAttempt(models.Model):
+    """One execution of a run (after approval, a resume by the beat task, a click): finance
+    sees every attempt, how far it got and why it stopped."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="attempts")
+    trigger = models.CharField(max_length=20, help_text="approval | resume | manual")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.RUNNING)
+    recorded = models.PositiveIntegerField(default=0, help_text="Payouts this attempt recorded (sent or refused).")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
 
 class Payout(models.Model):
     """One transfer to one artist in one run. Committed as pending before Stripe is called;
     `idempotency_key` is derived from the run and the artist, so every retry of this row
-    asks Stripe for the same transfer."""
+    asks Stripe for the same transfer.
+
+    The states are Stripe Connect's (transfers and payouts split since 2017): a transfer
+    lands in the artist's Stripe balance (sent); the connected account's own payout to the
+    bank, on its schedule, takes it on (in transit) and ends `payout.paid` (arrived) or
+    `payout.failed` (bank failed: the money returns to the artist's Stripe balance, and
+    Stripe pays it out again once the bank details are fixed). A reversed transfer takes the
+    money back to the platform: it is owed again."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", "Planned"
+        SENT = "sent", "Sent to your Stripe balance"
+        IN_TRANSIT = "in_transit", "On its way to your bank"
+        ARRIVED = "arrived", "Arrived"
+        BANK_FAILED = "bank_failed", "Bank failed"
+        FAILED = "failed", "Not sent"
         REVERSED = "reversed", "Reversed"
+        DISCARDED = "discarded", "Discarded"
 
-    FINAL = (Status.FAILED, Status.REVERSED)
+    FINAL = (Status.FAILED, Status.REVERSED, Status.DISCARDED)
+    # Money that left the platform and has not come back.
+    PAID_OUT = (Status.SENT, Status.IN_TRANSIT, Status.ARRIVED, Status.BANK_FAILED)
 
     run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payouts")
     artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
     connected_account = models.ForeignKey(ConnectedAccount, on_delete=models.PROTECT, related_name="payouts")
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
     idempotency_key = models.CharField(max_length=100, unique=True)
     stripe_transfer_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    stripe_destination_payment = models.CharField(
+        max_length=64, unique=True, null=True, blank=True,
+        help_text="The transfer's payment in the artist's Stripe balance (py_…): how the account's payouts name it.")
+    stripe_payout_id = models.CharField(max_length=64, blank=True, db_index=True,
+                                        help_text="The connected account's payout (po_…) that carries the money now.")
+    stripe_payout_created = models.BigIntegerField(null=True, blank=True)
+    arrival_date = models.DateField(null=True, blank=True, help_text="When Stripe expects it in the bank.")
     failure_code = models.CharField(max_length=64, blank=True)
     failure_reason = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    in_transit_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True, help_text="When it arrived (payout.paid).")
     failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -341,6 +431,11 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"Payout #{self.pk} {format_minor(self.amount_minor, self.currency)} ({self.status})"
+
+    @property
+    def is_owed_again(self) -> bool:
+        """A payout whose money is back in the artist's unpaid balance (never sent, reversed)."""
+        return self.status in (self.Status.FAILED, self.Status.REVERSED)
 
     @property
     def amount_display(self) -> str:
@@ -385,8 +480,16 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", "Ignored (unknown type)"
         FAILED = "failed", "Failed"
 
+    class Endpoint(models.TextChoices):
+        PLATFORM = "platform", "Platform"
+        CONNECT = "connect", "Connect"
+
     stripe_event_id = models.CharField(max_length=80, unique=True)
     type = models.CharField(max_length=80, db_index=True)
+    endpoint = models.CharField(max_length=10, choices=Endpoint.choices, default=Endpoint.PLATFORM,
+                                help_text="Which endpoint (and signing secret) it came through.")
+    account = models.CharField(max_length=64, blank=True,
+                               help_text="The connected account it is about (Connect events carry `account`).")
     payload = models.JSONField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     error = models.TextField(blank=True)

@@ -37,17 +37,25 @@ SHIPPED_SECRETS: frozenset[str] = frozenset({
 
 
 def production_secret_problems(*, secret_key: str, stripe_secret_key: str, stripe_webhook_secret: str,
-                               metrics_token: str, audit_chain_keys: dict[str, str]) -> list[str]:
+                               metrics_token: str, audit_chain_keys: dict[str, str],
+                               stripe_connect_webhook_secret: str | None = None) -> list[str]:
     """What is wrong with production's secrets; empty means nothing. Never echoes a value."""
     problems = []
     shipped = "is a value shipped in the repository (a demo default or an .env.example placeholder); set your own"
     for name, value in (("SECRET_KEY", secret_key), ("STRIPE_SECRET_KEY", stripe_secret_key),
-                        ("STRIPE_WEBHOOK_SECRET", stripe_webhook_secret), ("METRICS_TOKEN", metrics_token)):
+                        ("STRIPE_WEBHOOK_SECRET", stripe_webhook_secret), ("METRICS_TOKEN", metrics_token),
+                        ("STRIPE_CONNECT_WEBHOOK_SECRET", stripe_connect_webhook_secret or "")):
         if value and value.strip() in SHIPPED_SECRETS:
             problems.append(f"{name} {shipped}")
     if not stripe_webhook_secret:
         # Without it no webhook verifies, and a check that fails open would be worse.
         problems.append("STRIPE_WEBHOOK_SECRET must be set in production (the endpoint's whsec_... signing secret)")
+    if stripe_connect_webhook_secret is not None and not stripe_connect_webhook_secret:
+        # Payouts reach "arrived" or "bank failed" only through the Connect endpoint's events.
+        problems.append("STRIPE_CONNECT_WEBHOOK_SECRET must be set in production (the Connect endpoint's "
+                        "whsec_... signing secret)")
+    if stripe_connect_webhook_secret and stripe_connect_webhook_secret == stripe_webhook_secret:
+        problems.append("STRIPE_CONNECT_WEBHOOK_SECRET must differ from STRIPE_WEBHOOK_SECRET (two endpoints)")
     if not audit_chain_keys:
         problems.append("AUDIT_CHAIN_KEY must be set in production ('<id>:<secret>')")
     for key_id, secret in audit_chain_keys.items():
@@ -68,6 +76,7 @@ def production_secrets_check(app_configs=None, **kwargs):
         secret_key=settings.SECRET_KEY,
         stripe_secret_key=getattr(settings, "STRIPE_SECRET_KEY", ""),
         stripe_webhook_secret=getattr(settings, "STRIPE_WEBHOOK_SECRET", ""),
+        stripe_connect_webhook_secret=getattr(settings, "STRIPE_CONNECT_WEBHOOK_SECRET", ""),
         metrics_token=getattr(settings, "METRICS_TOKEN", ""),
         audit_chain_keys=dict(getattr(settings, "AUDIT_CHAIN_KEYS", {}) or {}),
     )

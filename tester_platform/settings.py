@@ -359,7 +359,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE: dict = {
     **generation_schedule.beat_schedule(),
     **labour_schedule.beat_schedule(),
-    **finance_schedule.beat_schedule(),
+    **finance_schedule.beat_schedule(resume_every=env_int("PAYOUT_RESUME_EVERY_SECONDS", 60, minimum=1)),
     "sharing-resolve-overdue": {"task": "tester_platform.sharing.tasks.resolve_overdue_share_requests",
                                 "schedule": 60.0},
     "access-scan-for-anomalies": {"task": "tester_platform.access.tasks.scan_for_anomalies", "schedule": 10.0},
@@ -374,16 +374,32 @@ CELERY_BEAT_SCHEDULE: dict = {
 # line) on 127.0.0.1:8420. Stripe's test mode: STRIPE_SECRET_KEY=sk_test_..., the
 # endpoint's whsec_... secret, and STRIPE_API_BASE set empty (see README).
 import os as _os  # noqa: E402
+from payments.local_secrets import demo_webhook_secrets  # noqa: E402
+
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "" if PRODUCTION else "sk_test_atelier_local")
-STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "" if PRODUCTION else "whsec_atelier_local")
+# Two endpoints, two signing secrets: the platform's own events (transfers) at
+# /webhooks/stripe/, and the Connect endpoint at /webhooks/stripe/connect/ for events on the
+# artists' connected accounts (account.updated, payout.*; each names its `account`). The
+# demo generates both once per state folder, shared with the local Stripe it starts, so two
+# demos on one machine never accept each other's events.
+_DEMO_WEBHOOK_SECRETS = {} if PRODUCTION else demo_webhook_secrets(VAR_DIR / "stripe-webhook-secrets.json")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", _DEMO_WEBHOOK_SECRETS.get("platform", ""))
+STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET", _DEMO_WEBHOOK_SECRETS.get("connect", ""))
+# The demo's web server listens on WEB_PORT (the Makefile sets it; honcho's own PORT differs
+# per process) and its local Stripe on WEB_PORT + 420 (8420 beside 8000), unless STRIPE_PORT says.
+WEB_PORT = env_int("WEB_PORT", 8000, minimum=1)
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "" if PRODUCTION else
-                          f"http://127.0.0.1:{env_int('STRIPE_PORT', 8420, minimum=1)}")
+                          f"http://127.0.0.1:{env_int('STRIPE_PORT', WEB_PORT + 420, minimum=1)}")
 if _os.environ.get("STRIPE_API_BASE", None) == "":
     STRIPE_API_BASE = ""  # set but empty: talk to api.stripe.com (test mode with an sk_test_ key)
 if STRIPE_API_BASE and not STRIPE_API_BASE.startswith(("http://127.0.0.1", "http://localhost", "https://")):
     raise ConfigurationError("STRIPE_API_BASE is https://..., or http:// on this machine (the local Stripe)")
 if PRODUCTION and STRIPE_SECRET_KEY.startswith("sk_test_atelier"):
     raise ConfigurationError("STRIPE_SECRET_KEY is the demo key; use a real Stripe key in production")
+
+# A payout run that records no progress for this long (a killed worker, a lost connection)
+# is resumed by the beat task finance.payout_runs_resume, through the same idempotent path.
+PAYOUT_RUN_STALL_SECONDS = env_int("PAYOUT_RUN_STALL_SECONDS", 600, minimum=1)
 
 # --- provenance: signing keys live outside the database and the repository ----------------
 PROVENANCE_KEY_DIR = Path(env_str("PROVENANCE_KEY_DIR", str(VAR_DIR / "provenance")))
@@ -426,6 +442,7 @@ if PRODUCTION:
 
     _secret_problems = production_secret_problems(
         secret_key=SECRET_KEY, stripe_secret_key=STRIPE_SECRET_KEY, stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+        stripe_connect_webhook_secret=STRIPE_CONNECT_WEBHOOK_SECRET,
         metrics_token=METRICS_TOKEN, audit_chain_keys=AUDIT_CHAIN_KEYS)
     if _secret_problems:
         raise ConfigurationError("; ".join(_secret_problems))

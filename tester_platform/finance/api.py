@@ -5,6 +5,7 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -18,7 +19,12 @@ from tester_platform.accounts.roles import ADMIN, ARTIST, FINANCE, has_role
 from tester_platform.api.models import ApiToken
 from tester_platform.api.views import DEFAULT_PERMISSIONS
 from tester_platform.finance import serializers as s
-from tester_platform.finance.services import payout_account_connect, payout_run_start
+from tester_platform.finance.services import (
+    payout_account_connect,
+    payout_run_approve,
+    payout_run_discard,
+    payout_run_prepare,
+)
 from tester_platform.programs.models import Enrollment, Program
 
 ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
@@ -83,12 +89,14 @@ class PayoutViewSet(viewsets.ViewSet):
 
 
 class PayoutRunViewSet(viewsets.ViewSet):
-    """Finance: plan and send a payout run; read one."""
+    """Finance: prepare a payout run (a preview: nothing is sent), approve it as a second
+    finance user (then the transfers are created), or discard it; read one."""
 
     permission_classes = DEFAULT_PERMISSIONS
     lookup_value_regex = r"[0-9]+"
     pagination_class = PageNumberPagination
-    action_scopes = {"create": ApiToken.Scope.FINANCE}
+    action_scopes = {"create": ApiToken.Scope.FINANCE, "approve": ApiToken.Scope.FINANCE,
+                     "discard": ApiToken.Scope.FINANCE}
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -96,7 +104,13 @@ class PayoutRunViewSet(viewsets.ViewSet):
             raise PermissionDenied("Payout runs are for finance.")
 
     def _queryset(self):
-        return PayoutRun.objects.select_related("program").prefetch_related("payouts")
+        return PayoutRun.objects.select_related("program").prefetch_related("payouts", "attempts")
+
+    def _run(self, pk) -> PayoutRun:
+        run = self._queryset().filter(pk=pk_or_404(pk)).first()
+        if run is None:
+            raise Http404("No such payout run.")
+        return run
 
     @extend_schema(responses=s.PayoutRunSerializer(many=True))
     def list(self, request):
@@ -113,12 +127,28 @@ class PayoutRunViewSet(viewsets.ViewSet):
             program = Program.objects.filter(pk=data.validated_data["program"]).first()
             if program is None:
                 return Response({"program": ["No such program."], "code": "invalid"}, status=400)
-        run = payout_run_start(actor=request.user, period_end=data.validated_data["period_end"], program=program)
+        run = payout_run_prepare(actor=request.user, period_end=data.validated_data.get("period_end"),
+                                 program=program)
         return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[ITEM_ID], responses=s.PayoutRunSerializer)
     def retrieve(self, request, pk=None):
-        run = self._queryset().filter(pk=pk_or_404(pk)).first()
-        if run is None:
-            raise Http404("No such payout run.")
-        return Response(s.PayoutRunSerializer(run).data)
+        return Response(s.PayoutRunSerializer(self._run(pk)).data)
+
+    @extend_schema(parameters=[ITEM_ID], request=s.PayoutRunApproveSerializer, responses=s.PayoutRunSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """A finance user other than the preparer approves the previewed amounts (send the
+        run's `preview_digest` to approve exactly what you read); the transfers follow."""
+        run = self._run(pk)
+        data = s.PayoutRunApproveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = payout_run_approve(actor=request.user, run=run, digest=data.validated_data.get("digest") or None)
+        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk)).data)
+
+    @extend_schema(parameters=[ITEM_ID], request=None, responses=s.PayoutRunSerializer)
+    @action(detail=True, methods=["post"])
+    def discard(self, request, pk=None):
+        """Drop a run awaiting approval; nothing was sent and the money stays owed."""
+        run = payout_run_discard(actor=request.user, run=self._run(pk))
+        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk)).data)

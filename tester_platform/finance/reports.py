@@ -28,7 +28,7 @@ from tester_platform.accounts.models import User
 from tester_platform.programs.models import Program
 
 KIND_LABELS = dict(LedgerEntry.Kind.choices)
-PAID_STATUSES = (Payout.Status.SENT, Payout.Status.PAID)
+PAID_STATUSES = Payout.PAID_OUT  # sent, in transit, arrived, bank failed: the money left the platform
 
 
 def _money(amount: int, currency: str) -> str:
@@ -103,15 +103,16 @@ def run_report(run: PayoutRun) -> Report:
         key = (row["program_id"], row["payout__currency"])
         entry = programs.setdefault(key, {"program_id": row["program_id"], "program": row["program__name"],
                                           "currency": row["payout__currency"], "paid_minor": 0, "failed_minor": 0,
-                                          "pending_minor": 0, "payouts": 0})
+                                          "pending_minor": 0, "planned_minor": 0, "payouts": 0})
         bucket = ("paid_minor" if row["payout__status"] in PAID_STATUSES else
                   "pending_minor" if row["payout__status"] == Payout.Status.PENDING else "failed_minor")
         entry[bucket] += row["amount_minor"]
+        entry["planned_minor"] += row["amount_minor"]
         entry["payouts"] += row["payouts"]
     gpu = _gpu_seconds_by_program(start=report.start, end=report.end, program_ids={k[0] for k in programs})
     for entry in programs.values():
         entry["gpu_seconds"] = gpu.get(entry["program_id"], 0)
-        for name in ("paid", "failed", "pending"):
+        for name in ("paid", "failed", "pending", "planned"):
             entry[f"{name}_display"] = _money(entry[f"{name}_minor"], entry["currency"])
     report.by_program = sorted(programs.values(), key=lambda e: (e["program"], e["currency"]))
 
@@ -124,12 +125,21 @@ def run_report(run: PayoutRun) -> Report:
     report.by_kind = [dict(row, label=KIND_LABELS.get(row["kind"], row["kind"]),
                            amount=_money(row["amount_minor"], row["currency"]))
                       for row in run_composition_by_kind(run=run)]
-    names = dict(User.objects.filter(pk__in=[s["artist_id"] for s in run.skipped]).values_list("pk", "email"))
-    report.skipped = [dict(s, artist=names.get(s["artist_id"], f"#{s['artist_id']}"),
-                           amount=_money(s["unpaid_minor"], s["currency"])) for s in run.skipped]
+    report.skipped = skipped_rows(run.skipped)
     report.totals = _totals(report.by_artist)
     report.charts = _charts(report)
     return report
+
+
+def skipped_rows(skipped: list[dict]) -> list[dict]:
+    """Artists owed money who are not paid (by a run, or by a run that was not created), with
+    their email, the program concerned and the amount as text."""
+    names = dict(User.objects.filter(pk__in=[s["artist_id"] for s in skipped]).values_list("pk", "email"))
+    programs = dict(Program.objects.filter(pk__in=[s["program_id"] for s in skipped if s.get("program_id")])
+                    .values_list("pk", "name"))
+    return [dict(s, artist=names.get(s["artist_id"], f"#{s['artist_id']}"),
+                 program=programs.get(s.get("program_id"), "All its programs"),
+                 amount=_money(s["unpaid_minor"], s["currency"])) for s in skipped]
 
 
 def _totals(by_artist: list[dict]) -> dict[str, Any]:

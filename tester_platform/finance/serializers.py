@@ -29,7 +29,10 @@ class PayoutLineSerializer(serializers.Serializer):
 class PayoutSerializer(serializers.ModelSerializer):
     # Plain strings in the schema: a second enum named "status" collides with the others
     # (drf-spectacular W001); see the note about ENUM_NAME_OVERRIDES in the finance report.
-    status = serializers.CharField(read_only=True, help_text="pending | sent | paid | failed | reversed")
+    status = serializers.CharField(
+        read_only=True, help_text="pending (planned) | sent (in your Stripe balance) | in_transit (Stripe's payout "
+                                  "to your bank) | arrived | bank_failed (your bank returned it: see failure_reason) "
+                                  "| failed (not sent) | reversed | discarded")
     amount = serializers.IntegerField(source="amount_minor", help_text="Minor units (cents).")
     amount_display = serializers.CharField()
     run = serializers.IntegerField(source="run_id")
@@ -40,15 +43,16 @@ class PayoutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Payout
         fields = ["id", "amount", "amount_display", "currency", "status", "failure_code", "failure_reason",
-                  "stripe_transfer_id", "run", "period_end", "lines", "created_at", "sent_at", "paid_at", "failed_at",
-                  "statement_url"]
+                  "stripe_transfer_id", "run", "period_end", "lines", "created_at", "sent_at", "in_transit_at",
+                  "arrival_date", "paid_at", "failed_at", "statement_url"]
 
     def get_statement_url(self, obj) -> str:
         return f"/payouts/{obj.pk}/statement.pdf"
 
 
 class RunPayoutSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(read_only=True, help_text="pending | sent | paid | failed | reversed")
+    status = serializers.CharField(read_only=True, help_text="pending | sent | in_transit | arrived | bank_failed | "
+                                                             "failed | reversed | discarded")
     amount = serializers.IntegerField(source="amount_minor")
     artist = serializers.IntegerField(source="artist_id")
 
@@ -67,21 +71,42 @@ class SkippedSerializer(serializers.Serializer):
     program_id = serializers.IntegerField(allow_null=True, required=False)
 
 
+class AttemptSerializer(serializers.Serializer):
+    trigger = serializers.CharField()
+    actor = serializers.IntegerField(source="actor_id", allow_null=True)
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    outcome = serializers.CharField()
+    recorded = serializers.IntegerField()
+    error = serializers.CharField()
+
+
 class PayoutRunSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True,
-                                   help_text="created | running | done | done_with_failures | interrupted")
+                                   help_text="prepared (awaiting approval) | approved | running | done | "
+                                             "done_with_failures | interrupted (resumes by itself) | discarded")
     program = serializers.IntegerField(source="program_id", allow_null=True)
+    prepared_by = serializers.IntegerField(source="created_by_id", allow_null=True)
+    approved_by = serializers.IntegerField(source="approved_by_id", allow_null=True)
     total = serializers.DictField(source="total_minor", child=serializers.IntegerField(),
                                   help_text="Planned total per currency, minor units.")
     skipped = SkippedSerializer(many=True)
     payouts = RunPayoutSerializer(many=True)
+    attempts = AttemptSerializer(many=True)
+    preview_digest = serializers.SerializerMethodField()
     report_csv = serializers.SerializerMethodField()
     report_pdf = serializers.SerializerMethodField()
 
     class Meta:
         model = PayoutRun
-        fields = ["id", "program", "period_end", "status", "created_at", "started_at", "finished_at",
-                  "payout_count", "total", "skipped", "payouts", "last_error", "report_csv", "report_pdf"]
+        fields = ["id", "program", "period_end", "status", "created_at", "prepared_by", "approved_by", "approved_at",
+                  "started_at", "finished_at", "payout_count", "total", "skipped", "payouts", "attempts", "last_error",
+                  "preview_digest", "report_csv", "report_pdf"]
+
+    def get_preview_digest(self, obj) -> str:
+        from payments.payouts import run_preview_digest
+
+        return run_preview_digest(run_id=obj.pk)
 
     def get_report_csv(self, obj) -> str:
         return f"/reports/payouts/{obj.pk}.csv"
@@ -92,4 +117,10 @@ class PayoutRunSerializer(serializers.ModelSerializer):
 
 class PayoutRunCreateSerializer(serializers.Serializer):
     program = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID)
-    period_end = serializers.DateField()
+    period_end = serializers.DateField(required=False, allow_null=True,
+                                       help_text="Default: the end of the last closed period (last Sunday).")
+
+
+class PayoutRunApproveSerializer(serializers.Serializer):
+    digest = serializers.CharField(required=False, allow_blank=True, max_length=64,
+                                   help_text="The run's preview_digest as you read it: approval fails if it changed.")

@@ -7,9 +7,11 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from payments import payouts as engine
 from payments import webhooks
+from payments.gateway import CONNECT, PLATFORM  # noqa: F401  (the endpoints, for views)
 from payments.models import ConnectedAccount, Payout, PayoutRun
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import InvalidInput
@@ -40,20 +42,53 @@ def payout_account_refresh(*, artist) -> ConnectedAccount | None:
     return account
 
 
-def payout_run_start(*, actor: Any, period_end: dt.date, program: Program | None = None,
-                     scheduled: bool = False, enqueue: bool = True) -> PayoutRun:
-    """Plan a run (amounts fixed now) and execute it in a Celery task after commit."""
+def closed_period_end(today: dt.date | None = None) -> dt.date:
+    """The last day of the last closed period: the Sunday that ended the last ISO week (the
+    week the pay floor was last assessed for, so its top-ups are in the ledger)."""
+    today = today or timezone.localdate()
+    return today - dt.timedelta(days=today.weekday() + 1)
+
+
+def payout_run_prepare(*, actor: Any, period_end: dt.date | None = None, program: Program | None = None,
+                       scheduled: bool = False) -> PayoutRun:
+    """Fix a run's amounts and show them: nothing is sent until a second finance user
+    approves (`payout_run_approve`). A run with nothing to pay is not created
+    (NothingToPay says who is owed but cannot be paid, and why)."""
+    authorize(actor, Act.FINANCE)
+    period_end = period_end or closed_period_end()
+    with transaction.atomic():
+        run = engine.payout_run_create(period_end=period_end, program_id=program.pk if program else None,
+                                       created_by=actor, scheduled=scheduled)
+        audit_record(action="payout_run.prepared", actor=actor, program=program, target=run,
+                     data={"period_end": period_end.isoformat(), "payouts": run.payout_count,
+                           "total_minor": run.total_minor, "skipped": len(run.skipped), "scheduled": scheduled,
+                           "digest": engine.run_preview_digest(run_id=run.pk)})
+    return run
+
+
+def payout_run_approve(*, actor: Any, run: PayoutRun, digest: str | None = None) -> PayoutRun:
+    """Four eyes: a finance user other than the preparer approves exactly the previewed
+    amounts; the transfers are then created by a task, after commit."""
     from tester_platform.finance.tasks import payout_run_execute_task
 
     authorize(actor, Act.FINANCE)
     with transaction.atomic():
-        run = engine.payout_run_create(period_end=period_end, program_id=program.pk if program else None,
-                                       created_by=actor, scheduled=scheduled)
-        audit_record(action="payout_run.created", actor=actor, program=program, target=run,
-                     data={"period_end": period_end.isoformat(), "payouts": run.payout_count,
-                           "total_minor": run.total_minor, "skipped": len(run.skipped), "scheduled": scheduled})
-        if enqueue:
-            transaction.on_commit(lambda: payout_run_execute_task.delay(run.pk))
+        run = engine.payout_run_approve(run_id=run.pk, approved_by=actor, digest=digest)
+        audit_record(action="payout_run.approved", actor=actor, program=run.program, target=run,
+                     data={"prepared_by": run.created_by_id, "payouts": run.payout_count,
+                           "total_minor": run.total_minor, "digest": engine.run_preview_digest(run_id=run.pk)})
+        run_id = run.pk
+        transaction.on_commit(lambda: payout_run_execute_task.delay(run_id, "approval"))
+    return run
+
+
+def payout_run_discard(*, actor: Any, run: PayoutRun) -> PayoutRun:
+    """Drop a run awaiting approval: nothing was sent, the money stays owed."""
+    authorize(actor, Act.FINANCE)
+    with transaction.atomic():
+        run = engine.payout_run_discard(run_id=run.pk, discarded_by=actor)
+        audit_record(action="payout_run.discarded", actor=actor, program=run.program, target=run,
+                     data={"payouts": run.payout_count, "total_minor": run.total_minor})
     return run
 
 
@@ -61,24 +96,58 @@ def _audit_payout_change(payout: Payout, old_status: str, *, via: str) -> None:
     audit_record(action=f"payout.{payout.status}", subject=payout.artist, target=payout,
                  program=payout.run.program if payout.run_id else None,
                  data={"from": old_status, "amount_minor": payout.amount_minor, "currency": payout.currency,
-                       "stripe_transfer": payout.stripe_transfer_id or "", "failure_code": payout.failure_code,
-                       "failure_reason": payout.failure_reason, "run": payout.run_id, "via": via})
+                       "stripe_transfer": payout.stripe_transfer_id or "", "stripe_payout": payout.stripe_payout_id,
+                       "failure_code": payout.failure_code, "failure_reason": payout.failure_reason,
+                       "run": payout.run_id, "via": via})
 
 
-def payout_run_execute(*, run_id: int, actor: Any = None) -> PayoutRun:
-    """Send the run's pending payouts (also how a run is resumed). Safe to repeat."""
+def payout_run_execute(*, run_id: int, actor: Any = None, trigger: str = "manual") -> PayoutRun:
+    """Send the approved run's pending payouts (also how a run is resumed). Safe to repeat:
+    each call is an attempt finance sees, with its outcome."""
     authorize(actor, Act.FINANCE)
-    run = engine.payout_run_execute(
-        run_id=run_id, on_change=lambda payout, old: _audit_payout_change(payout, old, via="payout run"))
-    if actor is not None:
+    try:
+        run = engine.payout_run_execute(
+            run_id=run_id, trigger=trigger, actor=actor,
+            on_change=lambda payout, old: _audit_payout_change(payout, old, via="payout run"))
+    except Exception as exc:
+        try:
+            run = PayoutRun.objects.select_related("program").get(pk=run_id)
+            if run.status == PayoutRun.Status.INTERRUPTED:
+                audit_record(action="payout_run.interrupted", actor=actor, program=run.program, target=run,
+                             data={"trigger": trigger, "error": run.last_error})
+        except Exception:  # the database itself is what failed; the stalled run is resumed later
+            log.exception("could not audit the interruption of payout run %s", run_id)
+        raise exc
+    attempt = run.attempts.order_by("-pk").first()
+    if attempt is not None and attempt.outcome == attempt.Outcome.FINISHED and attempt.trigger == trigger[:20]:
         audit_record(action="payout_run.executed", actor=actor, program=run.program, target=run,
-                     data={"status": run.status})
+                     data={"trigger": trigger, "status": run.status, "attempt": attempt.pk,
+                           "recorded": attempt.recorded})
     return run
 
 
-def webhook_handle(*, payload: bytes, signature_header: str | None) -> webhooks.Outcome:
-    """Verify, store once, process once; audit what the event changed."""
-    outcome = webhooks.webhook_receive(payload=payload, signature_header=signature_header)
+def payout_runs_resume(*, stall_seconds: int | None = None) -> dict[int, str]:
+    """The beat task's body: every interrupted run, and every approved or running one without
+    progress for PAYOUT_RUN_STALL_SECONDS, goes through the same idempotent execution.
+    {run id: status or error}; one run's failure does not stop the others."""
+    from django.conf import settings
+
+    results: dict[int, str] = {}
+    stall = stall_seconds if stall_seconds is not None else settings.PAYOUT_RUN_STALL_SECONDS
+    for run_id in engine.payout_runs_to_resume(stall_seconds=stall):
+        try:
+            results[run_id] = payout_run_execute(run_id=run_id, actor=None, trigger="resume").status
+        except Exception as exc:  # recorded on the run and its attempt; the next beat tries again
+            log.warning("payout run %s not resumed yet: %s", run_id, exc)
+            results[run_id] = f"error: {exc}"
+    return results
+
+
+def webhook_handle(*, payload: bytes, signature_header: str | None,
+                   endpoint: str = webhooks.PLATFORM) -> webhooks.Outcome:
+    """Verify (with the endpoint's own secret), store once, process once; audit what the
+    event changed."""
+    outcome = webhooks.webhook_receive(payload=payload, signature_header=signature_header, endpoint=endpoint)
     if outcome.event.status in ("processed", "ignored"):
         return outcome
     processed = webhooks.webhook_process(event_id=outcome.event.pk)

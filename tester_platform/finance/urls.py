@@ -10,6 +10,8 @@ urlpatterns = [
     path("finance/", views.home, name="home"),
     path("finance/runs/new/", views.run_create, name="run_create"),
     path("finance/runs/<id:run_id>/", views.run_detail, name="run_detail"),
+    path("finance/runs/<id:run_id>/approve/", views.run_approve, name="run_approve"),
+    path("finance/runs/<id:run_id>/discard/", views.run_discard, name="run_discard"),
     path("finance/runs/<id:run_id>/execute/", views.run_execute, name="run_execute"),
     path("finance/reports/", views.period_report, name="period_report"),
     path("finance/reports/runs/<id:run_id>/", views.run_report, name="run_report"),
@@ -25,4 +27,5 @@ urlpatterns = [
     path("payouts/<id:payout_id>/statement.pdf", views.statement_pdf, name="statement_pdf"),
     # Stripe
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
+    path("webhooks/stripe/connect/", views.stripe_connect_webhook, name="stripe_connect_webhook"),
 ]

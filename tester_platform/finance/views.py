@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,10 +28,15 @@ from tester_platform.finance import reports
 from tester_platform.finance.forms import PayoutRunForm, PeriodForm
 from tester_platform.finance.pdf import render_pdf
 from tester_platform.finance.services import (
+    CONNECT,
+    PLATFORM,
+    closed_period_end,
     payout_account_connect,
     payout_account_refresh,
+    payout_run_approve,
+    payout_run_discard,
     payout_run_execute,
-    payout_run_start,
+    payout_run_prepare,
     webhook_handle,
 )
 
@@ -53,14 +59,16 @@ def _error_page(request, error: Exception, *, title: str, status: int | None = N
 
 # --- finance: runs --------------------------------------------------------------------------
 
+def _runs():
+    return PayoutRun.objects.select_related("program", "created_by", "approved_by")[:50]
+
+
 @role_required(*FINANCE_ROLES)
 def home(request):
-    form = PayoutRunForm(initial={"period_end": timezone.localdate() - dt.timedelta(days=1)})
-    runs = PayoutRun.objects.select_related("program", "created_by")[:50]
+    form = PayoutRunForm(initial={"period_end": closed_period_end()})
     return render(request, "finance/home.html", {
-        "form": form, "runs": runs,
-        "by_status": [dict(r, amount=reports._money(r["amount_minor"], r["currency"]))
-                      for r in payout_totals_by_status()],
+        "form": form, "runs": _runs(), "closed_period_end": closed_period_end(),
+        "by_status": [dict(r, label=Payout.Status(r["status"]).label) for r in payout_totals_by_status()],
         "failed_events": WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count(),
         "period_form": PeriodForm(initial={"start": timezone.localdate().replace(day=1),
                                            "end": timezone.localdate()}),
@@ -70,36 +78,79 @@ def home(request):
 @role_required(*FINANCE_ROLES)
 @require_POST
 def run_create(request):
+    """Prepare a run (a preview); nothing is sent before a second finance user approves it."""
+    from payments.errors import NothingToPay
+
     form = PayoutRunForm(request.POST)
     if not form.is_valid():
-        runs = PayoutRun.objects.select_related("program", "created_by")[:50]
-        return render(request, "finance/home.html", {"form": form, "runs": runs, "by_status": [],
+        return render(request, "finance/home.html", {"form": form, "runs": _runs(), "by_status": [],
+                                                     "closed_period_end": closed_period_end(),
                                                      "period_form": PeriodForm()}, status=400)
     try:
-        run = payout_run_start(actor=request.user, period_end=form.cleaned_data["period_end"],
-                               program=form.cleaned_data["program"])
+        run = payout_run_prepare(actor=request.user, period_end=form.cleaned_data["period_end"],
+                                 program=form.cleaned_data["program"])
+    except NothingToPay as nothing:
+        return render(request, "finance/nothing_to_pay.html", {
+            "message": nothing.message, "skipped": reports.skipped_rows(nothing.skipped)}, status=400)
     except (DomainError, PaymentsError) as error:
-        return _error_page(request, error, title="The payout run was not created")
-    messages.success(request, f"Payout run #{run.pk} created: {run.payout_count} payouts, sent in the background.")
+        return _error_page(request, error, title="The payout run was not prepared")
+    messages.success(request, f"Payout run #{run.pk} prepared: {run.payout_count} payout{pluralize(run.payout_count)}. "
+                              f"Nothing is sent until "
+                              f"a second finance user approves it.")
     return redirect("finance:run_detail", run_id=run.pk)
 
 
 @role_required(*FINANCE_ROLES)
 def run_detail(request, run_id: int):
+    from payments.payouts import run_preview_digest
+
     run = _run_or_404(run_id)
     report = reports.run_report(run)
-    return render(request, "finance/run_detail.html", {"run": run, "report": report})
+    return render(request, "finance/run_detail.html", {
+        "run": run, "report": report, "attempts": run.attempts.select_related("actor"),
+        "digest": run_preview_digest(run_id=run.pk) if run.status == PayoutRun.Status.PREPARED else "",
+        "is_preparer": run.created_by_id == request.user.pk,
+    })
+
+
+@role_required(*FINANCE_ROLES)
+@require_POST
+def run_approve(request, run_id: int):
+    """The second pair of eyes: approve exactly the previewed amounts."""
+    run = _run_or_404(run_id)
+    try:
+        run = payout_run_approve(actor=request.user, run=run, digest=request.POST.get("digest") or "")
+    except (DomainError, PaymentsError) as error:
+        messages.error(request, error.message)
+        return redirect("finance:run_detail", run_id=run.pk)
+    messages.success(request, f"Payout run #{run.pk} approved: {run.payout_count} transfers are being created.")
+    return redirect("finance:run_detail", run_id=run.pk)
+
+
+@role_required(*FINANCE_ROLES)
+@require_POST
+def run_discard(request, run_id: int):
+    run = _run_or_404(run_id)
+    try:
+        run = payout_run_discard(actor=request.user, run=run)
+    except (DomainError, PaymentsError) as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Payout run #{run.pk} discarded: nothing was sent; the money stays owed.")
+    return redirect("finance:run_detail", run_id=run.pk)
 
 
 @role_required(*FINANCE_ROLES)
 @require_POST
 def run_execute(request, run_id: int):
-    """Send (or resume) now, in this request: safe beside the background task."""
+    """Resume an approved run now, in this request (the beat task would within minutes);
+    safe beside the background task."""
     run = _run_or_404(run_id)
     try:
-        run = payout_run_execute(run_id=run.pk, actor=request.user)
+        run = payout_run_execute(run_id=run.pk, actor=request.user, trigger="manual")
     except (DomainError, PaymentsError) as error:
-        messages.error(request, f"The run stopped: {error.message} Pending payouts stay pending; resume later.")
+        messages.error(request, f"The run stopped: {error.message} Pending payouts stay pending; it resumes "
+                                f"by itself.")
     else:
         messages.success(request, f"Payout run #{run.pk}: {run.get_status_display()}.")
     return redirect("finance:run_detail", run_id=run.pk)
@@ -280,14 +331,28 @@ def statement_pdf(request, payout_id: int):
 
 # --- Stripe webhook --------------------------------------------------------------------------
 
-@csrf_exempt
-@require_POST
-def stripe_webhook(request):
+def _webhook(request, endpoint: str):
     try:
-        outcome = webhook_handle(payload=request.body, signature_header=request.headers.get("Stripe-Signature"))
+        outcome = webhook_handle(payload=request.body, signature_header=request.headers.get("Stripe-Signature"),
+                                 endpoint=endpoint)
     except WebhookSignatureInvalid as error:
         return JsonResponse({"detail": error.message, "code": error.code}, status=400)
     event = outcome.event
     status = 500 if event.status == WebhookEvent.Status.FAILED else 200  # Stripe redelivers on 5xx
     return JsonResponse({"id": event.stripe_event_id, "status": event.status, "duplicate": not outcome.created},
                         status=status)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """The platform endpoint: events on Atelier's own Stripe account (transfers)."""
+    return _webhook(request, PLATFORM)
+
+
+@csrf_exempt
+@require_POST
+def stripe_connect_webhook(request):
+    """The Connect endpoint: events on the artists' connected accounts (account.updated,
+    payout.*), each naming its `account`, signed with the Connect endpoint's own secret."""
+    return _webhook(request, CONNECT)

@@ -16,7 +16,7 @@ from tester_platform.programs.models import Enrollment
 from tests.access.matrix_world import ROLES, build_world
 from tests.factories import PASSWORD, make_output
 from tests.labour.helpers import matrix_accepted_report, matrix_report, matrix_time
-from tests.finance.helpers import matrix_payout, matrix_run, matrix_stripe, yesterday
+from tests.finance.helpers import matrix_owed, matrix_payout, matrix_prepared_run, matrix_run, matrix_stripe
 
 # Roles, in order:   anon  owner other  mod  o-mod  mgr   fin  admin
 ALL_200 = (200,) * 8
@@ -245,9 +245,15 @@ CASES = [
      (401, 200, 404, 404, 404, 404, 404, 404)),
     # --- finance: payout runs, reports, the artist's payouts, Stripe ----------------------
     ("finance:home", "GET", None, None, FINANCE_ONLY),
-    ("finance:run_create", "POST", None, lambda w: {"period_end": yesterday().isoformat()},
-     (302, 403, 403, 403, 403, 403, 302, 302)),
+    ("finance:run_create", "POST", None, matrix_owed, (302, 403, 403, 403, 403, 403, 302, 302)),
     ("finance:run_detail", "GET", lambda w: {"run_id": matrix_run(w).pk}, None, FINANCE_ONLY),
+    ("finance:run_detail", "GET", lambda w: {"run_id": matrix_prepared_run(w).pk}, None, FINANCE_ONLY),
+    # Four eyes: the world's finance user prepared the run, so its approval is refused (a
+    # redirect back with the reason); the admin approves.
+    ("finance:run_approve", "POST", lambda w: {"run_id": matrix_prepared_run(w).pk}, None,
+     (302, 403, 403, 403, 403, 403, 302, 302)),
+    ("finance:run_discard", "POST", lambda w: {"run_id": matrix_prepared_run(w).pk}, None,
+     (302, 403, 403, 403, 403, 403, 302, 302)),
     ("finance:run_execute", "POST", lambda w: {"run_id": matrix_run(w).pk}, None,
      (302, 403, 403, 403, 403, 403, 302, 302)),
     ("finance:period_report", "GET", None, None, FINANCE_ONLY),
@@ -265,15 +271,20 @@ CASES = [
     ("finance:statement_pdf", "GET", lambda w: {"payout_id": matrix_payout(w).pk}, None,
      (302, 200, 404, 404, 404, 404, 200, 200)),
     ("finance:stripe_webhook", "POST", None, lambda w: {"id": "evt_unsigned"}, (400,) * 8),
+    ("finance:stripe_connect_webhook", "POST", None, lambda w: {"id": "evt_unsigned"}, (400,) * 8),
     ("api:finance_api:payout-account", "GET", None, None, API_ANY),
     ("api:finance_api:payout-account", "POST", matrix_stripe, None, (401, 201, 201, 403, 403, 403, 403, 403)),
     ("api:finance_api:payout-list", "GET", None, None, API_ANY),
     ("api:finance_api:payout-detail", "GET", lambda w: {"pk": matrix_payout(w).pk}, None,
      (401, 200, 404, 404, 404, 404, 404, 404)),
     ("api:finance_api:payout-run-list", "GET", None, None, (401, 403, 403, 403, 403, 403, 200, 200)),
-    ("api:finance_api:payout-run-list", "POST", None, lambda w: {"period_end": yesterday().isoformat()},
-     (401, 403, 403, 403, 403, 403, 201, 201)),
+    ("api:finance_api:payout-run-list", "POST", None, matrix_owed, (401, 403, 403, 403, 403, 403, 201, 201)),
     ("api:finance_api:payout-run-detail", "GET", lambda w: {"pk": matrix_run(w).pk}, None,
+     (401, 403, 403, 403, 403, 403, 200, 200)),
+    # The preparer (the world's finance user) is refused: 403 four_eyes.
+    ("api:finance_api:payout-run-approve", "POST", lambda w: {"pk": matrix_prepared_run(w).pk}, None,
+     (401, 403, 403, 403, 403, 403, 403, 200)),
+    ("api:finance_api:payout-run-discard", "POST", lambda w: {"pk": matrix_prepared_run(w).pk}, None,
      (401, 403, 403, 403, 403, 403, 200, 200)),
 ]
 

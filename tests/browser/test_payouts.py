@@ -1,6 +1,10 @@
-"""Payouts end to end in chromium: an artist connects a payout account on the local
-Stripe, finance runs a payout and opens the report with its charts, the local Stripe's
-webhooks reach the live server, and the artist sees the payout and downloads the statement."""
+"""Payouts end to end in chromium, four eyes and the real Connect lifecycle: an artist
+connects a payout account on the local Stripe; one finance user prepares a run (a preview,
+nothing sent) and cannot approve it; a second finance user approves it and a real Celery
+worker creates the transfers; the local Stripe's webhooks reach the live server (the
+transfer on the platform endpoint, the account's payout to the bank on the Connect
+endpoint), the artist sees the payout "Arrived", reads the statement's lines and downloads
+it as a PDF."""
 from __future__ import annotations
 
 import io
@@ -10,14 +14,15 @@ import time
 import pytest
 from django.utils import timezone
 
-from payments.models import Payout
+from payments.models import Payout, PayoutRun
 from tester_platform.accounts.roles import FINANCE, MODERATOR
 from tester_platform.programs.models import ProgramStaff
 from tests.browser.conftest import sign_in, sign_out, wait_js
 from tests.factories import ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, sign
 from tests.finance.helpers import accept_labour
 from tests.labour.helpers import make_rate_card
-from tests.payments.stripe_server import WEBHOOK_SECRET, local_stripe
+from tests.payments.stripe_server import CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET, local_stripe
+from tests.worker import WorkerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,14 +30,28 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def stripe_live(settings, live_server):
     server = local_stripe()
-    server.reset(webhook_url=f"{live_server.url}/webhooks/stripe/")
+    server.reset(webhook_url=f"{live_server.url}/webhooks/stripe/",
+                 connect_webhook_url=f"{live_server.url}/webhooks/stripe/connect/",
+                 payout_delay_ms=300, arrival_delay_ms=300)
     settings.STRIPE_API_BASE = server.url
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_CONNECT_WEBHOOK_SECRET = CONNECT_WEBHOOK_SECRET
     yield server
     server.reset()
 
 
-def wait_for(predicate, timeout=15.0):
+@pytest.fixture
+def payout_worker(stripe_live):
+    """A real Celery worker, pointed at the same local Stripe: approval enqueues the run."""
+    worker = WorkerProcess(queues="celery", name="payouts", extra_env={
+        "STRIPE_API_BASE": stripe_live.url, "STRIPE_SECRET_KEY": "sk_test_atelier_local",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET})
+    worker.wait_ready(timeout=90)
+    yield worker
+    worker.stop()
+
+
+def wait_for(predicate, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -41,8 +60,8 @@ def wait_for(predicate, timeout=15.0):
     raise AssertionError("timed out")
 
 
-def test_finance_pays_an_artist_who_sees_the_payout_and_downloads_the_statement(live_server, page, shot,
-                                                                               stripe_live):
+def test_two_finance_users_pay_an_artist_who_sees_it_arrive_and_downloads_the_statement(
+        live_server, page, shot, stripe_live, payout_worker):
     program = ProgramFactory(slug="payouts", name="Payout Program")
     ConsentDocumentFactory(program=program)
     make_rate_card(program, bounty_high_minor=2500, bounty_medium_minor=1000)
@@ -52,6 +71,7 @@ def test_finance_pays_an_artist_who_sees_the_payout_and_downloads_the_statement(
     moderator = UserFactory(email="mo@example.test", roles=[MODERATOR])
     add_staff(moderator, program, ProgramStaff.Role.MODERATOR)
     UserFactory(email="fin@example.test", display_name="Fin", roles=[FINANCE])
+    UserFactory(email="fay@example.test", display_name="Fay", roles=[FINANCE])
     accept_labour(artist, program, moderator, severity="high")
     accept_labour(artist, program, moderator, severity="medium")
 
@@ -66,36 +86,53 @@ def test_finance_pays_an_artist_who_sees_the_payout_and_downloads_the_statement(
     shot(page, "payouts-2-artist-connected")
     sign_out(page)
 
-    # Finance runs a payout and opens the report with its charts.
+    # Fin prepares a run: a preview with the amounts, nothing sent, and no approve button for her.
     sign_in(page, live_server, "fin@example.test")
     page.goto(f"{live_server.url}/finance/")
     page.get_by_label("Program").select_option(label="Payout Program")
     page.get_by_label("Period ends on").fill(timezone.localdate().isoformat())
-    shot(page, "payouts-3-finance-new-run")
-    page.get_by_role("button", name="Run payout").click()
+    shot(page, "payouts-3-finance-prepares")
+    page.get_by_role("button", name="Prepare payout run").click()
     page.wait_for_url(re.compile(r".*/finance/runs/\d+/$"))
+    assert page.locator("#run-status").get_attribute("data-status") == "prepared"
+    assert "€35.00" in page.locator("#run-preview").inner_text()
+    assert "€35.00" in page.locator("#by-artist").inner_text()
+    assert page.locator("#four-eyes-note").is_visible() and page.locator("#run-approve").count() == 0
+    assert stripe_live.transfers() == []
+    run_url = page.url
+    shot(page, "payouts-4-preview-awaiting-a-second-finance-user")
+    sign_out(page)
+
+    # Fay approves exactly that preview; a worker sends it; Stripe's events reach the app.
+    sign_in(page, live_server, "fay@example.test")
+    page.goto(run_url)
     with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("Send now|Resume")).click()
+        page.get_by_role("button", name="Approve and send").click()
+    wait_for(lambda: PayoutRun.objects.get().status == "done")
+    wait_for(lambda: Payout.objects.get().status == "arrived")  # transfer.created, payout.created … payout.paid
+    page.reload()
     assert page.locator("#run-status").get_attribute("data-status") == "done"
-    wait_for(lambda: Payout.objects.get().status == "paid")  # transfer.created, transfer.paid via webhooks
+    assert page.locator("#attempts tbody tr").count() == 1
+    assert "Arrived" in page.locator("#by-artist").inner_text()
+    shot(page, "payouts-5-approved-and-sent")
     page.get_by_role("link", name="Open report").click()
     page.wait_for_url(re.compile(r".*/finance/reports/runs/\d+/$"))
     wait_js(page, "document.querySelectorAll('svg.fin-chart-svg rect.fin-bar').length >= 3")
     assert page.locator("#chart-paid-by-program").is_visible()
     assert "€35.00" in page.locator("#by-artist").inner_text()
-    shot(page, "payouts-4-finance-report-with-charts")
+    shot(page, "payouts-6-finance-report-with-charts")
     with page.expect_download() as csv_download:
         page.locator("#download-csv").click()
     assert "by_artist" in open(csv_download.value.path()).read()
     assert page.console_errors == []
     sign_out(page)
 
-    # The artist sees the payout and downloads the statement.
+    # The artist sees the payout arrived, reads the statement's lines and downloads it.
     sign_in(page, live_server, "pia@example.test")
     page.goto(f"{live_server.url}/payouts/")
     row = page.locator("#payouts tbody tr").first
-    assert "€35.00" in row.inner_text() and row.locator(".payout-status").inner_text().strip() == "Paid"
-    shot(page, "payouts-5-artist-sees-payout")
+    assert "€35.00" in row.inner_text() and row.locator(".payout-status").inner_text().strip() == "Arrived"
+    shot(page, "payouts-7-artist-sees-it-arrived")
     with page.expect_download() as download:
         row.get_by_role("link", name="PDF statement").click()
     from pypdf import PdfReader

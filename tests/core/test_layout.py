@@ -34,6 +34,7 @@ PRODUCTION_ENV = {
     "CACHE_URL": "redis://127.0.0.1:6379/1",
     # Secrets of this run only: production refuses every secret written in the repository.
     "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),
+    "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),
     "AUDIT_CHAIN_KEY": "k1:" + secrets.token_urlsafe(32),
 }
 

@@ -8,14 +8,13 @@ from django.utils import timezone
 from payments.models import Payout, PayoutRun
 from tester_platform.api.services import token_create
 from tests.conftest import api_as
-from tests.finance.helpers import accept_labour, enabled_account, rows, yesterday
+from tests.finance.helpers import accept_labour, enabled_account, make_owed, rows, yesterday
 from tests.labour.helpers import make_rate_card
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("body,field", [
-    ({}, "period_end"),
     ({"period_end": "not-a-date"}, "period_end"),
     ({"period_end": "2999-01-01"}, "period_end"),
     ({"period_end": "2025-01-01", "program": 999999}, "program"),
@@ -29,25 +28,60 @@ def test_bad_payout_run_input_is_a_clear_400_and_nothing_is_written(finance_user
     assert rows() == before
 
 
-def test_only_finance_and_admins_run_payouts(artist, moderator, manager, finance_user, admin_user, program):
+def test_only_finance_and_admins_prepare_payout_runs(artist, moderator, manager, finance_user, admin_user, program):
+    make_owed(artist, program)
+    today = timezone.localdate().isoformat()
     for person, status in ((artist, 403), (moderator, 403), (manager, 403), (finance_user, 201), (admin_user, 201)):
-        response = api_as(person).post("/api/v1/payout-runs/", {"period_end": yesterday().isoformat()}, format="json")
+        response = api_as(person).post("/api/v1/payout-runs/", {"period_end": today}, format="json")
         assert response.status_code == status, person
+        if status == 201:
+            assert response.json()["status"] == "prepared" and response.json()["total"] == {"EUR": 4200}
+            discarded = api_as(person).post(f"/api/v1/payout-runs/{response.json()['id']}/discard/")
+            assert discarded.status_code == 200 and discarded.json()["status"] == "discarded"
     assert api_as(None).post("/api/v1/payout-runs/", {}, format="json").status_code == 401
     assert api_as(finance_user).get("/api/v1/payout-runs/99999999999999999999/").status_code == 404
     assert api_as(finance_user).get("/api/v1/payout-runs/").json()["count"] == 2
+    assert set(Payout.objects.values_list("status", flat=True)) == {"discarded"}
 
 
-def test_a_payout_run_is_enqueued_after_commit(finance_user, program, artist, moderator,
-                                               django_capture_on_commit_callbacks, monkeypatch):
+def test_a_run_with_nothing_to_pay_is_refused_and_the_default_period_is_the_last_closed_one(finance_user, artist,
+                                                                                           program):
+    from tester_platform.finance.services import closed_period_end
+
+    make_owed(artist, program)  # owed today: after the last closed period
+    before = rows()
+    response = api_as(finance_user).post("/api/v1/payout-runs/", {}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "nothing_to_pay"
+    assert f"{closed_period_end():%d %b %Y}" in response.json()["detail"]
+    assert rows() == before
+    today = timezone.localdate()
+    assert closed_period_end(today).weekday() == 6 and 1 <= (today - closed_period_end(today)).days <= 7
+
+
+def test_approval_is_enqueued_after_commit_and_the_preparer_cannot_approve(finance_user, admin_user, program,
+                                                                          artist, django_capture_on_commit_callbacks,
+                                                                          monkeypatch):
     from tester_platform.finance import tasks
 
+    make_owed(artist, program)
     sent = []
-    monkeypatch.setattr(tasks.payout_run_execute_task, "delay", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr(tasks.payout_run_execute_task, "delay", lambda run_id, trigger: sent.append((run_id, trigger)))
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_as(finance_user).post("/api/v1/payout-runs/", {"period_end": yesterday().isoformat()},
-                                             format="json")
-    assert sent == [response.json()["id"]]
+        run = api_as(finance_user).post("/api/v1/payout-runs/", {"period_end": timezone.localdate().isoformat()},
+                                        format="json").json()
+    assert sent == []  # preparing sends nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = api_as(finance_user).post(f"/api/v1/payout-runs/{run['id']}/approve/", {}, format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "four_eyes" and sent == []
+    stale = api_as(admin_user).post(f"/api/v1/payout-runs/{run['id']}/approve/", {"digest": "0" * 32}, format="json")
+    assert stale.status_code == 409 and sent == []
+    with django_capture_on_commit_callbacks(execute=True):
+        approved = api_as(admin_user).post(f"/api/v1/payout-runs/{run['id']}/approve/",
+                                           {"digest": run["preview_digest"]}, format="json")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert sent == [(run["id"], "approval")]
+    again = api_as(admin_user).post(f"/api/v1/payout-runs/{run['id']}/approve/", {}, format="json")
+    assert again.status_code == 409
 
 
 def test_payout_account_state_and_the_onboarding_link_needs_a_signed_in_session(artist, stripe_server):
@@ -129,6 +163,10 @@ def test_finance_pages_need_the_finance_role(client, artist, finance_user, progr
     response = client.post("/finance/runs/new/", {"period_end": "2999-01-01"})
     assert response.status_code == 400 and rows() == before
     response = client.post("/finance/runs/new/", {"period_end": yesterday().isoformat(), "program": program.pk})
+    assert response.status_code == 400 and b"No payout run was prepared" in response.content and rows() == before
+    make_owed(artist, program)
+    response = client.post("/finance/runs/new/", {"period_end": timezone.localdate().isoformat(),
+                                                  "program": program.pk})
     run = PayoutRun.objects.get()
     assert response["Location"] == f"/finance/runs/{run.pk}/"
     assert client.get(f"/finance/runs/{run.pk}/").status_code == 200

@@ -10,9 +10,9 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from payments.models import LedgerEntry, Payout, PayoutLine
-from payments.payouts import payout_run_create, payout_run_execute
+from payments.payouts import payout_run_execute
 from tests.conftest import api_as
-from tests.finance.helpers import accept_labour, ledger_unpaid
+from tests.finance.helpers import accept_labour, ledger_unpaid, prepare_and_approve
 from tests.labour.helpers import make_rate_card
 from tests.payments.stripe_server import deliver_all
 
@@ -35,10 +35,10 @@ def paid_run(stripe_server, client, program, artist, other_artist, moderator):
     accept_labour(artist, program, moderator, severity="medium")
     accept_labour(other_artist, program, moderator, severity="high")
     # Alice was paid once before: the run pays only what is new.
-    first = payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
+    first = prepare_and_approve(program=program)
     payout_run_execute(run_id=first.pk)
     accept_labour(artist, program, moderator, severity="medium")
-    run = payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
+    run = prepare_and_approve(program=program)
     payout_run_execute(run_id=run.pk)
     deliver_all(client, stripe_server.events())
     from tests.labour.helpers import make_job

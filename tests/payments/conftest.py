@@ -1,6 +1,6 @@
 import pytest
 
-from tests.payments.stripe_server import WEBHOOK_SECRET, local_stripe
+from tests.payments.stripe_server import CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET, local_stripe
 
 
 @pytest.fixture
@@ -11,4 +11,5 @@ def stripe_server(settings):
     settings.STRIPE_API_BASE = server.url
     settings.STRIPE_SECRET_KEY = "sk_test_atelier_local"
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_CONNECT_WEBHOOK_SECRET = CONNECT_WEBHOOK_SECRET
     return server

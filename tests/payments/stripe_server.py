@@ -15,13 +15,14 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_atelier_local"
+CONNECT_WEBHOOK_SECRET = "whsec_atelier_local_connect"
 
 
 class LocalStripe:
     def __init__(self):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "payments.localstripe_server", "--port", "0", "--webhook-secret", WEBHOOK_SECRET,
-             "--paid-delay-ms", "200"],
+             "--connect-webhook-secret", CONNECT_WEBHOOK_SECRET, "--payout-delay-ms", "-1", "--arrival-delay-ms", "0"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 30
         line = ""
@@ -66,10 +67,19 @@ class LocalStripe:
         response.raise_for_status()
         return response.json()
 
-    def reset(self, *, webhook_url: str = ""):
+    def reset(self, *, webhook_url: str = "", connect_webhook_url: str = "", payout_delay_ms: int = -1,
+              arrival_delay_ms: int = 0):
+        """Wiped, with nothing delivered (tests read the outbox and deliver through the test
+        client) unless given the endpoints; the accounts' payouts run only when a test asks
+        (`payout_now`) unless given a schedule."""
         self.session.delete(self.url + "/_atelier/state", timeout=10).raise_for_status()
-        self._post("/_atelier/config", webhook_url=webhook_url, webhook_secret=WEBHOOK_SECRET)
+        self._post("/_atelier/config", webhook_url=webhook_url, webhook_secret=WEBHOOK_SECRET,
+                   connect_webhook_url=connect_webhook_url, connect_webhook_secret=CONNECT_WEBHOOK_SECRET,
+                   payout_delay_ms=payout_delay_ms, arrival_delay_ms=arrival_delay_ms, transfer_latency_ms=0)
         self._post("/_atelier/balance", set=10_000_000, currency="eur")
+
+    def configure(self, **config):
+        return self._post("/_atelier/config", **config)
 
     def set_balance(self, amount_minor: int, currency: str = "eur"):
         return self._post("/_atelier/balance", set=amount_minor, currency=currency)
@@ -80,8 +90,16 @@ class LocalStripe:
     def set_account(self, account_id: str, **state):
         return self._post(f"/_atelier/accounts/{account_id}/state", **state)
 
-    def fail_transfer(self, transfer_id: str, *, code="account_closed", message="The bank account was closed."):
-        return self._post(f"/_atelier/transfers/{transfer_id}/fail", code=code, message=message)
+    def bank_refuses(self, account_id: str, *, code: str = "account_closed", message: str = "",
+                     after_paid: bool = False):
+        """The account's bank refuses its next payout (Stripe's payout.failed)."""
+        return self._post(f"/_atelier/accounts/{account_id}/bank", code=code, message=message,
+                          after_paid="true" if after_paid else "")
+
+    def payout_now(self, account_id: str, *, finish: bool = True) -> dict | None:
+        """The connected account's automatic payout, now: payout.created/updated (and, with
+        `finish`, payout.paid or payout.failed)."""
+        return self._post(f"/_atelier/accounts/{account_id}/payouts", finish="true" if finish else "false")["payout"]
 
     def reverse_transfer(self, transfer_id: str):
         response = self.session.post(f"{self.url}/v1/transfers/{transfer_id}/reversals",
@@ -107,8 +125,10 @@ class LocalStripe:
 
 
 def deliver(client, event: dict, *, signature: str | None = None):
-    """POST one outbox event to /webhooks/stripe/ with its Stripe signature (the test client)."""
-    return client.generic("POST", "/webhooks/stripe/", event["payload"].encode(), content_type="application/json",
+    """POST one outbox event with its Stripe signature (the test client) to the endpoint it
+    was sent to: /webhooks/stripe/ (platform) or /webhooks/stripe/connect/ (Connect)."""
+    path = "/webhooks/stripe/connect/" if event.get("endpoint") == "connect" else "/webhooks/stripe/"
+    return client.generic("POST", path, event["payload"].encode(), content_type="application/json",
                           HTTP_STRIPE_SIGNATURE=signature or event["signature"])
 
 

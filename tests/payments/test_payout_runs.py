@@ -1,4 +1,5 @@
-"""Payout runs against the local Stripe over HTTP, through the real SDK."""
+"""Payout runs against the local Stripe over HTTP, through the real SDK: prepared, approved
+by a second person, sent exactly once, and followed through the Connect lifecycle."""
 from __future__ import annotations
 
 import pytest
@@ -6,13 +7,13 @@ from django.utils import timezone
 
 from payments import gateway
 from payments import payouts as payouts_module
-from payments.errors import GatewayError
+from payments.errors import GatewayError, NothingToPay
 from payments.models import LedgerEntry, Payout, PayoutRun, WebhookEvent
 from payments.payouts import payout_run_create, payout_run_execute, payout_run_resume
 from payments.signals import payouts_updated
 from tester_platform.finance.tasks import payout_run_execute_task
 from tests.conftest import api_as
-from tests.finance.helpers import accept_labour, ledger_unpaid
+from tests.finance.helpers import accept_labour, ledger_unpaid, prepare_and_approve
 from tests.labour.helpers import make_rate_card
 from tests.payments.stripe_server import deliver, deliver_all
 
@@ -49,8 +50,8 @@ def onboard_over_api(server, client, person):
     return state["stripe_account_id"]
 
 
-def test_two_artists_onboard_are_paid_exactly_once_and_webhooks_settle_the_payouts(
-        stripe_server, client, program, card, artist, other_artist, moderator, finance_user, announced):
+def test_two_artists_onboard_are_paid_exactly_once_and_their_payouts_arrive(
+        stripe_server, client, program, card, artist, other_artist, moderator, finance_user, admin_user, announced):
     accounts = {person.pk: onboard_over_api(stripe_server, client, person) for person in (artist, other_artist)}
     accept_labour(artist, program, moderator, severity="high")
     accept_labour(artist, program, moderator, severity="medium")
@@ -61,9 +62,14 @@ def test_two_artists_onboard_are_paid_exactly_once_and_webhooks_settle_the_payou
                                                                   "period_end": timezone.localdate().isoformat()},
                                          format="json")
     assert response.status_code == 201, response.content
-    run_id = response.json()["id"]
-    assert response.json()["payout_count"] == 2 and response.json()["total"] == {"EUR": 6000}
+    preview = response.json()
+    run_id = preview["id"]
+    assert preview["status"] == "prepared" and preview["payout_count"] == 2 and preview["total"] == {"EUR": 6000}
     assert announced == [{artist.pk, other_artist.pk}]  # bulk_create of the planned payouts
+    assert stripe_server.transfers() == []  # a preview sends nothing
+    approved = api_as(admin_user).post(f"/api/v1/payout-runs/{run_id}/approve/",
+                                       {"digest": preview["preview_digest"]}, format="json")
+    assert approved.status_code == 200 and approved.json()["approved_by"] == admin_user.pk
     assert payout_run_execute_task(run_id) == PayoutRun.Status.DONE  # the Celery task's body
 
     transfers = stripe_server.transfers()
@@ -72,28 +78,33 @@ def test_two_artists_onboard_are_paid_exactly_once_and_webhooks_settle_the_payou
     assert stripe_server.balance() == 10_000_000 - 6000
     assert (ledger_unpaid(artist), ledger_unpaid(other_artist)) == (0, 0)
 
-    # Running it again makes no transfer: the same run, and a new run for the same period.
+    # Running it again makes no transfer; a new run for the same period has nothing to pay.
     payout_run_execute_task(run_id)
     again = api_as(finance_user).post("/api/v1/payout-runs/", {"program": program.pk,
                                                                "period_end": timezone.localdate().isoformat()},
-                                      format="json").json()
-    assert again["payout_count"] == 0
-    payout_run_execute_task(again["id"])
-    assert len(stripe_server.transfers()) == 2
+                                      format="json")
+    assert again.status_code == 400 and again.json()["code"] == "nothing_to_pay"
+    assert len(stripe_server.transfers()) == 2 and PayoutRun.objects.count() == 1
 
-    # Webhooks: created, then paid.
-    events = stripe_server.events(types=("transfer.created", "transfer.paid"))
-    assert len(events) == 4
-    assert deliver_all(client, events) == [200] * 4
-    assert set(Payout.objects.values_list("status", flat=True)) == {"paid"}
-    assert announced[1:] == [{artist.pk}, {other_artist.pk}] or announced[1:] == [{other_artist.pk}, {artist.pk}]
+    # Webhooks: the transfers landed in the artists' Stripe balances (sent), then each
+    # account's own payout takes the money to the bank: in transit, arrived.
+    assert deliver_all(client, stripe_server.events(types=("transfer.created",))) == [200, 200]
+    assert set(Payout.objects.values_list("status", flat=True)) == {"sent"}
+    for account_id in accounts.values():
+        stripe_server.payout_now(account_id)
+    events = stripe_server.events(types=("payout.created", "payout.updated", "payout.paid"))
+    assert len(events) == 6 and {e["endpoint"] for e in events} == {"connect"}
+    assert deliver_all(client, events) == [200] * 6
+    assert set(Payout.objects.values_list("status", flat=True)) == {"arrived"}
+    assert announced[1:] == []  # row saves from here on: post_save, not the bulk signal
     assert (ledger_unpaid(artist), ledger_unpaid(other_artist)) == (0, 0)
     earnings = api_as(artist).get("/api/v1/earnings/").json()
     assert earnings["balance"]["unpaid"] == 0 and earnings["balance"]["paid"] == 3500
     mine = api_as(artist).get("/api/v1/payouts/").json()
-    assert [(p["amount"], p["status"]) for p in mine["results"]] == [(3500, "paid")]
+    assert [(p["amount"], p["status"]) for p in mine["results"]] == [(3500, "arrived")]
     detail = api_as(finance_user).get(f"/api/v1/payout-runs/{run_id}/").json()
-    assert detail["status"] == "done" and {p["status"] for p in detail["payouts"]} == {"paid"}
+    assert detail["status"] == "done" and {p["status"] for p in detail["payouts"]} == {"arrived"}
+    assert [(a["trigger"], a["outcome"]) for a in detail["attempts"]] == [("approval", "finished")]
 
 
 def _planned_run(program, artist, other_artist, moderator, server, client):
@@ -101,7 +112,7 @@ def _planned_run(program, artist, other_artist, moderator, server, client):
         onboard_over_api(server, client, person)
     accept_labour(artist, program, moderator, severity="high")
     accept_labour(other_artist, program, moderator, severity="medium")
-    return payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
+    return prepare_and_approve(program=program)
 
 
 def test_a_crash_after_stripe_accepted_the_transfer_is_resumed_without_a_second_transfer(
@@ -186,7 +197,7 @@ def test_platform_balance_too_low_fails_the_payout_with_the_reason_and_the_money
 
     # Topped up, the next run pays what is owed.
     stripe_server.set_balance(100_000)
-    retry = payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
+    retry = prepare_and_approve(program=program)
     payout_run_execute(run_id=retry.pk)
     assert retry.payouts.get().status == "sent" and ledger_unpaid(artist) == 0
 
@@ -204,30 +215,12 @@ def test_an_account_stripe_no_longer_enables_fails_the_transfer_then_is_skipped_
     deliver_all(client, stripe_server.events(types=("account.updated",)))
     account.refresh_from_db()
     assert account.payouts_enabled is False and account.missing == ["A bank account for payouts"]
-    retry = payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
-    assert retry.payout_count == 0
-    assert [(s["artist_id"], s["code"]) for s in retry.skipped] == [(artist.pk, "payouts_not_enabled")]
-    assert "A bank account for payouts" in retry.skipped[0]["reason"]
-
-
-def test_a_transfer_that_fails_later_or_is_reversed_gives_the_balance_back(
-        stripe_server, client, program, card, artist, other_artist, moderator):
-    run = _planned_run(program, artist, other_artist, moderator, stripe_server, client)
-    payout_run_execute(run_id=run.pk)
-    alice, bob = Payout.objects.get(artist=artist), Payout.objects.get(artist=other_artist)
-    stripe_server.fail_transfer(alice.stripe_transfer_id, message="The bank account was closed.")
-    stripe_server.reverse_transfer(bob.stripe_transfer_id)
-    deliver_all(client, stripe_server.events())
-    alice.refresh_from_db()
-    bob.refresh_from_db()
-    assert (alice.status, alice.failure_reason) == ("failed", "The bank account was closed.")
-    assert bob.status == "reversed"
-    assert ledger_unpaid(artist) == 2500 and ledger_unpaid(other_artist) == 1000
-    assert LedgerEntry.objects.filter(kind="reversal").count() == 2
-    # A late transfer.paid does not resurrect a failed payout.
-    deliver_all(client, stripe_server.events(types=("transfer.paid",)))
-    alice.refresh_from_db()
-    assert alice.status == "failed"
+    with pytest.raises(NothingToPay) as nothing:
+        payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
+    assert [(s["artist_id"], s["code"]) for s in nothing.value.skipped] == [(artist.pk, "payouts_not_enabled")]
+    assert "A bank account for payouts" in nothing.value.skipped[0]["reason"]
+    assert "payouts not enabled at Stripe" in nothing.value.message
+    assert PayoutRun.objects.count() == 1  # the refused one was not created
 
 
 def test_artists_who_cannot_be_paid_are_listed_with_the_reason(stripe_server, client, program, card, artist,
@@ -242,19 +235,20 @@ def test_artists_who_cannot_be_paid_are_listed_with_the_reason(stripe_server, cl
     accept_labour(outsider, program, moderator, severity="low")         # €3.00 < €5.00 minimum
     enabled_account(other_artist, enabled=False)
     enabled_account(outsider)
-    run = payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
-    assert run.payout_count == 0
-    reasons = {s["artist_id"]: s["code"] for s in run.skipped}
+    with pytest.raises(NothingToPay) as nothing:
+        payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
+    reasons = {s["artist_id"]: s["code"] for s in nothing.value.skipped}
     assert reasons == {artist.pk: "no_account", other_artist.pk: "payouts_not_enabled",
                        outsider.pk: "below_minimum"}
+    assert not PayoutRun.objects.exists()
 
 
 def test_a_second_run_never_computes_money_that_is_still_in_flight(stripe_server, client, program, card, artist,
                                                                     other_artist, moderator):
     first = _planned_run(program, artist, other_artist, moderator, stripe_server, client)
-    second = payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
-    assert second.payout_count == 0 and {s["code"] for s in second.skipped} == {"in_flight"}
-    payout_run_execute(run_id=second.pk)
+    with pytest.raises(NothingToPay) as nothing:
+        payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
+    assert {s["code"] for s in nothing.value.skipped} == {"in_flight"}
     payout_run_execute(run_id=first.pk)
     assert len(stripe_server.transfers()) == 2
 
@@ -288,6 +282,9 @@ def test_signature_of_a_delivered_event_is_checked(stripe_server, client, progra
     stripe_server.onboard(api_as(artist).post("/api/v1/payout-account/").json()["onboarding_url"])
     event = stripe_server.events()[0]
     assert deliver(client, event, signature="t=1,v1=deadbeef").status_code == 400
+    # A Connect event is verified with the Connect endpoint's secret, never the platform's.
+    platform_signed = gateway.signature_header(payload=event["payload"], secret="whsec_atelier_local")
+    assert deliver(client, event, signature=platform_signed).status_code == 400
     assert not WebhookEvent.objects.exists()
 
 
@@ -302,10 +299,10 @@ def test_a_later_run_for_a_past_period_sees_what_was_paid_after_that_period(stri
     LedgerEntry(artist=artist, program=program, kind="adjustment", amount_minor=4200, currency="EUR",
                 source_type="tests.backdated", source_id="1", created_at=two_days_ago).save()
     yesterday = timezone.localdate() - dt.timedelta(days=1)
-    first = payout_run_create(period_end=yesterday, program_id=program.pk)
+    first = prepare_and_approve(program=program, period_end=yesterday)
     payout_run_execute(run_id=first.pk)
     assert first.payouts.get().amount_minor == 4200
-    again = payout_run_create(period_end=yesterday, program_id=program.pk)
-    earlier = payout_run_create(period_end=yesterday - dt.timedelta(days=1), program_id=program.pk)
-    assert (again.payout_count, earlier.payout_count) == (0, 0)
+    for period_end in (yesterday, yesterday - dt.timedelta(days=1)):
+        with pytest.raises(NothingToPay):
+            payout_run_create(period_end=period_end, program_id=program.pk)
     assert len(stripe_server.transfers()) == 1
