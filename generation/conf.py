@@ -46,6 +46,8 @@ class ModelProfile:
     extension_overlap_frames: int = 9  # 4j+1, so overlap + added (4k) is a valid 4k+1 clip
     estimate_seconds_per_mpx_step: float = 0.5
     default_strength: float = 0.7
+    # Randomly initialised weights (the CPU demo): outputs are noise, and the studio says so.
+    random_weights: bool = False
 
     def resolved_device(self) -> str:
         if self.device != "auto":
@@ -68,6 +70,7 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
     return {
         "wan-tiny": {
             "label": "Wan 2.1 tiny (random weights, CPU demo)",
+            "random_weights": True,
             "model_dir": os.environ.get("GENERATION_MODEL_DIR_WAN_TINY") or str(var / "models" / "wan-tiny"),
             "pipelines": {
                 "text_to_video": "diffusers.WanPipeline",
@@ -75,10 +78,11 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
                 "extension": "diffusers.WanVideoToVideoPipeline",
             },
             "fps": 16,
-            # rope_max_seq_len 32 bounds the latent frames: (121 - 1) / 4 + 1 = 31 fits, 129 does not.
-            "max_frames": 121,
-            "max_width": 256,
-            "max_height": 256,
+            # The tiny transformer's rope table (rope_max_seq_len 1024, as in the real Wan 2.1)
+            # covers 848×480 (53×30 patches) and 161 frames (41 latent frames): 10 s in one clip.
+            "max_frames": 161,
+            "max_width": 848,
+            "max_height": 480,
             "preview_long_side": 128,
             "steps": 4,
             "max_steps": 100,

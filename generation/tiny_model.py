@@ -10,7 +10,8 @@ from pathlib import Path
 
 TINY_SEED = 0
 _MARKER = "atelier-tiny.json"
-TINY_VERSION = 1
+# 2: rope_max_seq_len 1024 (was 32, which bounded the latent grid to 32 patches: no 480p).
+TINY_VERSION = 2
 
 
 def is_built(directory: Path) -> bool:
@@ -62,7 +63,7 @@ def build_tiny_wan(directory: Path, *, force: bool = False) -> bool:
         num_layers=2,
         cross_attn_norm=True,
         qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
+        rope_max_seq_len=1024,
     )
     pipe = WanPipeline(
         transformer=transformer, vae=vae, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer

@@ -123,6 +123,7 @@ def test_seed_demo_is_idempotent(db):
     assert (User.objects.count(), Enrollment.objects.count(), AuditEvent.objects.count()) == first
     demo = Program.objects.get(slug="demo")
     assert demo.name == "Demo Early Access" and demo.status == Program.Status.ACTIVE
+    assert (demo.max_resolution, demo.max_duration_seconds) == ("480p", 10)  # what the tiny model can render
     artist = User.objects.get(email="artist@demo.test")
     artist2 = User.objects.get(email="artist2@demo.test")
     from tester_platform.consent.services import active_consent

@@ -80,7 +80,7 @@ def test_saving_unchanged_settings_records_nothing(program, manager):
 
 
 def test_a_resolution_the_model_cannot_render_is_a_field_error(program, manager):
-    caps = program_caps(program)  # wan-tiny: at most 256×256 px
+    caps = program_caps(program)  # wan-tiny: at most 848×480 px
     too_big = next(r for r in Program.Resolution.values if r not in caps["resolutions"])
     before = rows()
     with pytest.raises(InvalidInput) as error:
@@ -89,9 +89,12 @@ def test_a_resolution_the_model_cannot_render_is_a_field_error(program, manager)
     assert rows() == before
 
 
-def test_a_duration_beyond_the_model_is_a_field_error_and_its_longest_is_accepted(program, manager):
+def test_a_duration_beyond_the_model_is_a_field_error_and_its_longest_is_accepted(program, manager, settings):
+    settings.GENERATION_MODEL_PROFILES = {"wan-short": {"extends": "wan-tiny", "max_frames": 121}}
+    Program.objects.filter(pk=program.pk).update(model_profile="wan-short")
+    program.refresh_from_db()
     longest = program_caps(program)["max_duration_seconds"]
-    assert longest and longest < 10  # the tiny model makes at most 121 frames at 16 fps
+    assert longest == 7  # this profile makes at most 121 frames at 16 fps
     before = rows()
     with pytest.raises(InvalidInput) as error:
         program_update_settings(program=program, actor=manager, max_duration_seconds=longest + 1)

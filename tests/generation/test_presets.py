@@ -92,12 +92,17 @@ def test_common_presets_have_the_usual_sizes(unlimited):
     assert frame_size("1:1", "480p", profile=unlimited) == (480, 480)
 
 
-@pytest.mark.parametrize("resolution", ["480p", "720p", "1080p"])
+def test_the_tiny_profile_renders_480p_at_848x480(tiny):
+    assert frame_size("16:9", "480p", profile=tiny) == (848, 480)
+    assert frame_size("9:16", "480p", profile=tiny) == (480, 848)
+
+
+@pytest.mark.parametrize("resolution", ["720p", "1080p"])
 def test_the_tiny_profile_refuses_sizes_above_its_limit_with_a_clear_message(tiny, resolution):
     with pytest.raises(InvalidParameters) as err:
         frame_size("16:9", resolution, profile=tiny)
     assert err.value.field == "resolution"
-    assert "at most 256×256" in err.value.message and resolution in err.value.message
+    assert "at most 848×480" in err.value.message and resolution in err.value.message
 
 
 @pytest.mark.parametrize("ratio,field", [("5:4", "aspect_ratio"), ("", "aspect_ratio"), (None, "aspect_ratio")])
@@ -126,10 +131,10 @@ def test_out_of_range_durations_are_refused(tiny, seconds):
     assert err.value.field == "duration_seconds"
 
 
-def test_the_tiny_profile_refuses_more_frames_than_it_can_make(tiny):
-    assert frames_for_duration(7, profile=tiny) == 113
+def test_the_tiny_profile_makes_10_seconds_in_one_clip_and_refuses_more_frames(tiny):
+    assert frames_for_duration(10, profile=tiny) == 161
     with pytest.raises(InvalidParameters) as err:
-        frames_for_duration(10, profile=tiny)
+        frames_for_duration(10, profile=replace(tiny, max_frames=121))
     assert "at most 121 frames" in err.value.message
 
 

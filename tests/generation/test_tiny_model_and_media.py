@@ -25,7 +25,7 @@ def test_the_tiny_checkpoint_has_the_documented_architecture(tiny_profile):
     assert index["_class_name"] == "WanPipeline"
     assert index["tokenizer"][1] == "ByT5Tokenizer" and index["text_encoder"][1] == "UMT5EncoderModel"
     t = json.loads((d / "transformer" / "config.json").read_text())
-    assert (t["num_attention_heads"], t["attention_head_dim"], t["num_layers"], t["rope_max_seq_len"]) == (2, 12, 2, 32)
+    assert (t["num_attention_heads"], t["attention_head_dim"], t["num_layers"], t["rope_max_seq_len"]) == (2, 12, 2, 1024)
     total = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
     assert total < 1_000_000
 

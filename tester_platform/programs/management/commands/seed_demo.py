@@ -48,8 +48,13 @@ class Command(BaseCommand):
             slug="demo",
             defaults={"name": "Demo Early Access", "status": Program.Status.ACTIVE,
                       "description": "Test **Wan tiny**, an unreleased text-to-video model, and get paid for it.",
-                      "model_profile": "wan-tiny"},
+                      "model_profile": "wan-tiny", "max_resolution": Program.Resolution.P480,
+                      "max_duration_seconds": 10},
         )
+        if (program.max_resolution, program.max_duration_seconds) == (Program.Resolution.PREVIEW, 5):
+            # A demo seeded before the tiny model rendered 480p still had the old caps.
+            program.max_resolution, program.max_duration_seconds = Program.Resolution.P480, 10
+            program.save(update_fields=["max_resolution", "max_duration_seconds"])
         document = ConsentDocument.objects.filter(program=program, version=1).first()
         if document is None:
             document = ConsentDocument.objects.create(program=program, version=1, title="Demo Early Access tester agreement",
