@@ -63,8 +63,14 @@ def create(request, generation_id: int):
             return redirect("sharing:detail", pk=share_request.pk)
     from generation.models import GenerationJob
 
+    from tester_platform.studio.media import signed_media_url
+
     job = get_object_or_404(GenerationJob, pk=generation_id, artist=request.user)
     return render(request, "sharing/create.html", {"form": form, "job": job, "program": job.program,
+                                                   "video_url": signed_media_url(job=job, kind="video",
+                                                                                 user=request.user),
+                                                   "thumb_url": signed_media_url(job=job, kind="thumbnail",
+                                                                                 user=request.user),
                                                    "reasons": policy_reasons(program=job.program),
                                                    "opinion_clause": OPINION_CLAUSE},
                   status=400 if form.errors else 200)

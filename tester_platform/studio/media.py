@@ -43,7 +43,10 @@ def serve_signed_media(request, token: str):
     name = file_field.name
     if name.endswith(".png"):
         content_type = "image/png"
-    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    download = request.GET.get("download") == "1"
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type, as_attachment=download,
+                            filename=f"atelier-{job.pk}{'.mp4' if payload['k'] == 'video' else '.jpg'}"
+                            if download else "")
     response["Cache-Control"] = "private, max-age=600"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -14,7 +14,7 @@ from tester_platform.errors import NotFound, domain_error_classes
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.studio.forms import DeriveForm, GenerateForm
 from tester_platform.studio.media import serve_signed_media, signed_media_url
-from tester_platform.studio.selectors import quota_for
+from tester_platform.studio.selectors import generation_readiness, quota_for, studio_options
 from tester_platform.studio.services import generation_cancel, generation_for_user, generation_submit
 from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 
@@ -32,7 +32,8 @@ def _submit_error(form, error):
 @login_required
 def studio(request):
     programs = list(_programs_for(request.user))
-    form = GenerateForm(request.POST or None, programs=programs)
+    options = {p.pk: studio_options(program=p) for p in programs}
+    form = GenerateForm(request.POST or None, programs=programs, options=options)
     status_code = 200
     if request.method == "POST":
         if form.is_valid():
@@ -58,9 +59,14 @@ def studio(request):
     for job in page:
         job.thumb_url = signed_media_url(job=job, kind="thumbnail", user=request.user)
     quotas = [quota_for(artist=request.user, program=p) for p in programs]
+    readiness = generation_readiness(artist=request.user)
     return render(request, "studio/studio.html", {
+        "readiness": readiness, "blocked": [r for r in readiness if not r["ready"]],
+        "any_ready": any(r["ready"] for r in readiness),
+        "filtered": bool(status_filter in GenerationJob.Status.values or mode_filter in GenerationJob.Mode.values),
         "form": form, "page": page, "quotas": quotas, "programs": programs, "statuses": GenerationJob.Status.choices,
         "modes": GenerationJob.Mode.choices, "status_filter": status_filter, "mode_filter": mode_filter,
+        "options": list(options.values()),
     }, status=status_code)
 
 
@@ -72,13 +78,26 @@ def _job_or_404(request, job_id: int) -> GenerationJob:
 
 
 def _detail_context(request, job):
+    video_url = signed_media_url(job=job, kind="video", user=request.user)
     return {
         "job": job,
-        "video_url": signed_media_url(job=job, kind="video", user=request.user),
+        "video_url": video_url,
+        "download_url": f"{video_url}?download=1" if video_url else None,
+        "demo_model": _random_weights(job.model_profile),
         "thumb_url": signed_media_url(job=job, kind="thumbnail", user=request.user),
         "usage": getattr(job, "usage", None) if job.status not in GenerationJob.ACTIVE_STATUSES else None,
         "is_owner": job.artist_id == request.user.pk,
     }
+
+
+def _random_weights(profile_key: str) -> bool:
+    from generation.conf import get_profile
+    from generation.errors import ModelProfileError
+
+    try:
+        return get_profile(profile_key, check_dir=False).random_weights
+    except ModelProfileError:
+        return False
 
 
 @login_required
@@ -106,6 +125,11 @@ def detail(request, job_id: int):
         else:
             status_code = 400
     context["derive_form"] = form
+    context["mode_fields"] = DeriveForm.MODE_FIELDS
+    if context["is_owner"]:
+        readiness = generation_readiness(artist=request.user, program=job.program)
+        context["blocked"] = [r for r in readiness if not r["ready"]] or (
+            [] if readiness else [{"reason": "You are no longer enrolled in this program.", "action": None}])
     return render(request, "studio/detail.html", context, status=status_code)
 
 

@@ -152,4 +152,24 @@ def test_the_studio_page_refuses_a_paused_program_with_a_message(client, artist,
 def test_the_studio_form_shows_field_errors(client, artist, program):
     client.force_login(artist)
     response = client.post("/studio/", {**GOOD, "program": program.pk, "duration_seconds": 11})
-    assert response.status_code == 400 and b"less than or equal to 10" in response.content
+    # the form offers what the program allows (5 s here), not what the model could make
+    assert response.status_code == 400 and b"less than or equal to 5" in response.content
+
+
+def test_the_studio_form_greys_out_what_the_program_or_its_model_cannot_make(client, artist, program):
+    program.max_resolution, program.max_duration_seconds = "480p", 10
+    program.save(update_fields=["max_resolution", "max_duration_seconds"])  # a save retires cached pages
+    client.force_login(artist)
+    page = client.get("/studio/").content.decode()
+    assert '<option value="480p">480p</option>' in page
+    assert "720p (not available: this program allows up to 480p)" in page
+    assert 'value="720p" disabled' in page or "disabled" in page.split('value="720p"')[1].split(">")[0]
+    assert 'max="10"' in page
+    assert "demo model with random weights: expect noise" in page
+    program.max_resolution = "1080p"
+    program.save(update_fields=["max_resolution"])
+    page = client.get("/studio/").content.decode()
+    assert "1080p (not available: the model Wan 2.1 tiny (random weights, CPU demo) makes at most 848×480 px)" in page
+    response = client.post("/studio/", {**GOOD, "program": program.pk, "resolution": "720p"})
+    assert response.status_code == 400 and b"720p is not available" in response.content
+    assert GenerationJob.objects.count() == 0
