@@ -329,6 +329,12 @@ def payout_run_execute(*, run_id: int, on_change: Callable[[Payout, str], None] 
             raise PayoutNotApproved(f"Payout run #{run.pk} awaits approval by a second finance user; "
                                     f"nothing is sent before.")
         return run  # finished or discarded: nothing is ever sent twice
+    if trigger == "resume":
+        # The attempts this one takes over stopped without a word (a killed worker, a lost
+        # connection): say so, rather than leave them "running" forever.
+        PayoutRunAttempt.objects.filter(run_id=run_id, outcome=PayoutRunAttempt.Outcome.RUNNING).update(
+            outcome=PayoutRunAttempt.Outcome.INTERRUPTED, finished_at=now,
+            error="Stopped without finishing (no progress: its worker died or lost its connection); resumed.")
     attempt = PayoutRunAttempt.objects.create(run_id=run_id, trigger=trigger[:20],
                                               actor_id=getattr(actor, "pk", actor))
     recorded = 0
@@ -346,6 +352,7 @@ def payout_run_execute(*, run_id: int, on_change: Callable[[Payout, str], None] 
                 if time.monotonic() - touched >= PROGRESS_EVERY_SECONDS:
                     # What the stall detector reads: this execution is alive.
                     PayoutRun.objects.filter(pk=run_id).update(last_progress_at=timezone.now())
+                    PayoutRunAttempt.objects.filter(pk=attempt.pk).update(recorded=recorded)
                     touched = time.monotonic()
     except Exception as exc:
         message = exc.message if isinstance(exc, PaymentsError) else f"{type(exc).__name__}: {exc}"
