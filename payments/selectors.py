@@ -201,3 +201,62 @@ def period_payout_lines(*, start: dt.datetime, end: dt.datetime, program_id: int
     if program_id is not None:
         qs = qs.filter(program_id=program_id)
     return qs
+
+
+# --- statements ------------------------------------------------------------------------------
+
+@dataclass
+class StatementPart:
+    """The ledger lines one payout line (one program) pays, and their sum."""
+
+    program_id: int
+    program_name: str
+    amount_minor: int
+    entries: list
+
+
+def _counted_by_run(run: Any) -> Q:
+    """The entries a run's amounts were computed from (see `unpaid_balances`): created before
+    its cut-off, plus money paid out before the run was prepared."""
+    cutoff = min(run.as_of, run.created_at)
+    return Q(created_at__lt=cutoff) | (_PAID & Q(created_at__lt=run.created_at))
+
+
+def payout_statement(*, payout: Any) -> list[StatementPart]:
+    """Every ledger line a payout pays, per program: the entries its run counted for the
+    artist, program and currency, less the groups earlier payouts already settled (what
+    their run counted, with their payout entry) and earlier payouts that were reversed
+    (the payout entry and its reversal). The lines of each part add up to the part's
+    amount; if history does not split that cleanly (a run for an earlier period after a
+    later one) the part lists every counted line, which still adds up."""
+    from payments.models import Payout, PayoutLine
+
+    parts = []
+    settled_statuses = list(Payout.PAID_OUT)
+    for line in payout.lines.select_related("program").order_by("program__name", "pk"):
+        base = LedgerEntry.objects.filter(artist_id=payout.artist_id, program_id=line.program_id,
+                                          currency=payout.currency)
+        counted = list(base.filter(_counted_by_run(payout.run)).select_related("program", "reverses")
+                       .order_by("created_at", "pk"))
+        counted_ids = {entry.pk for entry in counted}
+        earlier = (PayoutLine.objects.filter(payout__artist_id=payout.artist_id, program_id=line.program_id,
+                                             payout__currency=payout.currency, payout__run__created_at__lte=
+                                             payout.run.created_at)
+                   .exclude(payout_id=payout.pk).filter(ledger_entry__isnull=False)
+                   .filter(Q(payout__status__in=settled_statuses) | Q(payout__status=Payout.Status.REVERSED))
+                   .select_related("payout__run"))
+        settled: set[int] = set()
+        for other in earlier:
+            if other.payout.status == Payout.Status.REVERSED:
+                group = {other.ledger_entry_id, other.reversal_entry_id}
+            else:
+                group = set(base.filter(_counted_by_run(other.payout.run)).values_list("pk", flat=True))
+                group.add(other.ledger_entry_id)
+            if group <= counted_ids:
+                settled |= group
+        entries = [entry for entry in counted if entry.pk not in settled]
+        if sum(entry.amount_minor for entry in entries) != line.amount_minor:
+            entries = counted
+        parts.append(StatementPart(program_id=line.program_id, program_name=line.program.name,
+                                   amount_minor=line.amount_minor, entries=entries))
+    return parts

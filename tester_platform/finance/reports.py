@@ -221,6 +221,31 @@ def period_report(*, start: dt.date, end: dt.date, program: Program | None = Non
     return report
 
 
+# --- the artist's statement ---------------------------------------------------------------------
+
+PAYER = "Atelier"
+
+
+def statement(payout: Payout) -> dict[str, Any]:
+    """What a payout statement shows (on screen and as PDF): every ledger line the payout pays
+    — date, program, kind, source, rate, amount — per program, with the period, the payer,
+    the payee and the currency. The lines add up to the payout (`adds_up`)."""
+    from payments.selectors import payout_statement
+
+    parts = payout_statement(payout=payout)
+    lines = [entry for part in parts for entry in part.entries]
+    total = sum(entry.amount_minor for entry in lines)
+    first = min((entry.created_at for entry in lines), default=None)
+    return {
+        "payout": payout, "parts": parts, "lines": lines, "line_count": len(lines), "total_minor": total,
+        "adds_up": total == payout.amount_minor, "currency": payout.currency,
+        "period_start": timezone.localdate(first) if first else None, "period_end": payout.run.period_end,
+        "payer": PAYER, "payer_programs": [part.program_name for part in parts],
+        "payee": payout.artist, "stripe_account": payout.connected_account.stripe_account_id,
+        "kind_labels": KIND_LABELS,
+    }
+
+
 # --- CSV ---------------------------------------------------------------------------------------
 
 CSV_COLUMNS = ["section", "program_id", "program", "artist_id", "artist", "kind", "status", "currency", "payouts",

@@ -24,6 +24,7 @@ urlpatterns = [
     path("payouts/connect/", views.payout_connect, name="payout_connect"),
     path("payouts/connect/refresh/", views.payout_refresh, name="payout_refresh"),
     path("payouts/connect/return/", views.payout_return, name="payout_return"),
+    path("payouts/<id:payout_id>/statement/", views.statement, name="statement"),
     path("payouts/<id:payout_id>/statement.pdf", views.statement_pdf, name="statement_pdf"),
     # Stripe
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),

@@ -318,14 +318,25 @@ def payout_return(request):
     return redirect(_safe_next(request, reverse("finance:payouts")))
 
 
-@login_required
-def statement_pdf(request, payout_id: int):
+def _own_payout_or_404(request, payout_id: int) -> Payout:
     payout = (Payout.objects.select_related("artist", "run", "run__program", "connected_account")
-              .prefetch_related("lines__program").filter(pk=payout_id).first())
+              .filter(pk=payout_id).first())
     if payout is None or (payout.artist_id != request.user.pk and not has_role(request.user, *FINANCE_ROLES)):
         raise Http404("No such payout.")
-    return _pdf("finance/pdf_statement.html", {"payout": payout, "lines": payout.lines.all(),
-                                                "generated_at": timezone.now()},
+    return payout
+
+
+@login_required
+def statement(request, payout_id: int):
+    """The statement on screen: every ledger line the payout pays."""
+    payout = _own_payout_or_404(request, payout_id)
+    return render(request, "finance/statement.html", {"statement": reports.statement(payout)})
+
+
+@login_required
+def statement_pdf(request, payout_id: int):
+    payout = _own_payout_or_404(request, payout_id)
+    return _pdf("finance/pdf_statement.html", {"statement": reports.statement(payout), "generated_at": timezone.now()},
                 f"atelier-statement-{payout.pk}.pdf")
 
 

@@ -268,6 +268,8 @@ CASES = [
     ("finance:payout_refresh", "GET", matrix_stripe, None, (302, 200, 200, 403, 403, 403, 403, 403)),
     ("finance:payout_refresh", "POST", matrix_stripe, None, (302, 302, 302, 403, 403, 403, 403, 403)),
     ("finance:payout_return", "GET", None, None, (302,) * 8),
+    ("finance:statement", "GET", lambda w: {"payout_id": matrix_payout(w).pk}, None,
+     (302, 200, 404, 404, 404, 404, 200, 200)),
     ("finance:statement_pdf", "GET", lambda w: {"payout_id": matrix_payout(w).pk}, None,
      (302, 200, 404, 404, 404, 404, 200, 200)),
     ("finance:stripe_webhook", "POST", None, lambda w: {"id": "evt_unsigned"}, (400,) * 8),

@@ -133,10 +133,19 @@ def test_two_finance_users_pay_an_artist_who_sees_it_arrive_and_downloads_the_st
     row = page.locator("#payouts tbody tr").first
     assert "€35.00" in row.inner_text() and row.locator(".payout-status").inner_text().strip() == "Arrived"
     shot(page, "payouts-7-artist-sees-it-arrived")
+    row.get_by_role("link", name="Statement", exact=True).click()
+    page.wait_for_url(re.compile(r".*/payouts/\d+/statement/$"))
+    lines = page.locator(".statement-line")
+    assert lines.count() == 2
+    amounts = [int(lines.nth(i).get_attribute("data-amount")) for i in range(lines.count())]
+    assert sorted(amounts) == [1000, 2500] and sum(amounts) == 3500
+    assert page.locator("#statement-total [data-total]").inner_text() == "€35.00"
+    assert "Feedback bounty" in page.locator(".statement-lines").first.inner_text()
+    shot(page, "payouts-8-artist-reads-the-statement")
     with page.expect_download() as download:
-        row.get_by_role("link", name="PDF statement").click()
+        page.locator("#statement-pdf").click()
     from pypdf import PdfReader
 
-    text = PdfReader(io.BytesIO(open(download.value.path(), "rb").read())).pages[0].extract_text()
-    assert "Atelier payout statement" in text and "€35.00" in text
+    text = " ".join(PdfReader(io.BytesIO(open(download.value.path(), "rb").read())).pages[0].extract_text().split())
+    assert "Atelier payout statement" in text and "€35.00" in text and "Feedback bounty" in text
     assert page.console_errors == []

@@ -169,6 +169,8 @@ def test_finance_pages_need_the_finance_role(client, artist, finance_user, progr
                                                   "program": program.pk})
     run = PayoutRun.objects.get()
     assert response["Location"] == f"/finance/runs/{run.pk}/"
+    home = client.get("/finance/").content.decode()
+    assert "€42.00" in home and "(minor" not in home and "4200 EUR" not in home
     assert client.get(f"/finance/runs/{run.pk}/").status_code == 200
     assert client.get("/finance/runs/999999999999999999/").status_code == 404
 
@@ -193,3 +195,10 @@ def test_metrics_count_payouts_and_webhook_events(client, settings, artist, prog
     assert 'atelier_payout_amount_minor{status="sent",currency="EUR"} 1000' in body
     assert 'atelier_stripe_webhook_events{status="failed"} 1' in body
     assert 'atelier_stripe_webhook_events{status="processed"} 0' in body
+
+
+def test_one_template_filter_formats_money():
+    from django.template import Context, Template
+
+    template = Template("{% load money %}{{ a|money:'EUR' }} {{ b|money:'JPY' }} {{ c|money:'EUR' }} {{ d|money:'USD' }}")
+    assert template.render(Context({"a": 4833, "b": 4833, "c": None, "d": -125050})) == "€48.33 4,833 JPY — -$1,250.50"

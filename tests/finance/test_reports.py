@@ -116,9 +116,58 @@ def test_an_artist_downloads_the_statement_of_their_own_payout_only(paid_run, cl
     client.force_login(artist)
     response = client.get(f"/payouts/{payout.pk}/statement.pdf")
     assert response.status_code == 200
-    text = pdf_text(response.content)
+    text = " ".join(pdf_text(response.content).split())
     assert f"Statement for payout #{payout.pk}" in text and "€10.00" in text and payout.stripe_transfer_id in text
+    assert "Feedback bounty" in text and "Main Program" in text and "Payer" in text and "Payee" in text
     client.force_login(other_artist)
     assert client.get(f"/payouts/{payout.pk}/statement.pdf").status_code == 404
+    assert client.get(f"/payouts/{payout.pk}/statement/").status_code == 404
     assert client.get("/payouts/999999999999999999/statement.pdf").status_code == 404
     assert ledger_unpaid(artist) == 0
+
+
+def _statement_lines(client, payout) -> tuple[list[tuple[str, int]], int]:
+    import re
+
+    page = client.get(f"/payouts/{payout.pk}/statement/").content.decode()
+    lines = re.findall(r'class="statement-line" data-entry="(\d+)" data-amount="(-?\d+)"', page)
+    total = int(re.search(r'data-total="(-?\d+)"', page).group(1))
+    return [(LedgerEntry.objects.get(pk=pk).kind, int(amount)) for pk, amount in lines], total
+
+
+def test_a_statement_lists_the_lines_its_payout_pays_and_they_add_up(paid_run, client, artist, other_artist):
+    client.force_login(artist)
+    first, second = Payout.objects.filter(artist=artist).order_by("id")
+    lines, total = _statement_lines(client, first)
+    assert sorted(lines) == [("feedback_bounty", 1000), ("feedback_bounty", 2500)] and total == 3500
+    # The second payout lists only what was earned since: the first one settled the rest.
+    lines, total = _statement_lines(client, second)
+    assert lines == [("feedback_bounty", 1000)] and total == second.amount_minor == 1000
+    page = client.get(f"/payouts/{second.pk}/statement/").content.decode()
+    for text in ("Payer", "Atelier, for Main Program", "Payee", "alice@example.test", "Period", "EUR",
+                 "€10.00 each (rate card v1)"):
+        assert text in page
+    assert "(minor" not in page
+
+
+def test_after_a_reversal_the_next_statement_lists_the_earnings_again_and_adds_up(stripe_server, client, program,
+                                                                                 artist, moderator):
+    from tests.finance.helpers import prepare_and_approve
+    from tests.payments.stripe_server import deliver_all
+    from tests.payments.test_payout_runs import onboard_over_api
+
+    make_rate_card(program, bounty_high_minor=2500, bounty_medium_minor=1000)
+    onboard_over_api(stripe_server, client, artist)
+    accept_labour(artist, program, moderator, severity="high")
+    first = prepare_and_approve(program=program)
+    payout_run_execute(run_id=first.pk)
+    stripe_server.reverse_transfer(first.payouts.get().stripe_transfer_id)
+    deliver_all(client, stripe_server.events(types=("transfer.created", "transfer.reversed")))
+    accept_labour(artist, program, moderator, severity="medium")
+    second = prepare_and_approve(program=program)
+    payout_run_execute(run_id=second.pk)
+    payout = second.payouts.get()
+    assert payout.amount_minor == 3500
+    client.force_login(artist)
+    lines, total = _statement_lines(client, payout)
+    assert sorted(lines) == [("feedback_bounty", 1000), ("feedback_bounty", 2500)] and total == 3500
