@@ -43,7 +43,15 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         return False
 
 
-from payments.models import ConnectedAccount, Payout, PayoutLine, PayoutRun, WebhookEvent  # noqa: E402
+from payments.models import (  # noqa: E402
+    ConnectedAccount,
+    Payout,
+    PayoutLine,
+    PayoutRun,
+    PayoutRunAttempt,
+    Reconciliation,
+    WebhookEvent,
+)
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -85,12 +93,24 @@ class PayoutAdmin(_ReadOnly):
 
 @admin.register(PayoutRun)
 class PayoutRunAdmin(_ReadOnly):
-    list_display = ("id", "program", "period_end", "status", "payout_count", "created_by", "created_at")
+    list_display = ("id", "program", "period_end", "status", "payout_count", "created_by", "approved_by", "created_at")
     list_filter = ("status",)
+
+
+@admin.register(PayoutRunAttempt)
+class PayoutRunAttemptAdmin(_ReadOnly):
+    list_display = ("id", "run", "trigger", "actor", "started_at", "outcome", "recorded")
+    list_filter = ("outcome", "trigger")
+
+
+@admin.register(Reconciliation)
+class ReconciliationAdmin(_ReadOnly):
+    list_display = ("id", "started_at", "requested_by", "accounts_checked", "transfers_checked", "difference_count")
 
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(_ReadOnly):
-    list_display = ("stripe_event_id", "type", "status", "attempts", "received_at", "processed_at")
-    list_filter = ("status", "type")
+    list_display = ("stripe_event_id", "type", "endpoint", "account", "status", "attempts", "received_at",
+                    "processed_at")
+    list_filter = ("status", "endpoint", "type")
     search_fields = ("stripe_event_id",)

@@ -147,20 +147,24 @@ def transfer_retrieve(*, transfer_id: str) -> dict:
         return _plain(stripe_client().v1.transfers.retrieve(transfer_id))
 
 
-def transfers_to(*, destination: str, limit: int = 10_000) -> list[dict]:
-    """Every transfer Stripe lists to one connected account (newest first): for reconciliation."""
+def transfers_all(*, destination: str | None = None) -> list[dict]:
+    """Every transfer Stripe lists (to one connected account, or all of them), newest first:
+    what reconciliation compares with the ledger."""
+    params: dict[str, Any] = {"limit": 100}
+    if destination:
+        params["destination"] = destination
     with _translated_errors():
-        found = stripe_client().v1.transfers.list(params={"destination": destination, "limit": 100})
-        return [_plain(t) for _, t in zip(range(limit), found.auto_paging_iter())]
+        found = stripe_client().v1.transfers.list(params=params)
+        return [_plain(t) for t in found.auto_paging_iter()]
 
 
 # --- the connected account's payouts (its balance → its bank) ------------------------------
 
-def account_payouts(*, account_id: str, limit: int = 10_000) -> list[dict]:
+def account_payouts(*, account_id: str) -> list[dict]:
     """The payouts Stripe lists on a connected account (newest first): for reconciliation."""
     with _translated_errors():
         found = stripe_client().v1.payouts.list(params={"limit": 100}, options={"stripe_account": account_id})
-        return [_plain(p) for _, p in zip(range(limit), found.auto_paging_iter())]
+        return [_plain(p) for p in found.auto_paging_iter()]
 
 
 def payout_balance_transactions(*, account_id: str, payout_id: str) -> list[dict]:

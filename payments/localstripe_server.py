@@ -720,16 +720,22 @@ class LocalStripe:
 
     async def payout_now(self, request):
         """Test plumbing: run the account's payout schedule now (and, unless finish=false,
-        the bank's answer too). Returns the payout, or null when there was nothing to pay out."""
+        the bank's answer too: for the new payout, or else for one still in transit).
+        Returns the payout, or null when there was nothing to pay out or answer."""
         account_id = request.match_info["id"]
         if self._account(account_id) is None:
             return _error(404, "No such account", code="resource_missing")
         data = await self._data(request)
+        finish = str(data.get("finish", "true")).lower() not in ("false", "0", "no")
         handle = self._sweeps.pop(account_id, None)
         if handle is not None:
             handle.cancel()
         payout = self.sweep(account_id)
-        if payout is not None and str(data.get("finish", "true")).lower() not in ("false", "0", "no"):
+        if payout is None and finish:
+            waiting = [p for p in self.state.payouts.get(account_id, {}).values()
+                       if p["status"] in ("pending", "in_transit")]
+            payout = waiting[0] if waiting else None
+        if payout is not None and finish:
             payout = self.finish(account_id, payout["id"])
         return web.json_response({"payout": payout})
 

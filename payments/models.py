@@ -502,3 +502,26 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_event_id} ({self.status})"
+
+
+class Reconciliation(models.Model):
+    """One comparison of the ledger, our payouts and what Stripe lists (transfers to each
+    connected account, and each account's payouts). Every difference is kept for finance:
+    [{code, message, account, artist_id, payout_id, stripe_id, expected_minor, actual_minor}]."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+", help_text="None: the daily check.")
+    accounts_checked = models.PositiveIntegerField(default=0)
+    transfers_checked = models.PositiveIntegerField(default=0)
+    payouts_checked = models.PositiveIntegerField(default=0)
+    differences = models.JSONField(default=list, blank=True)
+    difference_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the check could not finish (Stripe unreachable).")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Reconciliation #{self.pk}: {self.difference_count} differences"

@@ -99,6 +99,10 @@ def _audit_payout_change(payout: Payout, old_status: str, *, via: str) -> None:
                        "stripe_transfer": payout.stripe_transfer_id or "", "stripe_payout": payout.stripe_payout_id,
                        "failure_code": payout.failure_code, "failure_reason": payout.failure_reason,
                        "run": payout.run_id, "via": via})
+    # The notification hook of the payout lifecycle (sent, arrived, failed, reversed).
+    from tester_platform.notifications.payouts import payout_status_changed
+
+    payout_status_changed(payout)
 
 
 def payout_run_execute(*, run_id: int, actor: Any = None, trigger: str = "manual") -> PayoutRun:
@@ -141,6 +145,20 @@ def payout_runs_resume(*, stall_seconds: int | None = None) -> dict[int, str]:
             log.warning("payout run %s not resumed yet: %s", run_id, exc)
             results[run_id] = f"error: {exc}"
     return results
+
+
+def reconciliation_run(*, actor: Any = None):
+    """Compare the ledger, our payouts and what Stripe lists; keep and audit the report (the
+    daily beat task runs it with actor None; finance can run it now)."""
+    from payments.reconciliation import reconcile
+
+    authorize(actor, Act.FINANCE)
+    report = reconcile(requested_by=actor)
+    audit_record(action="reconciliation.run", actor=actor, target=report,
+                 data={"differences": report.difference_count, "codes": sorted({d["code"] for d in report.differences}),
+                       "accounts": report.accounts_checked, "transfers": report.transfers_checked,
+                       "error": report.error})
+    return report
 
 
 def webhook_handle(*, payload: bytes, signature_header: str | None,

@@ -65,8 +65,11 @@ def _runs():
 
 @role_required(*FINANCE_ROLES)
 def home(request):
+    from payments.models import Reconciliation
+
     form = PayoutRunForm(initial={"period_end": closed_period_end()})
     return render(request, "finance/home.html", {
+        "last_reconciliation": Reconciliation.objects.first(),
         "form": form, "runs": _runs(), "closed_period_end": closed_period_end(),
         "by_status": [dict(r, label=Payout.Status(r["status"]).label) for r in payout_totals_by_status()],
         "failed_events": WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count(),
@@ -154,6 +157,38 @@ def run_execute(request, run_id: int):
     else:
         messages.success(request, f"Payout run #{run.pk}: {run.get_status_display()}.")
     return redirect("finance:run_detail", run_id=run.pk)
+
+
+# --- finance: reconciliation -------------------------------------------------------------------
+
+@role_required(*FINANCE_ROLES)
+def reconciliation(request):
+    """The latest comparison of the ledger, our payouts and Stripe, with every difference."""
+    from payments.models import Reconciliation
+
+    reports_ = list(Reconciliation.objects.select_related("requested_by")[:10])
+    return render(request, "finance/reconciliation.html", {"report": reports_[0] if reports_ else None,
+                                                           "history": reports_})
+
+
+@role_required(*FINANCE_ROLES)
+@require_POST
+def reconciliation_run_view(request):
+    from tester_platform.finance.services import reconciliation_run
+
+    try:
+        report = reconciliation_run(actor=request.user)
+    except (DomainError, PaymentsError) as error:
+        messages.error(request, error.message)
+    else:
+        if report.error:
+            messages.error(request, f"The check could not finish: {report.error}")
+        elif report.difference_count:
+            messages.warning(request, f"{report.difference_count} difference{pluralize(report.difference_count)} "
+                                      f"between the ledger and Stripe.")
+        else:
+            messages.success(request, "The ledger, the payouts and Stripe agree.")
+    return redirect("finance:reconciliation")
 
 
 # --- finance: reports ------------------------------------------------------------------------
