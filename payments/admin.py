@@ -3,13 +3,8 @@ from django.contrib import admin
 from payments.models import LedgerEntry, RateCard
 
 
-@admin.register(RateCard)
-class RateCardAdmin(admin.ModelAdmin):
-    """Read-only: cards are drafted and published in the staff console, audited."""
-
-    list_display = ("program", "version", "currency", "hourly_rate_minor", "pay_floor_hourly_minor",
-                    "bounty_medium_minor", "share_bonus_minor", "daily_time_cap_minutes", "published_at")
-    list_filter = ("currency",)
+class _ReadOnly(admin.ModelAdmin):
+    """Engine records change only through the services: the admin shows them."""
 
     def has_add_permission(self, request):
         return False
@@ -21,8 +16,17 @@ class RateCardAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(RateCard)
+class RateCardAdmin(_ReadOnly):
+    """Read-only: cards are drafted and published in the staff console, audited."""
+
+    list_display = ("program", "version", "currency", "hourly_rate_minor", "pay_floor_hourly_minor",
+                    "bounty_medium_minor", "share_bonus_minor", "daily_time_cap_minutes", "published_at")
+    list_filter = ("currency",)
+
+
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(_ReadOnly):
     """Read-only: the ledger is append-only, corrections are new entries posted by services."""
 
     list_display = ("id", "created_at", "artist", "program", "kind", "amount_minor", "currency", "source_type",
@@ -32,15 +36,6 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("artist", "program", "created_by")
     readonly_fields = [f.name for f in LedgerEntry._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 from payments.models import (  # noqa: E402
@@ -52,19 +47,6 @@ from payments.models import (  # noqa: E402
     Reconciliation,
     WebhookEvent,
 )
-
-
-class _ReadOnly(admin.ModelAdmin):
-    """Payout state changes only through the services (Stripe is the other side of it)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ConnectedAccount)
