@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tester_platform.dashboard import console, views
+from tester_platform.dashboard import console, marketing, views
 
 app_name = "dashboard"
 
@@ -34,4 +34,5 @@ urlpatterns = [
     path("console/<slug:slug>/staff/", console.staff, name="console_staff"),
     path("console/<slug:slug>/staff/<int:pk>/revoke/", console.staff_revoke_view, name="console_staff_revoke"),
     path("console/<slug:slug>/audit/", console.audit, name="console_audit"),
+    path("console/<slug:slug>/marketing/", marketing.marketing, name="console_marketing"),
 ]

@@ -293,6 +293,9 @@ def marketing_licence_post(*, generation_id: int, actor, program: Program) -> Le
     job = GenerationJob.objects.select_related("artist").filter(pk=generation_id, program=program).first()
     if job is None:
         raise InvalidInput("No such generation in this program.", field="generation")
+    if job.status != GenerationJob.Status.SUCCEEDED:
+        raise InvalidInput("Only a finished output can be used in marketing.", field="generation")
+    authorize(actor, Act.MANAGE, program=program, subject=job.artist)  # never one's own output
     consent = active_consent(artist=job.artist, program=program)
     if consent is None or not consent.marketing_use:
         raise NotAllowed("The artist has not opted in to marketing use of their outputs.", field="generation",
