@@ -25,7 +25,8 @@ demo: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py build_tiny_model
-	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start
+	# WEB_PORT: honcho gives each process its own PORT; emails and settings need the web one.
+	PORT=$(PORT) WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start
 
 test: venv
 	$(PY) -m pytest

@@ -10,6 +10,7 @@ import dj_database_url
 from generation import schedule as generation_schedule
 from tester_platform.finance import schedule as finance_schedule
 from tester_platform.labour import schedule as labour_schedule
+from tester_platform.notifications import schedule as notifications_schedule
 
 from tester_platform.env import (
     ConfigurationError,
@@ -44,7 +45,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "l
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ConfigurationError("ALLOWED_HOSTS must be set in production")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links in emails. The demo serves on WEB_PORT (the Makefile passes its PORT), so by default
+# links point where the demo actually answers.
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{env_int('WEB_PORT', 8000, minimum=1)}").rstrip("/")
 
 INSTALLED_APPS = [
     "tester_platform.admin_mixins.AtelierAdminConfig",
@@ -68,6 +71,7 @@ INSTALLED_APPS = [
     "tester_platform.audit",
     "tester_platform.programs",
     "tester_platform.consent",
+    "tester_platform.notifications",
     "tester_platform.studio",
     "tester_platform.access",
     "tester_platform.sharing",
@@ -116,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tester_platform.accounts.context_processors.roles",
+                "tester_platform.notifications.context_processors.inbox",
             ],
         },
     },
@@ -359,6 +364,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE: dict = {
     **generation_schedule.beat_schedule(),
     **labour_schedule.beat_schedule(),
+    **notifications_schedule.beat_schedule(),
     **finance_schedule.beat_schedule(resume_every=env_int("PAYOUT_RESUME_EVERY_SECONDS", 60, minimum=1)),
     "sharing-resolve-overdue": {"task": "tester_platform.sharing.tasks.resolve_overdue_share_requests",
                                 "schedule": 60.0},

@@ -21,6 +21,7 @@ urlpatterns = [
     path("dashboard/labour/", include("tester_platform.labour.dashboard_urls")),
     path("sharing/", include("tester_platform.sharing.urls")),
     path("labour/", include("tester_platform.labour.urls")),
+    path("inbox/", include("tester_platform.notifications.urls")),
     path("", include("tester_platform.finance.urls")),
     path("s/<slug:slug>/", sharing_views.public_page, name="share_public"),
     path("s/<slug:slug>/video.mp4", sharing_views.public_media, {"kind": "video"}, name="share_public_video"),

@@ -114,3 +114,19 @@ def _fresh_rate_limits():
     for store in caches.all():  # the default cache and the page cache
         store.clear()
     yield
+
+
+@pytest.fixture
+def mail_now(monkeypatch, django_capture_on_commit_callbacks):
+    """Notification emails sent in the test's own process when its transaction would commit
+    (the task's body, called directly instead of through the broker). Use as a context
+    manager around the decision: `with mail_now(): ...`."""
+    from tester_platform.notifications import services
+
+    monkeypatch.setattr(services, "_dispatch_email",
+                        lambda pk: services.notification_email_send(notification_id=pk))
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run

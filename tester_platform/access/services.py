@@ -6,8 +6,8 @@ import hashlib
 import statistics
 from datetime import datetime, timedelta
 
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
@@ -15,6 +15,8 @@ from tester_platform.access.models import AccessFlag, AccessPolicy, TokenActivit
 from tester_platform.api.models import ApiToken
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import InvalidTransition
+from tester_platform.notifications.models import Kind
+from tester_platform.notifications.services import notify, notify_many
 from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Enrollment, ProgramStaff
 from tester_platform.programs.services import enrollment_reinstate, enrollment_suspend
@@ -118,18 +120,23 @@ def artist_anomalies(*, now: datetime | None = None) -> list[tuple[Enrollment, s
 
 
 def _tell(*, flag: AccessFlag) -> None:
-    staff = set(ProgramStaff.objects.filter(program__enrollments__artist=flag.artist,
-                                            role=ProgramStaff.Role.MANAGER).values_list("user__email", flat=True))
-    body = (f"{flag.get_kind_display()} for {flag.artist.email}.\n\n{flag.reason}\n\n"
-            "Review it in the staff dashboard (Access flags); you can undo it there.")
-    if staff:
-        transaction.on_commit(lambda: send_mail("[Atelier] Access flag: " + flag.get_kind_display(), body, None,
-                                                sorted(staff), fail_silently=True))
-    artist_body = (f"Hello,\n\n{flag.reason}\n\nOnly this {'token' if flag.kind == 'token' else 'access'} is "
-                   "affected; everything else on your account keeps working. Staff will review it; reply if you "
-                   "know why this happened.")
-    transaction.on_commit(lambda: send_mail("[Atelier] We paused something on your account", artist_body, None,
-                                            [flag.artist.email], fail_silently=True))
+    """The program's managers hear of every flag; the artist of a suspended token (a
+    suspended enrollment tells them itself, through enrollment_suspend)."""
+    from django.contrib.auth import get_user_model
+
+    managers = get_user_model().objects.filter(pk__in=ProgramStaff.objects.filter(
+        program__enrollments__artist=flag.artist, role=ProgramStaff.Role.MANAGER).values("user_id"))
+    notify_many(users=list(managers), kind=Kind.ACCESS_FLAG, program=flag.program,
+                title=f"Access flag: {flag.get_kind_display()} for {flag.artist.email}",
+                body=f"{flag.reason}\nReview it in the staff dashboard (Access flags); you can undo it there.",
+                link=reverse("access:flags"))
+    if flag.kind == AccessFlag.Kind.TOKEN:
+        notify(user=flag.artist, kind=Kind.TOKEN_SUSPENDED,
+               title=f"We suspended your API token {flag.token.prefix}…" if flag.token_id else
+               "We suspended one of your API tokens",
+               body=f"{flag.reason}\nOnly this token is affected; everything else on your account keeps working. "
+                    "Staff will review it; reply if you know why this happened.",
+               link=reverse("access:tokens"))
 
 
 @transaction.atomic

@@ -176,7 +176,21 @@ def consent_document_publish(*, document: ConsentDocument, actor) -> ConsentDocu
     document.save()
     audit_record(action="consent.document_published", actor=actor, program=document.program, target=document,
                  data={"version": document.version, "sha256": document.sha256})
-    from tester_platform.consent.tasks import notify_consent_version
-
-    transaction.on_commit(lambda: notify_consent_version.delay(document.pk))
+    _tell_testers(document)
     return document
+
+
+def _tell_testers(document: ConsentDocument) -> None:
+    from django.urls import reverse
+
+    from tester_platform.notifications.models import Kind
+    from tester_platform.notifications.services import notify_many
+
+    program = document.program
+    testers = [e.artist for e in Enrollment.objects.filter(
+        program=program, status__in=[Enrollment.Status.ONBOARDING, Enrollment.Status.ACTIVE]).select_related("artist")]
+    notify_many(users=testers, kind=Kind.CONSENT_VERSION, program=program,
+                title=f"{program.name}: consent agreement v{document.version} to sign",
+                body=f"{program.name} published version {document.version} of its consent agreement.\n"
+                     "Please read it and sign again before your next generation. Your earlier signatures stay on "
+                     "record.", link=reverse("portal:consent", args=[program.slug]))

@@ -25,6 +25,7 @@ from tester_platform.consent.models import ConsentDocument
 from tester_platform.consent.services import consent_document_draft, consent_document_publish, current_document
 from tester_platform.dashboard.access import role_required
 from tester_platform.dashboard.forms import (
+    AnnouncementForm,
     ConsentDraftForm,
     DecisionForm,
     InvitationsForm,
@@ -435,3 +436,25 @@ def audit(request, program: Program):
     for event in page:
         event.details = _details(event)
     return _page(request, program, "audit.html", "audit", {"page": page})
+
+
+# --- announcements --------------------------------------------------------------------------
+
+@console_view()
+def announcements(request, program: Program):
+    from tester_platform.notifications.models import Announcement
+    from tester_platform.notifications.services import announcement_publish
+
+    form = AnnouncementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = announcement_publish(program=program, actor=request.user, **form.cleaned_data)
+        except domain_error_classes() as error:
+            add_service_error(form, error)
+        else:
+            return _done(request, f"Announcement sent to {item.recipients} tester{'s' if item.recipients != 1 else ''}"
+                                  f"{' (inbox and email)' if item.email else ' (inbox)'}.",
+                         "dashboard:console_announcements", program)
+    return _page(request, program, "announcements.html", "announcements", {
+        "form": form, "items": Announcement.objects.filter(program=program).select_related("created_by")[:50],
+    }, status=400 if form.errors else 200)

@@ -191,3 +191,10 @@ class StaffGrantForm(forms.Form):
         if not can_grant_manager:
             self.fields["role"].choices = [(ProgramStaff.Role.MODERATOR, ProgramStaff.Role.MODERATOR.label)]
             self.fields["role"].help_text = "Only an administrator makes someone a program manager."
+
+
+class AnnouncementForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(label="Message", max_length=20_000, widget=forms.Textarea(attrs={"rows": 8}),
+                           help_text="Markdown. Every tester of the program finds it in their inbox.")
+    email = forms.BooleanField(required=False, label="Also email it (to testers who did not switch announcements off)")

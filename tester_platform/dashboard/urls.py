@@ -35,4 +35,5 @@ urlpatterns = [
     path("console/<slug:slug>/staff/<int:pk>/revoke/", console.staff_revoke_view, name="console_staff_revoke"),
     path("console/<slug:slug>/audit/", console.audit, name="console_audit"),
     path("console/<slug:slug>/marketing/", marketing.marketing, name="console_marketing"),
+    path("console/<slug:slug>/announcements/", console.announcements, name="console_announcements"),
 ]

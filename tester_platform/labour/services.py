@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from generation.models import GenerationJob
@@ -19,6 +20,8 @@ from payments.selectors import current_rate_card, ledger_sum
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotAllowed
 from tester_platform.labour.models import MINUTES_PER_DAY, FeedbackReport, PayFloorAssessment, TimeEntry
+from tester_platform.notifications.models import Kind
+from tester_platform.notifications.services import notify
 from tester_platform.labour.selectors import (
     FILING_STATUSES,
     can_mark_acted_on,
@@ -202,6 +205,7 @@ def feedback_review(*, report: FeedbackReport, reviewer, decision: str, reason: 
                                       "ledger_entry": entry.pk if entry else None,
                                       "amount_minor": entry.amount_minor if entry else 0,
                                       "rate_card_version": card.version if card else None})
+    _tell_reviewed(report, entry)
     return report
 
 
@@ -239,7 +243,29 @@ def time_entry_review(*, entry: TimeEntry, reviewer, decision: str, reason: str 
                                      "ledger_entry": posted.pk if posted else None,
                                      "amount_minor": posted.amount_minor if posted else 0,
                                      "rate_card_version": card.version if card else None})
+    _tell_reviewed(entry, posted)
     return entry
+
+
+def _tell_reviewed(item, posted: LedgerEntry | None) -> None:
+    """The artist hears every review decision, with the reason and what it earned."""
+    is_report = isinstance(item, FeedbackReport)
+    noun = (f"report #{item.pk} “{item.title}”" if is_report
+            else f"time entry #{item.pk} ({item.minutes} min on {item.date.isoformat()})")
+    outcome = item.get_status_display().lower()
+    lines = [f"Your {noun} was {outcome}."]
+    if is_report and item.status == FeedbackReport.Status.DUPLICATE and item.duplicate_of_id:
+        lines.append(f"It duplicates report #{item.duplicate_of_id}, filed earlier; the credit goes to the first "
+                     "report.")
+    if item.reason:
+        lines.append(f"Reason: {item.reason}")
+    if posted is not None:
+        lines.append(f"Earned: {posted.amount_display} ({posted.rate_display}).")
+    link = (reverse("labour:feedback_detail", args=[item.pk]) if is_report
+            else reverse("labour:time_detail", args=[item.pk]))
+    notify(user=item.artist, kind=Kind.FEEDBACK_REVIEWED if is_report else Kind.TIME_REVIEWED,
+           title=f"{'Report' if is_report else 'Time entry'} #{item.pk}: {outcome}", body="\n".join(lines),
+           program=item.program, link=link)
 
 
 def bulk_accept(*, reviewer, feedback_ids: Iterable[int] = (), time_entry_ids: Iterable[int] = ()) -> dict:

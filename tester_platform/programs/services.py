@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from generation.conf import get_profile
@@ -23,6 +24,8 @@ from tester_platform.accounts.roles import ARTIST, MODERATOR, PROGRAM_MANAGER
 from tester_platform.accounts.services import user_grant_role
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed
+from tester_platform.notifications.models import Kind
+from tester_platform.notifications.services import notify, notify_many
 from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Application, Enrollment, Invitation, Program, ProgramStaff
 
@@ -178,7 +181,27 @@ def program_set_paused(*, program: Program, actor, paused: bool, reason: str = "
     cancelled = jobs_cancel_queued(program_id=program.pk, actor=actor) if paused else []
     audit_record(action="program.paused" if paused else "program.resumed", actor=actor, program=program, target=program,
                  data={"reason": reason, "cancelled_jobs": cancelled})
+    _tell_testers_paused(program, paused=paused, reason=reason, cancelled=cancelled)
     return program
+
+
+def _tell_testers_paused(program: Program, *, paused: bool, reason: str, cancelled) -> None:
+    testers = [e.artist for e in Enrollment.objects.filter(
+        program=program, status__in=[Enrollment.Status.ONBOARDING, Enrollment.Status.ACTIVE]).select_related("artist")]
+    if paused:
+        lines = [f"{program.name} is paused: new generations are refused until it resumes."]
+        if reason.strip():
+            lines.append(f"Reason: {reason.strip()}")
+        lines.append("Queued jobs were cancelled and not charged to your quota. Your outputs, earnings and "
+                     "pending reviews are unaffected.")
+        title, kind = f"{program.name} is paused", Kind.PROGRAM_PAUSED
+    else:
+        lines = [f"{program.name} resumed: you can generate again."]
+        if reason.strip():
+            lines.append(f"Note: {reason.strip()}")
+        title, kind = f"{program.name} resumed", Kind.PROGRAM_RESUMED
+    notify_many(users=testers, kind=kind, title=title, body="\n".join(lines), program=program,
+                link=reverse("portal:program", args=[program.slug]))
 
 
 @transaction.atomic
@@ -200,6 +223,11 @@ def enrollment_suspend(*, enrollment: Enrollment, actor, reason: str) -> Enrollm
     cancelled = jobs_cancel_queued(program_id=enrollment.program_id, artist_id=enrollment.artist_id, actor=actor)
     audit_record(action="enrollment.suspended", actor=actor, subject=enrollment.artist, program=enrollment.program,
                  target=enrollment, data={"reason": enrollment.suspended_reason, "cancelled_jobs": cancelled})
+    notify(user=enrollment.artist, kind=Kind.ENROLLMENT_SUSPENDED, program=enrollment.program,
+           title=f"Your participation in {enrollment.program.name} is suspended",
+           body=f"Reason: {enrollment.suspended_reason}\nYou cannot generate in this program until staff reinstate "
+                "you; queued jobs were cancelled. Your outputs and earnings stay yours. Reply to the program's staff "
+                "if you think this is a mistake.", link=reverse("portal:home"))
     return enrollment
 
 
@@ -214,6 +242,10 @@ def enrollment_reinstate(*, enrollment: Enrollment, actor, note: str = "") -> En
     enrollment.save(update_fields=["status", "suspended_reason"])
     audit_record(action="enrollment.reinstated", actor=actor, subject=enrollment.artist, program=enrollment.program,
                  target=enrollment, data={"note": note})
+    notify(user=enrollment.artist, kind=Kind.ENROLLMENT_REINSTATED, program=enrollment.program,
+           title=f"You are reinstated in {enrollment.program.name}",
+           body="You can generate again." + (f"\nNote from the staff: {note.strip()}" if note.strip() else ""),
+           link=reverse("portal:home"))
     return enrollment
 
 
@@ -308,8 +340,8 @@ def _clean_settings(program: Program, fields: dict) -> dict:
         if not _fits_duration(cleaned["max_duration_seconds"], profile):
             longest = program_caps(program)["max_duration_seconds"]
             raise InvalidInput(
-                f"The model {profile.label or profile.key} makes at most {profile.max_frames} frames at "
-                f"{profile.fps} fps in one go: {longest or 'no whole number of'} seconds at most.",
+                f"The model {profile.label or profile.key} makes videos (clips of up to {profile.max_frames} frames "
+                f"at {profile.fps} fps, longer ones chained) of {longest or 'no whole number of'} seconds at most.",
                 field="max_duration_seconds")
     return cleaned
 

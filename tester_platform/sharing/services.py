@@ -6,11 +6,14 @@ import secrets
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from generation.models import GenerationJob
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, NotFound
+from tester_platform.notifications.models import Kind
+from tester_platform.notifications.services import absolute_url, notify
 from tester_platform.policy import Act, authorize, can
 from tester_platform.programs.models import Enrollment
 from tester_platform.sharing.models import DEFAULT_REASONS, RejectionReason, ReviewStep, ShareEvent, ShareRequest
@@ -104,9 +107,37 @@ def _audit(share_request, *, action, actor, data=None):
 
 
 def _notify(share_request: ShareRequest) -> None:
-    from tester_platform.sharing.tasks import notify_share_decision
-
-    transaction.on_commit(lambda: notify_share_decision.delay(share_request.pk))
+    """Tell the artist what was decided (inbox now, email after commit), with the reason."""
+    r = share_request
+    what = f"generation #{r.generation_id} ({r.get_destination_display()})"
+    lines = []
+    if r.appeal_outcome:
+        title = f"Your appeal on share request #{r.pk}: {r.get_appeal_outcome_display().lower()}"
+        if r.appeal_decision_note:
+            lines.append(f"Moderator's note: {r.appeal_decision_note}")
+    else:
+        title = f"Share request #{r.pk}: {r.get_status_display().lower()}"
+    lines.insert(0, f"Your request to share {what} is now: {r.get_status_display()}.")
+    if r.status == Status.APPROVED:
+        if r.auto_decided:
+            lines.append("Nobody decided before the review deadline, so it was approved automatically, as the "
+                         "program's policy promises." if r.note.startswith("No decision") else
+                         f"Approved automatically: {r.note}")
+        elif r.note:
+            lines.append(f"Moderator's note: {r.note}")
+        lines.append(f"Its public page: {absolute_url(reverse('share_public', args=[r.public_slug]))}")
+        lines.append("You can take it down at any time.")
+    elif r.status == Status.REJECTED and not r.appeal_outcome:
+        if r.reason_id:
+            lines.append(f"Reason: {r.reason.label} — {r.reason.description}")
+        if r.note:
+            lines.append(f"Moderator's note: {r.note}")
+        lines.append("You can appeal once; a different moderator will decide.")
+    elif r.status == Status.CHANGES_REQUESTED:
+        lines.append(f"What to change: {r.note}")
+        lines.append("Resubmit when ready; the review clock starts again.")
+    notify(user=r.artist, kind=Kind.SHARE_DECIDED, title=title, body="\n".join(lines), program=r.program,
+           link=reverse("sharing:detail", args=[r.pk]))
 
 
 def _start_clock(share_request: ShareRequest) -> None:
@@ -162,6 +193,7 @@ def share_request_create(*, artist, generation_id: int, caption: str, destinatio
     if not moderator_steps:
         _approve(share_request, actor=None, auto=True, note="No moderator step in this program's policy.")
         share_request.save()
+        _notify(share_request)
     _audit(share_request, action="requested", actor=artist, data={"destination": destination})
     return share_request
 

@@ -72,6 +72,18 @@ def _console_objects(w, kind):
     return _console(w, pk=pk)
 
 
+def _notice(w):
+    from tester_platform.notifications.models import Notification
+
+    return Notification.objects.filter(user=w.user("owner")).first()
+
+
+def _announcement(w):
+    from tester_platform.notifications.services import announcement_publish
+
+    return announcement_publish(program=w.program, actor=w.user("manager"), title="Hello", body="**Testers**")
+
+
 def _suspended(w):
     enrollment = Enrollment.objects.get(artist=w.user("other_artist"), program=w.program)
     Enrollment.objects.filter(pk=enrollment.pk).update(status="suspended", suspended_from="active")
@@ -91,6 +103,14 @@ CASES = [
     ("portal:activity", "GET", None, None, PORTAL),
     ("portal:export", "GET", None, None, PORTAL),
     ("accounts:two_factor", "GET", None, None, STAFF),
+    # --- inbox and announcements ---------------------------------------------------------
+    ("notifications:inbox", "GET", None, None, PORTAL),
+    ("notifications:mark_read", "POST", None, None, (302,) * 8),
+    ("notifications:open", "GET", lambda w: {"pk": _notice(w).pk}, None, (302, 302, 404, 404, 404, 404, 404, 404)),
+    ("notifications:settings", "GET", None, None, PORTAL),
+    ("notifications:settings", "POST", None, lambda w: {"email": ["share_decided"]}, (302,) * 8),
+    ("notifications:announcement", "GET", lambda w: {"pk": _announcement(w).pk}, None,
+     (302, 200, 200, 200, 404, 200, 200, 200)),
     ("access:tokens", "GET", None, None, PORTAL),
     ("access:token_revoke", "POST", lambda w: {"pk": w.token.pk}, None, OWNER_POST),
     ("access:flags", "GET", None, None, (302, 403, 403, 200, 200, 200, 403, 200)),
@@ -168,6 +188,9 @@ CASES = [
     ("dashboard:console_audit", "GET", _console, None, CONSOLE_PAGE),
     ("dashboard:console_marketing", "GET", _console, None, CONSOLE_PAGE),
     ("dashboard:console_marketing", "POST", _console, lambda w: {"generation": w.job.pk}, CONSOLE_POST),
+    ("dashboard:console_announcements", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_announcements", "POST", _console, lambda w: {"title": "Hello", "body": "Testers"},
+     CONSOLE_POST),
     ("sharing_review:queue", "GET", None, None, REVIEWERS),
     ("sharing_review:figures", "GET", None, None, REVIEWERS),
     ("sharing_review:bulk_approve", "POST", None, lambda w: {"ids": [w.share.pk]},

@@ -47,11 +47,11 @@ def test_a_token_replayed_from_many_ips_is_suspended_and_nothing_else_is(artist,
     assert anomalies_scan() == []  # already suspended: no second flag
 
 
-def test_staff_and_the_artist_are_told_why(artist, program, manager, django_capture_on_commit_callbacks):
+def test_staff_and_the_artist_are_told_why(artist, program, manager, mail_now):
     _, leaked = token_create(user=artist, name="leaked")
     for n in range(10):
         bearer(leaked, ip=f"10.1.0.{n + 1}").get("/api/v1/me/")
-    with django_capture_on_commit_callbacks(execute=True):
+    with mail_now():
         anomalies_scan()
     recipients = {tuple(m.to) for m in mail.outbox}
     assert (manager.email,) in recipients and (artist.email,) in recipients
