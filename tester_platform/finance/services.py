@@ -99,6 +99,10 @@ def _audit_payout_change(payout: Payout, old_status: str, *, via: str) -> None:
                        "stripe_transfer": payout.stripe_transfer_id or "", "stripe_payout": payout.stripe_payout_id,
                        "failure_code": payout.failure_code, "failure_reason": payout.failure_reason,
                        "run": payout.run_id, "via": via})
+    # The notification hook of the payout lifecycle (sent, arrived, failed, reversed).
+    from tester_platform.notifications.payouts import payout_status_changed
+
+    payout_status_changed(payout)
 
 
 def payout_run_execute(*, run_id: int, actor: Any = None, trigger: str = "manual") -> PayoutRun:
