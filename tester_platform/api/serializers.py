@@ -110,14 +110,26 @@ class ConsentWithdrawSerializer(serializers.Serializer):
 
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
+    sentence = serializers.SerializerMethodField()
     program = serializers.IntegerField(source="program_id", allow_null=True)
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "created_at", "action", "actor", "program", "target_type", "target_id", "data", "hash"]
+        fields = ["id", "created_at", "action", "sentence", "actor", "program", "target_type", "target_id", "data",
+                  "hash"]
 
     def get_actor(self, event) -> str | None:
         return str(event.actor) if event.actor_id else None
+
+    def get_sentence(self, event) -> str:
+        """The event in words, for the person asking (the view describes each page at once)."""
+        sentence = getattr(event, "sentence", None)
+        if sentence is None:
+            from tester_platform.audit.sentences import Describer
+
+            request = self.context.get("request")
+            sentence = Describer(viewer=getattr(request, "user", None)).describe([event])[0].sentence
+        return sentence
 
 
 class AuditQuerySerializer(serializers.Serializer):

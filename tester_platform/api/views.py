@@ -196,6 +196,14 @@ class AuditView(ListAPIView):
             raise Http404("No such program among those you staff.")
         return audit_events_for_program(program=program)
 
+    def paginate_queryset(self, queryset):
+        from tester_platform.audit.sentences import describe_events
+
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            describe_events(page, viewer=self.request.user)
+        return page
+
 
 # --- generations ----------------------------------------------------------------------
 

@@ -204,6 +204,7 @@ def feedback_review(*, report: FeedbackReport, reviewer, decision: str, reason: 
                  target=report, data={"reason": reason, "duplicate_of": original.pk if original else None,
                                       "ledger_entry": entry.pk if entry else None,
                                       "amount_minor": entry.amount_minor if entry else 0,
+                                      "currency": card.currency if card else None,
                                       "rate_card_version": card.version if card else None})
     _tell_reviewed(report, entry)
     return report
@@ -242,6 +243,7 @@ def time_entry_review(*, entry: TimeEntry, reviewer, decision: str, reason: str 
                  target=entry, data={"reason": reason, "minutes": entry.minutes,
                                      "ledger_entry": posted.pk if posted else None,
                                      "amount_minor": posted.amount_minor if posted else 0,
+                                     "currency": card.currency if card else None,
                                      "rate_card_version": card.version if card else None})
     _tell_reviewed(entry, posted)
     return entry
@@ -337,7 +339,8 @@ def marketing_licence_post(*, generation_id: int, actor, program: Program) -> Le
     )
     if entry.created:
         audit_record(action="marketing.licensed", actor=actor, subject=job.artist, program=program, target=job,
-                     data={"ledger_entry": entry.pk, "amount_minor": entry.amount_minor, "consent_record": consent.pk})
+                     data={"ledger_entry": entry.pk, "amount_minor": entry.amount_minor, "currency": entry.currency,
+                           "consent_record": consent.pk})
     return entry
 
 
@@ -422,7 +425,7 @@ def pay_floor_assess(*, artist_id: int, program_id: int, week: str | dt.date,
         assessment.save(update_fields=["ledger_entry"])
     audit_record(action="pay_floor.assessed", subject=assessment.artist, program=assessment.program,
                  target=assessment, data={"week": key, "minutes": minutes, "earned_minor": earned,
-                                          "target_minor": target, "topup_minor": topup})
+                                          "target_minor": target, "topup_minor": topup, "currency": card.currency})
     assessment.created = True
     return assessment
 

@@ -202,7 +202,9 @@ def consent_withdraw_view(request, slug: str):
 
 @login_required
 def activity(request):
-    events = audit_events_about(user=request.user)[:200]
+    from tester_platform.audit.sentences import describe_events
+
+    events = describe_events(audit_events_about(user=request.user).select_related("subject")[:200], viewer=request.user)
     return render(request, "portal/activity.html", {"events": events})
 
 

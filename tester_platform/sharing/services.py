@@ -103,7 +103,7 @@ def _event(share_request, *, actor, action, reason_code="", note="", decided=Fal
 def _audit(share_request, *, action, actor, data=None):
     audit_record(action=f"share.{action}", actor=actor, subject=share_request.artist,
                  program=share_request.program, target=share_request,
-                 data={"status": share_request.status, **(data or {})})
+                 data={"status": share_request.status, "generation": share_request.generation_id, **(data or {})})
 
 
 def _notify(share_request: ShareRequest) -> None:
@@ -312,7 +312,9 @@ def share_request_decide(*, share_request: ShareRequest, moderator, decision: st
     action = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}[decision]
     _event(share_request, actor=moderator, action=action, reason_code=reason_code if decision == "reject" else "",
            note=note, decided=True)
-    _audit(share_request, action=action, actor=moderator, data={"reason": reason_code, "note": note})
+    _audit(share_request, action=action, actor=moderator,
+           data={"reason": reason_code, "reason_label": share_request.reason.label if share_request.reason_id else "",
+                 "note": note})
     _notify(share_request)
     return share_request
 
