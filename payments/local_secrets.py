@@ -1,7 +1,10 @@
-"""The demo's Stripe webhook signing secrets: generated once per state folder (var/), read
-by the web process (settings) and by the local Stripe it talks to, so two demos on one
-machine never accept each other's events. Production sets STRIPE_WEBHOOK_SECRET and
-STRIPE_CONNECT_WEBHOOK_SECRET from the Stripe Dashboard instead; nothing here runs there.
+"""What the demo's web app and its local Stripe must agree on, decided in one place:
+
+- the webhook signing secrets, generated once per state folder (var/) and read by both, so
+  two demos on one machine never accept each other's events (production sets
+  STRIPE_WEBHOOK_SECRET and STRIPE_CONNECT_WEBHOOK_SECRET from the Stripe Dashboard);
+- the local Stripe's port, derived from the web server's (WEB_PORT + 420: 8420 beside 8000),
+  so that honcho's per-process PORT never decides where anything listens.
 
 No Django, no third-party imports: settings.py and the local Stripe's launcher both use it."""
 from __future__ import annotations
@@ -12,6 +15,13 @@ import secrets
 from pathlib import Path
 
 KINDS = ("platform", "connect")
+STRIPE_PORT_OFFSET = 420
+
+
+def local_stripe_port(web_port: int, override: int = 0) -> int:
+    """Where the demo's local Stripe listens, beside a web server on `web_port`, unless
+    `override` (STRIPE_PORT, read by each side) says otherwise."""
+    return override or web_port + STRIPE_PORT_OFFSET
 
 
 def demo_webhook_secrets(path: str | Path) -> dict[str, str]:

@@ -815,7 +815,9 @@ def _canonical(body: bytes) -> bytes:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Local Stripe (localstripe + Connect) on 127.0.0.1")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8420, help="0 picks a free port (printed on start)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="0 picks a free port (printed on start); default: STRIPE_PORT, else the --app-url's "
+                             "port + 420 (the web app derives the same), else 8420")
     parser.add_argument("--state-dir", default="", help="keep state here across restarts (default: a fresh "
                                                        "temporary folder, removed on exit)")
     parser.add_argument("--app-url", default="", help="the web app's address (http://127.0.0.1:8000): both "
@@ -825,8 +827,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connect-webhook-url", default="", help="the Connect endpoint (connected accounts' events)")
     parser.add_argument("--webhook-secrets-file", default="",
                         help="the demo's signing secrets (JSON, created if missing, shared with the web app)")
-    parser.add_argument("--webhook-secret", default="", help="the platform endpoint's signing secret")
-    parser.add_argument("--connect-webhook-secret", default="", help="the Connect endpoint's signing secret")
+    parser.add_argument("--webhook-secret", default=os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+                        help="the platform endpoint's signing secret (default: STRIPE_WEBHOOK_SECRET)")
+    parser.add_argument("--connect-webhook-secret", default=os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", ""),
+                        help="the Connect endpoint's signing secret (default: STRIPE_CONNECT_WEBHOOK_SECRET)")
     parser.add_argument("--balance", type=int, default=DEFAULT_BALANCE_MINOR,
                         help="initial platform balance in eur cents")
     parser.add_argument("--payout-delay-ms", type=int, default=2000,
@@ -845,6 +849,14 @@ def main(argv: list[str] | None = None) -> None:
         shared = demo_webhook_secrets(args.webhook_secrets_file)
         secrets_ = {kind: secrets_[kind] or shared[kind] for kind in secrets_}
     app_url = args.app_url.rstrip("/")
+    if args.port is None:
+        from urllib.parse import urlsplit
+
+        from payments.local_secrets import local_stripe_port
+
+        override = int(os.environ.get("STRIPE_PORT") or 0)
+        web_port = urlsplit(app_url).port if app_url else None
+        args.port = local_stripe_port(web_port, override) if web_port else (override or 8420)
     webhook_url = args.webhook_url or (f"{app_url}/webhooks/stripe/" if app_url else "")
     connect_url = args.connect_webhook_url or (f"{app_url}/webhooks/stripe/connect/" if app_url else "")
 

@@ -380,7 +380,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 # line) on 127.0.0.1:8420. Stripe's test mode: STRIPE_SECRET_KEY=sk_test_..., the
 # endpoint's whsec_... secret, and STRIPE_API_BASE set empty (see README).
 import os as _os  # noqa: E402
-from payments.local_secrets import demo_webhook_secrets  # noqa: E402
+from payments.local_secrets import demo_webhook_secrets, local_stripe_port  # noqa: E402
 
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "" if PRODUCTION else "sk_test_atelier_local")
 # Two endpoints, two signing secrets: the platform's own events (transfers) at
@@ -394,8 +394,8 @@ STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET", _DEMO_W
 # The demo's web server listens on WEB_PORT (the Makefile sets it; honcho's own PORT differs
 # per process) and its local Stripe on WEB_PORT + 420 (8420 beside 8000), unless STRIPE_PORT says.
 WEB_PORT = env_int("WEB_PORT", 8000, minimum=1)
-STRIPE_API_BASE = env_str("STRIPE_API_BASE", "" if PRODUCTION else
-                          f"http://127.0.0.1:{env_int('STRIPE_PORT', WEB_PORT + 420, minimum=1)}")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "" if PRODUCTION else "http://127.0.0.1:"
+                          f"{local_stripe_port(WEB_PORT, env_int('STRIPE_PORT', 0, minimum=0))}")
 if _os.environ.get("STRIPE_API_BASE", None) == "":
     STRIPE_API_BASE = ""  # set but empty: talk to api.stripe.com (test mode with an sk_test_ key)
 if STRIPE_API_BASE and not STRIPE_API_BASE.startswith(("http://127.0.0.1", "http://localhost", "https://")):
