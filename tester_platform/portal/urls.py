@@ -13,5 +13,5 @@ urlpatterns = [
     path("programs/<slug:slug>/consent/", views.consent, name="consent"),
     path("programs/<slug:slug>/consent/withdraw/", views.consent_withdraw_view, name="consent_withdraw"),
     path("me/activity/", views.activity, name="activity"),
-    path("me/export.json", views.export, name="export"),
+    path("me/export.zip", views.export, name="export"),
 ]

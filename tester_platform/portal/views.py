@@ -1,23 +1,19 @@
 """The artist portal: thin views over the core services."""
 from __future__ import annotations
 
-import json
-
 import markdown
 import nh3
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from payments.selectors import balances_for, current_rate_card
 from tester_platform.accounts.services import user_sign_up, user_update_profile
 from tester_platform.api.authentication import client_ip
-from tester_platform.audit.selectors import audit_chain_head, audit_events_about
+from tester_platform.audit.selectors import audit_events_about
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
 from tester_platform.errors import DomainError
@@ -210,27 +206,10 @@ def activity(request):
 
 @login_required
 def export(request):
-    """Everything Atelier holds about the artist, as one JSON document."""
-    user = request.user
-    data = {
-        "exported_at": timezone.now(),
-        "profile": {"email": user.email, "display_name": user.display_name, "public_id": user.public_id,
-                    "portfolio_url": user.portfolio_url, "date_joined": user.date_joined},
-        "enrollments": list(Enrollment.objects.filter(artist=user).values(
-            "program__slug", "program__name", "status", "created_at", "activated_at")),
-        "applications": list(user.applications.values("program__slug", "status", "portfolio_url", "statement",
-                                                      "created_at", "decided_at", "reason")),
-        "consent_records": list(ConsentRecord.objects.filter(artist=user).values(
-            "id", "program__slug", "document__version", "kind", "participation", "training_use", "marketing_use",
-            "signed_at", "ip_address", "user_agent", "document_sha256")),
-        "audit_events": list(audit_events_about(user=user).values(
-            "id", "created_at", "action", "program__slug", "target_type", "target_id", "data", "hash", "key_id")),
-        # The whole chain's head now: kept by the artist, it shows later whether the history
-        # up to this point was changed (verify_audit_chain recomputes it).
-        "audit_chain_head": audit_chain_head(),
-        "api_tokens": list(user.api_tokens.values("prefix", "name", "scopes", "created_at", "expires_at",
-                                                  "revoked_at", "last_used_at", "last_used_ip")),
-    }
-    response = HttpResponse(json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json")
-    response["Content-Disposition"] = 'attachment; filename="atelier-my-data.json"'
+    """Everything Atelier holds about the person, as one ZIP (tester_platform.portal.export)."""
+    from tester_platform.portal.export import export_filename, export_zip
+
+    response = HttpResponse(export_zip(request.user), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(request.user)}"'
+    response["Cache-Control"] = "no-store"
     return response

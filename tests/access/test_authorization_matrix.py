@@ -218,6 +218,7 @@ CASES = [
     ("api:consent-withdraw", "POST", None, lambda w: {"program": w.program.pk},
      (401, 201, 201, 404, 404, 404, 404, 404)),
     ("api:audit", "GET", None, None, API_ANY),
+    ("api:portal_api:me-export", "GET", None, None, API_ANY),
     ("api:usage", "GET", None, None, API_ANY),
     ("api:program-list", "GET", None, None, API_ANY),
     ("api:program-detail", "GET", lambda w: {"pk": w.program.pk}, None, (401, 200, 200, 200, 404, 200, 200, 200)),

@@ -205,10 +205,14 @@ def test_legacy_events_verify_and_the_first_keyed_event_pins_them(events, capsys
 
 def test_the_export_carries_the_chain_head(client, events, artist):
     client.force_login(artist)
-    data = json.loads(client.get("/me/export.json").content)
+    import io
+    import zipfile
+
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/me/export.zip").content))
+    manifest = json.loads(archive.read("manifest.json"))
     head = AuditChainHead.objects.get(pk=1)
     newest = AuditEvent.objects.get(pk=head.last_event_id)
-    assert data["audit_chain_head"] == {"event_id": head.last_event_id, "hash": head.last_hash,
-                                        "at": newest.created_at.isoformat(),
-                                        "key_id": newest.key_id}
-    assert all(e["key_id"] == newest.key_id for e in data["audit_events"])
+    assert manifest["audit_chain_head"] == {"event_id": head.last_event_id, "hash": head.last_hash,
+                                            "at": newest.created_at.isoformat(),
+                                            "key_id": newest.key_id}
+    assert all(e["key_id"] == newest.key_id for e in json.loads(archive.read("audit_events.json")))

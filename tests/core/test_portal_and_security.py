@@ -16,7 +16,7 @@ def logged_in(client, user):
 
 PORTAL_PAGES = ["/", "/programs/main/", "/programs/main/consent/", "/programs/main/consent/withdraw/",
                 "/programs/main/onboarding/profile/", "/programs/main/onboarding/payout/", "/me/activity/",
-                "/me/export.json"]
+                "/me/export.zip"]
 
 
 @pytest.mark.parametrize("path", PORTAL_PAGES)
@@ -53,10 +53,14 @@ def test_other_moderator_does_not_see_this_program(client, other_moderator, prog
 
 
 def test_export_contains_everything_about_me_and_nothing_about_others(client, artist, other_artist):
-    data = json.loads(logged_in(client, artist).get("/me/export.json").content)
-    assert data["profile"]["email"] == artist.email
-    assert len(data["consent_records"]) == 1 and data["audit_events"]
-    assert other_artist.email not in json.dumps(data)
+    import io
+    import zipfile
+
+    archive = zipfile.ZipFile(io.BytesIO(logged_in(client, artist).get("/me/export.zip").content))
+    assert json.loads(archive.read("profile.json"))["email"] == artist.email
+    assert len(json.loads(archive.read("consent_records.json"))) == 1
+    assert json.loads(archive.read("audit_events.json"))
+    assert not any(other_artist.email.encode() in archive.read(name) for name in archive.namelist())
 
 
 def test_withdrawing_from_the_portal_explains_and_records(client, artist, program):
