@@ -221,6 +221,24 @@ def drill_media_fills():
                  lost(job) + (f"; {len(left)} file(s) left" if left else "")))
 
 
+def drill_payout_kill():
+    """The payout kill runs as its test (it needs the local Stripe, connected accounts and a
+    real beat); the test asserts nobody is paid twice or skipped, so passing is the figure."""
+    import subprocess
+
+    test = ("tests/finance/test_resume.py::"
+            "test_a_run_whose_worker_is_killed_mid_way_is_finished_by_the_periodic_resume")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_TEST_", "ATELIER_VAR_DIR"))}
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", test], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    took = time.monotonic() - started
+    passed = result.returncode == 0
+    ROWS.append(("payout run: worker SIGKILL mid-run (24 payouts)",
+                 "finished by the periodic resume" if passed else "FAILED: " + result.stdout[-200:],
+                 f"{took:.1f} (whole drill incl. set-up)", "none (asserted)" if passed else "see test output"))
+
+
 def main() -> None:
     from generation.conf import get_profile
     from generation.tiny_model import build_tiny_wan
@@ -238,6 +256,7 @@ def main() -> None:
         worker.stop()
     drill_media_unwritable()
     drill_media_fills()
+    drill_payout_kill()
     widths = [max(len(r[i]) for r in ROWS + [("fault", "outcome", "seconds to recovery", "data lost")])
               for i in range(4)]
     header = ("fault", "outcome", "seconds to recovery", "data lost")
