@@ -9,18 +9,19 @@ each process under bin/supervise.py) with its own var folder (a fresh
 var/soak-<time>/ unless --var-dir; SQLite, broker, media, localstripe state), on
 --port/--stripe-port so it does not collide with a demo already running. It lifts the
 demo program's quotas and rate limits in that folder's database (unless --keep-limits;
-the demo's own limits allow 60 generations an hour), then, every --interval seconds,
-signs in as artist@demo.test over the API once and submits a 2-second preview
-generation. At the end it waits for the submitted jobs to finish, stops the demo with
-Ctrl-C as an operator would, and prints:
+the demo's own limits allow 60 generations an hour), signs in as artist@demo.test over
+the API and, every --interval seconds, submits a 2-second preview generation. At the end
+it waits for the submitted jobs to finish (while they keep finishing), stops the demo
+with Ctrl-C as an operator would, and prints:
 
   * the submissions (accepted, refused, errors) and how the jobs ended;
   * the messages the worker received (its "Task ... received" lines) and the tasks beat
-    sent, files quarantined by the broker;
+    sent, files quarantined by the broker, messages still waiting in it at the stop;
   * every unexpected exit the supervisor announced, per process, and whether honcho
     stopped anything before it was asked to.
 
-Exit status 0 only when no process exited, no job was lost and nothing was quarantined.
+Exit status 0 only when no process exited, every submitted job finished and nothing was
+quarantined.
 The demo's output is kept in <var-dir>/demo.log. Not run by tests.
 """
 from __future__ import annotations
@@ -135,7 +136,9 @@ def main() -> int:
     ap.add_argument("--stripe-port", type=int, default=8766)
     ap.add_argument("--var-dir", type=Path, default=None)
     ap.add_argument("--keep-limits", action="store_true", help="keep the demo program's quotas and rate limits")
-    ap.add_argument("--drain-timeout", type=float, default=180)
+    ap.add_argument("--drain-timeout", type=float, default=900,
+                    help="longest wait for the submitted jobs once submissions stop (it also stops "
+                         "after 60 s without a job finishing)")
     args = ap.parse_args()
 
     var_dir = (args.var_dir or ROOT / "var" / f"soak-{datetime.now():%Y%m%d-%H%M%S}").resolve()
@@ -194,15 +197,19 @@ def main() -> int:
             next_at += args.interval
             time.sleep(max(0.0, next_at - time.monotonic()))
 
-        # let the worker finish what was submitted
+        # let the worker finish what was submitted, as long as it makes progress
         deadline = time.monotonic() + args.drain_timeout
+        done_before, progress_at = -1, time.monotonic()
         while ids and demo.poll() is None:
             try:
                 statuses = _job_statuses(base, token, ids)
             except (OSError, ValueError) as exc:
                 stopped_early = f"could not read the jobs back: {type(exc).__name__}: {exc}"
                 break
-            if sum(statuses.get(s, 0) for s in TERMINAL) == len(ids) or time.monotonic() > deadline:
+            done = sum(statuses.get(s, 0) for s in TERMINAL)
+            if done > done_before:
+                done_before, progress_at = done, time.monotonic()
+            if done == len(ids) or time.monotonic() > deadline or time.monotonic() - progress_at > 60:
                 break
             time.sleep(5)
         if stopped_early is None and demo.poll() is not None:
@@ -226,13 +233,17 @@ def main() -> int:
     unrecoverable = before_stop.count("Unrecoverable error")
     quarantine = var_dir / "broker" / "quarantine"
     quarantined = len(os.listdir(quarantine)) if quarantine.exists() else 0
+    queue_dir = var_dir / "broker" / "queue"
+    waiting = collections.Counter(n.partition(".")[2].removesuffix(".msg") for n in
+                                  (os.listdir(queue_dir) if queue_dir.exists() else []) if n.endswith(".msg"))
     unfinished = len(ids) - sum(statuses.get(s, 0) for s in TERMINAL)
 
     print(f"soak: ran {soak_seconds / 60:.1f} min ({args.minutes:g} min of submissions + drain)")
     print(f"  submissions        : {dict(submissions)}")
     print(f"  jobs ended         : {statuses}  unfinished: {unfinished}")
     print(f"  worker received    : {received} messages (tasks)   beat sent: {beat_sent} tasks")
-    print(f"  broker quarantined : {quarantined} files")
+    print(f"  broker quarantined : {quarantined} files   left waiting in the broker at the stop: "
+          f"{dict(waiting) or 'nothing'}")
     print(f"  unexpected exits   : {dict(exits) or 'none'}   'Unrecoverable error' lines: {unrecoverable}")
     print(f"  honcho stopped     : {honcho_stops or 'nothing'} before Ctrl-C")
     if stopped_early:
