@@ -56,7 +56,7 @@ class _LabourViewSet(viewsets.ViewSet):
     pagination_class = PageNumberPagination  # also tells the schema that lists are paginated
 
     action_scopes = {"create": ApiToken.Scope.LABOUR, "review": ApiToken.Scope.REVIEW,
-                     "acted_on": ApiToken.Scope.PROGRAMS}
+                     "rerate": ApiToken.Scope.REVIEW, "acted_on": ApiToken.Scope.PROGRAMS}
 
     def _page(self, request, queryset, serializer_class):
         paginator = self.pagination_class()
@@ -69,7 +69,9 @@ class FeedbackViewSet(_LabourViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("program", int)], responses=s.FeedbackSerializer(many=True))
     def list(self, request):
-        reports = FeedbackReport.objects.filter(artist=request.user).order_by("-created_at", "-id")
+        reports = (FeedbackReport.objects.filter(artist=request.user)
+                   .prefetch_related("generations", "attachments", "rerates__ledger_entry")
+                   .order_by("-created_at", "-id"))
         program = _program_query(request)
         if program:
             reports = reports.filter(program_id=program)
@@ -87,9 +89,24 @@ class FeedbackViewSet(_LabourViewSet):
         report = feedback_submit(
             artist=request.user, program=_filing_program(request.user, values["program"]),
             category=values["category"], severity=values["severity"], title=values["title"], body=values["body"],
-            generation_id=values.get("generation"),
+            generation_id=values.get("generation"), generation_ids=values["generations"],
         )
         return Response(s.FeedbackSerializer(report).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[ITEM_ID], request=s.FeedbackRerateSerializer, responses=s.FeedbackSerializer)
+    @action(detail=True, methods=["post"])
+    def rerate(self, request, pk=None):
+        """Change the severity with a reason the artist sees; on an accepted report the bounty
+        follows once (one adjustment line)."""
+        from tester_platform.labour.findings import feedback_rerate
+
+        data = s.FeedbackRerateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = self._visible(request, pk)
+        feedback_rerate(report=report, moderator=request.user, severity=data.validated_data["severity"],
+                        reason=data.validated_data["reason"])
+        report.refresh_from_db()
+        return Response(s.FeedbackSerializer(report).data)
 
     @extend_schema(parameters=[ITEM_ID], request=s.FeedbackReviewSerializer, responses=s.FeedbackSerializer)
     @action(detail=True, methods=["post"])

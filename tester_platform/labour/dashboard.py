@@ -149,3 +149,26 @@ def acted_on(request, report_id: int):
     else:
         messages.success(request, f"{report.label}: marked as acted on; the artist sees it.")
     return redirect(reverse("labour_review:queue"))
+
+
+@role_required(*REVIEWERS)
+@require_POST
+def rerate(request, report_id: int):
+    from tester_platform.labour.findings import feedback_rerate
+    from tester_platform.labour.forms import RerateForm
+
+    report = FeedbackReport.objects.filter(pk=report_id, program__in=reviewable_programs(user=request.user)).first()
+    if report is None:
+        raise Http404("No such report among the programs you review.")
+    form = RerateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the new severity and tell the artist why.")
+    else:
+        try:
+            feedback_rerate(report=report, moderator=request.user, severity=form.cleaned_data["severity"],
+                            reason=form.cleaned_data["reason"])
+        except DomainError as error:
+            messages.error(request, f"{report.label}: {error.message}")
+        else:
+            messages.success(request, f"{report.label}: re-rated; the artist sees your reason.")
+    return redirect(reverse("labour:feedback_detail", args=[report.pk]))

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", dashboard.queue, name="queue"),
     path("feedback/<id:report_id>/review/", dashboard.feedback_decide, name="feedback_review"),
     path("feedback/<id:report_id>/acted-on/", dashboard.acted_on, name="acted_on"),
+    path("feedback/<id:report_id>/rerate/", dashboard.rerate, name="feedback_rerate"),
     path("time/<id:entry_id>/review/", dashboard.time_decide, name="time_review"),
     path("bulk-accept/", dashboard.bulk, name="bulk_accept"),
 ]

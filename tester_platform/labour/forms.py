@@ -14,10 +14,33 @@ def _job_label(job) -> str:
     return f"#{job.pk} · {job.created_at:%d %b %H:%M} · {prompt}"
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is proven by the service (labour.evidence)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif,"
+                                                                      "video/mp4,video/webm"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else ([data] if data else [])
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
 class FeedbackForm(forms.Form):
     program = forms.TypedChoiceField(coerce=int, label="Program")
     generation = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="About this output",
                                         help_text="Optional: the generation the report is about.")
+    generations = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Other outputs that show it",
+                                                 help_text="Optional. Hold Ctrl or ⌘ to pick several.")
+    attachments = MultipleFileField(required=False, label="Evidence (images or short clips)",
+                                    help_text="Up to 5 files: PNG, JPEG, WebP or GIF stills (10 MB), MP4 or WebM "
+                                              "clips up to 30 s (25 MB). Only you and the program's moderators see "
+                                              "them.")
     category = forms.ChoiceField(choices=FeedbackReport.Category.choices)
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM,
                                  help_text="Accepted reports earn the rate card's bounty for their severity.")
@@ -29,6 +52,12 @@ class FeedbackForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["program"].choices = [(p.pk, p.name) for p in programs]
         self.fields["generation"].choices = [("", "— none —")] + [(j.pk, _job_label(j)) for j in jobs]
+        self.fields["generations"].choices = [(j.pk, _job_label(j)) for j in jobs]
+
+
+class RerateForm(forms.Form):
+    severity = forms.ChoiceField(choices=Severity.choices, widget=forms.Select(attrs={"id": "rerate-severity"}))
+    reason = forms.CharField(max_length=2000)
 
 
 class TimeEntryForm(forms.Form):

@@ -32,6 +32,8 @@ class FeedbackReport(models.Model):
     artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="feedback_reports")
     generation = models.ForeignKey("generation.GenerationJob", on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", help_text="The output the report is about, if any.")
+    generations = models.ManyToManyField("generation.GenerationJob", blank=True, related_name="+",
+                                         help_text="More of the artist's outputs that show it.")
     category = models.CharField(max_length=12, choices=Category.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     title = models.CharField(max_length=200)
@@ -64,6 +66,59 @@ class FeedbackReport(models.Model):
     @property
     def label(self) -> str:
         return f"Feedback #{self.pk}: {self.title}"[:200]
+
+
+class FeedbackAttachment(models.Model):
+    """Evidence for a report: a still or a short clip, its type proven by decoding, kept
+    privately (served only through a permission-checked view)."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video clip"
+
+    report = models.ForeignKey(FeedbackReport, on_delete=models.CASCADE, related_name="attachments")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    file = models.FileField(upload_to="evidence/%Y/%m/", max_length=200)
+    content_type = models.CharField(max_length=40)
+    bytes = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    duration_seconds = models.FloatField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} of report #{self.report_id}"
+
+
+class SeverityRerate(models.Model):
+    """A moderator changed a report's severity, with a reason the artist sees. When the
+    report was already paid, the bounty follows in the ledger once: one adjustment line
+    (source labour.severityrerate), the difference between the new bounty and what the
+    report had earned so far."""
+
+    SOURCE_TYPE = "labour.severityrerate"
+
+    report = models.ForeignKey(FeedbackReport, on_delete=models.PROTECT, related_name="rerates")
+    from_severity = models.CharField(max_length=10, choices=Severity.choices)
+    to_severity = models.CharField(max_length=10, choices=Severity.choices)
+    reason = models.TextField(max_length=2000)
+    rerated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ledger_entry = models.OneToOneField("payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=~Q(from_severity=models.F("to_severity")),
+                                              name="labour_rerate_changes_severity")]
+
+    def __str__(self) -> str:
+        return f"Report #{self.report_id}: {self.from_severity} → {self.to_severity}"
 
 
 class TimeEntry(models.Model):

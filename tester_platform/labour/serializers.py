@@ -16,21 +16,59 @@ def _id(**kwargs):
 class FeedbackCreateSerializer(serializers.Serializer):
     program = _id()
     generation = _id(required=False, allow_null=True)
+    generations = serializers.ListField(child=_id(), required=False, default=list, max_length=50)
     category = serializers.ChoiceField(choices=FeedbackReport.Category.choices)
     severity = serializers.ChoiceField(choices=Severity.choices)
     title = serializers.CharField(max_length=200)
     body = serializers.CharField(max_length=10_000)
 
 
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    content_type = serializers.CharField()
+    bytes = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    duration_seconds = serializers.FloatField(allow_null=True)
+    sha256 = serializers.CharField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, attachment) -> str:
+        from django.urls import reverse
+
+        return reverse("labour:attachment", args=[attachment.pk])
+
+
+class RerateSerializer(serializers.Serializer):
+    from_severity = serializers.CharField()
+    to_severity = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    amount_minor = serializers.SerializerMethodField()
+
+    def get_amount_minor(self, rerate) -> int:
+        return rerate.ledger_entry.amount_minor if rerate.ledger_entry_id else 0
+
+
 class FeedbackSerializer(serializers.ModelSerializer):
     program = serializers.IntegerField(source="program_id")
     generation = serializers.IntegerField(source="generation_id", allow_null=True)
+    generations = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     duplicate_of = serializers.IntegerField(source="duplicate_of_id", allow_null=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
+    rerates = RerateSerializer(many=True, read_only=True)
 
     class Meta:
         model = FeedbackReport
-        fields = ["id", "program", "generation", "category", "severity", "title", "body", "status", "duplicate_of",
-                  "reason", "reviewed_at", "acted_on_at", "acted_on_note", "created_at"]
+        fields = ["id", "program", "generation", "generations", "category", "severity", "title", "body", "status",
+                  "duplicate_of", "reason", "reviewed_at", "acted_on_at", "acted_on_note", "attachments", "rerates",
+                  "created_at"]
+
+
+class FeedbackRerateSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    reason = serializers.CharField(max_length=2000)
 
 
 class FeedbackReviewSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ engine's ledger at the program's current published rate card, in the same transa
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -73,7 +73,12 @@ def _choice(value, *, choices, field: str) -> str:
 
 @transaction.atomic
 def feedback_submit(*, artist, program: Program, category: str, severity: str, title: str, body: str,
-                    generation_id: int | None = None) -> FeedbackReport:
+                    generation_id: int | None = None, generation_ids: Iterable[int] = (),
+                    attachments: Sequence[tuple[str, bytes]] = (), assignment=None) -> FeedbackReport:
+    """File a report; with evidence (`attachments`: (file name, bytes), each proven a still
+    or a short clip before anything is stored) and more linked generations."""
+    from tester_platform.labour.findings import check_attachments, store_attachments
+
     _require_filer(artist=artist, program=program)
     category = _choice(category, choices=FeedbackReport.Category, field="category")
     severity = _choice(severity, choices=Severity, field="severity")
@@ -86,10 +91,22 @@ def feedback_submit(*, artist, program: Program, category: str, severity: str, t
         if generation is None:
             raise InvalidInput("No such generation among your outputs in this program.", field="generation",
                                code="not_your_generation")
+    linked = sorted(set(generation_ids or ()) - {generation_id})
+    jobs = list(GenerationJob.objects.filter(pk__in=linked, artist=artist, program=program)) if linked else []
+    if len(jobs) != len(linked):
+        raise InvalidInput("Link only your own generations in this program.", field="generations",
+                           code="not_your_generation")
+    evidence = check_attachments(attachments)
     report = FeedbackReport.objects.create(program=program, artist=artist, generation=generation, category=category,
-                                           severity=severity, title=title, body=body)
+                                           severity=severity, title=title, body=body,
+                                           **({"assignment": assignment} if assignment is not None else {}))
+    if jobs:
+        report.generations.set(jobs)
+    stored = store_attachments(report=report, evidence=evidence)
     audit_record(action="feedback.submitted", actor=artist, subject=artist, program=program, target=report,
-                 data={"category": category, "severity": severity, "generation": generation_id})
+                 data={"category": category, "severity": severity, "generation": generation_id,
+                       "generations": linked, "attachments": [a.pk for a in stored],
+                       **({"assignment": assignment.pk} if assignment is not None else {})})
     return report
 
 
@@ -181,6 +198,13 @@ def feedback_review(*, report: FeedbackReport, reviewer, decision: str, reason: 
         if original is None:
             raise InvalidInput("Name the earlier report of this program that this one duplicates.",
                                field="duplicate_of")
+        if (original.created_at, original.pk) > (report.created_at, report.pk):
+            # The credit goes to whoever reported it first: merge the later report into the earlier.
+            raise InvalidInput(f"Report #{original.pk} was filed after this one; the first report keeps the credit, "
+                               f"so mark #{original.pk} as the duplicate of #{report.pk} instead.",
+                               field="duplicate_of", code="later_original")
+        if original.status == FeedbackReport.Status.DUPLICATE and original.duplicate_of_id:
+            original = original.duplicate_of  # merge into the first report of the chain
         reason = reason or f"Duplicate of report #{original.pk}."
     if decision == ACCEPT:
         card = _rate_card_for_acceptance(report.program_id)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("feedback/", views.feedback_list, name="feedback_list"),
     path("feedback/new/", views.feedback_new, name="feedback_new"),
     path("feedback/<id:report_id>/", views.feedback_detail, name="feedback_detail"),
+    path("feedback/attachments/<id:attachment_id>/", views.attachment, name="attachment"),
     path("time/", views.time_list, name="time_list"),
     path("time/new/", views.time_new, name="time_new"),
     path("time/<id:entry_id>/", views.time_detail, name="time_detail"),

@@ -63,7 +63,7 @@ def feedback_new(request):
         job = next((j for j in jobs if j.pk == initial["generation"]), None)
         if job is not None:
             initial["program"] = job.program_id
-    form = FeedbackForm(request.POST or None, programs=programs, jobs=jobs, initial=initial)
+    form = FeedbackForm(request.POST or None, request.FILES or None, programs=programs, jobs=jobs, initial=initial)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -72,7 +72,8 @@ def feedback_new(request):
             try:
                 report = feedback_submit(artist=request.user, program=program, category=data["category"],
                                          severity=data["severity"], title=data["title"], body=data["body"],
-                                         generation_id=data["generation"])
+                                         generation_id=data["generation"], generation_ids=data["generations"],
+                                         attachments=_uploads(data["attachments"]))
             except DomainError as error:
                 _form_error(form, error)
                 status = error.http_status
@@ -86,17 +87,59 @@ def feedback_new(request):
     return render(request, "labour/feedback_new.html", {"form": form, "programs": programs}, status=status)
 
 
+def _uploads(files) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each upload, refusing an oversized one before reading it."""
+    from tester_platform.labour.evidence import limits
+
+    largest = max(limits().image_max_bytes, limits().video_max_bytes)
+    out = []
+    for upload in files or ():
+        if upload.size > largest:
+            raise DomainError(f"“{upload.name[:60]}” is {upload.size / 1e6:.1f} MB; at most "
+                              f"{largest / 1e6:.0f} MB is accepted.", field="attachments")
+        out.append((upload.name or "", upload.read()))
+    return out
+
+
 @login_required
 def feedback_detail(request, report_id: int):
+    from tester_platform.labour.forms import RerateForm
+    from tester_platform.labour.models import SeverityRerate
+
     report = (feedback_visible_to(user=request.user).select_related("program", "generation", "duplicate_of")
-              .filter(pk=report_id).first())
+              .prefetch_related("attachments", "generations").filter(pk=report_id).first())
     if report is None:
         raise Http404("No such report.")
-    entries = entries_for_sources(source_type=FeedbackReport.SOURCE_TYPE, source_ids=[report.pk]).get(str(report.pk), [])
+    source_ids = [report.pk]
+    entries = entries_for_sources(source_type=FeedbackReport.SOURCE_TYPE, source_ids=source_ids).get(str(report.pk), [])
+    rerates = list(SeverityRerate.objects.filter(report=report).select_related("ledger_entry", "rerated_by"))
+    reviewer = can_review(user=request.user, program_id=report.program_id) and report.artist_id != request.user.pk
     return render(request, "labour/feedback_detail.html", {
         "report": report, "entries": entries, "is_owner": report.artist_id == request.user.pk,
-        "can_review": can_review(user=request.user, program_id=report.program_id),
+        "can_review": reviewer, "rerates": rerates,
+        "rerate_form": RerateForm(initial={"severity": report.severity}) if reviewer and report.status in (
+            "submitted", "accepted") else None,
+        "merged_here": list(report.duplicates.order_by("created_at").values_list("pk", flat=True)),
     })
+
+
+@login_required
+def attachment(request, attachment_id: int):
+    """Evidence is private: its reporter and the program's reviewers, nobody else (404)."""
+    from django.core.files.storage import default_storage
+    from django.http import FileResponse
+
+    from tester_platform.labour.models import FeedbackAttachment
+
+    item = FeedbackAttachment.objects.filter(pk=attachment_id,
+                                             report__in=feedback_visible_to(user=request.user)).first()
+    if item is None or not default_storage.exists(item.file.name):
+        raise Http404("No such attachment.")
+    response = FileResponse(default_storage.open(item.file.name, "rb"), content_type=item.content_type)
+    response["Content-Disposition"] = f'inline; filename="evidence-{item.pk}.{item.file.name.rsplit(".", 1)[-1]}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # --- time --------------------------------------------------------------------------------

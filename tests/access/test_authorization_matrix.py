@@ -15,7 +15,7 @@ from tester_platform.access.models import AccessFlag
 from tester_platform.programs.models import Enrollment
 from tests.access.matrix_world import ROLES, build_world
 from tests.factories import PASSWORD, make_output
-from tests.labour.helpers import matrix_accepted_report, matrix_report, matrix_time
+from tests.labour.helpers import matrix_accepted_report, matrix_attachment, matrix_report, matrix_time
 from tests.finance.helpers import matrix_owed, matrix_payout, matrix_prepared_run, matrix_run, matrix_stripe
 
 # Roles, in order:   anon  owner other  mod  o-mod  mgr   fin  admin
@@ -146,6 +146,8 @@ CASES = [
      (302, 200, 404, 200, 404, 200, 404, 200)),
     ("labour:time_detail", "GET", lambda w: {"entry_id": matrix_time(w).pk}, None,
      (302, 200, 404, 200, 404, 200, 404, 200)),
+    ("labour:attachment", "GET", lambda w: {"attachment_id": matrix_attachment(w).pk}, None,
+     (302, 200, 404, 200, 404, 200, 404, 200)),
     # --- labour: reviewers ---------------------------------------------------------------
     ("labour_review:queue", "GET", None, None, REVIEWERS),
     ("labour_review:feedback_review", "POST", lambda w: {"report_id": matrix_report(w).pk},
@@ -154,6 +156,8 @@ CASES = [
      lambda w: {"decision": "accept"}, (302, 403, 403, 302, 404, 302, 403, 302)),
     ("labour_review:bulk_accept", "POST", None, lambda w: {"feedback": [matrix_report(w).pk]},
      (302, 403, 403, 302, 302, 302, 403, 302)),
+    ("labour_review:feedback_rerate", "POST", lambda w: {"report_id": matrix_report(w).pk},
+     lambda w: {"severity": "critical", "reason": "worse"}, (302, 403, 403, 302, 404, 302, 403, 302)),
     ("labour_review:acted_on", "POST", lambda w: {"report_id": matrix_accepted_report(w).pk}, None,
      (302, 403, 403, 302, 404, 302, 403, 302)),
     # --- staff dashboard ----------------------------------------------------------------
@@ -239,6 +243,8 @@ CASES = [
      (401, 200, 404, 200, 404, 200, 404, 200)),
     ("api:labour_api:feedback-review", "POST", lambda w: {"pk": matrix_report(w).pk},
      lambda w: {"decision": "accept"}, (401, 403, 404, 200, 404, 200, 404, 200)),
+    ("api:labour_api:feedback-rerate", "POST", lambda w: {"pk": matrix_report(w).pk},
+     lambda w: {"severity": "critical", "reason": "worse"}, (401, 403, 404, 200, 404, 200, 404, 200)),
     ("api:labour_api:feedback-acted-on", "POST", lambda w: {"pk": matrix_accepted_report(w).pk}, lambda w: {},
      (401, 403, 404, 403, 404, 200, 404, 200)),
     ("api:labour_api:time-entry-list", "GET", None, None, API_ANY),

@@ -85,3 +85,14 @@ def matrix_time(world) -> TimeEntry:
     matrix_rate_card(world)
     return time_entry_submit(artist=world.user("owner"), program=world.program,
                              date=timezone.localdate() - dt.timedelta(days=1), minutes=60, description="d")
+
+
+def matrix_attachment(world):
+    """An image attached to a report by the world's owner."""
+    from tests.labour.evidence_files import png_bytes
+    from tester_platform.labour.services import feedback_submit
+
+    matrix_rate_card(world)
+    report = feedback_submit(artist=world.user("owner"), program=world.program, category="bug", severity="low",
+                             title="With evidence", body="b", attachments=[("still.png", png_bytes())])
+    return report.attachments.get()
