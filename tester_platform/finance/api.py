@@ -49,6 +49,7 @@ class PayoutAccountView(APIView):
             "details_submitted": bool(account and account.details_submitted),
             "payouts_enabled": bool(account and account.payouts_enabled),
             "requirements": list(account.requirements_due) if account else [],
+            "disabled_reason": account.disabled_reason if account else "",
             "missing": account.missing if account else ["Connect a payout account"],
         }).data)
 

@@ -12,8 +12,10 @@ class PayoutAccountSerializer(serializers.Serializer):
     stripe_account_id = serializers.CharField(allow_null=True)
     details_submitted = serializers.BooleanField()
     payouts_enabled = serializers.BooleanField()
-    requirements = serializers.ListField(child=serializers.CharField())
-    missing = serializers.ListField(child=serializers.CharField())
+    requirements = serializers.ListField(child=serializers.CharField(),
+                                         help_text="Stripe's requirements.currently_due (and past_due).")
+    disabled_reason = serializers.CharField(allow_blank=True, help_text="Stripe's requirements.disabled_reason.")
+    missing = serializers.ListField(child=serializers.CharField(), help_text="What Stripe still needs, in words.")
 
 
 class OnboardingSerializer(serializers.Serializer):

@@ -87,7 +87,8 @@ def test_approval_is_enqueued_after_commit_and_the_preparer_cannot_approve(finan
 def test_payout_account_state_and_the_onboarding_link_needs_a_signed_in_session(artist, stripe_server):
     state = api_as(artist).get("/api/v1/payout-account/").json()
     assert state == {"connected": False, "stripe_account_id": None, "details_submitted": False,
-                     "payouts_enabled": False, "requirements": [], "missing": ["Connect a payout account"]}
+                     "payouts_enabled": False, "requirements": [], "disabled_reason": "",
+                     "missing": ["Connect a payout account"]}
     _, raw = token_create(user=artist, name="cli")
     from rest_framework.test import APIClient
 
@@ -101,7 +102,8 @@ def test_payout_account_state_and_the_onboarding_link_needs_a_signed_in_session(
     assert created.status_code == 201 and created.json()["onboarding_url"].startswith(stripe_server.url)
     state = api_as(artist).get("/api/v1/payout-account/").json()
     assert state["connected"] is True and state["payouts_enabled"] is False
-    assert "A bank account for payouts" in state["missing"]
+    assert "A bank account for payouts" in state["missing"] and "external_account" in state["requirements"]
+    assert state["disabled_reason"] == "requirements.past_due"
 
 
 def test_staff_cannot_open_a_payout_account(moderator, finance_user):
