@@ -229,3 +229,30 @@ def test_a_submission_while_the_broker_refuses_answers_queued_and_runs_once_it_i
     assert services.jobs_redispatch() == [job.pk]
     job = wait_for_status(job, {"succeeded", "failed"})
     assert job.status == "succeeded" and UsageRecord.objects.filter(job=job).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_answers_201_queued_within_seconds_while_the_broker_refuses(tiny_model_dir, monkeypatch):
+    """The HTTP side of the same fault, as an artist's client sees it: no 500, no hang; the
+    job is stored as queued, waiting for the dispatch sweep."""
+    from rest_framework.test import APIClient
+
+    from generation.tasks import run_job
+    from tester_platform.celery import app
+
+    real_apply_async = run_job.apply_async
+    refusing = app.connection_for_write(url=f"redis://127.0.0.1:{_closed_port()}/0")
+    monkeypatch.setattr(run_job, "apply_async", lambda *a, **kw: real_apply_async(*a, connection=refusing, **kw))
+    t = make_tester()
+    client = APIClient()
+    client.force_authenticate(t.artist)
+    started = time.monotonic()
+    response = client.post("/api/v1/generations/", {"program": t.program.pk, "mode": "text_to_video",
+                                                    "prompt": "a lighthouse at dusk", "duration_seconds": 1},
+                           format="json")
+    took = time.monotonic() - started
+    refusing.release()
+    assert response.status_code == 201 and response.json()["status"] == "queued", response.content
+    assert took < 5, f"answered after {took:.1f}s"
+    job = GenerationJob.objects.get(pk=response.json()["id"])
+    assert job.status == "queued" and job.dispatched_at is None
