@@ -14,7 +14,10 @@ from django.conf import settings
 
 from generation.errors import ModelProfileError
 
-MODES = ("text_to_video", "variation", "extension")
+MODES = ("text_to_video", "image_to_video", "storyboard", "variation", "extension", "loop", "recut")
+# Pipeline classes every profile names; "image_to_video" is optional (a profile without it
+# offers no image start). Storyboards, loops and re-cuts run these same pipelines.
+REQUIRED_PIPELINES = ("text_to_video", "variation", "extension")
 
 # Extension strategy used with a video-to-video pipeline: re-noise the last
 # `extension_overlap_frames` of the source followed by a held last frame, and keep the
@@ -48,6 +51,22 @@ class ModelProfile:
     default_strength: float = 0.7
     # Randomly initialised weights (the CPU demo): outputs are noise, and the studio says so.
     random_weights: bool = False
+    # The image-to-video checkpoint, when it is not model_dir itself (Wan 2.1 ships I2V as
+    # its own checkpoint with a CLIP image encoder; Wan 2.2 TI2V does both in one).
+    image_model_dir: str = ""
+    # Longest result: videos above one clip (max_frames) are chained by extension up to this.
+    max_total_seconds: int = 20
+    # Strength of the extension that continues a long video or the next storyboard shot.
+    chain_strength: float = 0.85
+
+    def pipeline_dir(self, mode: str) -> str:
+        if mode == "image_to_video" and self.image_model_dir:
+            return self.image_model_dir
+        return self.model_dir
+
+    @property
+    def image_to_video(self) -> bool:
+        return "image_to_video" in self.pipelines
 
     def resolved_device(self) -> str:
         if self.device != "auto":
@@ -72,8 +91,11 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
             "label": "Wan 2.1 tiny (random weights, CPU demo)",
             "random_weights": True,
             "model_dir": os.environ.get("GENERATION_MODEL_DIR_WAN_TINY") or str(var / "models" / "wan-tiny"),
+            "image_model_dir": os.environ.get("GENERATION_MODEL_DIR_WAN_TINY_I2V")
+            or str(var / "models" / "wan-tiny-i2v"),
             "pipelines": {
                 "text_to_video": "diffusers.WanPipeline",
+                "image_to_video": "diffusers.WanImageToVideoPipeline",
                 "variation": "diffusers.WanVideoToVideoPipeline",
                 "extension": "diffusers.WanVideoToVideoPipeline",
             },
@@ -184,11 +206,11 @@ def get_profile(key: str | None = None, *, check_dir: bool = True) -> ModelProfi
     if unknown:
         raise ModelProfileError(f"Model profile {key!r}: unknown option(s) {', '.join(sorted(unknown))}")
     profile = ModelProfile(key=key, **data)
-    missing = [m for m in MODES if m not in profile.pipelines]
+    missing = [m for m in REQUIRED_PIPELINES if m not in profile.pipelines]
     if missing:
         raise ModelProfileError(f"Model profile {key!r}: no pipeline class for {', '.join(missing)}")
     if check_dir:
-        check_model_dir(key, profile.model_dir)
+        check_model_dir(key, profile.model_dir)  # the image checkpoint is checked when it is loaded
     return profile
 
 

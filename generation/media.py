@@ -13,6 +13,11 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
     return (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def np_concat(first: np.ndarray | None, second: np.ndarray) -> np.ndarray:
+    """Frames one after the other (``first`` may be None: then just ``second``)."""
+    return second if first is None else np.concatenate([first, second])
+
+
 def encode_mp4(frames: np.ndarray, *, fps: int, crf: int = 18) -> bytes:
     """H.264 (yuv420p) MP4 of uint8 RGB frames (F, H, W, 3)."""
     import av

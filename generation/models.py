@@ -61,11 +61,45 @@ class BudgetAccount(models.Model):
         constraints = [models.UniqueConstraint(fields=["artist", "program"], name="generation_unique_budget_account")]
 
 
+def _input_path(instance: "InputImage", filename: str) -> str:
+    return f"generations/{instance.program_id}/{instance.artist_id}/inputs/{filename}"
+
+
+class InputImage(models.Model):
+    """A still an artist starts a video from: private like outputs, re-encoded (no EXIF),
+    its hash named in the manifest of every video made from it."""
+
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="input_images")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="input_images")
+    file = models.FileField(upload_to=_input_path, max_length=300)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the stored (re-encoded) PNG.")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    bytes = models.PositiveIntegerField()
+    source_format = models.CharField(max_length=8, help_text="What the upload decoded as: PNG, JPEG or WEBP.")
+    rights_attested = models.BooleanField(help_text="The artist attested they hold the rights to use it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(rights_attested=True), name="generation_input_rights")]
+
+    def __str__(self) -> str:
+        return f"image {self.pk} ({self.width}×{self.height}, {self.sha256[:12]})"
+
+
 class GenerationJob(models.Model):
     class Mode(models.TextChoices):
         TEXT_TO_VIDEO = "text_to_video", "Text to video"
+        IMAGE_TO_VIDEO = "image_to_video", "Image to video"
+        STORYBOARD = "storyboard", "Storyboard"
         VARIATION = "variation", "Variation"
         EXTENSION = "extension", "Extension"
+        LOOP = "loop", "Loop"
+        RECUT = "recut", "Re-cut"
+
+    # Modes that make a video from nothing but text (and images); the others need a source video.
+    ORIGINAL_MODES = ("text_to_video", "image_to_video", "storyboard")
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -89,6 +123,13 @@ class GenerationJob(models.Model):
     seed = models.BigIntegerField()
     source_job = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="derived_jobs")
     strength = models.FloatField(null=True, blank=True)
+    input_image = models.ForeignKey(InputImage, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="jobs", help_text="The still the first shot starts from.")
+    # The plan the worker runs, in order: one entry per pipeline call (or trim); a long
+    # video or a storyboard is several, chained by extension, made into one MP4.
+    segments = models.JSONField(default=list, blank=True)
+    current_segment = models.PositiveSmallIntegerField(default=0)
+    segment_progress = models.PositiveSmallIntegerField(default=0, help_text="0-100 within the current segment.")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     num_frames = models.PositiveIntegerField(help_text="Frames in the output video.")
@@ -141,7 +182,7 @@ class GenerationJob(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(progress__lte=100), name="generation_job_progress_0_100"),
             models.CheckConstraint(
-                condition=Q(mode="text_to_video") | Q(source_job__isnull=False),
+                condition=Q(mode__in=["text_to_video", "image_to_video", "storyboard"]) | Q(source_job__isnull=False),
                 name="generation_job_source_for_derived_modes",
             ),
             models.CheckConstraint(
@@ -156,6 +197,31 @@ class GenerationJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    def shot_progress(self) -> list[dict]:
+        """Per storyboard shot (a long video is one shot of several segments): its prompt,
+        and done / running with its percent / waiting, from the segment being worked on."""
+        shots: dict[int, dict] = {}
+        for index, seg in enumerate(self.segments or []):
+            shot = shots.setdefault(int(seg.get("shot", 0)), {"index": int(seg.get("shot", 0)), "first": index,
+                                                              "last": index, "prompt": seg.get("prompt", ""),
+                                                              "seconds": 0.0})
+            shot["last"] = index
+            shot["seconds"] += float(seg.get("seconds", 0.0))
+        rows = []
+        finished = self.status == self.Status.SUCCEEDED
+        for shot in sorted(shots.values(), key=lambda s: s["index"]):
+            count = shot["last"] - shot["first"] + 1
+            if finished or (self.status == self.Status.RUNNING and self.current_segment > shot["last"]):
+                state, percent = "done", 100
+            elif self.status == self.Status.RUNNING and shot["first"] <= self.current_segment <= shot["last"]:
+                done = self.current_segment - shot["first"]
+                state, percent = "running", int((100 * done + self.segment_progress) / count)
+            else:
+                state, percent = "waiting", 0
+            rows.append({"number": shot["index"] + 1, "prompt": shot["prompt"], "state": state, "percent": percent,
+                         "seconds": round(shot["seconds"], 2)})
+        return rows
 
 
 class UsageRecordQuerySet(models.QuerySet):
@@ -184,6 +250,11 @@ class UsageRecord(models.Model):
     steps = models.PositiveIntegerField(help_text="Denoising steps actually run.")
     peak_memory_bytes = models.BigIntegerField()
     cancelled = models.BooleanField(default=False)
+    # One line per storyboard shot (a plain video is one shot): frames it added, steps run,
+    # compute and wall seconds, segments it took.
+    shots = models.JSONField(default=list, blank=True)
+    # What the job read besides its prompt: input stills and source videos (kind, sha256, size).
+    inputs = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = UsageRecordQuerySet.as_manager()

@@ -64,14 +64,17 @@ def _import_class(dotted: str):
 def get_pipeline(profile: ModelProfile, mode: str):
     """The warm pipeline for (profile, mode). Modes whose classes share a checkpoint share
     its weights (``from_pipe``). Failures are not cached: a fixed directory loads next time."""
-    key = (profile.key, profile.model_dir, mode)
+    directory = profile.pipeline_dir(mode)
+    key = (profile.key, directory, mode)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
         offline()
-        check_model_dir(profile.key, profile.model_dir)
+        if mode not in profile.pipelines:
+            raise ModelProfileError(f"Model profile {profile.key!r} has no pipeline for {mode}")
+        check_model_dir(profile.key, directory)
         cls = _import_class(profile.pipelines[mode])
-        base = next((p for (k, d, _), p in _cache.items() if k == profile.key and d == profile.model_dir), None)
+        base = next((p for (k, d, _), p in _cache.items() if k == profile.key and d == directory), None)
         try:
             if base is not None:
                 # from_pipe casts the shared modules to its dtype argument, float32 when
@@ -79,7 +82,7 @@ def get_pipeline(profile: ModelProfile, mode: str):
                 # bf16 text-to-video pipeline into float32 (8x slower on an H200).
                 pipe = base if type(base) is cls else cls.from_pipe(base, dtype=profile.torch_dtype())
             else:
-                pipe = cls.from_pretrained(profile.model_dir, dtype=profile.torch_dtype(), local_files_only=True)
+                pipe = cls.from_pretrained(directory, dtype=profile.torch_dtype(), local_files_only=True)
                 pipe.to(profile.resolved_device())
         except ModelProfileError:
             raise
@@ -154,9 +157,14 @@ def run(
     strength: float | None = None,
     source_frames: np.ndarray | None = None,
     added_frames: int = 0,
+    image: Any = None,
     on_step: Callable[[int, int], bool] | None = None,
 ) -> RunResult:
-    """Run one generation. ``on_step(done, total)`` returns True to cancel."""
+    """Run one pipeline call. ``on_step(done, total)`` returns True to cancel.
+
+    text_to_video makes ``num_frames``; image_to_video the same from ``image`` (a PIL
+    image already fitted to width × height) as its first frame; variation re-noises
+    ``source_frames[:num_frames]``; extension appends ``added_frames`` to ``source_frames``."""
     import torch
 
     from generation.media import to_uint8
@@ -184,6 +192,11 @@ def run(
     keep_prefix = None
     if mode == "text_to_video":
         common["num_frames"] = num_frames
+    elif mode == "image_to_video":
+        if image is None:
+            raise ValueError("image required for image_to_video")
+        common["num_frames"] = num_frames
+        common["image"] = image
     else:
         from PIL import Image
 

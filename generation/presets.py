@@ -29,7 +29,24 @@ RESOLUTIONS = ("preview", "480p", "720p", "1080p")
 # (long side, short side) of each resolution's box; preview is sized per profile.
 RESOLUTION_BOXES: dict[str, tuple[int, int]] = {"480p": (848, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 MIN_DURATION_SECONDS = 1
-MAX_DURATION_SECONDS = 10
+# The longest result. One pipeline call makes at most the profile's max_frames; anything
+# longer (a long video, a storyboard) is chained by extension up to this.
+MAX_DURATION_SECONDS = 20
+MAX_SHOTS = 8
+
+# Loop: the seam (end flowing into start) is re-noised with the video-to-video pipeline.
+LOOP_PRESETS: dict[str, dict] = {
+    "gentle": {"label": "Gentle: ½ s seam, keeps the most of the clip", "seam_seconds": 0.5, "strength": 0.5},
+    "smooth": {"label": "Smooth: 1 s seam", "seam_seconds": 1.0, "strength": 0.7},
+    "strong": {"label": "Strong: 2 s seam, reworked hard", "seam_seconds": 2.0, "strength": 0.9},
+}
+DEFAULT_LOOP_PRESET = "smooth"
+# Re-cut: keep a span of the source and extend from it.
+RECUT_PRESETS: dict[str, dict] = {
+    "continue": {"label": "Continue the kept span", "strength": 0.7},
+    "new_direction": {"label": "Take it somewhere new", "strength": 0.95},
+}
+DEFAULT_RECUT_PRESET = "continue"
 # A chosen size's width/height may differ from the asked ratio by at most this (relative).
 RATIO_TOLERANCE = Fraction(2, 100)
 
@@ -117,33 +134,49 @@ def check_size(width: int, height: int, *, profile: "ModelProfile", resolution: 
         )
 
 
-def _check_duration(seconds: float) -> None:
+def longest_seconds(profile: "ModelProfile") -> int:
+    return int(min(MAX_DURATION_SECONDS, profile.max_total_seconds))
+
+
+def _check_duration(seconds: float, *, longest: float = MAX_DURATION_SECONDS, field: str = "duration_seconds") -> float:
     try:
         value = float(seconds)
     except (TypeError, ValueError):
-        raise InvalidParameters("Duration must be a number of seconds.", field="duration_seconds") from None
-    if not (MIN_DURATION_SECONDS <= value <= MAX_DURATION_SECONDS):
+        raise InvalidParameters("Duration must be a number of seconds.", field=field) from None
+    if not (MIN_DURATION_SECONDS <= value <= longest):
         raise InvalidParameters(
-            f"Duration must be between {MIN_DURATION_SECONDS} and {MAX_DURATION_SECONDS} seconds (got {seconds}).",
-            field="duration_seconds",
-        )
+            f"Duration must be between {MIN_DURATION_SECONDS} and {longest:g} seconds (got {seconds}).", field=field)
+    return value
 
 
-def frames_for_duration(seconds: float, *, profile: "ModelProfile") -> int:
-    """4k+1 frames closest to ``seconds`` at the profile's fps (e.g. 2 s at 16 fps → 33)."""
-    _check_duration(seconds)
-    k = max(1, int(float(seconds) * profile.fps / 4 + 0.5))
-    frames = 4 * k + 1
-    check_frames(frames, profile=profile)
-    return frames
+def frames_for_duration(seconds: float, *, profile: "ModelProfile", field: str = "duration_seconds") -> int:
+    """4k+1 frames closest to ``seconds`` at the profile's fps (e.g. 2 s at 16 fps → 33).
+    Above one clip (the profile's max_frames) the video is chained, up to its longest."""
+    value = _check_duration(seconds, longest=longest_seconds(profile), field=field)
+    k = max(1, int(value * profile.fps / 4 + 0.5))
+    return 4 * k + 1
 
 
-def extension_frames_for_duration(seconds: float, *, profile: "ModelProfile") -> int:
-    """Frames to append when extending by ``seconds`` (a multiple of 4)."""
-    _check_duration(seconds)
-    added = 4 * max(1, int(float(seconds) * profile.fps / 4 + 0.5))
-    check_frames(added + profile.extension_overlap_frames, profile=profile)
-    return added
+def extension_frames_for_duration(seconds: float, *, profile: "ModelProfile", field: str = "duration_seconds") -> int:
+    """Frames to append when extending by ``seconds`` (a multiple of 4); more than one
+    clip's worth is appended in several extensions."""
+    value = _check_duration(seconds, longest=longest_seconds(profile), field=field)
+    return 4 * max(1, int(value * profile.fps / 4 + 0.5))
+
+
+def clip_max_frames(profile: "ModelProfile") -> int:
+    """The most frames one pipeline call makes (4k+1)."""
+    return 4 * ((profile.max_frames - 1) // 4) + 1
+
+
+def seam_frames(seconds: float, *, profile: "ModelProfile") -> int:
+    return 4 * max(1, int(float(seconds) * profile.fps / 4 + 0.5)) + 1
+
+
+def result_seconds(frames: int, fps: int) -> float:
+    """The length a cap is checked against: frame intervals (a 5 s clip of 4k+1 = 81 frames
+    at 16 fps is 5.0 s, not 5.06)."""
+    return round((frames - 1) / fps, 4)
 
 
 def check_frames(frames: int, *, profile: "ModelProfile") -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 
 CONSENT_LABEL = "org.atelier.consent"
+INPUTS_LABEL = "org.atelier.inputs"
 TRAINING_LABEL = "cawg.training-mining"
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 CLAIM_GENERATOR = "Atelier"
@@ -47,6 +48,26 @@ class ProvenanceClaims:
 
 
 @dataclass(frozen=True)
+class Ingredient:
+    """Something the output was made from: an input still or a source video. It goes into
+    the manifest as a C2PA ingredient (relationship inputTo: an input to the model) named
+    by its SHA-256; a source video that carries its own manifest brings it along."""
+
+    data: bytes
+    mime: str  # "image/png" | "video/mp4"
+    role: str  # e.g. "start image of shot 1", "source video (generation 12)"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def definition(self) -> dict[str, Any]:
+        return {"title": f"{self.role} sha256:{self.sha256}", "format": self.mime, "relationship": "inputTo",
+                "description": f"sha256:{self.sha256}", "instance_id": f"atelier:sha256:{self.sha256}",
+                "metadata": {"org.atelier.sha256": self.sha256, "org.atelier.role": self.role}}
+
+
+@dataclass(frozen=True)
 class SignedOutput:
     data: bytes
     manifest: dict[str, Any]
@@ -65,6 +86,10 @@ class ManifestReport:
     @property
     def trusted(self) -> bool:
         return self.validation_state == "Trusted"
+
+    @property
+    def ingredients(self) -> list[dict[str, Any]]:
+        return list((self.active_manifest or {}).get("ingredients", []))
 
     def assertion(self, label: str) -> Any:
         for item in (self.active_manifest or {}).get("assertions", []):
@@ -177,7 +202,9 @@ def _c2pa_context(directory: Path | None, *, trust: bool):
 
 # --- manifest -------------------------------------------------------------------------------
 
-def build_manifest_definition(*, claims: ProvenanceClaims, model_profile: str, title: str) -> dict[str, Any]:
+def build_manifest_definition(*, claims: ProvenanceClaims, model_profile: str, title: str,
+                              recipe: dict[str, Any] | None = None,
+                              ingredients: list[Ingredient] | tuple = ()) -> dict[str, Any]:
     allowed = "allowed" if claims.training_use else "notAllowed"
     author: dict[str, Any] = {"@type": "Person", "identifier": claims.artist_pseudonym, "name": claims.artist_pseudonym}
     return {
@@ -221,6 +248,13 @@ def build_manifest_definition(*, claims: ProvenanceClaims, model_profile: str, t
                     }
                 },
             },
+            {
+                # How it was made (mode, shots) and from what, by hash: public, so no names.
+                "label": INPUTS_LABEL,
+                "data": {**(recipe or {}),
+                         "ingredients": [{"role": i.role, "format": i.mime, "sha256": i.sha256}
+                                         for i in ingredients]},
+            },
         ],
     }
 
@@ -239,15 +273,18 @@ def _signer(directory: Path):
 
 def sign_mp4(
     data: bytes, *, claims: ProvenanceClaims, model_profile: str, title: str = "Atelier generation",
-    directory: Path | None = None,
+    directory: Path | None = None, recipe: dict[str, Any] | None = None, ingredients: list[Ingredient] | tuple = (),
 ) -> SignedOutput:
     import c2pa
 
     directory = ensure_signing_chain(directory)
-    definition = build_manifest_definition(claims=claims, model_profile=model_profile, title=title)
+    definition = build_manifest_definition(claims=claims, model_profile=model_profile, title=title, recipe=recipe,
+                                           ingredients=ingredients)
     signer = _signer(directory)
     try:
         with c2pa.Builder(json.dumps(definition)) as builder:
+            for ingredient in ingredients:
+                builder.add_ingredient(ingredient.definition(), ingredient.mime, io.BytesIO(ingredient.data))
             dest = io.BytesIO()
             builder.sign(signer, "video/mp4", io.BytesIO(data), dest)
     finally:

@@ -13,11 +13,12 @@ from django.db import InterfaceError, OperationalError, connection
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from generation import media, pipelines, provenance, services, storage
+from generation import images as images_mod
+from generation import media, pipelines, plan, provenance, services, storage
 from generation.conf import ModelProfile, get_profile
 from generation.errors import ModelProfileError
 from generation.logcontext import current_job_id
-from generation.models import GenerationJob, Worker
+from generation.models import GenerationJob, InputImage, Worker
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,21 @@ def _db(operation, /, **kwargs):
             time.sleep(0.5 * (attempt + 1))
 
 
-def _source_frames(job: GenerationJob):
-    source = job.source_job
-    with default_storage.open(source.video.name, "rb") as fh:
-        return media.decode_frames(fh.read())
+def _read(name: str) -> bytes:
+    with default_storage.open(name, "rb") as fh:
+        return fh.read()
+
+
+def _loop(source, seam_out, seam: int):
+    """Put the re-noised seam back: the clip now starts with the seam's second half (the
+    source's opening, reworked) and ends with its first half (the source's ending,
+    reworked), so its last frame flows into its first. Same length as the source."""
+    import numpy as np
+
+    a = seam // 2  # frames taken from the source's end; seam - a from its start
+    b = seam - a
+    middle = source[b:len(source) - a]
+    return np.concatenate([seam_out[a:], middle, seam_out[:a]])
 
 
 def execute_job(*, job_id: int, hostname: str | None = None) -> str:
@@ -129,46 +141,121 @@ def _run_claimed(job: GenerationJob) -> str:
     wall_start = time.perf_counter()
     interval = _interval()
     last = {"t": 0.0, "cancel": False}
-
-    def on_step(done: int, total: int) -> bool:
-        now = time.perf_counter()
-        if now - last["t"] >= interval or done >= total:
-            last["t"] = now
-            # steps are 0-90 %; decoding/encoding/signing the last 10 %
-            last["cancel"] = _db(services.job_report_progress, job_id=job.pk, attempt=attempt,
-                                 progress=int(90 * done / max(1, total)))
-        return last["cancel"]
-
-    def usage(result: pipelines.RunResult | None, frames: int) -> services.UsageStats:
-        return services.UsageStats(
-            device_name=result.device_name if result else "none",
-            compute_seconds=result.compute_seconds if result else 0.0,
-            wall_seconds=time.perf_counter() - wall_start,
-            steps=result.steps_done if result else 0,
-            frames=frames,
-            peak_memory_bytes=result.peak_memory_bytes if result else 0,
-        )
-
+    segments = job.segments or plan.legacy_segments(job)
     stored: list[str] = []
+    shots: dict[int, dict[str, Any]] = {}
+    ran = {"compute": 0.0, "steps": 0, "peak": 0, "device": "none"}
+    inputs: list[dict[str, Any]] = []
+
+    def usage(frames: int) -> services.UsageStats:
+        return services.UsageStats(
+            device_name=ran["device"], compute_seconds=ran["compute"], wall_seconds=time.perf_counter() - wall_start,
+            steps=ran["steps"], frames=frames, peak_memory_bytes=ran["peak"],
+            shots=tuple(shots[k] for k in sorted(shots)), inputs=tuple(inputs))
+
     try:
         profile: ModelProfile = get_profile(job.model_profile)
-        source = _source_frames(job) if job.source_job_id else None
-        result = pipelines.run(
-            profile=profile, mode=job.mode, prompt=job.prompt, negative_prompt=job.negative_prompt, seed=job.seed,
-            width=job.width, height=job.height, num_frames=job.num_frames, steps=job.steps, strength=job.strength,
-            source_frames=source, added_frames=job.added_frames, on_step=on_step,
-        )
-        if result.cancelled:
-            # Stopped at the artist's request: they pay for the steps that ran.
-            _db(services.job_finish_cancelled, job_id=job.pk, attempt=attempt, usage=usage(result, 0))
-            return "cancelled"
-        frames = result.frames
-        _db(services.job_report_progress, job_id=job.pk, attempt=attempt, progress=92)
+        weights = plan.weights(segments, profile=profile, steps=job.steps)
+        total_weight = sum(weights) or 1.0
+        ingredients: list[provenance.Ingredient] = []
+        video = None
+        if job.source_job_id:
+            source_mp4 = _read(job.source_job.video.name)
+            video = media.decode_frames(source_mp4)
+            ingredients.append(provenance.Ingredient(source_mp4, "video/mp4",
+                                                     f"source video (generation {job.source_job_id})"))
+        images = {img.pk: img for img in InputImage.objects.filter(pk__in=plan.image_ids(segments))}
+        image_data = {pk: images_mod.read_image(img) for pk, img in images.items()}
+        for seg in segments:
+            if seg.get("image") is not None and not any(i.get("image") == seg["image"] for i in inputs):
+                img = images[seg["image"]]
+                role = f"start image of shot {int(seg.get('shot', 0)) + 1}"
+                ingredients.append(provenance.Ingredient(image_data[img.pk], "image/png", role))
+                inputs.append({"kind": "image", "image": img.pk, "role": role, "sha256": img.sha256,
+                               "width": img.width, "height": img.height, "bytes": img.bytes})
+        if job.source_job_id:
+            inputs.append({"kind": "video", "generation": job.source_job_id, "role": "source video",
+                           "sha256": job.source_job.signed_sha256, "frames": job.source_job.num_frames})
+
+        for index, seg in enumerate(segments):
+            done_before = sum(weights[:index])
+
+            def on_step(done: int, total: int, index=index, done_before=done_before) -> bool:
+                now = time.perf_counter()
+                if now - last["t"] >= interval or done >= total:
+                    last["t"] = now
+                    fraction = done / max(1, total)
+                    # steps are 0-90 %; decoding/encoding/signing the last 10 %
+                    overall = 90 * (done_before + fraction * weights[index]) / total_weight
+                    last["cancel"] = _db(services.job_report_progress, job_id=job.pk, attempt=attempt,
+                                         progress=int(overall), segment=index, segment_progress=int(100 * fraction))
+                return last["cancel"]
+
+            _db(services.job_report_progress, job_id=job.pk, attempt=attempt,
+                progress=int(90 * done_before / total_weight), segment=index, segment_progress=0)
+            before = 0 if video is None else len(video)
+            op = seg["op"]
+            common = dict(profile=profile, prompt=seg.get("prompt") or job.prompt, negative_prompt=job.negative_prompt,
+                          seed=job.seed + index, width=job.width, height=job.height, steps=job.steps, on_step=on_step)
+            result = None
+            if op == "trim":
+                start = int(seg["start"])
+                video = video[start:start + int(seg["frames"])]
+            elif op == "text":
+                result = pipelines.run(mode="text_to_video", num_frames=int(seg["frames"]), **common)
+            elif op == "image":
+                still = images_mod.fit_image(image_data[int(seg["image"])], width=job.width, height=job.height)
+                result = pipelines.run(mode="image_to_video", num_frames=int(seg["frames"]), image=still, **common)
+            elif op == "extend":
+                result = pipelines.run(mode="extension", num_frames=before + int(seg["frames"]),
+                                       strength=seg.get("strength"), source_frames=video,
+                                       added_frames=int(seg["frames"]), **common)
+            elif op == "vary":
+                result = pipelines.run(mode="variation", num_frames=int(seg["frames"]), strength=seg.get("strength"),
+                                       source_frames=video, **common)
+            elif op == "loop":
+                seam = int(seg["seam"])
+                a = seam // 2
+                clip = media.np_concat(video[len(video) - a:], video[:seam - a])
+                result = pipelines.run(mode="variation", num_frames=seam, strength=seg.get("strength"),
+                                       source_frames=clip, **common)
+            else:
+                raise ValueError(f"unknown segment op {op!r}")
+            line = shots.setdefault(int(seg.get("shot", 0)), {
+                "shot": int(seg.get("shot", 0)) + 1, "prompt": (seg.get("prompt") or "")[:200], "segments": 0,
+                "frames": 0, "steps": 0, "compute_seconds": 0.0})
+            line["segments"] += 1
+            if result is not None:
+                ran["compute"] += result.compute_seconds
+                ran["steps"] += result.steps_done
+                ran["peak"] = max(ran["peak"], result.peak_memory_bytes)
+                ran["device"] = result.device_name
+                line["steps"] += result.steps_done
+                line["compute_seconds"] = round(line["compute_seconds"] + result.compute_seconds, 4)
+                if result.cancelled:
+                    # Stopped at the artist's request: they pay for the steps that ran.
+                    _db(services.job_finish_cancelled, job_id=job.pk, attempt=attempt, usage=usage(0))
+                    return "cancelled"
+                frames = result.frames
+                if op in ("text", "image"):
+                    video = media.np_concat(video, frames[:-1]) if (seg.get("cut") and video is not None) else frames
+                elif op == "loop":
+                    video = _loop(video, frames, int(seg["seam"]))
+                else:
+                    video = frames
+            line["frames"] += len(video) - before if op not in ("vary", "loop", "trim") else len(video)
+
+        frames = video
+        _db(services.job_report_progress, job_id=job.pk, attempt=attempt, progress=92,
+            segment=len(segments) - 1, segment_progress=100)
         mp4 = media.encode_mp4(frames, fps=job.fps)
         poster = media.poster_jpeg(frames)
         claims = provenance.ProvenanceClaims.from_dict(job.provenance_claims)
+        recipe = {"mode": job.mode, "shots": plan.shot_count(segments), "segments": len(segments),
+                  "frames": int(frames.shape[0]), "fps": job.fps, "seed": job.seed}
         signed = provenance.sign_mp4(mp4, claims=claims, model_profile=job.model_profile,
-                                     title=f"Atelier generation {job.pk}")  # last step on the bytes
+                                     title=f"Atelier generation {job.pk}", recipe=recipe,
+                                     ingredients=ingredients)  # last step on the bytes
         outputs = services.Outputs(
             video_name=_store(job, "video", "video.mp4", signed.data, stored),
             thumbnail_name=_store(job, "thumbnail", "poster.jpg", poster, stored),
@@ -178,7 +265,7 @@ def _run_claimed(job: GenerationJob) -> str:
             manifest_validation_state=signed.validation_state,
         )
         if not _db(services.job_succeed, job_id=job.pk, attempt=attempt, outputs=outputs,
-                   usage=usage(result, int(frames.shape[0]))):
+                   usage=usage(int(frames.shape[0]))):
             log.warning("job %s attempt %s finished after being reaped; discarding its output", job.pk, attempt)
             _delete_unreferenced(job.pk, stored)
             return "discarded"

@@ -64,7 +64,7 @@ def quota_left(*, artist: Any, program_id: int, budget: Budget, day: dt.date | N
 
 
 def jobs_for_artist(*, artist: Any, program_id: int | None = None) -> QuerySet[GenerationJob]:
-    qs = GenerationJob.objects.filter(artist_id=getattr(artist, "pk", artist)).select_related("usage")
+    qs = GenerationJob.objects.filter(artist_id=getattr(artist, "pk", artist)).select_related("usage", "input_image")
     return qs.filter(program_id=program_id) if program_id is not None else qs
 
 

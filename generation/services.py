@@ -22,7 +22,7 @@ from django.db.models import Case, F, FloatField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from generation import presets
+from generation import plan, presets
 from generation.conf import (
     MODES,
     get_profile,
@@ -32,7 +32,7 @@ from generation.conf import (
     requeue_lost_jobs,
 )
 from generation.errors import InvalidParameters, InvalidTransition, QuotaExceeded, SourceNotUsable
-from generation.models import BudgetAccount, GenerationJob, UsageRecord, Worker
+from generation.models import BudgetAccount, GenerationJob, InputImage, UsageRecord, Worker
 from generation.provenance import ProvenanceClaims
 from generation.signals import jobs_updated
 
@@ -73,6 +73,18 @@ class GenerationParams:
     strength: float | None = None
     source_job_id: int | None = None
     added_frames: int = 0
+    segments: tuple = ()
+    input_image_id: int | None = None
+    image_ids: tuple = ()
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One storyboard shot as the platform hands it in (image: the artist's InputImage)."""
+
+    prompt: str
+    seconds: float
+    image: Any = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,8 @@ class UsageStats:
     steps: int
     frames: int
     peak_memory_bytes: int
+    shots: tuple = ()
+    inputs: tuple = ()
 
 
 @dataclass
@@ -123,14 +137,21 @@ def build_params(
     steps: int | None = None,
     source_job: GenerationJob | None = None,
     profile_key: str | None = None,
+    image: Any = None,
+    shots: list[Shot] | None = None,
+    preset: str | None = None,
+    keep_from_seconds: float | None = None,
+    keep_to_seconds: float | None = None,
 ) -> GenerationParams:
-    """Validate raw parameters into GenerationParams; raises InvalidParameters (400) with
-    the offending field. Ownership of ``source_job`` is checked by ``job_submit``."""
+    """Validate raw parameters into GenerationParams with the job's plan (generation.plan);
+    raises InvalidParameters (400) with the offending field. Ownership of ``source_job``
+    and of the images is checked by ``job_submit``."""
     if mode not in MODES:
         raise InvalidParameters(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}.", field="mode")
     profile = get_profile(profile_key if profile_key else (source_job.model_profile if source_job else None),
                           check_dir=False)
-    prompt = _text(prompt, field_name="prompt", required=True)
+    prompt_required = mode not in (GenerationJob.Mode.STORYBOARD, GenerationJob.Mode.LOOP)
+    prompt = _text(prompt, field_name="prompt", required=prompt_required)
     negative_prompt = _text(negative_prompt, field_name="negative_prompt", required=False)
 
     if seed is None:
@@ -143,59 +164,197 @@ def build_params(
     elif isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= profile.max_steps:
         raise InvalidParameters(f"Steps must be between 1 and {profile.max_steps}.", field="steps")
 
-    if mode == GenerationJob.Mode.TEXT_TO_VIDEO:
-        if source_job is not None:
-            raise InvalidParameters("Text to video does not take a source generation.", field="source_generation")
+    if mode in GenerationJob.ORIGINAL_MODES:
+        return _original_params(mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
+                                profile=profile, duration_seconds=duration_seconds, aspect_ratio=aspect_ratio,
+                                resolution=resolution, source_job=source_job, image=image, shots=shots)
+    return _derived_params(mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
+                           profile=profile, duration_seconds=duration_seconds, strength=strength,
+                           source_job=source_job, preset=preset, keep_from_seconds=keep_from_seconds,
+                           keep_to_seconds=keep_to_seconds)
+
+
+def _check_image_support(profile, field: str) -> None:
+    if not profile.image_to_video:
+        raise InvalidParameters(f"The model {profile.label or profile.key} cannot start from an image "
+                                "(it has no image-to-video pipeline).", field=field)
+
+
+def _check_total(frames: int, profile, field: str) -> None:
+    longest = presets.longest_seconds(profile)
+    if presets.result_seconds(frames, profile.fps) > longest + 1e-9:
+        raise InvalidParameters(
+            f"That makes a {presets.result_seconds(frames, profile.fps):g} s video; the model "
+            f"{profile.label or profile.key} makes videos of at most {longest} s.", field=field)
+
+
+def _original_params(*, mode, prompt, negative_prompt, seed, steps, profile, duration_seconds, aspect_ratio,
+                     resolution, source_job, image, shots) -> GenerationParams:
+    if source_job is not None:
+        raise InvalidParameters(f"{GenerationJob.Mode(mode).label} does not take a source generation.",
+                                field="source_generation")
+    width, height = presets.frame_size(aspect_ratio, resolution, profile=profile)
+    if mode == GenerationJob.Mode.STORYBOARD:
+        if image is not None:
+            raise InvalidParameters("A storyboard takes its images per shot.", field="image")
+        segments = _storyboard_segments(shots, profile=profile)
+        prompt = prompt or segments[0]["prompt"]
+    else:
+        if shots:
+            raise InvalidParameters("Only a storyboard has shots.", field="shots")
         if duration_seconds is None:
             raise InvalidParameters("Choose a duration.", field="duration_seconds")
-        width, height = presets.frame_size(aspect_ratio, resolution, profile=profile)
         frames = presets.frames_for_duration(duration_seconds, profile=profile)
-        return GenerationParams(
-            profile_key=profile.key, mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
-            width=width, height=height, num_frames=frames, fps=profile.fps, steps=steps,
-            duration_seconds=presets.duration_of(frames, profile.fps), aspect_ratio=aspect_ratio,
-            resolution=resolution, strength=None,
-        )
+        if mode == GenerationJob.Mode.IMAGE_TO_VIDEO:
+            if image is None:
+                raise InvalidParameters("Upload the still the video starts from.", field="image")
+            _check_image_support(profile, "image")
+        elif image is not None:
+            raise InvalidParameters("To start from an image, choose image to video.", field="image")
+        segments = plan.clip_chain(op="image" if image is not None else "text", prompt=prompt, frames=frames,
+                                   profile=profile, shot=0, seconds=float(duration_seconds),
+                                   image=image.pk if image is not None else None)
+    total = plan.result_frames(segments)
+    _check_total(total, profile, "shots" if mode == GenerationJob.Mode.STORYBOARD else "duration_seconds")
+    ids = plan.image_ids(segments)
+    first = segments[0].get("image")
+    return GenerationParams(
+        profile_key=profile.key, mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
+        width=width, height=height, num_frames=total, fps=profile.fps, steps=steps,
+        duration_seconds=presets.duration_of(total, profile.fps), aspect_ratio=aspect_ratio, resolution=resolution,
+        strength=None, segments=tuple(segments), input_image_id=first, image_ids=tuple(ids),
+    )
 
-    # variation / extension: size, ratio and fps come from the source
+
+def _storyboard_segments(shots, *, profile) -> list[dict]:
+    if not shots:
+        raise InvalidParameters("Lay out at least one shot.", field="shots")
+    if len(shots) > presets.MAX_SHOTS:
+        raise InvalidParameters(f"A storyboard has at most {presets.MAX_SHOTS} shots.", field="shots")
+    segments: list[dict] = []
+    for index, shot in enumerate(shots):
+        where = f"Shot {index + 1}"
+        shot_prompt = _text(getattr(shot, "prompt", None), field_name="shots", required=False)
+        if not shot_prompt:
+            raise InvalidParameters(f"{where}: write what happens in it.", field="shots")
+        seconds = getattr(shot, "seconds", None)
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise InvalidParameters(f"{where}: give its length in seconds.", field="shots") from None
+        if not presets.MIN_DURATION_SECONDS <= seconds <= presets.longest_seconds(profile):
+            raise InvalidParameters(f"{where}: {seconds:g} s; a shot is {presets.MIN_DURATION_SECONDS} to "
+                                    f"{presets.longest_seconds(profile)} s.", field="shots")
+        image = getattr(shot, "image", None)
+        if image is not None:
+            _check_image_support(profile, "shots")
+        if index == 0 or image is not None:
+            frames = presets.frames_for_duration(seconds, profile=profile, field="shots")
+            segments += plan.clip_chain(op="image" if image is not None else "text", prompt=shot_prompt,
+                                        frames=frames, profile=profile, shot=index, seconds=seconds,
+                                        image=image.pk if image is not None else None, cut=index > 0)
+        else:
+            added = presets.extension_frames_for_duration(seconds, profile=profile, field="shots")
+            segments += plan.extend_chunks(prompt=shot_prompt, added=added, profile=profile, shot=index,
+                                           strength=profile.chain_strength, seconds=seconds)
+    return segments
+
+
+def _derived_params(*, mode, prompt, negative_prompt, seed, steps, profile, duration_seconds, strength, source_job,
+                    preset, keep_from_seconds, keep_to_seconds) -> GenerationParams:
+    """variation / extension / loop / re-cut: size, ratio and fps come from the source."""
     if source_job is None:
         raise SourceNotUsable("Pick one of your finished videos to start from.")
     if source_job.status != Status.SUCCEEDED or not source_job.video:
         raise SourceNotUsable("Only a finished (succeeded) video can be used as the source.")
     if source_job.model_profile != profile.key:
         raise SourceNotUsable("The source video was made with another model.")
+    presets.check_size(source_job.width, source_job.height, profile=profile)
+    prompt = prompt or source_job.prompt
+    fps = source_job.fps
+    if mode == GenerationJob.Mode.LOOP:
+        chosen = presets.LOOP_PRESETS.get(preset or presets.DEFAULT_LOOP_PRESET)
+        if chosen is None:
+            raise InvalidParameters(f"Choose a loop preset: {', '.join(presets.LOOP_PRESETS)}.", field="preset")
+        strength = chosen["strength"] if strength is None else strength
+    elif mode == GenerationJob.Mode.RECUT:
+        chosen = presets.RECUT_PRESETS.get(preset or presets.DEFAULT_RECUT_PRESET)
+        if chosen is None:
+            raise InvalidParameters(f"Choose a re-cut preset: {', '.join(presets.RECUT_PRESETS)}.", field="preset")
+        strength = chosen["strength"] if strength is None else strength
+    elif preset:
+        raise InvalidParameters("Presets are for loops and re-cuts.", field="preset")
     if strength is None:
         strength = profile.default_strength
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < float(strength) <= 1:
         raise InvalidParameters("Strength must be above 0 and at most 1.", field="strength")
-    if int(steps * float(strength)) < 1:
+    strength = float(strength)
+    if int(steps * strength) < 1:
         raise InvalidParameters("Steps × strength must be at least 1.", field="strength")
-    presets.check_size(source_job.width, source_job.height, profile=profile)
-    common = dict(
-        profile_key=profile.key, mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
-        width=source_job.width, height=source_job.height, fps=source_job.fps, steps=steps,
-        aspect_ratio=source_job.aspect_ratio, resolution=source_job.resolution, strength=float(strength),
-        source_job_id=source_job.pk,
-    )
+    n = source_job.num_frames
+    added = 0
     if mode == GenerationJob.Mode.VARIATION:
-        frames = presets.largest_valid_frame_count(min(source_job.num_frames, profile.max_frames))
-        return GenerationParams(num_frames=frames, duration_seconds=presets.duration_of(frames, source_job.fps),
-                                **common)
-    if duration_seconds is None:
-        raise InvalidParameters("Choose how many seconds to add.", field="duration_seconds")
-    added = presets.extension_frames_for_duration(duration_seconds, profile=profile)
-    total = source_job.num_frames + added
-    return GenerationParams(num_frames=total, added_frames=added,
-                            duration_seconds=presets.duration_of(total, source_job.fps), **common)
+        frames = presets.largest_valid_frame_count(min(n, presets.clip_max_frames(profile)))
+        segments = [{"op": "vary", "shot": 0, "prompt": prompt, "frames": frames, "strength": strength,
+                     "seconds": round(frames / fps, 4)}]
+    elif mode == GenerationJob.Mode.EXTENSION:
+        if duration_seconds is None:
+            raise InvalidParameters("Choose how many seconds to add.", field="duration_seconds")
+        added = presets.extension_frames_for_duration(duration_seconds, profile=profile)
+        segments = plan.extend_chunks(prompt=prompt, added=added, profile=profile, shot=0, strength=strength,
+                                      seconds=float(duration_seconds))
+    elif mode == GenerationJob.Mode.LOOP:
+        presets.largest_valid_frame_count(n)  # at least 5 frames
+        seam = min(presets.seam_frames(chosen["seam_seconds"], profile=profile), 4 * ((n - 1) // 4) + 1,
+                   presets.clip_max_frames(profile))
+        segments = [{"op": "loop", "shot": 0, "prompt": prompt, "frames": n, "seam": seam, "strength": strength,
+                     "seconds": round(n / fps, 4)}]
+    else:  # re-cut: keep [from, to) of the source, then extend from there
+        if keep_from_seconds is None or keep_to_seconds is None:
+            raise InvalidParameters("Choose the span to keep (from and to, in seconds).", field="keep_to_seconds")
+        try:
+            start_s, end_s = float(keep_from_seconds), float(keep_to_seconds)
+        except (TypeError, ValueError):
+            raise InvalidParameters("The span is given in seconds.", field="keep_from_seconds") from None
+        source_seconds = n / fps
+        if not 0 <= start_s < end_s <= source_seconds + 1e-9:
+            raise InvalidParameters(f"Keep a span inside the source: from 0 to {source_seconds:.2f} s, "
+                                    "and ‘to’ after ‘from’.", field="keep_to_seconds")
+        start = int(round(start_s * fps))
+        kept = 4 * ((min(n, int(round(end_s * fps))) - start - 1) // 4) + 1
+        if kept < 5:
+            raise InvalidParameters("Keep at least a third of a second (5 frames).", field="keep_to_seconds")
+        if duration_seconds is None:
+            raise InvalidParameters("Choose how many seconds to add after the kept span.", field="duration_seconds")
+        added = presets.extension_frames_for_duration(duration_seconds, profile=profile)
+        segments = [{"op": "trim", "shot": 0, "prompt": prompt, "frames": kept, "start": start,
+                     "seconds": round(kept / fps, 4)},
+                    *plan.extend_chunks(prompt=prompt, added=added, profile=profile, shot=0, strength=strength,
+                                        seconds=float(duration_seconds))]
+    total = plan.result_frames(segments, source_frames=n)
+    _check_total(total, profile, "duration_seconds")
+    return GenerationParams(
+        profile_key=profile.key, mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
+        width=source_job.width, height=source_job.height, num_frames=total, fps=fps, steps=steps,
+        duration_seconds=presets.duration_of(total, fps), aspect_ratio=source_job.aspect_ratio,
+        resolution=source_job.resolution, strength=strength, source_job_id=source_job.pk, added_frames=added,
+        segments=tuple(segments),
+    )
 
 
 def estimate_compute_seconds(params: GenerationParams) -> float:
-    """A rough, deliberately generous estimate the platform may choose to reserve."""
+    """A rough, deliberately generous estimate the platform may choose to reserve: every
+    pipeline call of the plan."""
     profile = get_profile(params.profile_key, check_dir=False)
-    steps = params.steps * (params.strength or 1)
-    generated = params.num_frames if not params.added_frames else params.added_frames + profile.extension_overlap_frames
-    mpx = params.width * params.height * generated / 1e6
-    return round(max(1.0, profile.estimate_seconds_per_mpx_step * mpx * (steps + 2)), 2)
+    segments = list(params.segments) or [{"op": "text", "frames": params.num_frames}]
+    total = 0.0
+    for seg in segments:
+        generated = plan.generated_frames(seg, profile)
+        if not generated:
+            continue
+        mpx = params.width * params.height * generated / 1e6
+        total += profile.estimate_seconds_per_mpx_step * mpx * (plan.steps_of(seg, params.steps) + 2)
+    return round(max(1.0, total), 2)
 
 
 def default_pseudonym(artist_pk: Any) -> str:
@@ -255,6 +414,11 @@ def job_submit(
             raise SourceNotUsable("That source video is not one of your generations in this program.")
         if source.status != Status.SUCCEEDED:
             raise SourceNotUsable("Only a finished (succeeded) video can be used as the source.")
+    if params.image_ids:
+        owned = InputImage.objects.filter(pk__in=params.image_ids, artist_id=artist.pk, program_id=program_id).count()
+        if owned != len(set(params.image_ids)):
+            raise InvalidParameters("That image is not one you uploaded in this program.",
+                                    field="image" if params.mode == GenerationJob.Mode.IMAGE_TO_VIDEO else "shots")
 
     account = _lock_budget_account(artist_id=artist.pk, program_id=program_id)
     active = GenerationJob.objects.filter(
@@ -290,6 +454,7 @@ def job_submit(
         artist=artist, program_id=program_id, enrollment_id=enrollment_id, consent_record_id=consent_record_id,
         training_use=bool(training_use), mode=params.mode, prompt=params.prompt,
         negative_prompt=params.negative_prompt, seed=params.seed, source_job_id=params.source_job_id,
+        input_image_id=params.input_image_id, segments=list(params.segments),
         strength=params.strength, width=params.width, height=params.height, num_frames=params.num_frames,
         added_frames=params.added_frames, fps=params.fps, steps=params.steps,
         duration_seconds=params.duration_seconds, aspect_ratio=params.aspect_ratio, resolution=params.resolution,
@@ -362,8 +527,8 @@ def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
     """queued → running as one conditional UPDATE: of two deliveries, one wins."""
     now = timezone.now()
     claimed = GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED, cancel_requested=False).update(
-        status=Status.RUNNING, started_at=now, last_seen_at=now, worker=worker, progress=0,
-        attempts=F("attempts") + 1,
+        status=Status.RUNNING, started_at=now, last_seen_at=now, worker=worker, progress=0, current_segment=0,
+        segment_progress=0, attempts=F("attempts") + 1,
     )
     if claimed != 1:
         return None
@@ -372,12 +537,17 @@ def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
     return job
 
 
-def job_report_progress(*, job_id: int, attempt: int, progress: int) -> bool:
-    """Write progress; returns True when the artist asked to cancel (one round trip
-    of the callback both publishes and listens)."""
+def job_report_progress(*, job_id: int, attempt: int, progress: int, segment: int | None = None,
+                        segment_progress: int | None = None) -> bool:
+    """Write progress (overall, and within the plan's current segment); returns True when
+    the artist asked to cancel (one round trip of the callback both publishes and listens)."""
     progress = max(0, min(100, int(progress)))
-    GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(
-        progress=progress, last_seen_at=timezone.now())
+    fields: dict[str, Any] = {"progress": progress, "last_seen_at": timezone.now()}
+    if segment is not None:
+        fields["current_segment"] = max(0, int(segment))
+    if segment_progress is not None:
+        fields["segment_progress"] = max(0, min(100, int(segment_progress)))
+    GenerationJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt).update(**fields)
     return job_cancel_requested(job_id=job_id)
 
 
@@ -410,7 +580,8 @@ def _write_usage(job: GenerationJob, usage: UsageStats, *, cancelled: bool) -> U
         device_name=usage.device_name, model_profile=job.model_profile,
         compute_seconds=max(0.0, usage.compute_seconds), wall_seconds=max(usage.wall_seconds, usage.compute_seconds),
         queue_seconds=queue_seconds, frames=usage.frames, width=job.width, height=job.height, steps=usage.steps,
-        peak_memory_bytes=int(usage.peak_memory_bytes), cancelled=cancelled,
+        peak_memory_bytes=int(usage.peak_memory_bytes), cancelled=cancelled, shots=list(usage.shots),
+        inputs=list(usage.inputs),
     )
 
 

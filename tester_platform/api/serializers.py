@@ -138,24 +138,82 @@ class AuditQuerySerializer(serializers.Serializer):
 
 # --- generations ----------------------------------------------------------------------
 
+class ShotSerializer(serializers.Serializer):
+    prompt = serializers.CharField(max_length=2000, help_text="What happens in this shot.")
+    seconds = serializers.FloatField(min_value=1, max_value=20, help_text="Its length, 1-20 s.")
+    image = serializers.IntegerField(min_value=1, required=False, allow_null=True, help_text=(
+        "An uploaded still (POST /api/v1/images/) this shot starts from: the first shot starts from it, a later "
+        "shot cuts to it. Without one, a later shot continues the previous one by extension."))
+
+
+GENERATION_MODES = ["text_to_video", "image_to_video", "storyboard", "variation", "extension", "loop", "recut"]
+PRESETS = ["gentle", "smooth", "strong", "continue", "new_direction"]
+
+
 class GenerationCreateSerializer(serializers.Serializer):
+    """One generation; every mode makes ONE MP4 (a long video or a storyboard is rendered
+    as one job, chained by extension). The program's length cap applies to the whole
+    result, an extension of an extension included."""
+
     program = serializers.IntegerField(min_value=1)
-    mode = serializers.ChoiceField(choices=["text_to_video", "variation", "extension"])
-    prompt = serializers.CharField(max_length=2000)
+    mode = serializers.ChoiceField(choices=GENERATION_MODES, help_text=(
+        "text_to_video; image_to_video (needs `image`); storyboard (needs `shots`); variation, extension, loop "
+        "and recut (need `source_generation`, one of your finished videos)."))
+    prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="", help_text=(
+        "Required except for storyboard (each shot has its own) and loop (defaults to the source's)."))
     negative_prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    duration_seconds = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    duration_seconds = serializers.IntegerField(min_value=1, max_value=20, required=False, help_text=(
+        "text_to_video and image_to_video: the video's length (above one clip it is chained). extension and "
+        "recut: the seconds to add."))
     aspect_ratio = serializers.ChoiceField(choices=["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"], default="16:9")
     resolution = serializers.ChoiceField(choices=["preview", "480p", "720p", "1080p"], default="preview")
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
     source_generation = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     strength = serializers.FloatField(min_value=0.01, max_value=1.0, required=False, allow_null=True)
+    image = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                     help_text="image_to_video: an uploaded still (POST /api/v1/images/).")
+    shots = ShotSerializer(many=True, required=False, allow_null=True,
+                           help_text="storyboard: the shots in order (at most 8, 20 s in all).")
+    preset = serializers.ChoiceField(choices=PRESETS, required=False, allow_null=True, help_text=(
+        "loop: gentle | smooth | strong (the seam's length and strength); recut: continue | new_direction."))
+    keep_from_seconds = serializers.FloatField(min_value=0, required=False, allow_null=True,
+                                               help_text="recut: where the kept span of the source starts.")
+    keep_to_seconds = serializers.FloatField(min_value=0, required=False, allow_null=True,
+                                             help_text="recut: where it ends; then `duration_seconds` are added.")
 
     def validate(self, data):
-        if data["mode"] == "text_to_video" and "duration_seconds" not in data:
-            raise serializers.ValidationError({"duration_seconds": ["Choose a duration from 1 to 10 seconds."]})
-        if data["mode"] != "text_to_video" and data.get("source_generation") is None:
-            raise serializers.ValidationError({"source_generation": ["Variations and extensions need a source."]})
+        mode = data["mode"]
+        if mode in ("text_to_video", "image_to_video") and "duration_seconds" not in data:
+            raise serializers.ValidationError({"duration_seconds": ["Choose a duration from 1 to 20 seconds."]})
+        if mode in ("variation", "extension", "loop", "recut") and data.get("source_generation") is None:
+            raise serializers.ValidationError({"source_generation": [
+                "Variations, extensions, loops and re-cuts need a source."]})
+        if mode == "image_to_video" and data.get("image") is None:
+            raise serializers.ValidationError({"image": ["Upload the still first (POST /api/v1/images/)."]})
+        if mode == "storyboard" and not data.get("shots"):
+            raise serializers.ValidationError({"shots": ["Lay out at least one shot."]})
+        if data.get("shots") is not None:
+            data["shots"] = [dict(shot) for shot in data["shots"]]
         return data
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1)
+    image = serializers.FileField(help_text=(
+        "A PNG, JPEG or WebP still, at most 10 MB and 4096 px a side; its type is checked by decoding, and it is "
+        "stored re-encoded without EXIF, privately."))
+    rights_attested = serializers.BooleanField(help_text="You hold the rights to use this image. Must be true.")
+
+
+class InputImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    program = serializers.IntegerField(source="program_id")
+    sha256 = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    source_format = serializers.CharField()
+    created_at = serializers.DateTimeField()
 
 
 class GenerationOutputSerializer(serializers.Serializer):
@@ -177,6 +235,8 @@ class UsageSerializer(serializers.Serializer):
     frames = serializers.IntegerField()
     steps = serializers.IntegerField()
     cancelled = serializers.BooleanField()
+    shots = serializers.ListField(child=serializers.DictField(), help_text="Per shot: frames, steps, compute seconds.")
+    inputs = serializers.ListField(child=serializers.DictField(), help_text="Input stills and source videos read.")
 
 
 class GenerationSerializer(serializers.Serializer):
@@ -204,6 +264,8 @@ class GenerationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    input_image = serializers.SerializerMethodField()
+    shots = serializers.SerializerMethodField()
     output = serializers.SerializerMethodField()
     usage = serializers.SerializerMethodField()
     provenance = serializers.SerializerMethodField()
@@ -222,6 +284,15 @@ class GenerationSerializer(serializers.Serializer):
                     signed_media_url(job=job, kind="thumbnail", user=self._user()) or "") or None,
                 "width": job.width, "height": job.height, "frames": job.num_frames, "fps": job.fps,
                 "duration_seconds": job.duration_seconds}
+
+    def get_input_image(self, job) -> dict | None:
+        if not job.input_image_id:
+            return None
+        return {"id": job.input_image_id, "sha256": job.input_image.sha256}
+
+    def get_shots(self, job) -> list[dict]:
+        """Per storyboard shot (a plain video is one): prompt, seconds, state, percent."""
+        return job.shot_progress()
 
     def get_usage(self, job) -> UsageSerializer(allow_null=True):
         usage = getattr(job, "usage", None) if job.status not in ("queued", "running") else None

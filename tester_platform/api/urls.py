@@ -16,6 +16,7 @@ urlpatterns = [
     path("consent/withdraw/", views.ConsentWithdrawView.as_view(), name="consent-withdraw"),
     path("audit/", views.AuditView.as_view(), name="audit"),
     path("usage/", views.UsageView.as_view(), name="usage"),
+    path("images/", views.ImageUploadView.as_view(), name="images"),
     path("", include("tester_platform.portal.api_urls")),
     path("", include("tester_platform.sharing.api_urls")),
     path("", include("tester_platform.labour.api_urls")),

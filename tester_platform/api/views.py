@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,13 +20,14 @@ from tester_platform.api import serializers as s
 from tester_platform.api.authentication import client_ip
 from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
+from tester_platform.api.parsers import DepthLimitedJSONParser
 from tester_platform.api.permissions import TokenHasScope
 from tester_platform.api.services import otp_code_valid, token_create, token_revoke
 from tester_platform.audit.selectors import audit_events_about, audit_events_for_program
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
 from tester_platform.programs.models import Enrollment, Program
-from tester_platform.errors import NotAllowed
+from tester_platform.errors import InvalidInput, NotAllowed
 from tester_platform.policy import Act, can
 from tester_platform.programs.selectors import programs_visible_to
 from tester_platform.programs.services import program_set_paused
@@ -268,6 +270,41 @@ class GenerationViewSet(viewsets.ViewSet):
 
 
 
+class ImageUploadView(APIView):
+    """Upload a still to start a video (image_to_video) or a storyboard shot from. Its type
+    is checked by decoding; it is stored re-encoded without EXIF, privately, and named by
+    its hash in the manifest of every video made from it. Nothing is stored when refused."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+    required_scope = ApiToken.Scope.GENERATE
+    # Multipart carries the file; a JSON body (no file) is parsed only to answer clearly.
+    parser_classes = [MultiPartParser, DepthLimitedJSONParser]
+
+    @extend_schema(request={"multipart/form-data": s.ImageUploadSerializer}, responses={201: s.InputImageSerializer})
+    def post(self, request):
+        from generation.images import limits
+        from tester_platform.studio.services import generation_image_upload
+
+        raw_program = request.data.get("program")
+        program = Program.objects.filter(pk=int(raw_program)).first() \
+            if str(raw_program or "").isdigit() and len(str(raw_program)) < 12 else None
+        if program is not None and not program.enrollments.filter(artist=request.user).exists():
+            # Who may upload is decided before what was uploaded is looked at.
+            raise NotAllowed("You are not enrolled in this program.", field="program", code="not_enrolled")
+        data = s.ImageUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if program is None:
+            raise NotAllowed("You are not enrolled in this program.", field="program", code="not_enrolled")
+        upload = values["image"]
+        if upload.size > limits().max_bytes:
+            raise InvalidInput(f"The image is {upload.size / 1e6:.1f} MB; at most {limits().max_bytes / 1e6:.0f} MB "
+                               "is accepted.", field="image")
+        image = generation_image_upload(artist=request.user, program=program, data=upload.read(),
+                                        filename=upload.name or "", rights_attested=values["rights_attested"])
+        return Response(s.InputImageSerializer(image).data, status=status.HTTP_201_CREATED)
+
+
 class UsageView(APIView):
     """Totals, quota and per-job usage records of the requesting artist."""
 
@@ -307,5 +344,5 @@ class UsageView(APIView):
                          "compute_seconds": r.compute_seconds, "wall_seconds": r.wall_seconds,
                          "queue_seconds": r.queue_seconds, "frames": r.frames, "width": r.width, "height": r.height,
                          "steps": r.steps, "peak_memory_bytes": r.peak_memory_bytes, "cancelled": r.cancelled,
-                         "created_at": r.created_at} for r in records],
+                         "shots": r.shots, "inputs": r.inputs, "created_at": r.created_at} for r in records],
         })

@@ -10,12 +10,19 @@ from django.urls import reverse
 
 MEDIA_URL_MAX_AGE = 15 * 60
 _SALT = "atelier.studio.media"
-KINDS = {"video": ("video", "video/mp4"), "thumbnail": ("thumbnail", "image/jpeg")}
+KINDS = {"video": ("video", "video/mp4"), "thumbnail": ("thumbnail", "image/jpeg"),
+         "input": ("input_image", "image/png")}
+
+
+def _file_of(job, kind: str):
+    field_name, _ = KINDS[kind]
+    if kind == "input":
+        return job.input_image.file if job.input_image_id else None
+    return getattr(job, field_name)
 
 
 def signed_media_url(*, job, kind: str, user) -> str | None:
-    field_name, _ = KINDS[kind]
-    if not getattr(job, field_name):
+    if not _file_of(job, kind):
         return None
     token = signing.dumps({"j": job.pk, "k": kind, "u": user.pk}, salt=_SALT, compress=True)
     return reverse("studio:media", args=[token])
@@ -36,8 +43,8 @@ def serve_signed_media(request, token: str):
         job = generation_for_user(user=user, job_id=payload["j"])
     except NotFound:
         raise Http404("No such generation.") from None
-    field_name, content_type = KINDS[payload["k"]]
-    file_field = getattr(job, field_name)
+    _, content_type = KINDS[payload["k"]]
+    file_field = _file_of(job, payload["k"])
     if not file_field or not default_storage.exists(file_field.name):
         raise Http404("The file is not there.")
     name = file_field.name
@@ -45,7 +52,7 @@ def serve_signed_media(request, token: str):
         content_type = "image/png"
     download = request.GET.get("download") == "1"
     response = FileResponse(default_storage.open(name, "rb"), content_type=content_type, as_attachment=download,
-                            filename=f"atelier-{job.pk}{'.mp4' if payload['k'] == 'video' else '.jpg'}"
+                            filename=f"atelier-{job.pk}{ {'video': '.mp4', 'input': '.png'}.get(payload['k'], '.jpg')}"
                             if download else "")
     response["Cache-Control"] = "private, max-age=600"
     response["X-Content-Type-Options"] = "nosniff"

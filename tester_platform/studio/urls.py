@@ -6,6 +6,7 @@ app_name = "studio"
 
 urlpatterns = [
     path("", views.studio, name="studio"),
+    path("storyboard/", views.storyboard, name="storyboard"),
     path("generations/<int:job_id>/", views.detail, name="detail"),
     path("generations/<int:job_id>/progress/", views.progress, name="progress"),
     path("generations/<int:job_id>/cancel/", views.cancel, name="cancel"),

@@ -10,12 +10,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from generation.models import GenerationJob
 from generation.selectors import jobs_for_artist
-from tester_platform.errors import NotFound, domain_error_classes
+from tester_platform.errors import InvalidInput, NotFound, domain_error_classes
 from tester_platform.programs.models import Enrollment, Program
-from tester_platform.studio.forms import DeriveForm, GenerateForm
+from tester_platform.studio.forms import MAX_STORYBOARD_ROWS, DeriveForm, GenerateForm, StoryboardForm
 from tester_platform.studio.media import serve_signed_media, signed_media_url
 from tester_platform.studio.selectors import generation_readiness, quota_for, studio_options
-from tester_platform.studio.services import generation_cancel, generation_for_user, generation_submit
+from tester_platform.studio.services import (
+    generation_cancel,
+    generation_for_user,
+    generation_submit,
+    generation_submit_with_uploads,
+)
 from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 
 
@@ -33,14 +38,17 @@ def _submit_error(form, error):
 def studio(request):
     programs = list(_programs_for(request.user))
     options = {p.pk: studio_options(program=p) for p in programs}
-    form = GenerateForm(request.POST or None, programs=programs, options=options)
+    form = GenerateForm(request.POST or None, request.FILES or None, programs=programs, options=options)
     status_code = 200
     if request.method == "POST":
         if form.is_valid():
             data = dict(form.cleaned_data)
             program = next(p for p in programs if p.pk == data.pop("program"))
+            upload, rights = data.pop("image"), data.pop("rights_attested")
             try:
-                job = generation_submit(artist=request.user, program=program, mode="text_to_video", **data)
+                uploads = {"image": _upload(upload)} if upload else {}
+                job = generation_submit_with_uploads(artist=request.user, program=program, uploads=uploads,
+                                                     rights_attested=rights, **data)
             except domain_error_classes() as error:
                 _submit_error(form, error)
                 status_code = error.http_status
@@ -66,7 +74,65 @@ def studio(request):
         "filtered": bool(status_filter in GenerationJob.Status.values or mode_filter in GenerationJob.Mode.values),
         "form": form, "page": page, "quotas": quotas, "programs": programs, "statuses": GenerationJob.Status.choices,
         "modes": GenerationJob.Mode.choices, "status_filter": status_filter, "mode_filter": mode_filter,
-        "options": list(options.values()),
+        "options": list(options.values()), "mode_fields": GenerateForm.MODE_FIELDS,
+    }, status=status_code)
+
+
+def _upload(upload) -> tuple[bytes, str]:
+    """The bytes and name of an uploaded file, refusing an oversized one before reading it."""
+    from generation.images import limits
+
+    if upload.size > limits().max_bytes:
+        raise InvalidInput(f"The image is {upload.size / 1e6:.1f} MB; at most {limits().max_bytes / 1e6:.0f} MB "
+                           "is accepted.", field="image")
+    return upload.read(), upload.name or ""
+
+
+@login_required
+def storyboard(request):
+    """Lay out shots and render them as one video."""
+    programs = list(_programs_for(request.user))
+    options = {p.pk: studio_options(program=p) for p in programs}
+    form = StoryboardForm(request.POST or None, request.FILES or None, programs=programs, options=options)
+    status_code = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            program = next(p for p in programs if p.pk == data["program"])
+            try:
+                uploads = {}
+                for index, shot in enumerate(data["shots"]):
+                    if shot["image"]:
+                        try:
+                            uploads[index] = _upload(shot["image"])
+                        except InvalidInput as error:
+                            raise InvalidInput(f"Shot {shot['n']}: {error.message}",
+                                               field=f"shot_{shot['n']}_image") from None
+                shots = [{"prompt": shot["prompt"], "seconds": shot["seconds"]} for shot in data["shots"]]
+                job = generation_submit_with_uploads(
+                    artist=request.user, program=program, uploads=uploads, rights_attested=data["rights_attested"],
+                    mode="storyboard", prompt="", shots=shots, aspect_ratio=data["aspect_ratio"],
+                    resolution=data["resolution"], seed=data["seed"])
+            except domain_error_classes() as error:
+                field = getattr(error, "field", None) or ""
+                if field.startswith("shot_") and field.split("_")[1].isdigit():
+                    # upload errors name the shot's place among the filled rows: point at its row
+                    place = int(field.split("_")[1])
+                    n = data["shots"][place - 1]["n"]
+                    error = InvalidInput(error.message.replace(f"Shot {place}:", f"Shot {n}:", 1),
+                                         field=f"shot_{n}_image")
+                _submit_error(form, error)
+                status_code = error.http_status
+            else:
+                return redirect("studio:detail", job_id=job.pk)
+        else:
+            status_code = 400
+    readiness = generation_readiness(artist=request.user)
+    rows = [{"n": n, "prompt": form[f"shot_{n}_prompt"], "seconds": form[f"shot_{n}_seconds"],
+             "image": form[f"shot_{n}_image"]} for n in range(1, MAX_STORYBOARD_ROWS + 1)]
+    return render(request, "studio/storyboard.html", {
+        "form": form, "programs": programs, "options": list(options.values()), "shot_rows": rows,
+        "blocked": [r for r in readiness if not r["ready"]], "any_ready": any(r["ready"] for r in readiness),
     }, status=status_code)
 
 
@@ -83,6 +149,7 @@ def _detail_context(request, job):
         "job": job,
         "video_url": video_url,
         "download_url": f"{video_url}?download=1" if video_url else None,
+        "input_url": signed_media_url(job=job, kind="input", user=request.user),
         "demo_model": _random_weights(job.model_profile),
         "thumb_url": signed_media_url(job=job, kind="thumbnail", user=request.user),
         "usage": getattr(job, "usage", None) if job.status not in GenerationJob.ACTIVE_STATUSES else None,
@@ -110,13 +177,9 @@ def detail(request, job_id: int):
         if not context["is_owner"]:
             raise Http404("No such generation.")
         if form.is_valid():
-            data = form.cleaned_data
             try:
-                new_job = generation_submit(
-                    artist=request.user, program=job.program, mode=data["mode"], prompt=data["prompt"],
-                    strength=data["strength"], seed=data["seed"], source_generation=job.pk,
-                    duration_seconds=data["duration_seconds"] if data["mode"] == "extension" else None,
-                )
+                new_job = generation_submit(artist=request.user, program=job.program, source_generation=job.pk,
+                                            **form.submit_params())
             except domain_error_classes() as error:
                 _submit_error(form, error)
                 status_code = error.http_status

@@ -119,6 +119,7 @@ CASES = [
     ("access:reinstate", "POST", lambda w: {"pk": _suspended(w).pk}, None, (302, 403, 403, 403, 403, 302, 403, 302)),
     # --- studio -------------------------------------------------------------------------
     ("studio:studio", "GET", None, None, PORTAL),
+    ("studio:storyboard", "GET", None, None, PORTAL),
     ("studio:detail", "GET", lambda w: {"job_id": w.job.pk}, None, (302, 200, 404, 200, 404, 200, 404, 200)),
     ("studio:progress", "GET", lambda w: {"job_id": w.job.pk}, None, (302, 200, 404, 200, 404, 200, 404, 200)),
     ("studio:cancel", "POST", lambda w: {"job_id": w.job.pk}, None, OWNER_POST),
@@ -224,6 +225,9 @@ CASES = [
     ("api:audit", "GET", None, None, API_ANY),
     ("api:portal_api:me-export", "GET", None, None, API_ANY),
     ("api:usage", "GET", None, None, API_ANY),
+    # an upload without a file: the enrolled artists get the field error, everyone else 403
+    ("api:images", "POST", None, lambda w: {"program": w.program.pk, "rights_attested": True},
+     (401, 400, 400, 403, 403, 403, 403, 403)),
     ("api:program-list", "GET", None, None, API_ANY),
     ("api:program-detail", "GET", lambda w: {"pk": w.program.pk}, None, (401, 200, 200, 200, 404, 200, 200, 200)),
     ("api:program-pause", "POST", lambda w: {"pk": w.program.pk}, None, (401, 403, 403, 403, 404, 200, 403, 200)),

@@ -90,11 +90,11 @@ def test_a_resolution_the_model_cannot_render_is_a_field_error(program, manager)
 
 
 def test_a_duration_beyond_the_model_is_a_field_error_and_its_longest_is_accepted(program, manager, settings):
-    settings.GENERATION_MODEL_PROFILES = {"wan-short": {"extends": "wan-tiny", "max_frames": 121}}
+    settings.GENERATION_MODEL_PROFILES = {"wan-short": {"extends": "wan-tiny", "max_total_seconds": 7}}
     Program.objects.filter(pk=program.pk).update(model_profile="wan-short")
     program.refresh_from_db()
     longest = program_caps(program)["max_duration_seconds"]
-    assert longest == 7  # this profile makes at most 121 frames at 16 fps
+    assert longest == 7  # this profile chains clips up to 7 s
     before = rows()
     with pytest.raises(InvalidInput) as error:
         program_update_settings(program=program, actor=manager, max_duration_seconds=longest + 1)

@@ -31,10 +31,12 @@ BIG_BUDGET = dict(max_concurrent_jobs=10, daily_compute_seconds=100_000.0, reser
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     from generation.conf import get_profile
-    from generation.tiny_model import build_tiny_wan
+    from generation.tiny_model import build_tiny_wan, build_tiny_wan_i2v
 
-    target = Path(get_profile("wan-tiny", check_dir=False).model_dir)
+    profile = get_profile("wan-tiny", check_dir=False)
+    target = Path(profile.model_dir)
     build_tiny_wan(target)
+    build_tiny_wan_i2v(Path(profile.image_model_dir))
     # A "checkpoint" whose weights are garbage: loading it must fail the job, not the worker.
     BROKEN_MODEL_DIR.mkdir(parents=True, exist_ok=True)
     (BROKEN_MODEL_DIR / "model_index.json").write_text("{ this is not json")

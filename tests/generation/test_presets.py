@@ -7,6 +7,7 @@ from generation.errors import InvalidParameters
 from generation.presets import (
     ASPECT_RATIOS,
     RESOLUTION_BOXES,
+    clip_max_frames,
     RESOLUTIONS,
     extension_frames_for_duration,
     frame_size,
@@ -124,18 +125,19 @@ def test_durations_map_to_4k_plus_1_frames(unlimited):
     assert all((f - 1) % 4 == 0 for f in frames)
 
 
-@pytest.mark.parametrize("seconds", [0, 11, -1, 0.5, "abc", None])
+@pytest.mark.parametrize("seconds", [0, 21, -1, 0.5, "abc", None])
 def test_out_of_range_durations_are_refused(tiny, seconds):
     with pytest.raises(InvalidParameters) as err:
         frames_for_duration(seconds, profile=tiny)
     assert err.value.field == "duration_seconds"
 
 
-def test_the_tiny_profile_makes_10_seconds_in_one_clip_and_refuses_more_frames(tiny):
-    assert frames_for_duration(10, profile=tiny) == 161
+def test_the_tiny_profile_makes_10_seconds_in_one_clip_and_longer_videos_up_to_its_longest(tiny):
+    assert frames_for_duration(10, profile=tiny) == 161 == clip_max_frames(tiny)
+    assert frames_for_duration(20, profile=tiny) == 321  # chained from clips
     with pytest.raises(InvalidParameters) as err:
-        frames_for_duration(10, profile=replace(tiny, max_frames=121))
-    assert "at most 121 frames" in err.value.message
+        frames_for_duration(8, profile=replace(tiny, max_total_seconds=7))
+    assert err.value.field == "duration_seconds" and "between 1 and 7 seconds" in err.value.message
 
 
 def test_extension_adds_multiples_of_4_so_overlap_plus_new_is_a_valid_clip(tiny):

@@ -139,12 +139,16 @@ def test_cancelling_a_running_job_asks_the_worker(tester):
 @pytest.mark.parametrize(
     "params,field",
     [
-        ({"mode": "image_to_video"}, "mode"),
+        ({"mode": "sora_remix"}, "mode"),
+        ({"mode": "image_to_video"}, "image"),
+        ({"mode": "storyboard"}, "shots"),
+        ({"shots": [services.Shot("a", 2)]}, "shots"),
+        ({"mode": "loop"}, "source_generation"),
         ({"aspect_ratio": "5:4"}, "aspect_ratio"),
         ({"resolution": "8k"}, "resolution"),
         ({"resolution": "1080p"}, "resolution"),
         ({"duration_seconds": 0}, "duration_seconds"),
-        ({"duration_seconds": 11}, "duration_seconds"),
+        ({"duration_seconds": 21}, "duration_seconds"),
         ({"prompt": "x" * 20_000}, "prompt"),
         ({"prompt": "   "}, "prompt"),
         ({"seed": -1}, "seed"),
