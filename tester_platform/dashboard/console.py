@@ -461,3 +461,51 @@ def announcements(request, program: Program):
     return _page(request, program, "announcements.html", "announcements", {
         "form": form, "items": Announcement.objects.filter(program=program).select_related("created_by")[:50],
     }, status=400 if form.errors else 200)
+
+
+# --- tasks (assignments) -----------------------------------------------------------------------
+
+@console_view()
+def tasks(request, program: Program):
+    from django.contrib.auth import get_user_model
+
+    from tester_platform.labour.assignments import task_publish
+    from tester_platform.labour.forms import TaskForm
+    from tester_platform.labour.models import Assignment, Task
+
+    card = current_rate_card(program_id=program.pk)
+    testers = get_user_model().objects.filter(enrollments__program=program,
+                                              enrollments__status=Enrollment.Status.ACTIVE).order_by("email")
+    form = TaskForm(request.POST or None, testers=testers, currency=card.currency if card else "EUR")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            task = task_publish(program=program, actor=request.user, title=data["title"],
+                                instructions=data["instructions"], category=data["category"],
+                                estimated_minutes=data["estimated_minutes"], pay=data["pay"],
+                                fixed_pay_minor=data["fixed_pay"], capacity=data["capacity"], due_at=data["due_at"],
+                                invited_ids=data["invited"])
+        except domain_error_classes() as error:
+            add_service_error(form, error)
+        else:
+            return _done(request, f"Task “{task.title}” is published; its testers were told.",
+                         "dashboard:console_tasks", program)
+    counts = {status: Count("assignments", filter=Q(assignments__status=status), distinct=True)
+              for status in Assignment.Status.values}
+    rows = Task.objects.filter(program=program).annotate(**counts).order_by("-created_at")
+    return _page(request, program, "tasks.html", "tasks", {
+        "form": form, "tasks": rows, "rate_card": card, "now": timezone.now(),
+    }, status=400 if form.errors else 200)
+
+
+@console_view(action=True)
+def task_close_view(request, program: Program, pk: int):
+    from tester_platform.labour.assignments import task_close
+    from tester_platform.labour.models import Task
+
+    task = get_object_or_404(Task, pk=pk, program=program)
+    try:
+        task_close(task=task, actor=request.user)
+    except domain_error_classes() as error:
+        return _failed(request, error, "dashboard:console_tasks", program)
+    return _done(request, f"Task “{task.title}” is closed to new testers.", "dashboard:console_tasks", program)

@@ -36,4 +36,6 @@ urlpatterns = [
     path("console/<slug:slug>/audit/", console.audit, name="console_audit"),
     path("console/<slug:slug>/marketing/", marketing.marketing, name="console_marketing"),
     path("console/<slug:slug>/announcements/", console.announcements, name="console_announcements"),
+    path("console/<slug:slug>/tasks/", console.tasks, name="console_tasks"),
+    path("console/<slug:slug>/tasks/<int:pk>/close/", console.task_close_view, name="console_task_close"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tester_platform.labour import dashboard
+from tester_platform.labour import dashboard, task_views
 import tester_platform.converters  # noqa: F401  (registers <id:…>)
 
 app_name = "labour_review"
@@ -12,4 +12,6 @@ urlpatterns = [
     path("feedback/<id:report_id>/rerate/", dashboard.rerate, name="feedback_rerate"),
     path("time/<id:entry_id>/review/", dashboard.time_decide, name="time_review"),
     path("bulk-accept/", dashboard.bulk, name="bulk_accept"),
+    path("assignments/", task_views.review_queue, name="assignments"),
+    path("assignments/<id:assignment_id>/review/", task_views.review, name="assignment_review"),
 ]

@@ -41,6 +41,8 @@ class FeedbackReport(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
     duplicate_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="duplicates")
+    assignment = models.ForeignKey("labour.Assignment", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="findings", help_text="The assignment this finding was made for.")
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                     related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
@@ -209,3 +211,101 @@ class PayFloorAssessment(models.Model):
     @property
     def topup_display(self) -> str:
         return format_minor(self.topup_minor, self.currency)
+
+
+class Task(models.Model):
+    """Work a program asks for: what to test and how, for what pay, by when, for how many
+    testers (or for chosen ones). Artists take it on as an Assignment."""
+
+    class Category(models.TextChoices):
+        QUALITY = "quality", "Output quality"
+        SAFETY = "safety", "Safety red-teaming"
+        BIAS = "bias", "Bias"
+        PROMPT_ADHERENCE = "prompt_adherence", "Prompt adherence"
+        OTHER = "other", "Other"
+
+    class Pay(models.TextChoices):
+        FIXED = "fixed", "Fixed per task"
+        HOURLY = "hourly", "Hourly, at the program's rate"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="tasks")
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(max_length=20_000, help_text="Markdown: what to test and how.")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    estimated_minutes = models.PositiveSmallIntegerField()
+    pay = models.CharField(max_length=8, choices=Pay.choices)
+    fixed_pay_minor = models.PositiveIntegerField(null=True, blank=True, help_text="Fixed pay, minor units.")
+    currency = models.CharField(max_length=3)
+    capacity = models.PositiveSmallIntegerField(help_text="How many testers may take it on.")
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
+    invited = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tasks_offered",
+                                     help_text="Only these testers; nobody chosen = every tester of the program.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(pay="fixed") | Q(fixed_pay_minor__gt=0), name="labour_task_fixed_pay"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="labour_task_capacity"),
+            models.CheckConstraint(condition=Q(estimated_minutes__gte=1), name="labour_task_estimate"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Task #{self.pk}: {self.title}"
+
+    @property
+    def pay_display(self) -> str:
+        if self.pay == self.Pay.FIXED:
+            return format_minor(self.fixed_pay_minor or 0, self.currency)
+        return "the program's hourly rate"
+
+
+class Assignment(models.Model):
+    """One artist's take on one task: working, submitted with findings, then accepted (pay
+    posts once, source labour.assignment) or returned with a reason (fix and resubmit)."""
+
+    class Status(models.TextChoices):
+        WORKING = "working", "Working on it"
+        SUBMITTED = "submitted", "Submitted for review"
+        ACCEPTED = "accepted", "Accepted"
+        RETURNED = "returned", "Returned to you"
+        WITHDRAWN = "withdrawn", "Given back"
+
+    SOURCE_TYPE = "labour.assignment"
+    OPEN_STATUSES = (Status.WORKING, Status.RETURNED)
+    HOLDING_CAPACITY = (Status.WORKING, Status.SUBMITTED, Status.ACCEPTED, Status.RETURNED)
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="assignments")
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WORKING, db_index=True)
+    accepted_at = models.DateTimeField(help_text="When the artist took it on.")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(max_length=10_000, blank=True, help_text="The artist's summary at submission.")
+    minutes = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Minutes worked (hourly tasks).")
+    generations = models.ManyToManyField("generation.GenerationJob", blank=True, related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reason = models.TextField(blank=True)
+    paid_minutes = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                    help_text="Minutes the pay stands for (the pay floor counts them).")
+    ledger_entry = models.OneToOneField("payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="+")
+
+    class Meta:
+        ordering = ["-accepted_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["task", "artist"], name="labour_one_assignment_per_task")]
+
+    def __str__(self) -> str:
+        return f"Assignment #{self.pk} of task #{self.task_id}"
+
+    @property
+    def label(self) -> str:
+        return f"Assignment #{self.pk}: {self.task.title}"[:200]

@@ -19,7 +19,7 @@ from payments.models import LedgerEntry, RateCard, Severity
 from payments.selectors import current_rate_card, ledger_sum
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotAllowed
-from tester_platform.labour.models import MINUTES_PER_DAY, FeedbackReport, PayFloorAssessment, TimeEntry
+from tester_platform.labour.models import MINUTES_PER_DAY, Assignment, FeedbackReport, PayFloorAssessment, TimeEntry
 from tester_platform.notifications.models import Kind
 from tester_platform.notifications.services import notify
 from tester_platform.labour.selectors import (
@@ -97,6 +97,11 @@ def feedback_submit(*, artist, program: Program, category: str, severity: str, t
         raise InvalidInput("Link only your own generations in this program.", field="generations",
                            code="not_your_generation")
     evidence = check_attachments(attachments)
+    if assignment is not None:
+        from tester_platform.labour.assignments import assignment_for_finding
+
+        assignment = assignment_for_finding(assignment_id=getattr(assignment, "pk", assignment), artist=artist,
+                                            program=program)
     report = FeedbackReport.objects.create(program=program, artist=artist, generation=generation, category=category,
                                            severity=severity, title=title, body=body,
                                            **({"assignment": assignment} if assignment is not None else {}))
@@ -422,6 +427,11 @@ def pay_floor_assess(*, artist_id: int, program_id: int, week: str | dt.date,
     minutes = (TimeEntry.objects.filter(artist_id=artist_id, program_id=program_id, status=TimeEntry.Status.ACCEPTED,
                                         reviewed_at__gte=_utc(start), reviewed_at__lt=_utc(end))
                .aggregate(total=Sum("minutes"))["total"] or 0)
+    # Accepted assignments are testing work too: the minutes their pay stands for count.
+    minutes += (Assignment.objects.filter(artist_id=artist_id, task__program_id=program_id,
+                                          status=Assignment.Status.ACCEPTED, reviewed_at__gte=_utc(start),
+                                          reviewed_at__lt=_utc(end))
+                .aggregate(total=Sum("paid_minutes"))["total"] or 0)
     if minutes == 0:
         return None
     earned = ledger_sum(artist=artist_id, program_id=program_id, currency=card.currency, kinds=FLOOR_COUNTED_KINDS,
@@ -462,10 +472,14 @@ def pay_floor_run(*, week: str | dt.date | None = None, program_id: int | None =
     pairs = (TimeEntry.objects.filter(status=TimeEntry.Status.ACCEPTED, reviewed_at__gte=_utc(start),
                                       reviewed_at__lt=_utc(end))
              .values_list("artist_id", "program_id").distinct().order_by("program_id", "artist_id"))
+    tasks = (Assignment.objects.filter(status=Assignment.Status.ACCEPTED, reviewed_at__gte=_utc(start),
+                                       reviewed_at__lt=_utc(end))
+             .values_list("artist_id", "task__program_id").distinct())
     if program_id is not None:
         pairs = pairs.filter(program_id=program_id)
+        tasks = tasks.filter(task__program_id=program_id)
     results = []
-    for artist_id, pid in pairs:
+    for artist_id, pid in sorted(set(pairs) | set(tasks), key=lambda pair: (pair[1], pair[0])):
         assessment = pay_floor_assess(artist_id=artist_id, program_id=pid, week=key, now=now)
         if assessment is not None:
             results.append(assessment)

@@ -58,6 +58,15 @@ def feedback_new(request):
     programs = list(programs_for_filing(artist=request.user))
     jobs = list(_recent_jobs(request.user, [p.pk for p in programs]))
     initial = {}
+    assignment = None
+    raw_assignment = request.POST.get("assignment") or request.GET.get("assignment", "")
+    if raw_assignment.isdigit() and len(raw_assignment) <= 18:
+        from tester_platform.labour.models import Assignment
+
+        assignment = Assignment.objects.select_related("task").filter(pk=int(raw_assignment),
+                                                                      artist=request.user).first()
+        if assignment is not None:
+            initial.update(assignment=assignment.pk, program=assignment.task.program_id)
     if request.GET.get("generation", "").isdigit():
         initial["generation"] = int(request.GET["generation"])
         job = next((j for j in jobs if j.pk == initial["generation"]), None)
@@ -73,18 +82,22 @@ def feedback_new(request):
                 report = feedback_submit(artist=request.user, program=program, category=data["category"],
                                          severity=data["severity"], title=data["title"], body=data["body"],
                                          generation_id=data["generation"], generation_ids=data["generations"],
-                                         attachments=_uploads(data["attachments"]))
+                                         attachments=_uploads(data["attachments"]), assignment=data["assignment"])
             except DomainError as error:
                 _form_error(form, error)
                 status = error.http_status
             else:
+                if report.assignment_id:
+                    messages.success(request, "Finding added to your assignment. Submit the assignment when done.")
+                    return redirect("labour:task_detail", task_id=report.assignment.task_id)
                 messages.success(request, "Thank you — your report is waiting for review.")
                 return redirect("labour:feedback_detail", report_id=report.pk)
         else:
             status = 400
     for p in programs:
         p.rate_card = current_rate_card(program_id=p.pk)
-    return render(request, "labour/feedback_new.html", {"form": form, "programs": programs}, status=status)
+    return render(request, "labour/feedback_new.html", {"form": form, "programs": programs,
+                                                        "assignment": assignment}, status=status)
 
 
 def _uploads(files) -> list[tuple[str, bytes]]:

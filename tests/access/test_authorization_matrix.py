@@ -15,7 +15,16 @@ from tester_platform.access.models import AccessFlag
 from tester_platform.programs.models import Enrollment
 from tests.access.matrix_world import ROLES, build_world
 from tests.factories import PASSWORD, make_output
-from tests.labour.helpers import matrix_accepted_report, matrix_attachment, matrix_report, matrix_time
+from tests.labour.helpers import (
+    matrix_accepted_report,
+    matrix_assignment,
+    matrix_attachment,
+    matrix_rate_card,
+    matrix_report,
+    matrix_submitted_assignment,
+    matrix_task,
+    matrix_time,
+)
 from tests.finance.helpers import matrix_owed, matrix_payout, matrix_prepared_run, matrix_run, matrix_stripe
 
 # Roles, in order:   anon  owner other  mod  o-mod  mgr   fin  admin
@@ -149,6 +158,15 @@ CASES = [
      (302, 200, 404, 200, 404, 200, 404, 200)),
     ("labour:attachment", "GET", lambda w: {"attachment_id": matrix_attachment(w).pk}, None,
      (302, 200, 404, 200, 404, 200, 404, 200)),
+    ("labour:tasks", "GET", None, None, PORTAL),
+    ("labour:task_detail", "GET", lambda w: {"task_id": matrix_task(w).pk}, None,
+     (302, 200, 200, 200, 404, 200, 404, 200)),
+    # staff may open the task (to review it) but are not offered it: refused with the reason
+    ("labour:task_take", "POST", lambda w: {"task_id": matrix_task(w).pk}, None,
+     (302, 302, 302, 302, 404, 302, 404, 302)),
+    ("labour:assignment_submit", "POST", lambda w: {"task_id": matrix_assignment(w).task_id},
+     lambda w: {"note": "done"}, OWNER_POST),
+    ("labour:assignment_withdraw", "POST", lambda w: {"task_id": matrix_assignment(w).task_id}, None, OWNER_POST),
     # --- labour: reviewers ---------------------------------------------------------------
     ("labour_review:queue", "GET", None, None, REVIEWERS),
     ("labour_review:feedback_review", "POST", lambda w: {"report_id": matrix_report(w).pk},
@@ -159,6 +177,9 @@ CASES = [
      (302, 403, 403, 302, 302, 302, 403, 302)),
     ("labour_review:feedback_rerate", "POST", lambda w: {"report_id": matrix_report(w).pk},
      lambda w: {"severity": "critical", "reason": "worse"}, (302, 403, 403, 302, 404, 302, 403, 302)),
+    ("labour_review:assignments", "GET", None, None, REVIEWERS),
+    ("labour_review:assignment_review", "POST", lambda w: {"assignment_id": matrix_submitted_assignment(w).pk},
+     lambda w: {"decision": "accept"}, (302, 403, 403, 302, 404, 302, 403, 302)),
     ("labour_review:acted_on", "POST", lambda w: {"report_id": matrix_accepted_report(w).pk}, None,
      (302, 403, 403, 302, 404, 302, 403, 302)),
     # --- staff dashboard ----------------------------------------------------------------
@@ -193,6 +214,11 @@ CASES = [
     ("dashboard:console_audit", "GET", _console, None, CONSOLE_PAGE),
     ("dashboard:console_marketing", "GET", _console, None, CONSOLE_PAGE),
     ("dashboard:console_marketing", "POST", _console, lambda w: {"generation": w.job.pk}, CONSOLE_POST),
+    ("dashboard:console_tasks", "GET", _console, None, CONSOLE_PAGE),
+    ("dashboard:console_tasks", "POST", _console, lambda w: matrix_rate_card(w) and {
+        "title": "T", "instructions": "Do it", "category": "quality", "estimated_minutes": 30, "pay": "hourly",
+        "capacity": 2, "due_at": (timezone.now() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")}, CONSOLE_POST),
+    ("dashboard:console_task_close", "POST", lambda w: _console(w, pk=matrix_task(w).pk), None, CONSOLE_POST),
     ("dashboard:console_announcements", "GET", _console, None, CONSOLE_PAGE),
     ("dashboard:console_announcements", "POST", _console, lambda w: {"title": "Hello", "body": "Testers"},
      CONSOLE_POST),

@@ -370,8 +370,20 @@ def _objects(program, manager) -> dict[str, int]:
         "console_application_decide": application.pk,
         "console_enrollment_suspend": enrollment.pk, "console_enrollment_reinstate": enrollment.pk,
         "console_rate_card_publish": card.pk, "console_consent_publish": document.pk,
-        "console_staff_revoke": staff.pk,
+        "console_staff_revoke": staff.pk, "console_task_close": _task(program, manager).pk,
     }
+
+
+def _task(program, manager):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tester_platform.labour.models import Task
+
+    return Task.objects.create(program=program, title="Route task", instructions="Try it", category="quality",
+                               estimated_minutes=10, pay="hourly", currency="EUR", capacity=1,
+                               due_at=timezone.now() + dt.timedelta(days=1), created_by=manager)
 
 
 CONSOLE_ROUTES = [p for p in dashboard_urls.urlpatterns

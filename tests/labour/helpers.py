@@ -96,3 +96,40 @@ def matrix_attachment(world):
     report = feedback_submit(artist=world.user("owner"), program=world.program, category="bug", severity="low",
                              title="With evidence", body="b", attachments=[("still.png", png_bytes())])
     return report.attachments.get()
+
+
+def publish_task(program, manager, **overrides):
+    """A task published by `manager` (a rate card is made if the program has none)."""
+    from tester_platform.labour.assignments import task_publish
+
+    if not RateCard.objects.filter(program=program, published_at__isnull=False).exists():
+        make_rate_card(program)
+    values = dict(title="Break the hands", instructions="## Goal\nMake **hands** melt.", category="quality",
+                  estimated_minutes=60, pay="fixed", fixed_pay_minor=4000, capacity=3,
+                  due_at=timezone.now() + dt.timedelta(days=3))
+    values.update(overrides)
+    return task_publish(program=program, actor=manager, **values)
+
+
+def matrix_task(world):
+    from tester_platform.labour.models import Task
+
+    return Task.objects.filter(program=world.program).first() or publish_task(world.program, world.user("manager"))
+
+
+def matrix_assignment(world):
+    from tester_platform.labour.assignments import assignment_take
+    from tester_platform.labour.models import Assignment
+
+    task = matrix_task(world)
+    return Assignment.objects.filter(task=task, artist=world.user("owner")).first() or assignment_take(
+        task=task, artist=world.user("owner"))
+
+
+def matrix_submitted_assignment(world):
+    from tester_platform.labour.assignments import assignment_submit
+
+    assignment = matrix_assignment(world)
+    if assignment.status == "working":
+        assignment = assignment_submit(assignment=assignment, artist=world.user("owner"), note="Tested it")
+    return assignment

@@ -108,7 +108,31 @@ def _resumed(w):
     program_set_paused(program=w["program"], actor=w["manager"], paused=False)
 
 
+def _rerated(w):
+    from tester_platform.labour.findings import feedback_rerate
+
+    report = feedback_submit(artist=w["artist"], program=w["program"], category="bug", severity="low",
+                             title="Hands melt", body="Frame 5.")
+    feedback_review(report=report, reviewer=w["moderator"], decision="accept")
+    feedback_rerate(report=report, moderator=w["moderator"], severity="high", reason="Every seed shows it")
+
+
+def _task_reviewed(w, decision):
+    from tester_platform.labour.assignments import assignment_review, assignment_submit, assignment_take
+    from tests.labour.helpers import publish_task
+
+    assignment = assignment_take(task=publish_task(w["program"], w["manager"]), artist=w["artist"])
+    assignment_submit(assignment=assignment, artist=w["artist"], note="Tried 20 prompts")
+    assignment_review(assignment=assignment, reviewer=w["moderator"], decision=decision,
+                      reason="" if decision == "accept" else "Say which prompts")
+
+
 DECISIONS = {
+    "severity re-rated": (Kind.SEVERITY_RERATED, _rerated),
+    "task accepted": (Kind.TASK_REVIEWED, lambda w: _task_reviewed(w, "accept")),
+    "task returned": (Kind.TASK_REVIEWED, lambda w: _task_reviewed(w, "return")),
+    "task published": (Kind.TASK_PUBLISHED, lambda w: __import__("tests.labour.helpers", fromlist=["x"])
+                       .publish_task(w["program"], w["manager"])),
     "share approved": (Kind.SHARE_DECIDED, lambda w: share_request_decide(
         share_request=_share(w), moderator=w["moderator"], decision="approve")),
     "share rejected": (Kind.SHARE_DECIDED, lambda w: share_request_decide(
