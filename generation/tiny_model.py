@@ -14,7 +14,8 @@ from pathlib import Path
 TINY_SEED = 0
 _MARKER = "atelier-tiny.json"
 # 2: rope_max_seq_len 1024 (was 32, which bounded the latent grid to 32 patches: no 480p).
-TINY_VERSION = 2
+# 3: the image-to-video checkpoint's encoder is a CLIPVisionModel, as in the real Wan 2.1 I2V.
+TINY_VERSION = 3
 
 
 def is_built(directory: Path) -> bool:
@@ -91,7 +92,7 @@ def build_tiny_wan_i2v(directory: Path, *, force: bool = False) -> bool:
         ByT5Tokenizer,
         CLIPImageProcessor,
         CLIPVisionConfig,
-        CLIPVisionModelWithProjection,
+        CLIPVisionModel,
         UMT5Config,
         UMT5EncoderModel,
     )
@@ -110,7 +111,7 @@ def build_tiny_wan_i2v(directory: Path, *, force: bool = False) -> bool:
         rope_max_seq_len=1024, image_dim=4,
     )
     torch.manual_seed(TINY_SEED)
-    image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+    image_encoder = CLIPVisionModel(CLIPVisionConfig(
         hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=32,
         intermediate_size=16, patch_size=1))
     image_processor = CLIPImageProcessor(crop_size=32, size=32)
