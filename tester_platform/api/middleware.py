@@ -25,7 +25,7 @@ from tester_platform.api.problems import (
 )
 
 # Headers of the replaced answer that still mean something on the problem answer.
-_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary", "Content-Range", "Accept-Ranges")
 
 
 class ApiProblemMiddleware:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -267,6 +268,27 @@ class GenerationViewSet(viewsets.ViewSet):
         job = generation_for_user(user=request.user, job_id=pk_or_404(pk))
         job = generation_cancel(user=request.user, job=job)
         return Response(self._serialize(job))
+
+    @extend_schema(parameters=[JOB_ID], summary="Download the signed MP4 of a generation",
+                   description="The output video with its provenance manifest, as an attachment. Honours "
+                               "`Range: bytes=…` (206 with `Content-Range`; 416 when unsatisfiable).",
+                   responses={(200, "video/mp4"): OpenApiTypes.BINARY, (206, "video/mp4"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        return self._file(request, pk, "video")
+
+    @extend_schema(parameters=[JOB_ID], summary="Download the still an image-to-video generation started from",
+                   responses={(200, "image/png"): OpenApiTypes.BINARY, (206, "image/png"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="input-image", url_name="input-image")
+    def input_image(self, request, pk=None):
+        return self._file(request, pk, "input")
+
+    def _file(self, request, pk, kind: str):
+        from tester_platform.studio.media import media_file_response
+        from tester_platform.studio.services import generation_for_user
+
+        job = generation_for_user(user=request.user, job_id=pk_or_404(pk))
+        return media_file_response(request._request, job=job, kind=kind, as_attachment=True)
 
 
 

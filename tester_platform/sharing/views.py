@@ -4,10 +4,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from tester_platform.common.ranged import ranged_file_response
 from tester_platform.errors import DomainError
 from tester_platform.programs.models import Program
 from tester_platform.sharing.forms import AppealForm, ResubmitForm, ShareRequestForm
@@ -153,7 +154,7 @@ def public_media(request, slug: str, kind: str):
     if not field or not default_storage.exists(field.name):
         raise Http404("No such file.")
     content_type = "video/mp4" if kind == "video" else ("image/png" if field.name.endswith(".png") else "image/jpeg")
-    response = FileResponse(default_storage.open(field.name, "rb"), content_type=content_type)
+    response = ranged_file_response(request, storage=default_storage, name=field.name, content_type=content_type)
     # Short cache: a revoked share must stop playing soon, even from caches.
     response["Cache-Control"] = "public, max-age=60"
     return response

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django.core import signing
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.urls import reverse
+
+from tester_platform.common.ranged import ranged_file_response
 
 MEDIA_URL_MAX_AGE = 15 * 60
 _SALT = "atelier.studio.media"
@@ -43,17 +45,24 @@ def serve_signed_media(request, token: str):
         job = generation_for_user(user=user, job_id=payload["j"])
     except NotFound:
         raise Http404("No such generation.") from None
-    _, content_type = KINDS[payload["k"]]
-    file_field = _file_of(job, payload["k"])
+    download = request.GET.get("download") == "1"
+    return media_file_response(request, job=job, kind=payload["k"], as_attachment=download)
+
+
+def media_file_response(request, *, job, kind: str, as_attachment: bool):
+    """The file of an output (or its input still) the caller was already found allowed to
+    read, with Range; 404 when it is not there."""
+    _, content_type = KINDS[kind]
+    file_field = _file_of(job, kind)
     if not file_field or not default_storage.exists(file_field.name):
         raise Http404("The file is not there.")
     name = file_field.name
     if name.endswith(".png"):
         content_type = "image/png"
-    download = request.GET.get("download") == "1"
-    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type, as_attachment=download,
-                            filename=f"atelier-{job.pk}{ {'video': '.mp4', 'input': '.png'}.get(payload['k'], '.jpg')}"
-                            if download else "")
+    extension = {"video": ".mp4", "input": ".png"}.get(kind, ".jpg")
+    response = ranged_file_response(request, storage=default_storage, name=name, content_type=content_type,
+                                    as_attachment=as_attachment,
+                                    filename=f"atelier-{job.pk}{extension}" if as_attachment else "")
     response["Cache-Control"] = "private, max-age=600"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -49,6 +49,24 @@ def _media_token(w):
     return signed_media_url(job=w.job, kind="video", user=w.user("owner")).split("/")[-2]
 
 
+def _with_input(w):
+    import io
+
+    from PIL import Image
+
+    from generation.models import GenerationJob
+    from tester_platform.studio.services import generation_image_upload
+
+    if w.job.input_image_id is None:
+        buf = io.BytesIO()
+        Image.new("RGB", (120, 80), (10, 120, 200)).save(buf, format="PNG")
+        image = generation_image_upload(artist=w.user("owner"), program=w.program, data=buf.getvalue(),
+                                        filename="still.png", rights_attested=True)
+        GenerationJob.objects.filter(pk=w.job.pk).update(input_image=image)
+        w.job.input_image_id = image.pk
+    return w.job
+
+
 def _flag(w):
     return AccessFlag.objects.create(kind="token", token=w.token, artist=w.user("owner"), reason="test flag")
 
@@ -264,6 +282,10 @@ CASES = [
      (401, 201, 201, 403, 403, 403, 403, 403)),
     ("api:generation-detail", "GET", lambda w: {"pk": w.job.pk}, None, (401, 200, 404, 200, 404, 200, 404, 200)),
     ("api:generation-cancel", "POST", lambda w: {"pk": w.job.pk}, None, (401, 409, 404, 404, 404, 404, 404, 404)),
+    # the files read like the generation: its artist and the program's reviewers
+    ("api:generation-download", "GET", lambda w: {"pk": w.job.pk}, None, (401, 200, 404, 200, 404, 200, 404, 200)),
+    ("api:generation-input-image", "GET", lambda w: {"pk": _with_input(w).pk}, None,
+     (401, 200, 404, 200, 404, 200, 404, 200)),
     ("api:labour_api:earnings", "GET", None, None, API_ANY),
     ("api:labour_api:feedback-list", "GET", None, None, API_ANY),
     ("api:labour_api:feedback-list", "POST", None,

@@ -1,0 +1,1 @@
+"""Helpers every product app may use (they import no workflow app)."""
