@@ -74,7 +74,8 @@ def test_the_artist_uploads_an_image_lays_out_a_storyboard_watches_each_shot_and
     duration = page.evaluate("document.querySelector('video#player').duration")
     assert abs(duration - job.num_frames / 16) < 0.15 and job.num_frames == 65 + 64  # one 8 s video
     assert page.locator("[data-shot-state=done]").count() == 2
-    assert page.get_by_text("Start image").is_visible()
+    assert page.get_by_text("Start image · SHA-256").is_visible()
+    assert page.get_by_text("start image of shot 1").is_visible()  # counted in usage
     shot(page, "storyboard-3-playing")
 
     with page.expect_download() as info:
