@@ -318,7 +318,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ProgramStatusEnum": "tester_platform.programs.models.Program.Status",
                             "EnrollmentStatusEnum": "tester_platform.programs.models.Enrollment.Status",
                             "PayoutStatusEnum": "payments.models.Payout.Status",
-                            "PayoutRunStatusEnum": "payments.models.PayoutRun.Status"},
+                            "PayoutRunStatusEnum": "payments.models.PayoutRun.Status",
+                            "SeverityEnum": "payments.models.Severity"},
 }
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
 

@@ -12,3 +12,50 @@ def pk_or_404(value) -> int:
     if not 0 < pk <= MAX_ID:
         raise Http404("Not found.")
     return pk
+
+
+# --- staff queues (`?queue=review` on share requests, feedback, time entries) -----------
+
+def _queue_parameters():
+    from drf_spectacular.utils import OpenApiParameter
+
+    return [OpenApiParameter("queue", str, enum=["review"],
+                             description="`review`: what awaits review in the programs you review (moderators, "
+                                         "managers, admins), instead of your own; 403 if you review no program."),
+            OpenApiParameter("program", int)]
+
+
+QUEUE_PARAMETERS = _queue_parameters()
+
+
+def queue_query(request) -> tuple[bool, int | None]:
+    """(the review queue was asked for, the program filter) from the query string; 400 on junk."""
+    from rest_framework import serializers
+
+    class Query(serializers.Serializer):
+        queue = serializers.ChoiceField(choices=["review"], required=False)
+        program = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+    query = Query(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data.get("queue") == "review", query.validated_data.get("program")
+
+
+def review_queue_or_403(user, selector, **filters):
+    """A staff queue from its selector, which scopes it through policy.programs_for(user,
+    Act.REVIEW); someone who reviews no program is refused rather than shown an empty queue."""
+    from tester_platform.policy import Act, PolicyDenied, programs_for
+
+    if not programs_for(user, Act.REVIEW).exists():
+        raise PolicyDenied("Only moderators and managers of a program have a review queue.", code="not_a_reviewer")
+    return selector(user=user, **filters)
+
+
+def visible_program_or_404(user, pk):
+    """A program the user may see (as GET /programs/{id}/ does), or 404."""
+    from tester_platform.programs.selectors import programs_visible_to
+
+    program = programs_visible_to(user=user).filter(pk=pk_or_404(pk)).first()
+    if program is None:
+        raise Http404("No such program.")
+    return program

@@ -10,16 +10,25 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tester_platform.api.lookups import pk_or_404
+from payments.models import Severity
+from tester_platform.api.lookups import (
+    QUEUE_PARAMETERS,
+    pk_or_404,
+    queue_query,
+    review_queue_or_403,
+    visible_program_or_404,
+)
 from tester_platform.api.models import ApiToken
 from tester_platform.api.views import DEFAULT_PERMISSIONS
 from tester_platform.labour import serializers as s
 from tester_platform.labour.models import FeedbackReport, TimeEntry
 from tester_platform.labour.selectors import (
     earnings_for,
+    feedback_queue,
     feedback_visible_to,
     programs_for_filing,
     time_entries_visible_to,
+    time_queue,
     time_suggestions,
 )
 from tester_platform.labour.services import (
@@ -34,12 +43,6 @@ from tester_platform.programs.models import Program
 
 ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
-
-
-def _program_query(request) -> int | None:
-    query = s.ProgramQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data.get("program")
 
 
 def _filing_program(user, program_id: int) -> Program:
@@ -67,12 +70,17 @@ class _LabourViewSet(viewsets.ViewSet):
 class FeedbackViewSet(_LabourViewSet):
     """The artist's own feedback reports; moderators of a program review its reports."""
 
-    @extend_schema(parameters=[OpenApiParameter("program", int)], responses=s.FeedbackSerializer(many=True))
+    @extend_schema(parameters=QUEUE_PARAMETERS, responses=s.FeedbackSerializer(many=True))
     def list(self, request):
+        """Mine; with `queue=review`, the reports waiting for review in the programs I review."""
+        review, program = queue_query(request)
+        if review:
+            reports = review_queue_or_403(request.user, feedback_queue, program_id=program).prefetch_related(
+                "generations", "attachments", "rerates__ledger_entry")
+            return self._page(request, reports, s.FeedbackSerializer)
         reports = (FeedbackReport.objects.filter(artist=request.user)
                    .prefetch_related("generations", "attachments", "rerates__ledger_entry")
                    .order_by("-created_at", "-id"))
-        program = _program_query(request)
         if program:
             reports = reports.filter(program_id=program)
         return self._page(request, reports, s.FeedbackSerializer)
@@ -138,11 +146,15 @@ class FeedbackViewSet(_LabourViewSet):
 class TimeEntryViewSet(_LabourViewSet):
     """The artist's own time entries; moderators of a program review its entries."""
 
-    @extend_schema(parameters=[OpenApiParameter("program", int)], responses=s.TimeEntrySerializer(many=True))
+    @extend_schema(parameters=QUEUE_PARAMETERS, responses=s.TimeEntrySerializer(many=True))
     def list(self, request):
+        """Mine; with `queue=review`, the entries waiting for review in the programs I review."""
+        review, program = queue_query(request)
+        if review:
+            return self._page(request, review_queue_or_403(request.user, time_queue, program_id=program),
+                              s.TimeEntrySerializer)
         entries = (TimeEntry.objects.filter(artist=request.user).prefetch_related("generations")
                    .order_by("-date", "-id"))
-        program = _program_query(request)
         if program:
             entries = entries.filter(program_id=program)
         return self._page(request, entries, s.TimeEntrySerializer)
@@ -205,3 +217,29 @@ class EarningsView(APIView):
             "currency": earnings.currency, "balance": earnings.balance, "balances": earnings.balances,
             "lines": earnings.lines,
         }, context={"request": request}).data)
+
+
+SEVERITY_DESCRIPTIONS = {
+    Severity.LOW: "Cosmetic or minor: the output is usable and does what was asked.",
+    Severity.MEDIUM: "Noticeably wrong in part: the output needs another try or editing.",
+    Severity.HIGH: "The output is unusable or ignores the request.",
+    Severity.CRITICAL: "Harmful, unsafe or leaking content, or the model cannot be used at all.",
+}
+
+
+class ProgramSeveritiesView(APIView):
+    """The severities a finding of this program is filed under, with the bounty the
+    program's published rate card pays per accepted report (null before one is published)."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+
+    @extend_schema(responses=s.SeveritySerializer(many=True))
+    def get(self, request, pk=None):
+        from payments.selectors import current_rate_card
+
+        program = visible_program_or_404(request.user, pk)
+        card = current_rate_card(program_id=program.pk)
+        rows = [{"code": value, "label": label, "description": SEVERITY_DESCRIPTIONS.get(value, ""),
+                 "bounty": card.bounty_for(value) if card else None, "currency": card.currency if card else None}
+                for value, label in Severity.choices]
+        return Response(s.SeveritySerializer(rows, many=True).data)

@@ -11,5 +11,6 @@ router.register("time-entries", api.TimeEntryViewSet, basename="time-entry")
 
 urlpatterns = [
     path("earnings/", api.EarningsView.as_view(), name="earnings"),
+    path("programs/<int:pk>/severities/", api.ProgramSeveritiesView.as_view(), name="program-severities"),
     *router.urls,
 ]

@@ -108,10 +108,6 @@ class TimeReviewSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class ProgramQuerySerializer(serializers.Serializer):
-    program = _id(required=False)
-
-
 class SuggestionQuerySerializer(serializers.Serializer):
     program = _id()
     days = serializers.IntegerField(min_value=1, max_value=90, required=False, default=14)
@@ -164,3 +160,12 @@ class EarningsSerializer(serializers.Serializer):
     balance = BalanceSerializer()
     balances = CurrencyBalanceSerializer(many=True)
     lines = LedgerLineSerializer(many=True)
+
+
+class SeveritySerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=Severity.choices)
+    label = serializers.CharField()
+    description = serializers.CharField()
+    bounty = serializers.IntegerField(allow_null=True, help_text="Minor units per accepted report, under the "
+                                                                 "program's published rate card; null before one.")
+    currency = serializers.CharField(allow_null=True)

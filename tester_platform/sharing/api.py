@@ -7,13 +7,17 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from tester_platform.api.lookups import QUEUE_PARAMETERS, queue_query, review_queue_or_403, visible_program_or_404
 from tester_platform.api.models import ApiToken
 from tester_platform.api.views import DEFAULT_PERMISSIONS
 from tester_platform.sharing.models import ShareRequest
+from tester_platform.sharing.selectors import moderation_queue
 from tester_platform.sharing.services import (
     DECISIONS,
     can_review,
+    policy_reasons,
     share_appeal_decide,
     share_request_appeal,
     share_request_create,
@@ -24,6 +28,12 @@ from tester_platform.sharing.services import (
 )
 
 REQUEST_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
 
 
 class ShareRequestSerializer(serializers.ModelSerializer):
@@ -106,9 +116,17 @@ class ShareRequestViewSet(viewsets.ViewSet):
             raise Http404("No such share request among yours.")
         return share_request
 
-    @extend_schema(responses=ShareRequestSerializer)
+    @extend_schema(parameters=QUEUE_PARAMETERS, responses=ShareRequestSerializer)
     def list(self, request):
-        qs = ShareRequest.objects.filter(artist=request.user).select_related("reason").order_by("-created_at")
+        """Mine; with `queue=review`, the requests awaiting a decision (or an appeal) in the
+        programs I moderate, soonest deadline first."""
+        review, program_id = queue_query(request)
+        if review:
+            qs = review_queue_or_403(request.user, moderation_queue, program_id=program_id)
+        else:
+            qs = ShareRequest.objects.filter(artist=request.user).select_related("reason").order_by("-created_at")
+            if program_id:
+                qs = qs.filter(program_id=program_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(
@@ -176,3 +194,15 @@ class ShareRequestViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         return self._artist_transition(request, pk, share_request_withdraw)
+
+
+class ProgramReasonsView(APIView):
+    """The published reasons a share request of this program may be refused for (a refusal
+    cites one by `code`); anyone who can see the program can read them."""
+
+    permission_classes = DEFAULT_PERMISSIONS
+
+    @extend_schema(responses=ReasonSerializer(many=True))
+    def get(self, request, pk=None):
+        program = visible_program_or_404(request.user, pk)
+        return Response(ReasonSerializer(policy_reasons(program=program), many=True).data)

@@ -36,6 +36,8 @@ OWNER_POST = (302, 302, 404, 404, 404, 404, 404, 404)
 STAFF = (302, 403, 403, 200, 200, 200, 200, 200)
 REVIEWERS = (302, 403, 403, 200, 200, 200, 403, 200)
 API_ANY = (401, 200, 200, 200, 200, 200, 200, 200)
+# `?queue=review`: anyone who reviews a program (another program's moderator gets theirs)
+REVIEW_QUEUE = (401, 403, 403, 200, 200, 200, 403, 200)
 FINANCE_ONLY = (302, 403, 403, 403, 403, 403, 200, 200)
 # The staff console: the program's managers and admins; its other staff are refused, staff of
 # other programs do not learn it exists.
@@ -288,6 +290,7 @@ CASES = [
      (401, 200, 404, 200, 404, 200, 404, 200)),
     ("api:labour_api:earnings", "GET", None, None, API_ANY),
     ("api:labour_api:feedback-list", "GET", None, None, API_ANY),
+    ("api:labour_api:feedback-list", "GET", lambda w: {"?": "queue=review"}, None, REVIEW_QUEUE),
     ("api:labour_api:feedback-list", "POST", None,
      lambda w: {"program": w.program.pk, "category": "bug", "severity": "low", "title": "t", "body": "b"},
      (401, 201, 201, 403, 403, 403, 403, 403)),
@@ -300,6 +303,7 @@ CASES = [
     ("api:labour_api:feedback-acted-on", "POST", lambda w: {"pk": matrix_accepted_report(w).pk}, lambda w: {},
      (401, 403, 404, 403, 404, 200, 404, 200)),
     ("api:labour_api:time-entry-list", "GET", None, None, API_ANY),
+    ("api:labour_api:time-entry-list", "GET", lambda w: {"?": "queue=review"}, None, REVIEW_QUEUE),
     ("api:labour_api:time-entry-list", "POST", None,
      lambda w: {"program": w.program.pk, "date": (timezone.localdate() - dt.timedelta(days=1)).isoformat(),
                 "minutes": 30, "description": "d"}, (401, 201, 201, 403, 403, 403, 403, 403)),
@@ -310,6 +314,11 @@ CASES = [
     ("api:labour_api:time-entry-suggestions", "GET", lambda w: {"?": f"program={w.program.pk}"}, None,
      (401, 200, 200, 404, 404, 404, 404, 404)),
     ("api:sharing_api:share-request-list", "GET", None, None, API_ANY),
+    ("api:sharing_api:share-request-list", "GET", lambda w: {"?": "queue=review"}, None, REVIEW_QUEUE),
+    ("api:sharing_api:program-reasons", "GET", lambda w: {"pk": w.program.pk}, None,
+     (401, 200, 200, 200, 404, 200, 200, 200)),
+    ("api:labour_api:program-severities", "GET", lambda w: {"pk": w.program.pk}, None,
+     (401, 200, 200, 200, 404, 200, 200, 200)),
     ("api:sharing_api:share-request-list", "POST", None,
      lambda w: {"generation": make_output(w.user("owner"), w.program).pk, "caption": "c", "destination": "press"},
      (401, 201, 404, 404, 404, 404, 404, 404)),
