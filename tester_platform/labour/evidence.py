@@ -10,6 +10,7 @@ committed yet, so the platform keeps this small checker for evidence.)"""
 from __future__ import annotations
 
 import hashlib
+from fractions import Fraction
 import io
 import warnings
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class Limits:
     image_max_bytes: int
     image_max_side: int
     video_max_bytes: int
-    video_max_seconds: float
+    video_max_ms: int
 
 
 def limits() -> Limits:
@@ -38,7 +39,8 @@ def limits() -> Limits:
         image_max_bytes=int(getattr(settings, "EVIDENCE_IMAGE_MAX_BYTES", 10 * 1024 * 1024)),
         image_max_side=int(getattr(settings, "EVIDENCE_IMAGE_MAX_SIDE", 4096)),
         video_max_bytes=int(getattr(settings, "EVIDENCE_VIDEO_MAX_BYTES", 25 * 1024 * 1024)),
-        video_max_seconds=float(getattr(settings, "EVIDENCE_VIDEO_MAX_SECONDS", 30)),
+        # Seconds in the setting (fractions allowed), milliseconds in the code.
+        video_max_ms=int(Fraction(str(getattr(settings, "EVIDENCE_VIDEO_MAX_SECONDS", 30))) * 1000),
     )
 
 
@@ -50,8 +52,18 @@ class Evidence:
     content_type: str
     width: int
     height: int
-    duration_seconds: float | None
+    duration_ms: int | None  # integers only in labour code (tests/payments/test_no_float.py)
     sha256: str
+
+
+def megabytes(size: int) -> str:
+    """Bytes as MB with one decimal, in integers (this app keeps floats away from money)."""
+    tenths = (size + 50_000) // 100_000
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+def _seconds(ms: int) -> str:
+    return str(ms // 1000) if ms % 1000 == 0 else f"{ms // 1000}.{ms % 1000:03d}".rstrip("0")
 
 
 def _refuse(name: str, why: str) -> InvalidInput:
@@ -82,7 +94,7 @@ def _image(data: bytes, name: str, lim: Limits) -> Evidence | None:
     image.save(out, format="PNG", optimize=False)
     png = out.getvalue()
     return Evidence(kind="image", data=png, extension="png", content_type="image/png", width=width, height=height,
-                    duration_seconds=None, sha256=hashlib.sha256(png).hexdigest())
+                    duration_ms=None, sha256=hashlib.sha256(png).hexdigest())
 
 
 def _video(data: bytes, name: str, lim: Limits) -> Evidence | None:
@@ -97,19 +109,19 @@ def _video(data: bytes, name: str, lim: Limits) -> Evidence | None:
             stream = streams[0]
             duration = None
             if container.duration is not None:
-                duration = container.duration / 1_000_000
+                duration = container.duration // 1000  # AV_TIME_BASE (µs) → ms
             elif stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
+                duration = int(stream.duration * stream.time_base * 1000)  # a Fraction, exact
             width, height = stream.codec_context.width, stream.codec_context.height
             # Prove there is a picture: decode the first frame.
             next(container.decode(video=0))
     except (av.error.FFmpegError, StopIteration, ValueError, IndexError):
         return None
-    if duration is None or duration > lim.video_max_seconds:
-        raise _refuse(name, f"clips may be at most {lim.video_max_seconds:g} seconds long.")
+    if duration is None or duration > lim.video_max_ms:
+        raise _refuse(name, f"clips may be at most {_seconds(lim.video_max_ms)} seconds long.")
     content_type, extension = kind
     return Evidence(kind="video", data=data, extension=extension, content_type=content_type, width=width or 0,
-                    height=height or 0, duration_seconds=round(duration, 3),
+                    height=height or 0, duration_ms=duration,
                     sha256=hashlib.sha256(data).hexdigest())
 
 
@@ -120,13 +132,13 @@ def check_evidence(data: bytes, *, name: str = "") -> Evidence:
         raise _refuse(name, "the file is empty.")
     largest = max(lim.image_max_bytes, lim.video_max_bytes)
     if len(data) > largest:
-        raise _refuse(name, f"the file is {len(data) / 1e6:.1f} MB; at most {largest / 1e6:.0f} MB is accepted.")
+        raise _refuse(name, f"the file is {megabytes(len(data))} MB; at most {megabytes(largest)} MB is accepted.")
     image = _image(data, name, lim) if len(data) <= lim.image_max_bytes else None
     if image is not None:
         return image
     video = _video(data, name, lim)
     if video is not None:
         if len(data) > lim.video_max_bytes:
-            raise _refuse(name, f"clips may be at most {lim.video_max_bytes / 1e6:.0f} MB.")
+            raise _refuse(name, f"clips may be at most {megabytes(lim.video_max_bytes)} MB.")
         return video
     raise _refuse(name, "attach a still (PNG, JPEG, WebP, GIF) or a short clip (MP4, WebM); this file is neither.")

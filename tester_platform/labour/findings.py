@@ -43,7 +43,7 @@ def store_attachments(*, report: FeedbackReport, evidence: list[tuple[str, Evide
         saved = default_storage.save(path, ContentFile(item.data))
         stored.append(FeedbackAttachment.objects.create(
             report=report, kind=item.kind, file=saved, content_type=item.content_type, bytes=len(item.data),
-            width=item.width, height=item.height, duration_seconds=item.duration_seconds, sha256=item.sha256,
+            width=item.width, height=item.height, duration_ms=item.duration_ms, sha256=item.sha256,
             original_name=(name or "")[:200]))
     return stored
 

@@ -85,7 +85,7 @@ class FeedbackAttachment(models.Model):
     bytes = models.PositiveIntegerField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
-    duration_seconds = models.FloatField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Clips: length in milliseconds.")
     sha256 = models.CharField(max_length=64)
     original_name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

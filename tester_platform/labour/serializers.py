@@ -30,7 +30,7 @@ class AttachmentSerializer(serializers.Serializer):
     bytes = serializers.IntegerField()
     width = serializers.IntegerField()
     height = serializers.IntegerField()
-    duration_seconds = serializers.FloatField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
     sha256 = serializers.CharField()
     url = serializers.SerializerMethodField()
 

@@ -102,14 +102,14 @@ def feedback_new(request):
 
 def _uploads(files) -> list[tuple[str, bytes]]:
     """(name, bytes) of each upload, refusing an oversized one before reading it."""
-    from tester_platform.labour.evidence import limits
+    from tester_platform.labour.evidence import limits, megabytes
 
     largest = max(limits().image_max_bytes, limits().video_max_bytes)
     out = []
     for upload in files or ():
         if upload.size > largest:
-            raise DomainError(f"“{upload.name[:60]}” is {upload.size / 1e6:.1f} MB; at most "
-                              f"{largest / 1e6:.0f} MB is accepted.", field="attachments")
+            raise DomainError(f"“{upload.name[:60]}” is {megabytes(upload.size)} MB; at most "
+                              f"{megabytes(largest)} MB is accepted.", field="attachments")
         out.append((upload.name or "", upload.read()))
     return out
 

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('bytes', models.PositiveIntegerField()),
                 ('width', models.PositiveIntegerField()),
                 ('height', models.PositiveIntegerField()),
-                ('duration_seconds', models.FloatField(blank=True, null=True)),
+                ('duration_ms', models.PositiveIntegerField(blank=True, help_text='Clips: length in milliseconds.', null=True)),
                 ('sha256', models.CharField(max_length=64)),
                 ('original_name', models.CharField(blank=True, max_length=200)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
