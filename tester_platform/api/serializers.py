@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from generation.models import GenerationJob
+from generation.presets import ASPECT_RATIOS, RESOLUTIONS
 from tester_platform.audit.models import AuditEvent
 from tester_platform.consent.models import ConsentDocument, ConsentRecord
 from tester_platform.programs.models import Enrollment, Program
@@ -146,7 +148,10 @@ class ShotSerializer(serializers.Serializer):
         "shot cuts to it. Without one, a later shot continues the previous one by extension."))
 
 
-GENERATION_MODES = ["text_to_video", "image_to_video", "storyboard", "variation", "extension", "loop", "recut"]
+GENERATION_MODES = GenerationJob.Mode.choices
+# The engine's presets, so the schema's enums are the values the engine accepts.
+ASPECT_RATIO_CHOICES = list(ASPECT_RATIOS)
+RESOLUTION_CHOICES = list(RESOLUTIONS)
 PRESETS = ["gentle", "smooth", "strong", "continue", "new_direction"]
 
 
@@ -165,8 +170,8 @@ class GenerationCreateSerializer(serializers.Serializer):
     duration_seconds = serializers.IntegerField(min_value=1, max_value=20, required=False, help_text=(
         "text_to_video and image_to_video: the video's length (above one clip it is chained). extension and "
         "recut: the seconds to add."))
-    aspect_ratio = serializers.ChoiceField(choices=["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"], default="16:9")
-    resolution = serializers.ChoiceField(choices=["preview", "480p", "720p", "1080p"], default="preview")
+    aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIO_CHOICES, default="16:9")
+    resolution = serializers.ChoiceField(choices=RESOLUTION_CHOICES, default="preview")
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
     source_generation = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     strength = serializers.FloatField(min_value=0.01, max_value=1.0, required=False, allow_null=True)
@@ -242,8 +247,8 @@ class UsageSerializer(serializers.Serializer):
 class GenerationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     program = serializers.IntegerField(source="program_id")
-    mode = serializers.CharField()
-    status = serializers.CharField()
+    mode = serializers.ChoiceField(choices=GenerationJob.Mode.choices)
+    status = serializers.ChoiceField(choices=GenerationJob.Status.choices)
     progress = serializers.IntegerField()
     error = serializers.CharField()
     prompt = serializers.CharField()
@@ -255,8 +260,8 @@ class GenerationSerializer(serializers.Serializer):
     fps = serializers.IntegerField()
     steps = serializers.IntegerField()
     strength = serializers.FloatField(allow_null=True)
-    aspect_ratio = serializers.CharField()
-    resolution = serializers.CharField()
+    aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIO_CHOICES)
+    resolution = serializers.ChoiceField(choices=RESOLUTION_CHOICES)
     duration_seconds = serializers.FloatField()
     source_generation = serializers.IntegerField(source="source_job_id", allow_null=True)
     consent_record = serializers.IntegerField(source="consent_record_id")

@@ -62,7 +62,8 @@ class TokenView(APIView):
         return Response({"token": raw, "expires_at": token.expires_at, "scopes": token.scopes},
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None}, auth=[{"bearerAuth": []}],
+                   description="Revokes the bearer token this request is authenticated with.")
     def delete(self, request):
         from tester_platform.api.authentication import BearerTokenAuthentication
 

@@ -37,8 +37,9 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class ShareRequestSerializer(serializers.ModelSerializer):
-    reason_code = serializers.CharField(source="reason.code", default=None)
-    reason_label = serializers.CharField(source="reason.label", default=None)
+    # null until a refusal (or a request for changes) cites a published reason
+    reason_code = serializers.CharField(source="reason.code", default=None, allow_null=True)
+    reason_label = serializers.CharField(source="reason.label", default=None, allow_null=True)
     public_url = serializers.SerializerMethodField()
     appeal = serializers.SerializerMethodField()
 
