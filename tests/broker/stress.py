@@ -36,6 +36,9 @@ class StressResult:
 
 def stress_env(folder: Path, transport: str) -> dict:
     env = dict(os.environ)
+    # Celery lets CELERY_BROKER_URL override an app's own broker: in CI's Redis pass the
+    # stress app would silently test Redis instead of the filesystem transport.
+    env.pop("CELERY_BROKER_URL", None)
     env.update({"ATELIER_STRESS_FOLDER": str(folder), "ATELIER_STRESS_TRANSPORT": transport,
                 "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})
     return env

@@ -164,10 +164,11 @@ class Command(BaseCommand):
                     "steps", "duration_seconds", "aspect_ratio", "resolution", "model_profile", "status",
                     "progress", "error", "error_detail", "cancel_requested", "created_at", "finished_at",
                     "celery_task_id", "attempts", "video", "thumbnail", "output_sha256", "signed_sha256",
-                    "provenance_claims", "provenance", "manifest_validation_state", "reserved_seconds"]
+                    "provenance_claims", "provenance", "manifest_validation_state", "reserved_seconds", "segments",
+                    "current_segment", "segment_progress"]
         usage_cols = ["job_id", "artist_id", "program_id", "device_name", "model_profile", "compute_seconds",
                       "wall_seconds", "queue_seconds", "frames", "width", "height", "steps", "peak_memory_bytes",
-                      "cancelled", "created_at"]
+                      "cancelled", "created_at", "shots", "inputs"]
         with connection.cursor() as cursor:
             cursor.execute("SELECT nextval(pg_get_serial_sequence('generation_generationjob', 'id'))")
             first = cursor.fetchone()[0]
@@ -187,11 +188,13 @@ class Command(BaseCommand):
                     copy.write_row((job_id, e.artist_id, e.program_id, e.pk, c.pk, c.training_use, "text_to_video",
                                     f"scene {n}: a city at dusk", "", n, width, height, 33, 0, 16, 4, 2.0625, "16:9",
                                     resolution, "wan-tiny", status, 100, "", "", False, created,
-                                    created + timedelta(seconds=5), "", 1, "", "", "", "", "{}", "{}", "", 0.0))
+                                    created + timedelta(seconds=5), "", 1, "", "", "", "", "{}", "{}", "", 0.0, "[]", 0,
+                                    0))
                     compute = round(rng.uniform(0.2, 3.0) * (8 if resolution == "480p" else 1), 3)
                     usage_rows.append((job_id, e.artist_id, e.program_id, "NVIDIA H100 80GB HBM3", "wan-tiny", compute,
                                        round(compute * 1.1 + 0.05, 3), round(rng.uniform(0, 4), 3), 33, width, height,
-                                       4, 6_000_000_000, status == "cancelled", created + timedelta(seconds=5)))
+                                       4, 6_000_000_000, status == "cancelled", created + timedelta(seconds=5), "[]",
+                                       "[]"))
             with raw.copy(f"COPY generation_usagerecord ({', '.join(usage_cols)}) FROM STDIN") as copy:
                 for row in usage_rows:
                     copy.write_row(row)
