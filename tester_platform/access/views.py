@@ -9,7 +9,7 @@ from tester_platform.access.forms import FlagReviewForm, SuspendForm, TokenForm
 from tester_platform.access.models import AccessFlag
 from tester_platform.access.services import access_flag_review
 from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER, has_role
-from tester_platform.api.authentication import client_ip
+from tester_platform.common.http import client_ip
 from tester_platform.api.models import ApiToken
 from tester_platform.api.services import token_create, token_revoke
 from tester_platform.dashboard.access import role_required

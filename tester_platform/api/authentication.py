@@ -9,13 +9,11 @@ from rest_framework import authentication, exceptions
 from tester_platform.accounts.roles import is_staff_member
 from tester_platform.api.models import ApiToken
 from tester_platform.api.services import TOKEN_PREFIX, token_digest
+from tester_platform.api.signals import token_used
+from tester_platform.common.http import client_ip
 
 # Writing last-use on every request would turn reads into writes; a minute is precise enough.
 _LAST_USED_GRANULARITY = timedelta(seconds=60)
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -53,9 +51,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         ip = client_ip(request)
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY or token.last_used_ip != ip:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
-        from tester_platform.access.services import token_activity_record
-
-        token_activity_record(token_id=token.pk, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""), now=now)
+        token_used.send(sender=ApiToken, token_id=token.pk, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                        now=now)
         return user, token
 
     def authenticate_header(self, request):

@@ -1,4 +1,4 @@
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 
 from tester_platform.api.models import ApiToken
 
@@ -36,3 +36,8 @@ class TokenHasScope(BasePermission):
             self.message = f"This token lacks the '{needed}' scope this endpoint needs."
             return False
         return True
+
+
+# What every API view asks unless it says otherwise: a signed-in caller (session or token),
+# and a token only within its scopes.
+DEFAULT_PERMISSIONS = [IsAuthenticated, TokenHasScope]

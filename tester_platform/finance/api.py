@@ -17,7 +17,7 @@ from payments.selectors import payouts_for_artist
 from tester_platform.api.lookups import pk_or_404
 from tester_platform.accounts.roles import ADMIN, ARTIST, FINANCE, has_role
 from tester_platform.api.models import ApiToken
-from tester_platform.api.views import DEFAULT_PERMISSIONS
+from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.finance import serializers as s
 from tester_platform.finance.services import (
     payout_account_connect,

@@ -19,7 +19,7 @@ from tester_platform.api.lookups import (
     visible_program_or_404,
 )
 from tester_platform.api.models import ApiToken
-from tester_platform.api.views import DEFAULT_PERMISSIONS
+from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.labour import serializers as s
 from tester_platform.labour.models import FeedbackReport, TimeEntry
 from tester_platform.labour.selectors import (

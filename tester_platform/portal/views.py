@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from payments.selectors import balances_for, current_rate_card
 from tester_platform.accounts.services import user_sign_up, user_update_profile
-from tester_platform.api.authentication import client_ip
+from tester_platform.common.http import client_ip
 from tester_platform.audit.selectors import audit_events_about
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from tester_platform.api.lookups import QUEUE_PARAMETERS, queue_query, review_queue_or_403, visible_program_or_404
 from tester_platform.api.models import ApiToken
-from tester_platform.api.views import DEFAULT_PERMISSIONS
+from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.sharing.models import ShareRequest
 from tester_platform.sharing.selectors import moderation_queue
 from tester_platform.sharing.services import (

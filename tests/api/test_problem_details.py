@@ -17,7 +17,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from generation.models import GenerationJob
-from tester_platform.api import views as api_views
+from tester_platform.portal import api as portal_api
 from tester_platform.api.problems import describe
 from tester_platform.errors import domain_error_classes
 from tests.conftest import api_as
@@ -74,7 +74,7 @@ def test_a_body_found_too_large_while_reading_is_a_413_too(artist, program, monk
     def too_big(**kwargs):
         raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
-    monkeypatch.setattr("tester_platform.studio.services.generation_submit", too_big)
+    monkeypatch.setattr("tester_platform.studio.api.generation_submit", too_big)
     assert_problem(submit(api_as(artist), program), 413, "too_large")
 
 
@@ -93,7 +93,7 @@ def test_a_dropped_database_connection_during_submit_is_a_503_with_retry_after(a
     def dropped(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("tester_platform.studio.services.generation_submit", dropped)
+    monkeypatch.setattr("tester_platform.studio.api.generation_submit", dropped)
     response = submit(api_as(artist), program)
     problem = assert_problem(response, 503, "database_unavailable")
     assert int(response["Retry-After"]) > 0
@@ -106,7 +106,7 @@ def test_an_unexpected_exception_is_a_logged_500_problem_with_the_request_id(art
     def broken(**kwargs):
         raise RuntimeError("secret internals: postgres://admin:hunter2@db")
 
-    monkeypatch.setattr("tester_platform.studio.services.generation_submit", broken)
+    monkeypatch.setattr("tester_platform.studio.api.generation_submit", broken)
     client = APIClient(raise_request_exception=False)
     client.force_authenticate(artist)
     with caplog.at_level(logging.ERROR, logger="tester_platform.api"):
@@ -124,7 +124,7 @@ def test_the_test_client_still_raises_an_unexpected_exception(artist, program, m
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("tester_platform.studio.services.generation_submit", broken)
+    monkeypatch.setattr("tester_platform.studio.api.generation_submit", broken)
     with pytest.raises(RuntimeError, match="boom"):
         submit(api_as(artist), program)
 
@@ -228,7 +228,7 @@ def test_a_bad_token_is_401_authentication_failed(db):
 
 
 def test_throttled_is_429_with_retry_after(artist, monkeypatch):
-    monkeypatch.setattr(api_views.MeView, "throttle_classes", [AlwaysThrottled])
+    monkeypatch.setattr(portal_api.MeView, "throttle_classes", [AlwaysThrottled])
     response = api_as(artist).get("/api/v1/me/")
     assert_problem(response, 429, "throttled")
     assert response["Retry-After"] == "7"

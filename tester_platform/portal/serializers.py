@@ -1,0 +1,140 @@
+"""Serializers of the artist's account API (tester_platform.portal.api): who I am, programs,
+consent, the audit trail, usage."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from tester_platform.audit.models import AuditEvent
+from tester_platform.audit.sentences import Describer
+from tester_platform.consent.models import ConsentDocument, ConsentRecord
+from tester_platform.programs.models import Enrollment, Program
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Program
+        fields = ["id", "slug", "name", "status", "description", "model_profile", "daily_compute_seconds",
+                  "max_concurrent_jobs", "max_resolution", "max_duration_seconds", "share_review_hours",
+                  "share_approve_on_expiry"]
+
+
+class ProgramSwitchSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class ProgramRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Program
+        fields = ["id", "slug", "name", "status"]
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    program = ProgramRefSerializer()
+    consent_active = serializers.BooleanField()
+
+    class Meta:
+        model = Enrollment
+        fields = ["id", "program", "status", "created_at", "activated_at", "consent_active"]
+
+
+class QuotaSerializer(serializers.Serializer):
+    program = serializers.IntegerField()
+    daily_compute_seconds = serializers.FloatField()
+    compute_seconds_charged_today = serializers.FloatField()
+    compute_seconds_left_today = serializers.FloatField()
+    max_concurrent_jobs = serializers.IntegerField()
+    active_jobs = serializers.IntegerField()
+    concurrent_jobs_left = serializers.IntegerField()
+    max_resolution = serializers.CharField()
+    max_duration_seconds = serializers.IntegerField()
+    resets_at = serializers.DateTimeField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+    public_id = serializers.UUIDField()
+    roles = serializers.ListField(child=serializers.CharField())
+    enrollments = EnrollmentSerializer(many=True)
+    quota = QuotaSerializer(many=True)
+
+
+class ConsentDocumentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConsentDocument
+        fields = ["version", "title", "body", "sha256", "published_at"]
+
+
+class ConsentRecordSerializer(serializers.ModelSerializer):
+    document_version = serializers.IntegerField(source="document.version")
+
+    class Meta:
+        model = ConsentRecord
+        fields = ["id", "kind", "document_version", "participation", "training_use", "marketing_use", "signed_at",
+                  "document_sha256"]
+
+
+class ConsentStateSerializer(serializers.Serializer):
+    document = ConsentDocumentSerializer(allow_null=True)
+    records = ConsentRecordSerializer(many=True)
+    active = serializers.BooleanField()
+
+
+class ConsentQuerySerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1)
+
+
+class ConsentSignSerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1)
+    document_version = serializers.IntegerField(min_value=1)
+    participation = serializers.BooleanField()
+    training_use = serializers.BooleanField(default=False)
+    marketing_use = serializers.BooleanField(default=False)
+
+
+class ConsentWithdrawSerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    sentence = serializers.SerializerMethodField()
+    program = serializers.IntegerField(source="program_id", allow_null=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "created_at", "action", "sentence", "actor", "program", "target_type", "target_id", "data",
+                  "hash"]
+
+    def get_actor(self, event) -> str | None:
+        return str(event.actor) if event.actor_id else None
+
+    def get_sentence(self, event) -> str:
+        """The event in words, for the person asking (the view describes each page at once)."""
+        sentence = getattr(event, "sentence", None)
+        if sentence is None:
+            request = self.context.get("request")
+            sentence = Describer(viewer=getattr(request, "user", None)).describe([event])[0].sentence
+        return sentence
+
+
+class AuditQuerySerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1, required=False)
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1, required=False)
+    to = serializers.DateField(required=False)
+
+    def get_fields(self):
+        # `from` is a Python keyword, so it cannot be declared as a class attribute.
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(required=False)
+        return fields
+
+
+class UsageReportSerializer(serializers.Serializer):
+    totals = serializers.DictField()
+    quota = serializers.ListField(child=serializers.DictField())
+    records = serializers.ListField(child=serializers.DictField())
