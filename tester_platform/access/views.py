@@ -12,7 +12,7 @@ from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER, ha
 from tester_platform.common.http import client_ip
 from tester_platform.api.models import ApiToken
 from tester_platform.api.services import token_create, token_revoke
-from tester_platform.dashboard.access import role_required
+from tester_platform.common.access import role_required
 from tester_platform.errors import DomainError
 from tester_platform.policy import Act, programs_for
 from tester_platform.programs.models import Enrollment, Program

@@ -3,7 +3,7 @@ from django.shortcuts import render
 
 from generation.selectors import worker_stats
 from tester_platform.accounts.roles import ADMIN, FINANCE, MODERATOR, PROGRAM_MANAGER
-from tester_platform.dashboard.access import role_required
+from tester_platform.common.access import role_required
 from tester_platform.policy import Act, programs_for
 from tester_platform.programs.models import Application, Enrollment
 

@@ -15,9 +15,10 @@ from payments.models import PayoutRun
 from payments.payouts import connected_account_for
 from payments.selectors import payouts_for_artist
 from tester_platform.api.lookups import pk_or_404
-from tester_platform.accounts.roles import ADMIN, ARTIST, FINANCE, has_role
+from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
 from tester_platform.api.models import ApiToken
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
+from tester_platform.finance.onboarding import is_artist
 from tester_platform.finance import serializers as s
 from tester_platform.finance.services import (
     payout_account_connect,
@@ -25,14 +26,10 @@ from tester_platform.finance.services import (
     payout_run_discard,
     payout_run_prepare,
 )
-from tester_platform.programs.models import Enrollment, Program
+from tester_platform.programs.models import Program
 
 ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
-
-
-def _is_artist(user) -> bool:
-    return has_role(user, ARTIST) or Enrollment.objects.filter(artist=user).exists()
 
 
 class PayoutAccountView(APIView):
@@ -59,7 +56,7 @@ class PayoutAccountView(APIView):
             # An onboarding link lets its holder enter bank details for this artist: it is
             # handed out to a signed-in browser session only, never to a bearer token.
             raise PermissionDenied("Connect your payout account from the web app, signed in.")
-        if not _is_artist(request.user):
+        if not is_artist(request.user):
             raise PermissionDenied("Payout accounts are for artists.")
         refresh = request.build_absolute_uri(reverse("finance:payout_refresh"))
         back = request.build_absolute_uri(reverse("finance:payout_return"))

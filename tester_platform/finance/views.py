@@ -8,7 +8,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -22,16 +22,16 @@ from payments.models import Payout, PayoutRun, WebhookEvent
 from payments.payouts import connected_account_for
 from payments.selectors import balances_for, payout_totals_by_status, payouts_for_artist
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
-from tester_platform.dashboard.access import role_required
+from tester_platform.common.access import role_required
 from tester_platform.errors import DomainError
 from tester_platform.finance import reports
 from tester_platform.finance.forms import PayoutRunForm, PeriodForm
+from tester_platform.finance.onboarding import allow_stripe_form_action, is_artist, start_onboarding
 from tester_platform.finance.pdf import render_pdf
 from tester_platform.finance.services import (
     CONNECT,
     PLATFORM,
     closed_period_end,
-    payout_account_connect,
     payout_account_refresh,
     payout_run_approve,
     payout_run_discard,
@@ -267,46 +267,6 @@ def _safe_next(request, default: str) -> str:
     return default
 
 
-def connect_urls(request, next_path: str) -> tuple[str, str]:
-    """(refresh_url, return_url) for an Account Link that comes back to `next_path`."""
-    from urllib.parse import urlencode
-
-    query = urlencode({"next": next_path})
-    return (request.build_absolute_uri(reverse("finance:payout_refresh") + "?" + query),
-            request.build_absolute_uri(reverse("finance:payout_return") + "?" + query))
-
-
-def start_onboarding(request, next_path: str):
-    from tester_platform.finance.api import _is_artist
-
-    if not _is_artist(request.user):
-        raise PermissionDenied("Payout accounts are for artists.")
-    refresh_url, return_url = connect_urls(request, next_path)
-    try:
-        _, url = payout_account_connect(artist=request.user, refresh_url=refresh_url, return_url=return_url)
-    except PaymentsError as error:
-        return _error_page(request, error, title="Stripe is not reachable right now")
-    return HttpResponseRedirect(url)
-
-
-STRIPE_ONBOARDING_ORIGIN = "https://connect.stripe.com"
-
-
-def allow_stripe_form_action(response):
-    """A page whose form starts onboarding: the POST is answered with a redirect to Stripe,
-    and browsers apply the page's CSP form-action to every redirect of a form submission."""
-    from urllib.parse import urlsplit
-
-    from django.conf import settings
-
-    origins = ["'self'", STRIPE_ONBOARDING_ORIGIN]
-    if settings.STRIPE_API_BASE:
-        parts = urlsplit(settings.STRIPE_API_BASE)
-        origins.append(f"{parts.scheme}://{parts.netloc}")
-    response._csp_update = {"form-action": origins}
-    return response
-
-
 @login_required
 def payouts_page(request):
     account = connected_account_for(artist=request.user)
@@ -331,9 +291,7 @@ def payout_refresh(request):
     next_path = _safe_next(request, reverse("finance:payouts"))
     if request.method == "POST":
         return start_onboarding(request, next_path)
-    from tester_platform.finance.api import _is_artist
-
-    if not _is_artist(request.user):
+    if not is_artist(request.user):
         raise PermissionDenied("Payout accounts are for artists.")
     return allow_stripe_form_action(render(request, "finance/payout_refresh.html", {"next": next_path}))
 

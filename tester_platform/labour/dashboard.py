@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from payments.selectors import current_rate_card
 from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER
-from tester_platform.dashboard.access import role_required
+from tester_platform.common.access import role_required
 from tester_platform.errors import DomainError
 from tester_platform.labour.forms import ReviewForm
 from tester_platform.labour.models import FeedbackReport, TimeEntry

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from payments.selectors import current_rate_card
-from tester_platform.dashboard.access import role_required
+from tester_platform.common.access import role_required
 from tester_platform.errors import DomainError
 from tester_platform.labour.assignments import (
     ACCEPT,

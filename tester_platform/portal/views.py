@@ -140,7 +140,7 @@ def onboarding(request, slug: str, step: str):
         return render(request, "portal/onboarding_profile.html", context, status=400 if form.errors else 200)
     # payout: connect a Stripe Express account (Account Link; Stripe sends the artist back here).
     from payments.payouts import connected_account_for
-    from tester_platform.finance.views import allow_stripe_form_action, start_onboarding
+    from tester_platform.finance.onboarding import allow_stripe_form_action, start_onboarding
 
     if request.method == "POST":
         if request.POST.get("action") == "connect":

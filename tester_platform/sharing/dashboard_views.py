@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER
-from tester_platform.dashboard.access import role_required
+from tester_platform.common.access import role_required
 from tester_platform.errors import DomainError
 from tester_platform.sharing.forms import AppealDecisionForm, DecisionForm
 from tester_platform.sharing.models import ShareRequest

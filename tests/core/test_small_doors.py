@@ -9,7 +9,7 @@ from payments.models import ConnectedAccount
 from tester_platform import health
 from tester_platform.api.services import token_create
 from tester_platform.celery import app as celery_app
-from tester_platform.finance import views as finance_views
+from tester_platform.finance import onboarding as finance_onboarding
 from tester_platform.studio.media import signed_media_url
 from tests.factories import make_output
 from tests.finance.conftest import stripe_server  # noqa: F401  (the local Stripe, for the whole flow)
@@ -53,7 +53,7 @@ def connect_calls(monkeypatch):
         calls.append({"artist": artist, "refresh_url": refresh_url, "return_url": return_url})
         return None, "https://connect.stripe.com/setup/e/acct_test/fresh-link"
 
-    monkeypatch.setattr(finance_views, "payout_account_connect", connect)
+    monkeypatch.setattr(finance_onboarding, "payout_account_connect", connect)
     return calls
 
 

@@ -1,3 +1,4 @@
+"""Page decorators every app's views share."""
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
