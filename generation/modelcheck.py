@@ -25,7 +25,7 @@ CLIP_COMPONENTS = ("image_encoder", "image_processor")
 
 
 class ModelCheckFailed(Exception):
-    def __init__(self, report: "Report"):
+    def __init__(self, report: Report):
         super().__init__("; ".join(report.errors))
         self.report = report
 

@@ -180,7 +180,8 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {format_minor(self.amount_minor, self.currency)} ({self.source_label or self.source_type})"
+        amount = format_minor(self.amount_minor, self.currency)
+        return f"{self.get_kind_display()} {amount} ({self.source_label or self.source_type})"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -366,6 +367,9 @@ class PayoutRunAttempt(models.Model):
     class Meta:
         ordering = ["started_at", "id"]
 
+    def __str__(self) -> str:
+        return f"Attempt ({self.trigger}) of payout run #{self.run_id}: {self.outcome}"
+
 
 class Payout(models.Model):
     """One transfer to one artist in one run. Committed as pending before Stripe is called;
@@ -459,16 +463,19 @@ class PayoutLine(models.Model):
 
     SOURCE_TYPE = "payments.payoutline"
 
-    @property
-    def amount_display(self) -> str:
-        return format_minor(self.amount_minor, self.payout.currency)
-
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["payout", "program"], name="payout_line_once_per_program"),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_line_amount_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_display} of payout #{self.payout_id} for program #{self.program_id}"
+
+    @property
+    def amount_display(self) -> str:
+        return format_minor(self.amount_minor, self.payout.currency)
 
 
 class WebhookEvent(models.Model):

@@ -34,7 +34,8 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -44,7 +45,6 @@ from django.utils import timezone
 from payments import gateway
 from payments.errors import (
     FourEyes,
-    GatewayError,
     NothingToPay,
     PaymentsError,
     PayoutConflict,
@@ -602,7 +602,7 @@ def payout_apply_account_payout(*, account_id: str, stripe_payout: dict,
         payout.stripe_payout_id = po_id
         payout.stripe_payout_created = created or payout.stripe_payout_created
         if stripe_payout.get("arrival_date"):
-            payout.arrival_date = dt.datetime.fromtimestamp(int(stripe_payout["arrival_date"]), dt.timezone.utc).date()
+            payout.arrival_date = dt.datetime.fromtimestamp(int(stripe_payout["arrival_date"]), dt.UTC).date()
             fields.append("arrival_date")
         now = timezone.now()
         if target == Payout.Status.IN_TRANSIT:

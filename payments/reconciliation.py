@@ -86,7 +86,8 @@ def _compare() -> tuple[list[dict], tuple[int, int, int]]:
         if payout is None:
             differences.append(_difference(
                 "unknown_transfer", f"Stripe lists transfer {transfer.get('id')} of "
-                f"{_money(transfer.get('amount') or 0, currency)} to {account_id} that no payout in the ledger knows.",
+                f"{_money(transfer.get('amount') or 0, currency)} to {account_id} "
+                "that no payout in the ledger knows.",
                 account=account_id, artist_id=artist, stripe_id=str(transfer.get("id")),
                 actual_minor=int(transfer.get("amount") or 0)))
             continue
@@ -141,7 +142,8 @@ def _compare() -> tuple[list[dict], tuple[int, int, int]]:
             differences.append(_difference(
                 "ledger_mismatch", f"Payout #{payout.pk} ({payout.get_status_display().lower()}) pays "
                 f"{_money(line.amount_minor, payout.currency)} for program {line.program_id}; the ledger "
-                f"{'has no payout entry' if posted is None else 'says ' + _money(-posted.amount_minor, posted.currency)}.",
+                + ("has no payout entry." if posted is None
+                   else f"says {_money(-posted.amount_minor, posted.currency)}."),
                 account=payout.connected_account.stripe_account_id, artist_id=payout.artist_id, payout_id=payout.pk,
                 expected_minor=line.amount_minor, actual_minor=-posted.amount_minor if posted else 0))
         if not should_post and posted is not None and line.reversal_entry_id is None:

@@ -3,13 +3,14 @@ payout runs and reports."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
 
-from payments.money import format_minor
 from payments.models import LedgerEntry, RateCard
+from payments.money import format_minor
 
 Kind = LedgerEntry.Kind
 # Money paid out: payouts, and reversals of payouts (a failed transfer gives it back).

@@ -11,8 +11,9 @@ reconciliation); matching is always within the event's `account`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F

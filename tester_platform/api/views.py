@@ -27,12 +27,12 @@ from tester_platform.api.services import otp_code_valid, token_create, token_rev
 from tester_platform.audit.selectors import audit_events_about, audit_events_for_program
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
-from tester_platform.programs.models import Enrollment, Program
 from tester_platform.errors import InvalidInput, NotAllowed
 from tester_platform.policy import Act, can
+from tester_platform.portal.selectors import quota_summaries
+from tester_platform.programs.models import Enrollment, Program
 from tester_platform.programs.selectors import programs_visible_to
 from tester_platform.programs.services import program_set_paused
-from tester_platform.portal.selectors import quota_summaries
 
 DEFAULT_PERMISSIONS = [IsAuthenticated, TokenHasScope]
 
@@ -353,9 +353,9 @@ class UsageView(APIView):
                 raise Http404("No such program among yours.")
         start = query.validated_data.get("from")
         end = query.validated_data.get("to")
-        start_dt = dt.datetime.combine(start, dt.time.min, tzinfo=dt.timezone.utc) if start else None
+        start_dt = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC) if start else None
         try:
-            end_dt = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc) if end else None
+            end_dt = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC) if end else None
         except OverflowError:  # `to` is the last day of year 9999: there is no day after it
             raise ValidationError({"to": [f"Enter a date before {dt.date.max.isoformat()}."]}) from None
         records = usage_records(artist=request.user, program_id=program_id, start=start_dt, end=end_dt).order_by(

@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 from payments.models import PayoutRun
 from payments.payouts import connected_account_for
 from payments.selectors import payouts_for_artist
-from tester_platform.api.lookups import pk_or_404
 from tester_platform.accounts.roles import ADMIN, ARTIST, FINANCE, has_role
+from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
 from tester_platform.api.views import DEFAULT_PERMISSIONS
 from tester_platform.finance import serializers as s
