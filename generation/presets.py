@@ -10,7 +10,7 @@ each side separately gave 16:9 previews of 1.6 and 21:9 ones of 2.67.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from generation.errors import InvalidParameters
 
@@ -35,14 +35,14 @@ MAX_DURATION_SECONDS = 20
 MAX_SHOTS = 8
 
 # Loop: the seam (end flowing into start) is re-noised with the video-to-video pipeline.
-LOOP_PRESETS: dict[str, dict] = {
+LOOP_PRESETS: dict[str, dict[str, Any]] = {
     "gentle": {"label": "Gentle: ½ s seam, keeps the most of the clip", "seam_seconds": 0.5, "strength": 0.5},
     "smooth": {"label": "Smooth: 1 s seam", "seam_seconds": 1.0, "strength": 0.7},
     "strong": {"label": "Strong: 2 s seam, reworked hard", "seam_seconds": 2.0, "strength": 0.9},
 }
 DEFAULT_LOOP_PRESET = "smooth"
 # Re-cut: keep a span of the source and extend from it.
-RECUT_PRESETS: dict[str, dict] = {
+RECUT_PRESETS: dict[str, dict[str, Any]] = {
     "continue": {"label": "Continue the kept span", "strength": 0.7},
     "new_direction": {"label": "Take it somewhere new", "strength": 0.95},
 }

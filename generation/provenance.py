@@ -204,7 +204,7 @@ def _c2pa_context(directory: Path | None, *, trust: bool):
 
 def build_manifest_definition(*, claims: ProvenanceClaims, model_profile: str, title: str,
                               recipe: dict[str, Any] | None = None,
-                              ingredients: list[Ingredient] | tuple = ()) -> dict[str, Any]:
+                              ingredients: list[Ingredient] | tuple[Any, ...] = ()) -> dict[str, Any]:
     allowed = "allowed" if claims.training_use else "notAllowed"
     author: dict[str, Any] = {"@type": "Person", "identifier": claims.artist_pseudonym, "name": claims.artist_pseudonym}
     return {
@@ -273,7 +273,7 @@ def _signer(directory: Path):
 
 def sign_mp4(
     data: bytes, *, claims: ProvenanceClaims, model_profile: str, title: str = "Atelier generation",
-    directory: Path | None = None, recipe: dict[str, Any] | None = None, ingredients: list[Ingredient] | tuple = (),
+    directory: Path | None = None, recipe: dict[str, Any] | None = None, ingredients: list[Ingredient] | tuple[Any, ...] = (),
 ) -> SignedOutput:
     import c2pa
 
