@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.requirements-installed
+DEV_STAMP := $(VENV)/.requirements-dev-installed
 
-.PHONY: demo test venv lint clean
+.PHONY: demo test venv dev-venv lint clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || \
@@ -14,12 +15,19 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# Reinstall only when requirements.txt changes.
+# Reinstall only when a requirements file changes: the runtime for the demo, the runtime plus
+# the test and lint tools for `make test` and `make lint`.
 $(STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+$(DEV_STAMP): requirements-dev.txt requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP) $(DEV_STAMP)
+
 venv: $(STAMP)
+
+dev-venv: $(DEV_STAMP)
 
 demo: venv
 	$(PY) manage.py migrate --noinput
@@ -28,10 +36,15 @@ demo: venv
 	# WEB_PORT: honcho gives each process its own PORT; emails and settings need the web one.
 	PORT=$(PORT) WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start
 
-test: venv
+test: dev-venv
 	$(PY) -m pytest
 
-lint: venv
+# ruff (lint and format check), mypy (the engines strict, the product with django-stubs; see
+# pyproject.toml) and the import contracts (.importlinter).
+lint: dev-venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 clean:

@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,7 +218,7 @@ def platform_path(args, run_dir: Path, env: dict, submit, queue: str) -> dict:
 
     out: dict = {}
     log_path = run_dir / "worker.log"
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
     t_start = time.perf_counter()
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tester_platform", "worker", "-Q", queue, "-P", "solo",
@@ -326,7 +327,7 @@ def bare_path(args, profile, n: int, job0) -> dict:
         encode_s.append(time.perf_counter() - e0)
         compute.append(result.compute_seconds)
         peaks.append(result.peak_memory_bytes)
-        step_s += [b - a for a, b in zip(stamps, stamps[1:])]
+        step_s += [b - a for a, b in pairwise(stamps)]
         first_step_s.append(stamps[0] - call)
         tail_s.append(end - stamps[-1])
         nan_runs += int(result.frames.max() == 0)
@@ -423,9 +424,8 @@ def main() -> None:
     }
     os.environ.update(env)
 
-    import torch
-
     import diffusers
+    import torch
     import transformers
 
     # Compact log: no progress bars, no "should be kept in float32" notes (see build_checkpoint).
@@ -440,7 +440,8 @@ def main() -> None:
     dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[args.dtype]
     gpu = torch.cuda.get_device_name(0) if cuda else "cpu"
     print(f"== cuda_generation  {'SMALL (tiny architecture, code check only)' if s else 'full Wan 2.1 1.3B size'}")
-    print(f"device {args.device} ({gpu})  dtype {args.dtype}  python {platform.python_version()}  torch {torch.__version__}"
+    print(f"device {args.device} ({gpu})  dtype {args.dtype}  python {platform.python_version()}"
+          f"  torch {torch.__version__}"
           f" (cuda {torch.version.cuda})  diffusers {diffusers.__version__}  transformers {transformers.__version__}"
           f"  cpu threads {torch.get_num_threads()}")
 
@@ -448,7 +449,8 @@ def main() -> None:
         say(f"building random-weight checkpoint in {model_dir} ...")
         facts = build_checkpoint(model_dir, small=s, te_layers=args.te_layers, device=args.device, dtype=dtype)
         p = facts["params"]
-        say(f"built: init {facts['init_s']:.1f} s, save {facts['save_s']:.1f} s, {_gib(facts['bytes'])} on disk; params "
+        say(f"built: init {facts['init_s']:.1f} s, save {facts['save_s']:.1f} s, "
+            f"{_gib(facts['bytes'])} on disk; params "
             + ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in p.items()))
         if not s:
             print(f"NOTE text encoder: UMT5-XXL width (d_model 4096, 64 heads, d_ff 10240, vocab 256384) but only "
@@ -506,8 +508,8 @@ def report(args, a: dict, b: dict, gpu: str, facts: dict, job0, tokens: int) -> 
     jobs, usage = a["jobs"], a["usage"]
     compute_a = [u.compute_seconds for u in usage]
     enc_med = _med(b["encode"])
-    cycles = [(y.finished_at - x.finished_at).total_seconds() for x, y in zip(jobs, jobs[1:])]
-    overhead = [c - u.compute_seconds - enc_med for c, u in zip(cycles, usage[1:])]
+    cycles = [(y.finished_at - x.finished_at).total_seconds() for x, y in pairwise(jobs)]
+    overhead = [c - u.compute_seconds - enc_med for c, u in zip(cycles, usage[1:], strict=True)]
     first_overhead = (jobs[0].finished_at.timestamp() - a["submitted_at"]) - compute_a[0] - enc_med
     in_worker = [u.wall_seconds - u.compute_seconds for u in usage]
     thr_a, thr_b = args.n / a["total"], b["n"] / b["total"]
@@ -516,9 +518,11 @@ def report(args, a: dict, b: dict, gpu: str, facts: dict, job0, tokens: int) -> 
     print()
     print(f"=== RESULT  {gpu}  {args.dtype}  {job0.width}x{job0.height}x{job0.num_frames}  {args.steps} steps  "
           f"({tokens} tokens)  {'SMALL' if args.small else 'Wan2.1-1.3B size'}")
-    print(f"(a) platform : {a['total'] / args.n:7.2f} s/job  ({args.n} jobs {a['total']:.1f} s, {thr_a * 3600:.1f} jobs/h)"
+    print(f"(a) platform : {a['total'] / args.n:7.2f} s/job  ({args.n} jobs {a['total']:.1f} s, "
+          f"{thr_a * 3600:.1f} jobs/h)"
           f"  pipeline median {_med(compute_a):.2f} s  submit {a['submit_ms']:.1f} ms/job")
-    print(f"(b) bare     : {b['total'] / b['n']:7.2f} s/job  ({b['n']} jobs {b['total']:.1f} s, {thr_b * 3600:.1f} jobs/h)"
+    print(f"(b) bare     : {b['total'] / b['n']:7.2f} s/job  ({b['n']} jobs {b['total']:.1f} s, "
+          f"{thr_b * 3600:.1f} jobs/h)"
           f"  pipeline median {_med(b['compute']):.2f} s  mp4 encode {enc_med:.2f} s")
     print(f"ratio a/b    : {thr_a / thr_b:.3f}  (throughput)")
     print(f"per step     : {step:.3f} s/step median (b, {len(b['step_s'])} steps, 2 transformer forwards each); "
@@ -533,10 +537,11 @@ def report(args, a: dict, b: dict, gpu: str, facts: dict, job0, tokens: int) -> 
     print(f"in worker    : claim->done minus pipeline median {_med(in_worker):.2f} s "
           f"(encode + poster + C2PA sign + store + progress writes)")
     print(f"peak GPU mem : (b) {_gib(b['peak'])}  (a) {_gib(peak_a)}  torch.cuda.max_memory_allocated per job"
-          if not args.device == "cpu" else f"peak RSS     : (b) {_gib(b['peak'])}  (a) {_gib(peak_a)}")
+          if args.device != "cpu" else f"peak RSS     : (b) {_gib(b['peak'])}  (a) {_gib(peak_a)}")
     if not args.small:
         extra = facts["te_missing_params"] * 2
-        print(f"             : + ~{_gib(extra)} for the 22 UMT5 layers left out -> ~{_gib(max(b['peak'], peak_a) + extra)}"
+        print(f"             : + ~{_gib(extra)} for the 22 UMT5 layers left out"
+              f" -> ~{_gib(max(b['peak'], peak_a) + extra)}"
               f" with the full text encoder resident")
     if "te_s" in b:
         scale = 24 / args.te_layers if not args.small else 1

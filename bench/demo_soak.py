@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import re
@@ -122,10 +123,8 @@ def _stop(demo: subprocess.Popen, log_path: Path) -> None:
             demo.wait(10)
     # honcho starts each Procfile process in its own session: kill any group left over
     for pid in re.findall(r"started \(pid=(\d+)\)", log_path.read_text(errors="replace")):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def main() -> int:
@@ -150,7 +149,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{args.port}"
     print(f"soak: var {var_dir}, {base}, {args.minutes:g} min, a submission every {args.interval:g} s")
 
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
     demo = subprocess.Popen(["make", "demo", f"PORT={args.port}"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     ids: list[int] = []

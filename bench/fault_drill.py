@@ -260,10 +260,10 @@ def main() -> None:
     widths = [max(len(r[i]) for r in ROWS + [("fault", "outcome", "seconds to recovery", "data lost")])
               for i in range(4)]
     header = ("fault", "outcome", "seconds to recovery", "data lost")
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("-+-".join("-" * w for w in widths))
     for row in ROWS:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def main() -> None:
     print(f"submit path for (a): {how}")
 
     # ---- (a) platform path ------------------------------------------------------------------
-    log = open(run_dir / "worker.log", "w")
+    log = open(run_dir / "worker.log", "w")  # noqa: SIM115 (the child process's log, open while it runs)
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tester_platform", "worker", "-Q", profile.queue, "-P", "solo",
          "-c", "1", "-n", "bench-gpu@%h", "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -123,8 +124,8 @@ def main() -> None:
     # minus its pipeline time and a median encode = delivery, claim, progress writes,
     # thumbnail, signing, storage and the completion transaction.
     enc_med = statistics.median(encode_s)
-    cycles = [(b.finished_at - a.finished_at).total_seconds() for a, b in zip(jobs, jobs[1:])]
-    overhead = [c - usage[j.pk].compute_seconds - enc_med for c, j in zip(cycles, jobs[1:])]
+    cycles = [(b.finished_at - a.finished_at).total_seconds() for a, b in pairwise(jobs)]
+    overhead = [c - usage[j.pk].compute_seconds - enc_med for c, j in zip(cycles, jobs[1:], strict=True)]
     first_overhead = (jobs[0].finished_at.timestamp() - submitted_at) - compute_a[0] - enc_med
     thr_a, thr_b = args.n / total_a, args.n / total_b
     print(f"frames {job0.num_frames} @ {job0.width}x{job0.height}, {args.steps} steps")

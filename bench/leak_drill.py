@@ -106,7 +106,7 @@ def main() -> None:
     connections.close_all()
 
     port = free_port()
-    logs = open(run_dir / "processes.log", "w")
+    logs = open(run_dir / "processes.log", "w")  # noqa: SIM115 (the child process's log, open while it runs)
     processes = [
         subprocess.Popen([str(VENV_BIN / "gunicorn"), "tester_platform.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
                           "-k", "gthread", "--threads", "16", "--log-level", "warning"],

@@ -17,6 +17,7 @@ The database is dropped at the end (also on failure)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import re
@@ -39,7 +40,7 @@ def admin_connection():
 
 
 def start_local_stripe():
-    proc = subprocess.Popen([sys.executable, "-m", "payments.localstripe_server", "--port", "0", "--payout-delay-ms",
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.localstripe", "--port", "0", "--payout-delay-ms",
                              "-1", "--balance", str(10**12)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     line = proc.stdout.readline()
@@ -93,10 +94,8 @@ def main() -> None:
             stripe_proc.terminate()
         from django.db import connections
 
-        try:
+        with contextlib.suppress(Exception):
             connections.close_all()
-        except Exception:
-            pass
         with admin_connection() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         print(f"dropped database {dbname}")
@@ -111,8 +110,8 @@ def run_bench(args, stripe_url: str) -> None:
 
     logging.getLogger("stripe").setLevel(logging.WARNING)
     from payments import gateway
-    from payments.models import ConnectedAccount, LedgerEntry, RateCard
     from payments.errors import NothingToPay
+    from payments.models import ConnectedAccount, LedgerEntry, RateCard
     from payments.payouts import payout_run_approve, payout_run_create, payout_run_execute, period_cutoff
     from payments.selectors import unpaid_balances
     from tester_platform.accounts.models import User
@@ -134,7 +133,8 @@ def run_bench(args, stripe_url: str) -> None:
             INSERT INTO {LedgerEntry._meta.db_table}
               (artist_id, program_id, kind, amount_minor, currency, source_type, source_id, source_label, rate_basis,
                memo, created_at)
-            SELECT %s + (i %% %s), (ARRAY{program_ids}::bigint[])[(1 + (i / %s) %% 4)::int], 'time', 100 + (i * 7919) %% 4900,
+            SELECT %s + (i %% %s), (ARRAY{program_ids}::bigint[])[(1 + (i / %s) %% 4)::int], 'time',
+                   100 + (i * 7919) %% 4900,
                    'EUR', 'bench.item', i::text, '', '', '', now() - ((i %% 120) || ' days')::interval
             FROM generate_series(0::bigint, %s - 1) AS i""", [first_user, args.artists, args.artists, args.entries])
         cursor.execute("ANALYZE")
@@ -159,7 +159,7 @@ def run_bench(args, stripe_url: str) -> None:
             with connection.cursor() as cursor:
                 cursor.execute(sql, [as_of])
                 columns = [c.name for c in cursor.description]
-                return [dict(zip(columns, row)) for row in cursor.fetchall()]
+                return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         return run
 
     results = {}

@@ -1,7 +1,8 @@
 """Web load: gunicorn + PostgreSQL with the scale data (seed_scale), the pages people use
 most, beside a bare Django view in the same run. Loopback only, bounded.
 
-    .venv/bin/python bench/web_load.py [--requests 600] [--rounds 3] [--concurrency 2] [--workers 2] [--seed-artists 10000 --seed-jobs 1000000]
+    .venv/bin/python bench/web_load.py [--requests 600] [--rounds 3] [--concurrency 2] [--workers 2]
+        [--seed-artists 10000 --seed-jobs 1000000]
 
 Uses DATABASE_URL if set (it must already hold the seed_scale data), otherwise creates a
 PostgreSQL database on 127.0.0.1, seeds it (minutes) and drops it afterwards. The cache is
@@ -79,9 +80,9 @@ def measure(args, env: dict, pages: list) -> None:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise SystemExit("gunicorn did not start")
+                    raise SystemExit("gunicorn did not start") from exc
                 time.sleep(0.2)
         for _, path, cookies in pages:  # warm up every process and cache
             hammer(port, path, cookies, args.concurrency * 2 * args.workers, args.concurrency)
@@ -169,7 +170,8 @@ def main() -> None:
             ("moderation queue", "/dashboard/sharing/", moderator_cookies),
             ("earnings page", "/labour/earnings/", artist_cookies),
         ]
-        print(f"{args.requests} requests per page in {args.rounds} interleaved rounds, {args.concurrency} concurrent clients, "
+        print(f"{args.requests} requests per page in {args.rounds} interleaved rounds, "
+              f"{args.concurrency} concurrent clients, "
               f"gunicorn with {args.workers} workers, PostgreSQL, Redis cache")
         for label, page_cache_seconds in (("page cache on", env.get("PAGE_CACHE_SECONDS", "60")),
                                           ("page cache off", "0")):

@@ -17,6 +17,7 @@ group reaches it even when the supervisor itself is killed.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,10 +51,8 @@ class Supervisor:
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
         if self.child is not None and self.child.poll() is None:
-            try:  # TERM is idempotent for every demo process (celery: warm shutdown)
+            with contextlib.suppress(ProcessLookupError):  # TERM is idempotent for every demo process (celery: warm shutdown)
                 self.child.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     def _run_once(self) -> tuple[int, float, list[str]]:
         env = dict(os.environ, PYTHONUNBUFFERED="1")

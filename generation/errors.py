@@ -3,6 +3,8 @@ and, where one input is at fault, the ``field`` to attach the message to. Messag
 written for the artist."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -16,7 +18,7 @@ class GenerationError(Exception):
         if field is not None:
             self.field = field
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {self.field or "detail": [self.message]}
 
 

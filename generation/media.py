@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def decode_frames(data: bytes) -> np.ndarray:
     return np.stack(frames)
 
 
-def probe(data: bytes) -> dict:
+def probe(data: bytes) -> dict[str, Any]:
     """width, height, frames (counted by decoding), codec, fps."""
     import av
 

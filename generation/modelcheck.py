@@ -9,6 +9,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from generation.conf import ModelProfile, check_model_dir, get_profile
 from generation.errors import ModelProfileError
@@ -25,7 +26,7 @@ CLIP_COMPONENTS = ("image_encoder", "image_processor")
 
 
 class ModelCheckFailed(Exception):
-    def __init__(self, report: "Report"):
+    def __init__(self, report: Report):
         super().__init__("; ".join(report.errors))
         self.report = report
 
@@ -49,14 +50,14 @@ class Report:
         return [text for kind, text in self.lines if kind == "fail"]
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ModelProfileError(f"{path} cannot be read as JSON ({type(exc).__name__}: {exc})") from None
 
 
-def _check_components(report: Report, profile: ModelProfile, mode: str, directory: str) -> dict | None:
+def _check_components(report: Report, profile: ModelProfile, mode: str, directory: str) -> dict[str, Any] | None:
     d = Path(directory)
     index_path = d / "model_index.json"
     if not index_path.is_file():
@@ -88,7 +89,7 @@ def _check_components(report: Report, profile: ModelProfile, mode: str, director
             "vae": _read_json(d / "vae" / "config.json") if (d / "vae" / "config.json").is_file() else {}}
 
 
-def _check_limits(report: Report, profile: ModelProfile, configs: dict) -> None:
+def _check_limits(report: Report, profile: ModelProfile, configs: dict[str, Any]) -> None:
     transformer, vae = configs["transformer"], configs["vae"]
     patch = transformer.get("patch_size") or [1, 2, 2]
     spatial = 2 ** sum(1 for t in (vae.get("temperal_downsample") or [False, True, True]) if t is not None)

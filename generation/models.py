@@ -1,7 +1,7 @@
 """Engine tables: jobs, their one immutable usage record, GPU workers, and the per
 artist-per-program row that submissions lock to reserve budget.
 
-Platform models are named only by lazy strings (DESIGN.md "Dependency direction")."""
+Platform models are named only by lazy strings (docs/design.md "Dependency direction")."""
 from __future__ import annotations
 
 from django.conf import settings

@@ -1,7 +1,7 @@
 """Presets: aspect ratio × resolution → a frame size the model accepts, and duration →
 frame count. Pure functions of their arguments and a ModelProfile's limits.
 
-Wan needs width and height in multiples of 16 and 4k+1 frames (DESIGN.md "Generation
+Wan needs width and height in multiples of 16 and 4k+1 frames (docs/design.md "Generation
 facts"). Each resolution is a bounding box (long side × short side). Among the sizes the
 model accepts (multiples of its size multiple, inside the box and the profile's limits)
 the largest whose ratio is within RATIO_TOLERANCE of the asked one is chosen: rounding
@@ -10,7 +10,7 @@ each side separately gave 16:9 previews of 1.6 and 21:9 ones of 2.67.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from generation.errors import InvalidParameters
 
@@ -35,14 +35,14 @@ MAX_DURATION_SECONDS = 20
 MAX_SHOTS = 8
 
 # Loop: the seam (end flowing into start) is re-noised with the video-to-video pipeline.
-LOOP_PRESETS: dict[str, dict] = {
+LOOP_PRESETS: dict[str, dict[str, Any]] = {
     "gentle": {"label": "Gentle: ½ s seam, keeps the most of the clip", "seam_seconds": 0.5, "strength": 0.5},
     "smooth": {"label": "Smooth: 1 s seam", "seam_seconds": 1.0, "strength": 0.7},
     "strong": {"label": "Strong: 2 s seam, reworked hard", "seam_seconds": 2.0, "strength": 0.9},
 }
 DEFAULT_LOOP_PRESET = "smooth"
 # Re-cut: keep a span of the source and extend from it.
-RECUT_PRESETS: dict[str, dict] = {
+RECUT_PRESETS: dict[str, dict[str, Any]] = {
     "continue": {"label": "Continue the kept span", "strength": 0.7},
     "new_direction": {"label": "Take it somewhere new", "strength": 0.95},
 }
@@ -51,7 +51,7 @@ DEFAULT_RECUT_PRESET = "continue"
 RATIO_TOLERANCE = Fraction(2, 100)
 
 
-def resolution_box(resolution: str, *, profile: "ModelProfile") -> tuple[int, int]:
+def resolution_box(resolution: str, *, profile: ModelProfile) -> tuple[int, int]:
     if resolution == "preview":
         return profile.preview_long_side, profile.preview_long_side
     try:
@@ -89,7 +89,7 @@ def _largest_faithful(ratio: Fraction, long_box: int, short_box: int, m: int) ->
     return (best[2], best[3]) if best else None
 
 
-def frame_size(aspect_ratio: str, resolution: str, *, profile: "ModelProfile") -> tuple[int, int]:
+def frame_size(aspect_ratio: str, resolution: str, *, profile: ModelProfile) -> tuple[int, int]:
     """(width, height) for a preset: the largest size the model accepts whose ratio is
     within 2 % of the asked one. A resolution taller than the profile can make is refused
     (not silently shrunk); a profile slightly narrower than the box (832 for 848) narrows it."""
@@ -119,7 +119,7 @@ def ratio_error(width: int, height: int, aspect_ratio: str) -> float:
     return abs((width / height) / (a / b) - 1)
 
 
-def check_size(width: int, height: int, *, profile: "ModelProfile", resolution: str | None = None) -> None:
+def check_size(width: int, height: int, *, profile: ModelProfile, resolution: str | None = None) -> None:
     m = profile.size_multiple
     if width % m or height % m or width <= 0 or height <= 0:
         raise InvalidParameters(f"Width and height must be positive multiples of {m} (got {width}×{height}).",
@@ -134,7 +134,7 @@ def check_size(width: int, height: int, *, profile: "ModelProfile", resolution: 
         )
 
 
-def longest_seconds(profile: "ModelProfile") -> int:
+def longest_seconds(profile: ModelProfile) -> int:
     return int(min(MAX_DURATION_SECONDS, profile.max_total_seconds))
 
 
@@ -149,7 +149,7 @@ def _check_duration(seconds: float, *, longest: float = MAX_DURATION_SECONDS, fi
     return value
 
 
-def frames_for_duration(seconds: float, *, profile: "ModelProfile", field: str = "duration_seconds") -> int:
+def frames_for_duration(seconds: float, *, profile: ModelProfile, field: str = "duration_seconds") -> int:
     """4k+1 frames closest to ``seconds`` at the profile's fps (e.g. 2 s at 16 fps → 33).
     Above one clip (the profile's max_frames) the video is chained, up to its longest."""
     value = _check_duration(seconds, longest=longest_seconds(profile), field=field)
@@ -157,19 +157,19 @@ def frames_for_duration(seconds: float, *, profile: "ModelProfile", field: str =
     return 4 * k + 1
 
 
-def extension_frames_for_duration(seconds: float, *, profile: "ModelProfile", field: str = "duration_seconds") -> int:
+def extension_frames_for_duration(seconds: float, *, profile: ModelProfile, field: str = "duration_seconds") -> int:
     """Frames to append when extending by ``seconds`` (a multiple of 4); more than one
     clip's worth is appended in several extensions."""
     value = _check_duration(seconds, longest=longest_seconds(profile), field=field)
     return 4 * max(1, int(value * profile.fps / 4 + 0.5))
 
 
-def clip_max_frames(profile: "ModelProfile") -> int:
+def clip_max_frames(profile: ModelProfile) -> int:
     """The most frames one pipeline call makes (4k+1)."""
     return 4 * ((profile.max_frames - 1) // 4) + 1
 
 
-def seam_frames(seconds: float, *, profile: "ModelProfile") -> int:
+def seam_frames(seconds: float, *, profile: ModelProfile) -> int:
     return 4 * max(1, int(float(seconds) * profile.fps / 4 + 0.5)) + 1
 
 
@@ -179,7 +179,7 @@ def result_seconds(frames: int, fps: int) -> float:
     return round((frames - 1) / fps, 4)
 
 
-def check_frames(frames: int, *, profile: "ModelProfile") -> None:
+def check_frames(frames: int, *, profile: ModelProfile) -> None:
     if frames > profile.max_frames:
         raise InvalidParameters(
             f"That is {frames} frames; the model {profile.key!r} makes at most {profile.max_frames} frames "
@@ -199,7 +199,7 @@ def duration_of(frames: int, fps: int) -> float:
     return round(frames / fps, 4)
 
 
-def preset_table(*, profile: "ModelProfile") -> dict[str, dict[str, tuple[int, int] | str]]:
+def preset_table(*, profile: ModelProfile) -> dict[str, dict[str, tuple[int, int] | str]]:
     """Every (resolution, aspect ratio) → (w, h) or the refusal message, for pickers."""
     table: dict[str, dict[str, tuple[int, int] | str]] = {}
     for resolution in RESOLUTIONS:

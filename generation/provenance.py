@@ -1,7 +1,7 @@
 """C2PA provenance: a local signing chain and the signed manifest of each output.
 
 Signing is the LAST thing done to an MP4: any later remux, even a stream copy,
-silently drops the manifest (DESIGN.md "Provenance facts"). The manifest is public, so
+silently drops the manifest (docs/design.md "Provenance facts"). The manifest is public, so
 it carries a pseudonymous artist id and the consent record id/version, never a name or
 an email. Claims are passed in by the caller; this module looks nothing up.
 """
@@ -42,7 +42,7 @@ class ProvenanceClaims:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ProvenanceClaims":
+    def from_dict(cls, data: dict[str, Any]) -> ProvenanceClaims:
         return cls(**{k: data.get(k) for k in ("artist_pseudonym", "consent_record_id", "consent_version", "training_use")},
                    program_ref=data.get("program_ref") or "")
 
@@ -133,7 +133,7 @@ def ensure_signing_chain(directory: Path | None = None) -> Path:
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-        now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+        now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
 
         def name(cn: str) -> x509.Name:
             return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Atelier (local)"),
@@ -204,7 +204,7 @@ def _c2pa_context(directory: Path | None, *, trust: bool):
 
 def build_manifest_definition(*, claims: ProvenanceClaims, model_profile: str, title: str,
                               recipe: dict[str, Any] | None = None,
-                              ingredients: list[Ingredient] | tuple = ()) -> dict[str, Any]:
+                              ingredients: list[Ingredient] | tuple[Any, ...] = ()) -> dict[str, Any]:
     allowed = "allowed" if claims.training_use else "notAllowed"
     author: dict[str, Any] = {"@type": "Person", "identifier": claims.artist_pseudonym, "name": claims.artist_pseudonym}
     return {
@@ -273,7 +273,7 @@ def _signer(directory: Path):
 
 def sign_mp4(
     data: bytes, *, claims: ProvenanceClaims, model_profile: str, title: str = "Atelier generation",
-    directory: Path | None = None, recipe: dict[str, Any] | None = None, ingredients: list[Ingredient] | tuple = (),
+    directory: Path | None = None, recipe: dict[str, Any] | None = None, ingredients: list[Ingredient] | tuple[Any, ...] = (),
 ) -> SignedOutput:
     import c2pa
 

@@ -4,10 +4,11 @@ Importable from settings.py: no Django imports here."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 REAP_INTERVAL_SECONDS = float(os.environ.get("GENERATION_REAP_INTERVAL_SECONDS") or 15)
 
-BEAT_SCHEDULE: dict[str, dict] = {
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "generation-reap-lost-workers": {
         "task": "generation.reap_lost_workers",
         "schedule": REAP_INTERVAL_SECONDS,
@@ -22,5 +23,5 @@ BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 
-def beat_schedule() -> dict[str, dict]:
+def beat_schedule() -> dict[str, dict[str, Any]]:
     return {name: dict(entry) for name, entry in BEAT_SCHEDULE.items()}

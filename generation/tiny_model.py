@@ -1,4 +1,4 @@
-"""The tiny, randomly initialised Wan 2.1 checkpoints (DESIGN.md "Generation facts"):
+"""The tiny, randomly initialised Wan 2.1 checkpoints (docs/design.md "Generation facts"):
 text-to-video, and image-to-video (Wan 2.1 I2V: a 36-channel transformer that also reads
 a CLIP image embedding, with a tiny CLIP vision encoder). Both share the VAE and text
 encoder weights (same seed), as the real T2V and I2V checkpoints share theirs.
@@ -87,7 +87,12 @@ def build_tiny_wan_i2v(directory: Path, *, force: bool = False) -> bool:
 
     offline()
     import torch
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
     from transformers import (
         ByT5Tokenizer,
         CLIPImageProcessor,

@@ -1,1 +1,2 @@
-"""ENGINE: money — rate cards, the earnings ledger, the Stripe gateway, payouts. Imports nothing from tester_platform or generation."""
+"""ENGINE: money — rate cards, the earnings ledger, the Stripe gateway, payouts.
+Imports nothing from tester_platform or generation."""

@@ -1,18 +1,30 @@
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from payments.models import LedgerEntry, RateCard
 
 
-class _ReadOnly(admin.ModelAdmin):
+if TYPE_CHECKING:  # the admin's classes are generic to the type checker only
+    _ModelAdmin = admin.ModelAdmin[Any]
+    _TabularInline = admin.TabularInline[Any, Any]
+else:
+    _ModelAdmin = admin.ModelAdmin
+    _TabularInline = admin.TabularInline
+
+
+class _ReadOnly(_ModelAdmin):
     """Engine records change only through the services: the admin shows them."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -55,13 +67,13 @@ class ConnectedAccountAdmin(_ReadOnly):
     search_fields = ("artist__email", "stripe_account_id")
 
 
-class PayoutLineInline(admin.TabularInline):
+class PayoutLineInline(_TabularInline):
     model = PayoutLine
     extra = 0
     can_delete = False
     readonly_fields = ("program", "amount_minor", "ledger_entry", "reversal_entry")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

@@ -3,6 +3,8 @@ where one input is at fault, the ``field`` to attach the message to (the platfor
 error handler reads ``http_status`` and ``as_dict``)."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class PaymentsError(Exception):
     http_status = 400
@@ -15,7 +17,7 @@ class PaymentsError(Exception):
         if field is not None:
             self.field = field
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         if self.field:
             return {self.field: [self.message], "code": self.code}
         return {"detail": self.message, "code": self.code}
@@ -74,7 +76,7 @@ class NothingToPay(PayoutError):
 
     code = "nothing_to_pay"
 
-    def __init__(self, *, period_end, skipped: list[dict]):
+    def __init__(self, *, period_end: object, skipped: list[dict[str, Any]]) -> None:
         reasons: dict[str, int] = {}
         for row in skipped:
             reasons[row["code"]] = reasons.get(row["code"], 0) + 1
@@ -90,7 +92,7 @@ class NothingToPay(PayoutError):
         self.skipped = skipped
         self.period_end = period_end
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"detail": self.message, "code": self.code, "skipped": self.skipped}
 
 

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import stripe
 from django.conf import settings
+from stripe.params import TransferListParams
 
 from payments.errors import GatewayError, PaymentsError, TransferRefused, WebhookSignatureInvalid
 
 _lock = threading.Lock()
-_clients: dict[tuple, stripe.StripeClient] = {}
+_clients: dict[tuple[Any, ...], stripe.StripeClient] = {}
 _http_client_override: list[Any] = []
 
 
-def _plain(obj: Any) -> dict:
+def _plain(obj: Any) -> dict[str, Any]:
     if obj is None:
         return {}
     to_dict = getattr(obj, "to_dict", None)
@@ -82,13 +84,13 @@ def _translated_errors() -> Iterator[None]:
             raise GatewayError("Stripe is processing the same request for another attempt; retry.") from exc
         if status >= 500 or status == 0:
             raise GatewayError(f"Stripe answered {status or 'nothing'}: {exc.user_message or exc}") from exc
-        code = exc.code or (exc.error.code if getattr(exc, "error", None) else "") or "refused"
+        code = exc.code or (exc.error.code if exc.error is not None else "") or "refused"
         raise TransferRefused(exc.user_message or str(exc), stripe_code=code) from exc
 
 
 # --- connected accounts ------------------------------------------------------------------
 
-def account_create(*, email: str, country: str, artist_ref: str, idempotency_key: str) -> dict:
+def account_create(*, email: str, country: str, artist_ref: str, idempotency_key: str) -> dict[str, Any]:
     """A Stripe Express account that can receive transfers."""
     with _translated_errors():
         account = stripe_client().v1.accounts.create(
@@ -99,7 +101,7 @@ def account_create(*, email: str, country: str, artist_ref: str, idempotency_key
     return _plain(account)
 
 
-def account_retrieve(*, account_id: str) -> dict:
+def account_retrieve(*, account_id: str) -> dict[str, Any]:
     with _translated_errors():
         return _plain(stripe_client().v1.accounts.retrieve(account_id))
 
@@ -109,10 +111,10 @@ def account_link_create(*, account_id: str, refresh_url: str, return_url: str) -
         link = stripe_client().v1.account_links.create(params={
             "account": account_id, "refresh_url": refresh_url, "return_url": return_url,
             "type": "account_onboarding"})
-    return link["url"]
+    return str(link["url"])
 
 
-def account_state(account: dict) -> dict:
+def account_state(account: dict[str, Any]) -> dict[str, Any]:
     """What Atelier keeps of a Stripe account object."""
     requirements = account.get("requirements") or {}
     due = list(dict.fromkeys([*(requirements.get("currently_due") or []), *(requirements.get("past_due") or [])]))
@@ -124,7 +126,7 @@ def account_state(account: dict) -> dict:
 # --- transfers -----------------------------------------------------------------------------
 
 def transfer_create(*, amount_minor: int, currency: str, destination: str, transfer_group: str,
-                    metadata: dict[str, str], idempotency_key: str, description: str = "") -> dict:
+                    metadata: dict[str, str], idempotency_key: str, description: str = "") -> dict[str, Any]:
     with _translated_errors():
         transfer = stripe_client().v1.transfers.create(
             params={"amount": amount_minor, "currency": currency.lower(), "destination": destination,
@@ -133,7 +135,7 @@ def transfer_create(*, amount_minor: int, currency: str, destination: str, trans
     return _plain(transfer)
 
 
-def transfer_find(*, transfer_group: str) -> dict | None:
+def transfer_find(*, transfer_group: str) -> dict[str, Any] | None:
     """The transfer of a payout, if Stripe has one: how a resumed run learns what happened
     to a request whose answer it never recorded, before it sends anything."""
     with _translated_errors():
@@ -142,15 +144,15 @@ def transfer_find(*, transfer_group: str) -> dict | None:
     return data[0] if data else None
 
 
-def transfer_retrieve(*, transfer_id: str) -> dict:
+def transfer_retrieve(*, transfer_id: str) -> dict[str, Any]:
     with _translated_errors():
         return _plain(stripe_client().v1.transfers.retrieve(transfer_id))
 
 
-def transfers_all(*, destination: str | None = None) -> list[dict]:
+def transfers_all(*, destination: str | None = None) -> list[dict[str, Any]]:
     """Every transfer Stripe lists (to one connected account, or all of them), newest first:
     what reconciliation compares with the ledger."""
-    params: dict[str, Any] = {"limit": 100}
+    params: TransferListParams = {"limit": 100}
     if destination:
         params["destination"] = destination
     with _translated_errors():
@@ -160,14 +162,14 @@ def transfers_all(*, destination: str | None = None) -> list[dict]:
 
 # --- the connected account's payouts (its balance → its bank) ------------------------------
 
-def account_payouts(*, account_id: str) -> list[dict]:
+def account_payouts(*, account_id: str) -> list[dict[str, Any]]:
     """The payouts Stripe lists on a connected account (newest first): for reconciliation."""
     with _translated_errors():
         found = stripe_client().v1.payouts.list(params={"limit": 100}, options={"stripe_account": account_id})
         return [_plain(p) for p in found.auto_paging_iter()]
 
 
-def payout_balance_transactions(*, account_id: str, payout_id: str) -> list[dict]:
+def payout_balance_transactions(*, account_id: str, payout_id: str) -> list[dict[str, Any]]:
     """What an automatic payout of a connected account carries: its balance transactions
     (`payment` ones name the transfer's py_… payment; `payout_failure` ones name the failed
     payout whose money it pays out again). Stripe's own payout reconciliation."""
@@ -188,7 +190,7 @@ def webhook_secret(endpoint: str) -> tuple[str, str]:
     return name, getattr(settings, name, "") or ""
 
 
-def event_verify(*, payload: bytes, signature_header: str | None, endpoint: str = PLATFORM) -> dict:
+def event_verify(*, payload: bytes, signature_header: str | None, endpoint: str = PLATFORM) -> dict[str, Any]:
     """The event, if `payload` (the raw body) carries a valid signature under the endpoint's
     own secret; else WebhookSignatureInvalid. A Connect event must name its `account`."""
     name, secret = webhook_secret(endpoint)
@@ -213,5 +215,5 @@ def event_verify(*, payload: bytes, signature_header: str | None, endpoint: str 
 def signature_header(*, payload: str, secret: str | None = None, timestamp: int | None = None,
                      endpoint: str = PLATFORM) -> str:
     """A Stripe-Signature header for `payload` (tests and the local server's deliveries)."""
-    return stripe.WebhookSignature.generate_signature_header(
-        payload, secret or webhook_secret(endpoint)[1], timestamp=timestamp)
+    return str(stripe.WebhookSignature.generate_signature_header(
+        payload, secret or webhook_secret(endpoint)[1], timestamp=timestamp))

@@ -154,7 +154,7 @@ def _existing(source_type: str, source_id: str, kind: str) -> LedgerEntry | None
     return LedgerEntry.objects.filter(source_type=source_type, source_id=source_id, kind=kind).first()
 
 
-def _same_or_conflict(entry: LedgerEntry, *, artist_id, amount_minor: int, currency: str) -> LedgerEntry:
+def _same_or_conflict(entry: LedgerEntry, *, artist_id: int, amount_minor: int, currency: str) -> LedgerEntry:
     if entry.artist_id != artist_id or entry.amount_minor != amount_minor or entry.currency != currency:
         raise LedgerConflict(
             f"{entry.source_type} {entry.source_id} was already posted as {entry.kind} with other terms "

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -103,13 +104,13 @@ class RateCard(models.Model):
         return f"{hours} h" + (f" {minutes} min" if minutes else "")
 
 
-class LedgerQuerySet(models.QuerySet):
+class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
     """No bulk edits: the ledger is append-only (corrections are new entries)."""
 
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise ImmutableLedger("Ledger entries are append-only; post a correcting entry instead.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise ImmutableLedger("Ledger entries are append-only; post a correcting entry instead.")
 
 
@@ -180,14 +181,19 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {format_minor(self.amount_minor, self.currency)} ({self.source_label or self.source_type})"
+        amount = format_minor(self.amount_minor, self.currency)
+        return f"{self.get_kind_display()} {amount} ({self.source_label or self.source_type})"
 
-    def save(self, *args, **kwargs):
+    # Set by ledger_post on the entry it returns: True when that call wrote it, False when
+    # the same posting was already there (posting is idempotent). Not a column.
+    created: bool = False
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableLedger("Ledger entries are append-only; post a correcting entry instead.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ImmutableLedger("Ledger entries are append-only; post a correcting entry instead.")
 
     @property
@@ -366,6 +372,9 @@ class PayoutRunAttempt(models.Model):
     class Meta:
         ordering = ["started_at", "id"]
 
+    def __str__(self) -> str:
+        return f"Attempt ({self.trigger}) of payout run #{self.run_id}: {self.outcome}"
+
 
 class Payout(models.Model):
     """One transfer to one artist in one run. Committed as pending before Stripe is called;
@@ -459,16 +468,19 @@ class PayoutLine(models.Model):
 
     SOURCE_TYPE = "payments.payoutline"
 
-    @property
-    def amount_display(self) -> str:
-        return format_minor(self.amount_minor, self.payout.currency)
-
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["payout", "program"], name="payout_line_once_per_program"),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_line_amount_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_display} of payout #{self.payout_id} for program #{self.program_id}"
+
+    @property
+    def amount_display(self) -> str:
+        return format_minor(self.amount_minor, self.payout.currency)
 
 
 class WebhookEvent(models.Model):

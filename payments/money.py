@@ -56,4 +56,5 @@ def parse_minor(text: str, currency: str) -> int:
         raise ValueError(f"Enter an amount like {example}.")
     if len(frac) > exponent:
         raise ValueError(f"{currency.upper()} has {exponent} decimal places at most (like {example}).")
-    return sign * (int(whole) * 10**exponent + (int(frac.ljust(exponent, "0")) if exponent else 0))
+    minor: int = sign * (int(whole) * 10**exponent + (int(frac.ljust(exponent, "0")) if exponent else 0))
+    return minor

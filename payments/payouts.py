@@ -34,7 +34,8 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -44,7 +45,6 @@ from django.utils import timezone
 from payments import gateway
 from payments.errors import (
     FourEyes,
-    GatewayError,
     NothingToPay,
     PaymentsError,
     PayoutConflict,
@@ -59,6 +59,9 @@ from payments.selectors import unpaid_balances
 from payments.signals import payouts_updated
 
 log = logging.getLogger(__name__)
+
+# Told of each payout whose status a run changed: (the payout, its status before).
+OnChange = Callable[[Payout, str], None]
 
 
 # --- connected accounts ----------------------------------------------------------------------
@@ -86,7 +89,8 @@ def connected_account_start(*, artist: Any, email: str, refresh_url: str, return
     return account, url
 
 
-def connected_account_apply(*, data: dict, account_id: str | None = None) -> tuple[ConnectedAccount | None, dict]:
+def connected_account_apply(*, data: dict[str, Any],
+                            account_id: str | None = None) -> tuple[ConnectedAccount | None, dict[str, Any]]:
     """Store what a Stripe account object says (from an `account.updated` event or a
     retrieve). Returns the row (None for an account that is not ours) and what changed.
     `account_id` is the Connect event's `account`: an event about one account carrying
@@ -108,7 +112,7 @@ def connected_account_apply(*, data: dict, account_id: str | None = None) -> tup
 
 
 @transaction.atomic
-def connected_account_refresh(*, account: ConnectedAccount) -> tuple[ConnectedAccount, dict]:
+def connected_account_refresh(*, account: ConnectedAccount) -> tuple[ConnectedAccount, dict[str, Any]]:
     """Ask Stripe for the account now (the artist came back from onboarding)."""
     data = gateway.account_retrieve(account_id=account.stripe_account_id)
     refreshed, changed = connected_account_apply(data=data)
@@ -132,7 +136,7 @@ def _minimums(program_ids: set[int]) -> dict[int, tuple[int, str]]:
     return result
 
 
-def _skip(skipped: list, *, artist_id: int, currency: str, unpaid: int, code: str, reason: str,
+def _skip(skipped: list[Any], *, artist_id: int, currency: str, unpaid: int, code: str, reason: str,
           program_id: int | None = None) -> None:
     skipped.append({"artist_id": artist_id, "currency": currency, "unpaid_minor": unpaid, "code": code,
                     "reason": reason, "program_id": program_id})
@@ -161,11 +165,11 @@ def payout_run_create(*, period_end: dt.date, program_id: int | None = None, cre
     accounts = {a.artist_id: a for a in ConnectedAccount.objects.filter(artist_id__in=artist_ids)}
     minimums = _minimums({row["program_id"] for row in rows})
 
-    groups: dict[tuple[int, str], list[dict]] = defaultdict(list)
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[(row["artist_id"], row["currency"])].append(row)
 
-    skipped: list[dict] = []
+    skipped: list[dict[str, Any]] = []
     planned: list[tuple[Payout, list[PayoutLine]]] = []
     for (artist_id, currency), lines in sorted(groups.items()):
         unpaid = sum(row["unpaid_minor"] for row in lines)
@@ -214,7 +218,7 @@ def payout_run_create(*, period_end: dt.date, program_id: int | None = None, cre
     return run
 
 
-def _insert_payouts(planned: list[tuple[Payout, list[PayoutLine]]], skipped: list) -> list[Payout]:
+def _insert_payouts(planned: list[tuple[Payout, list[PayoutLine]]], skipped: list[Any]) -> list[Payout]:
     if not planned:
         return []
     try:
@@ -239,7 +243,7 @@ def _insert_payouts(planned: list[tuple[Payout, list[PayoutLine]]], skipped: lis
     return created
 
 
-def _insert_lines(planned) -> None:
+def _insert_lines(planned: list[tuple[Payout, list[PayoutLine]]]) -> None:
     rows = []
     for payout, lines in planned:
         for line in lines:
@@ -307,7 +311,7 @@ def payout_run_discard(*, run_id: int, discarded_by: Any = None) -> PayoutRun:
 PROGRESS_EVERY_SECONDS = 1
 
 
-def payout_run_execute(*, run_id: int, on_change: Callable[[Payout, str], None] | None = None,
+def payout_run_execute(*, run_id: int, on_change: OnChange | None = None,
                        trigger: str = "manual", actor: Any = None) -> PayoutRun:
     """Send every pending payout of an approved run. Safe to call again at any time (a
     retried task, a second click, the beat task's resume after a crash): payouts already
@@ -401,7 +405,7 @@ def _metadata(payout: Payout) -> dict[str, str]:
             "atelier_artist": str(payout.artist_id)}
 
 
-def _send(payout: Payout, *, on_change=None) -> None:
+def _send(payout: Payout, *, on_change: OnChange | None = None) -> None:
     if payout.attempts > 0:
         # An earlier attempt may have reached Stripe and died before recording the answer.
         found = gateway.transfer_find(transfer_group=payout.transfer_group)
@@ -424,14 +428,14 @@ def _send(payout: Payout, *, on_change=None) -> None:
     _recorded(payout, transfer, on_change)
 
 
-def _recorded(payout: Payout, transfer: dict, on_change) -> None:
+def _recorded(payout: Payout, transfer: dict[str, Any], on_change: OnChange | None) -> None:
     updated, old = record_transfer(payout_id=payout.pk, transfer=transfer)
     if updated is not None and on_change:
         on_change(updated, old)
 
 
 @transaction.atomic
-def record_transfer(*, payout_id: int, transfer: dict) -> tuple[Payout | None, str]:
+def record_transfer(*, payout_id: int, transfer: dict[str, Any]) -> tuple[Payout | None, str]:
     """Stripe accepted the payout's transfer: the money is in the artist's Stripe balance.
     Store the transfer (and its payment in that balance), mark the payout sent and take the
     amount off the unpaid balance (ledger payout entries, once). Returns (payout, old
@@ -471,7 +475,8 @@ def _id_of(value: Any) -> str:
 
 
 @transaction.atomic
-def _fail(payout_id: int, *, code: str, reason: str, final_status: str = Payout.Status.FAILED):
+def _fail(payout_id: int, *, code: str, reason: str,
+          final_status: str = Payout.Status.FAILED) -> tuple[str, Payout | None]:
     """Stripe refused the transfer, or reversed it: the money is owed again. Posts the exact
     reversal of each payout entry the transfer wrote, once (a replayed or late event finds
     the payout final and changes nothing)."""
@@ -485,7 +490,7 @@ def _fail(payout_id: int, *, code: str, reason: str, final_status: str = Payout.
     payout.failed_at = timezone.now()
     payout.save(update_fields=["status", "failure_code", "failure_reason", "failed_at"])
     for line in payout.lines.select_for_update(of=("self",)).select_related("ledger_entry"):
-        if line.ledger_entry_id and not line.reversal_entry_id:
+        if line.ledger_entry is not None and not line.reversal_entry_id:
             line.reversal_entry = ledger_reverse(entry=line.ledger_entry,
                                                  memo=f"Payout #{payout.pk} {final_status}: {reason}"[:500])
             line.save(update_fields=["reversal_entry"])
@@ -494,7 +499,7 @@ def _fail(payout_id: int, *, code: str, reason: str, final_status: str = Payout.
 
 # --- transfer events (the platform endpoint) ---------------------------------------------------
 
-def _payout_for_transfer(transfer: dict) -> Payout | None:
+def _payout_for_transfer(transfer: dict[str, Any]) -> Payout | None:
     payout = Payout.objects.filter(stripe_transfer_id=transfer.get("id") or "-").first()
     if payout is None and transfer.get("transfer_group"):
         payout = Payout.objects.filter(idempotency_key=transfer["transfer_group"]).first()
@@ -505,7 +510,7 @@ TRANSFER_EVENTS = ("transfer.created", "transfer.updated", "transfer.reversed")
 
 
 @transaction.atomic
-def payout_apply_transfer_event(*, event_type: str, transfer: dict) -> list[tuple[Payout, str]]:
+def payout_apply_transfer_event(*, event_type: str, transfer: dict[str, Any]) -> list[tuple[Payout, str]]:
     """Bring a payout to what a transfer event says, whatever order events arrive in. A
     transfer has no paid or failed state since Stripe split transfers from payouts: it is
     created (the money is in the artist's Stripe balance) and may be reversed (the money is
@@ -544,11 +549,11 @@ _FROM_STRIPE_PAYOUT = {"pending": Payout.Status.IN_TRANSIT, "in_transit": Payout
                        "canceled": Payout.Status.SENT}
 # Within one Stripe payout states only move forward; "paid" may still turn "failed" (a bank
 # can return a payout after Stripe saw it paid), never the other way round.
-_RANK = {Payout.Status.SENT: 0, Payout.Status.IN_TRANSIT: 1, Payout.Status.ARRIVED: 2,
+_RANK: dict[str, int] = {Payout.Status.SENT: 0, Payout.Status.IN_TRANSIT: 1, Payout.Status.ARRIVED: 2,
          Payout.Status.BANK_FAILED: 3}
 
 
-def payout_event_sources(*, account_id: str, stripe_payout: dict) -> list[dict]:
+def payout_event_sources(*, account_id: str, stripe_payout: dict[str, Any]) -> list[dict[str, Any]]:
     """Read (outside any transaction, before the event is applied) what a connected
     account's payout carries, and record first any transfer of that account that was sent
     but never recorded (a run that died between Stripe's answer and its write): so that
@@ -562,13 +567,14 @@ def payout_event_sources(*, account_id: str, stripe_payout: dict) -> list[dict]:
             record_transfer(payout_id=payout.pk, transfer=found)
     for payout in Payout.objects.filter(connected_account=account, stripe_transfer_id__isnull=False,
                                         stripe_destination_payment__isnull=True):
+        assert payout.stripe_transfer_id is not None  # the filter's
         record_transfer(payout_id=payout.pk, transfer=gateway.transfer_retrieve(transfer_id=payout.stripe_transfer_id))
     return gateway.payout_balance_transactions(account_id=account_id, payout_id=stripe_payout["id"])
 
 
 @transaction.atomic
-def payout_apply_account_payout(*, account_id: str, stripe_payout: dict,
-                                sources: list[dict]) -> list[tuple[Payout, str]]:
+def payout_apply_account_payout(*, account_id: str, stripe_payout: dict[str, Any],
+                                sources: list[dict[str, Any]]) -> list[tuple[Payout, str]]:
     """Bring our payouts to what one of the connected account's payouts says (its status in
     the event), whatever order the events arrive in: `payment` balance transactions name
     our transfers' payments; `payout_failure` ones name an earlier payout whose money this
@@ -602,7 +608,7 @@ def payout_apply_account_payout(*, account_id: str, stripe_payout: dict,
         payout.stripe_payout_id = po_id
         payout.stripe_payout_created = created or payout.stripe_payout_created
         if stripe_payout.get("arrival_date"):
-            payout.arrival_date = dt.datetime.fromtimestamp(int(stripe_payout["arrival_date"]), dt.timezone.utc).date()
+            payout.arrival_date = dt.datetime.fromtimestamp(int(stripe_payout["arrival_date"]), dt.UTC).date()
             fields.append("arrival_date")
         now = timezone.now()
         if target == Payout.Status.IN_TRANSIT:

@@ -65,8 +65,8 @@ def reconcile(*, requested_by: Any = None) -> Reconciliation:
     return report
 
 
-def _compare() -> tuple[list[dict], tuple[int, int, int]]:
-    differences: list[dict] = []
+def _compare() -> tuple[list[dict[str, Any]], tuple[int, int, int]]:
+    differences: list[dict[str, Any]] = []
     accounts = {a.stripe_account_id: a for a in ConnectedAccount.objects.all()}
     payouts = list(Payout.objects.exclude(status=Payout.Status.DISCARDED).select_related("connected_account"))
     by_transfer = {p.stripe_transfer_id: p for p in payouts if p.stripe_transfer_id}
@@ -81,12 +81,13 @@ def _compare() -> tuple[list[dict], tuple[int, int, int]]:
         currency = str(transfer.get("currency") or "").upper()
         net = int(transfer.get("amount") or 0) - int(transfer.get("amount_reversed") or 0)
         sent_by_account[(account_id, currency)] += net
-        payout = by_transfer.get(transfer.get("id")) or by_group.get(transfer.get("transfer_group") or "")
+        payout = by_transfer.get(str(transfer.get("id") or "")) or by_group.get(transfer.get("transfer_group") or "")
         artist = accounts[account_id].artist_id if account_id in accounts else None
         if payout is None:
             differences.append(_difference(
                 "unknown_transfer", f"Stripe lists transfer {transfer.get('id')} of "
-                f"{_money(transfer.get('amount') or 0, currency)} to {account_id} that no payout in the ledger knows.",
+                f"{_money(transfer.get('amount') or 0, currency)} to {account_id} "
+                "that no payout in the ledger knows.",
                 account=account_id, artist_id=artist, stripe_id=str(transfer.get("id")),
                 actual_minor=int(transfer.get("amount") or 0)))
             continue
@@ -141,7 +142,8 @@ def _compare() -> tuple[list[dict], tuple[int, int, int]]:
             differences.append(_difference(
                 "ledger_mismatch", f"Payout #{payout.pk} ({payout.get_status_display().lower()}) pays "
                 f"{_money(line.amount_minor, payout.currency)} for program {line.program_id}; the ledger "
-                f"{'has no payout entry' if posted is None else 'says ' + _money(-posted.amount_minor, posted.currency)}.",
+                + ("has no payout entry." if posted is None
+                   else f"says {_money(-posted.amount_minor, posted.currency)}."),
                 account=payout.connected_account.stripe_account_id, artist_id=payout.artist_id, payout_id=payout.pk,
                 expected_minor=line.amount_minor, actual_minor=-posted.amount_minor if posted else 0))
         if not should_post and posted is not None and line.reversal_entry_id is None:
@@ -170,36 +172,36 @@ def _compare() -> tuple[list[dict], tuple[int, int, int]]:
         ledger[(row["artist_id"], row["currency"])] -= row["total"]
     artist_account = {a.artist_id: a.stripe_account_id for a in accounts.values()}
     keys = {(artist_account.get(artist), currency) for artist, currency in ledger} | set(sent_by_account)
-    for account_id, currency in sorted(k for k in keys if k[0]):
-        account = accounts.get(account_id)
+    for key_account, currency in sorted((a, c) for a, c in keys if a):
+        account = accounts.get(key_account)
         ours = ledger.get((account.artist_id, currency), 0) if account else 0
-        theirs = sent_by_account.get((account_id, currency), 0)
+        theirs = sent_by_account.get((key_account, currency), 0)
         if ours != theirs:
             differences.append(_difference(
-                "account_total_mismatch", f"{account_id}: Stripe sent {_money(theirs, currency)} net of reversals; "
-                f"the ledger paid out {_money(ours, currency)}.", account=account_id,
+                "account_total_mismatch", f"{key_account}: Stripe sent {_money(theirs, currency)} net of reversals; "
+                f"the ledger paid out {_money(ours, currency)}.", account=key_account,
                 artist_id=account.artist_id if account else None, expected_minor=ours, actual_minor=theirs))
 
     # 5. The connected accounts' payouts: our state must be Stripe's.
     followed = [p for p in payouts if p.stripe_payout_id]
-    stripe_payouts: dict[str, dict] = {}
+    stripe_payouts: dict[str, dict[str, Any]] = {}
     for account_id in sorted({p.connected_account.stripe_account_id for p in followed}):
         for item in gateway.account_payouts(account_id=account_id):
             stripe_payouts[item["id"]] = item
     for payout in followed:
-        item = stripe_payouts.get(payout.stripe_payout_id)
+        listed = stripe_payouts.get(payout.stripe_payout_id or "")
         account_id = payout.connected_account.stripe_account_id
-        if item is None:
+        if listed is None:
             differences.append(_difference(
                 "account_payout_missing", f"Payout #{payout.pk} follows {payout.stripe_payout_id}, which {account_id} "
                 f"does not list.", account=account_id, artist_id=payout.artist_id, payout_id=payout.pk,
                 stripe_id=payout.stripe_payout_id))
             continue
-        expected = _EXPECTED_STATE.get(item.get("status") or "")
+        expected = _EXPECTED_STATE.get(listed.get("status") or "")
         if expected is not None and payout.status in _EXPECTED_STATE.values() and payout.status != expected:
             differences.append(_difference(
                 "status_mismatch", f"Payout #{payout.pk} is {payout.get_status_display().lower()} here; Stripe's "
-                f"{item['id']} is {item.get('status')}.", account=account_id, artist_id=payout.artist_id,
-                payout_id=payout.pk, stripe_id=item["id"]))
+                f"{listed['id']} is {listed.get('status')}.", account=account_id, artist_id=payout.artist_id,
+                payout_id=payout.pk, stripe_id=listed["id"]))
     counts = (len(accounts), len(transfers), len(followed))
     return differences, counts

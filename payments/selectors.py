@@ -3,13 +3,17 @@ payout runs and reports."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Q, QuerySet, Sum
 
-from payments.money import format_minor
 from payments.models import LedgerEntry, RateCard
+from payments.money import format_minor
+
+if TYPE_CHECKING:
+    from payments.models import Payout, PayoutLine
 
 Kind = LedgerEntry.Kind
 # Money paid out: payouts, and reversals of payouts (a failed transfer gives it back).
@@ -134,7 +138,7 @@ def entries_for_sources(*, source_type: str, source_ids: Iterable[Any]) -> dict[
 
 # --- payouts ------------------------------------------------------------------------------
 
-def payouts_for_artist(*, artist: Any):
+def payouts_for_artist(*, artist: Any) -> QuerySet[Payout]:
     from payments.models import Payout
 
     return (Payout.objects.filter(artist_id=getattr(artist, "pk", artist))
@@ -148,8 +152,8 @@ def payout_totals_by_status(*, run_id: int | None = None) -> list[dict[str, Any]
     from payments.models import Payout
 
     qs = Payout.objects.all() if run_id is None else Payout.objects.filter(run_id=run_id)
-    return list(qs.values("status", "currency").annotate(count=Count("id"), amount_minor=Sum("amount_minor"))
-                .order_by("status", "currency"))
+    return cast(list[dict[str, Any]], list(qs.values("status", "currency").annotate(count=Count("id"), amount_minor=Sum("amount_minor"))
+                .order_by("status", "currency")))
 
 
 def run_lines_by_program(*, run_id: int) -> list[dict[str, Any]]:
@@ -158,10 +162,10 @@ def run_lines_by_program(*, run_id: int) -> list[dict[str, Any]]:
 
     from payments.models import PayoutLine
 
-    return list(PayoutLine.objects.filter(payout__run_id=run_id)
+    return cast(list[dict[str, Any]], list(PayoutLine.objects.filter(payout__run_id=run_id)
                 .values("program_id", "program__name", "payout__currency", "payout__status")
                 .annotate(amount_minor=Sum("amount_minor"), payouts=Count("payout_id", distinct=True))
-                .order_by("program__name", "payout__currency", "payout__status"))
+                .order_by("program__name", "payout__currency", "payout__status")))
 
 
 def run_composition_by_kind(*, run: Any) -> list[dict[str, Any]]:
@@ -182,18 +186,21 @@ def run_composition_by_kind(*, run: Any) -> list[dict[str, Any]]:
         by_program.setdefault(program_id, []).append(artist_id)
     for program_id, artist_ids in by_program.items():
         condition |= Q(program_id=program_id, artist_id__in=artist_ids)
-    return list(LedgerEntry.objects.filter(condition).filter(counted).values("kind", "currency")
-                .annotate(amount_minor=Sum("amount_minor")).order_by("currency", "kind"))
+    return cast(list[dict[str, Any]], list(LedgerEntry.objects.filter(condition).filter(counted)
+                                           .values("kind", "currency").annotate(amount_minor=Sum("amount_minor"))
+                                           .order_by("currency", "kind")))
 
 
-def period_ledger_by_kind(*, start: dt.datetime, end: dt.datetime, program_id: int | None = None) -> list[dict]:
+def period_ledger_by_kind(*, start: dt.datetime, end: dt.datetime,
+                          program_id: int | None = None) -> list[dict[str, Any]]:
     """Ledger movements in [start, end) per program, currency and kind."""
-    return list(_entries(program_id=program_id, start=start, end=end)
+    return cast(list[dict[str, Any]], list(_entries(program_id=program_id, start=start, end=end)
                 .values("program_id", "program__name", "currency", "kind")
-                .annotate(amount_minor=Sum("amount_minor")).order_by("program__name", "currency", "kind"))
+                .annotate(amount_minor=Sum("amount_minor")).order_by("program__name", "currency", "kind")))
 
 
-def period_payout_lines(*, start: dt.datetime, end: dt.datetime, program_id: int | None = None):
+def period_payout_lines(*, start: dt.datetime, end: dt.datetime,
+                        program_id: int | None = None) -> QuerySet[PayoutLine]:
     """Payout lines whose transfer was sent in [start, end)."""
     from payments.models import PayoutLine
 
@@ -212,7 +219,7 @@ class StatementPart:
     program_id: int
     program_name: str
     amount_minor: int
-    entries: list
+    entries: list[Any]
 
 
 def _counted_by_run(run: Any) -> Q:
@@ -245,10 +252,11 @@ def payout_statement(*, payout: Any) -> list[StatementPart]:
                    .exclude(payout_id=payout.pk).filter(ledger_entry__isnull=False)
                    .filter(Q(payout__status__in=settled_statuses) | Q(payout__status=Payout.Status.REVERSED))
                    .select_related("payout__run"))
-        settled: set[int] = set()
+        # An id may be None (a line not yet reversed): such a group is never settled.
+        settled: set[int | None] = set()
         for other in earlier:
             if other.payout.status == Payout.Status.REVERSED:
-                group = {other.ledger_entry_id, other.reversal_entry_id}
+                group: set[int | None] = {other.ledger_entry_id, other.reversal_entry_id}
             else:
                 group = set(base.filter(_counted_by_run(other.payout.run)).values_list("pk", flat=True))
                 group.add(other.ledger_entry_id)

@@ -11,8 +11,9 @@ reconciliation); matching is always within the event's `account`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -41,33 +42,33 @@ class Outcome:
     changes: list[tuple[str, Any, Any]] = field(default_factory=list)  # (kind, object, detail)
 
 
-def _account_updated(event: WebhookEvent, obj: dict, prepared: Any) -> list:
+def _account_updated(event: WebhookEvent, obj: dict[str, Any], prepared: Any) -> list[Any]:
     account, changed = connected_account_apply(data=obj, account_id=event.account)
     return [("account", account, changed)] if account is not None and changed else []
 
 
-def _transfer(event: WebhookEvent, obj: dict, prepared: Any) -> list:
+def _transfer(event: WebhookEvent, obj: dict[str, Any], prepared: Any) -> list[Any]:
     return [("payout", payout, old) for payout, old in
             payout_apply_transfer_event(event_type=event.type, transfer=obj)]
 
 
-def _account_payout(event: WebhookEvent, obj: dict, prepared: Any) -> list:
+def _account_payout(event: WebhookEvent, obj: dict[str, Any], prepared: Any) -> list[Any]:
     return [("payout", payout, old) for payout, old in
             payout_apply_account_payout(account_id=event.account, stripe_payout=obj, sources=prepared or [])]
 
 
-def _payout_sources(event: WebhookEvent, obj: dict) -> list[dict]:
+def _payout_sources(event: WebhookEvent, obj: dict[str, Any]) -> list[dict[str, Any]]:
     return payout_event_sources(account_id=event.account, stripe_payout=obj)
 
 
 # What each endpoint handles. Other types are stored and marked ignored; an event of the
 # other endpoint's kind (a transfer event signed with the Connect secret) is ignored too.
-HANDLERS: dict[str, dict[str, Callable[[WebhookEvent, dict, Any], list]]] = {
+HANDLERS: dict[str, dict[str, Callable[[WebhookEvent, dict[str, Any], Any], list[Any]]]] = {
     PLATFORM: {event_type: _transfer for event_type in TRANSFER_EVENTS},
     CONNECT: {"account.updated": _account_updated, **{event_type: _account_payout for event_type in PAYOUT_EVENTS}},
 }
 # Reads (Stripe calls) a handler needs, made before its transaction opens.
-PREPARE: dict[str, dict[str, Callable[[WebhookEvent, dict], Any]]] = {
+PREPARE: dict[str, dict[str, Callable[[WebhookEvent, dict[str, Any]], Any]]] = {
     PLATFORM: {},
     CONNECT: {event_type: _payout_sources for event_type in PAYOUT_EVENTS},
 }

@@ -27,6 +27,7 @@ settings import it whenever the broker URL is `atelierfs://` (the default) or
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -141,10 +142,8 @@ class Channel(filesystem.Channel):
                 os.close(fd)
             os.rename(staged, os.path.join(self.data_folder_out, name))
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(staged)
-            except OSError:
-                pass
             raise ChannelError(f"Cannot add message {name!r} to {self.data_folder_out!r}: {exc}") from exc
 
     def _get(self, queue):
@@ -174,10 +173,8 @@ class Channel(filesystem.Channel):
                 self._quarantine(claimed, name, queue, problem)
                 continue
             if not self.store_processed:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(claimed)
-                except FileNotFoundError:
-                    pass
             return payload
         raise Empty()
 

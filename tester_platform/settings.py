@@ -8,10 +8,6 @@ from pathlib import Path
 import dj_database_url
 
 from generation import schedule as generation_schedule
-from tester_platform.finance import schedule as finance_schedule
-from tester_platform.labour import schedule as labour_schedule
-from tester_platform.notifications import schedule as notifications_schedule
-
 from tester_platform.env import (
     ConfigurationError,
     env_bool,
@@ -20,6 +16,9 @@ from tester_platform.env import (
     env_list,
     env_str,
 )
+from tester_platform.finance import schedule as finance_schedule
+from tester_platform.labour import schedule as labour_schedule
+from tester_platform.notifications import schedule as notifications_schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ATELIER_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -84,6 +83,9 @@ INSTALLED_APPS = [
     "generation",
     "payments",
 ]
+if not PRODUCTION:
+    # Development tools (the scale seeder for load benchmarks); never in production.
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     # first: problem details for whatever any layer below answers or raises on /api/
@@ -134,7 +136,7 @@ except Exception as exc:  # dj_database_url raises plain ValueError/KeyError on 
     raise ConfigurationError(f"DATABASE_URL is not a database URL: {exc}") from None
 if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # A web server, a worker and beat write at once: WAL + immediate transactions, or
-    # writers meet "database is locked" (DESIGN.md, "Running and testing").
+    # writers meet "database is locked" (docs/design.md, "Running and testing").
     _default_db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -378,11 +380,12 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 
 # --- Stripe ---------------------------------------------------------------------------
-# Demo: the local Stripe (`python -m payments.localstripe_server`, the Procfile's `stripe:`
+# Demo: the local Stripe (`python -m devtools.localstripe`, the Procfile's `stripe:`
 # line) on 127.0.0.1:8420. Stripe's test mode: STRIPE_SECRET_KEY=sk_test_..., the
 # endpoint's whsec_... secret, and STRIPE_API_BASE set empty (see README).
 import os as _os  # noqa: E402
-from payments.local_secrets import demo_webhook_secrets, local_stripe_port  # noqa: E402
+
+from devtools.demo_secrets import demo_webhook_secrets, local_stripe_port  # noqa: E402
 
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "" if PRODUCTION else "sk_test_atelier_local")
 # Two endpoints, two signing secrets: the platform's own events (transfers) at

@@ -6,7 +6,6 @@ from tester_platform.health import healthz
 from tester_platform.metrics import metrics_view
 from tester_platform.sharing import views as sharing_views
 
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

@@ -42,7 +42,7 @@ class WorkerProcess:
             "HF_HUB_OFFLINE": "1",
         })
         env.update(extra_env or {})
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tester_platform", "worker", "-l", "INFO",
              "-Q", queues, "-n", hostname or f"{name}-{os.getpid()}-{time.time_ns()}@%h", "-P", pool, "-c", str(concurrency),
@@ -53,7 +53,7 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 60) -> "WorkerProcess":
+    def wait_ready(self, timeout: float = 60) -> WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -12,7 +12,7 @@ register = template.Library()
 
 
 @register.filter(name="money")
-def money(amount_minor, currency: str = "EUR") -> str:
+def money(amount_minor: int | str | None, currency: str = "EUR") -> str:
     if amount_minor is None or amount_minor == "":
         return "—"
     return format_minor(int(amount_minor), str(currency or "EUR"))

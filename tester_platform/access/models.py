@@ -40,6 +40,9 @@ class TokenActivity(models.Model):
                                                name="unique_token_activity_bucket")]
         indexes = [models.Index(fields=["minute", "token"], name="token_activity_minute_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.requests} requests of token #{self.token_id} at {self.minute:%Y-%m-%d %H:%M}"
+
 
 class AccessFlag(models.Model):
     class Kind(models.TextChoices):

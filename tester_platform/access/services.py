@@ -7,8 +7,8 @@ import statistics
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.db.models import Count, F, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from tester_platform.access.models import AccessFlag, AccessPolicy, TokenActivity

@@ -15,7 +15,7 @@ from tester_platform.api.services import token_create, token_revoke
 from tester_platform.common.access import role_required
 from tester_platform.errors import DomainError
 from tester_platform.policy import Act, programs_for
-from tester_platform.programs.models import Enrollment, Program
+from tester_platform.programs.models import Enrollment
 from tester_platform.programs.services import enrollment_reinstate, enrollment_suspend
 
 

@@ -1,4 +1,4 @@
-from tester_platform.accounts.roles import ARTIST, roles_of, STAFF_ROLES
+from tester_platform.accounts.roles import ARTIST, STAFF_ROLES, roles_of
 
 
 def roles(request):

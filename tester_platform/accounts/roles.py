@@ -18,7 +18,7 @@ ALL_ROLES = (ARTIST, MODERATOR, PROGRAM_MANAGER, FINANCE, ADMIN)
 STAFF_ROLES = (MODERATOR, PROGRAM_MANAGER, FINANCE, ADMIN)
 
 
-def roles_of(user: "User") -> set[str]:
+def roles_of(user: User) -> set[str]:
     if not user.is_authenticated:
         return set()
     cached = getattr(user, "_atelier_roles", None)
@@ -30,9 +30,9 @@ def roles_of(user: "User") -> set[str]:
     return cached
 
 
-def has_role(user: "User", *roles: str) -> bool:
+def has_role(user: User, *roles: str) -> bool:
     return bool(roles_of(user) & set(roles))
 
 
-def is_staff_member(user: "User") -> bool:
+def is_staff_member(user: User) -> bool:
     return has_role(user, *STAFF_ROLES)

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tester_platform.accounts.forms import TwoFactorForm
 from tester_platform.accounts.roles import is_staff_member
 from tester_platform.audit.services import audit_record
-from tester_platform.accounts.forms import TwoFactorForm
 
 
 @login_required

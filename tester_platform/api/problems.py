@@ -145,7 +145,7 @@ def _drf(exc) -> tuple[dict, int, dict]:
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = "%d" % exc.wait
+        headers["Retry-After"] = str(int(exc.wait))
     status = exc.status_code
     detail = exc.detail
     if isinstance(exc, exceptions.ValidationError) or isinstance(detail, (dict, list)):

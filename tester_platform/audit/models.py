@@ -18,6 +18,9 @@ class AuditChainHead(models.Model):
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     last_event_id = models.BigIntegerField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"Audit chain head at event #{self.last_event_id}"
+
 
 class UnknownChainKey(LookupError):
     """An event names a key id that is not configured (AUDIT_CHAIN_KEY / AUDIT_CHAIN_OLD_KEYS)."""

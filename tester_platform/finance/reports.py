@@ -192,7 +192,7 @@ def period_report(*, start: dt.date, end: dt.date, program: Program | None = Non
                                           "pending_minor": 0, "payouts": 0})
         entry["paid_minor" if row["payout__status"] in PAID_STATUSES else "failed_minor"] += row["amount_minor"]
     gpu = _gpu_seconds_by_program(start=since, end=until, program_ids=None if program is None else [program.pk])
-    for program_pk, seconds in gpu.items():
+    for program_pk in gpu:
         if not any(k[0] == program_pk for k in programs):
             name = Program.objects.filter(pk=program_pk).values_list("name", flat=True).first() or f"#{program_pk}"
             programs[(program_pk, "EUR")] = {"program_id": program_pk, "program": name, "currency": "EUR",

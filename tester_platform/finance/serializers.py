@@ -3,7 +3,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from payments.models import Payout, PayoutRun
-
 from tester_platform.api.lookups import MAX_ID
 
 

@@ -4,8 +4,6 @@ from tester_platform.admin_mixins import ReadOnlyAdmin
 from tester_platform.labour.models import FeedbackReport, PayFloorAssessment, TimeEntry
 
 
-
-
 @admin.register(FeedbackReport)
 class FeedbackReportAdmin(ReadOnlyAdmin):
     list_display = ("id", "title", "program", "artist", "category", "severity", "status", "created_at",

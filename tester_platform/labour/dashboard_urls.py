@@ -1,7 +1,7 @@
 from django.urls import path
 
-from tester_platform.labour import dashboard, task_views
 import tester_platform.converters  # noqa: F401  (registers <id:…>)
+from tester_platform.labour import dashboard, task_views
 
 app_name = "labour_review"
 

@@ -10,10 +10,10 @@ committed yet, so the platform keeps this small checker for evidence.)"""
 from __future__ import annotations
 
 import hashlib
-from fractions import Fraction
 import io
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 
 from django.conf import settings
 

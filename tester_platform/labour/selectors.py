@@ -122,13 +122,13 @@ def time_suggestions(*, artist, program_id: int, days: int = 14, today: dt.date 
     more (within the caps)."""
     today = today or timezone.localdate()
     first_day = today - dt.timedelta(days=days - 1)
-    since = dt.datetime.combine(first_day, dt.time.min, tzinfo=dt.timezone.utc)
+    since = dt.datetime.combine(first_day, dt.time.min, tzinfo=dt.UTC)
     jobs = (GenerationJob.objects.filter(artist=artist, program_id=program_id, created_at__gte=since)
             .order_by("created_at").values_list("id", "created_at", "started_at", "finished_at"))
     per_day: dict[dt.date, list[tuple[int, dt.datetime, dt.datetime]]] = {}
     for job_id, created, started, finished in jobs:
         end = (finished or started or created) + REVIEW_ALLOWANCE
-        per_day.setdefault(created.astimezone(dt.timezone.utc).date(), []).append((job_id, created, end))
+        per_day.setdefault(created.astimezone(dt.UTC).date(), []).append((job_id, created, end))
     cap = daily_cap_minutes(program_id=program_id)
     filed = dict(
         TimeEntry.objects.filter(artist=artist, program_id=program_id, date__gte=first_day)
@@ -220,7 +220,7 @@ def weekly_earnings(*, lines: list[LedgerEntry], currency: str, weeks: int = 12,
             continue
         if line.kind == LedgerEntry.Kind.REVERSAL and line.amount_minor > 0:
             continue  # a returned payout is not an earning
-        day = line.created_at.astimezone(dt.timezone.utc).date()
+        day = line.created_at.astimezone(dt.UTC).date()
         monday = day - dt.timedelta(days=day.weekday())
         if monday in totals:
             totals[monday] += line.amount_minor

@@ -8,7 +8,6 @@ from tester_platform.labour.models import FeedbackReport, TimeEntry
 from tester_platform.labour.services import ACCEPT, DUPLICATE, REJECT
 
 
-
 def _id(**kwargs):
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 

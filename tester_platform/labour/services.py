@@ -20,15 +20,13 @@ from payments.selectors import current_rate_card, ledger_sum
 from tester_platform.audit.services import audit_record
 from tester_platform.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotAllowed
 from tester_platform.labour.models import MINUTES_PER_DAY, Assignment, FeedbackReport, PayFloorAssessment, TimeEntry
-from tester_platform.notifications.models import Kind
-from tester_platform.notifications.services import notify
 from tester_platform.labour.selectors import (
     FILING_STATUSES,
-    can_mark_acted_on,
-    can_review,
     daily_cap_minutes,
     minutes_filed,
 )
+from tester_platform.notifications.models import Kind
+from tester_platform.notifications.services import notify
 from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Enrollment, Program
 
@@ -395,12 +393,12 @@ def iso_week(week: str | dt.date) -> tuple[str, dt.date, dt.date]:
 
 
 def previous_week(now: dt.datetime | None = None) -> str:
-    today = (now or timezone.now()).astimezone(dt.timezone.utc).date()
+    today = (now or timezone.now()).astimezone(dt.UTC).date()
     return iso_week(today - dt.timedelta(days=7))[0]
 
 
 def _utc(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
 @transaction.atomic

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
@@ -28,10 +30,8 @@ def unread_count(*, user) -> int:
     if cached is not None:
         return cached
     count = Notification.objects.filter(user=user, read_at__isnull=True).count()
-    try:
+    with contextlib.suppress(Exception):
         cache.set(key, count, timeout=600)
-    except Exception:
-        pass
     return count
 
 
@@ -40,10 +40,8 @@ def unread_count_forget(user_ids) -> None:
     keys = [_unread_key(pk) for pk in user_ids]
 
     def forget():
-        try:
+        with contextlib.suppress(Exception):
             cache.delete_many(keys)
-        except Exception:
-            pass
 
     forget()
     transaction.on_commit(forget, robust=True)

@@ -17,11 +17,11 @@ from tester_platform.audit.selectors import audit_events_about
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
 from tester_platform.errors import DomainError
+from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 from tester_platform.portal.forms import ApplicationForm, ConsentForm, InvitationSignUpForm, ProfileForm
 from tester_platform.portal.selectors import quota_summaries
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.programs.services import application_submit, invitation_accept, invitation_for_token
-from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 
 ONBOARDING_STEPS = ("profile", "consent", "payout")
 

@@ -16,10 +16,15 @@ from django.utils import timezone
 
 from generation.conf import get_profile
 from generation.errors import GenerationError, ModelProfileError
-from generation.presets import ASPECT_RATIOS, MAX_DURATION_SECONDS, MIN_DURATION_SECONDS, RESOLUTIONS, \
-    frame_size, frames_for_duration
+from generation.presets import (
+    ASPECT_RATIOS,
+    MAX_DURATION_SECONDS,
+    MIN_DURATION_SECONDS,
+    RESOLUTIONS,
+    frame_size,
+    frames_for_duration,
+)
 from generation.services import jobs_cancel_queued
-
 from tester_platform.accounts.roles import ARTIST, MODERATOR, PROGRAM_MANAGER
 from tester_platform.accounts.services import user_grant_role
 from tester_platform.audit.services import audit_record

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER
 from tester_platform.common.access import role_required
 from tester_platform.errors import DomainError
+from tester_platform.pagecache import MODERATION_PAGE_SCOPES, cached_page
 from tester_platform.sharing.forms import AppealDecisionForm, DecisionForm
 from tester_platform.sharing.models import ShareRequest
 from tester_platform.sharing.selectors import moderation_queue, moderator_figures, reviewable_programs
@@ -23,7 +24,6 @@ from tester_platform.sharing.services import (
     share_requests_bulk_approve,
 )
 from tester_platform.studio.media import signed_media_url
-from tester_platform.pagecache import MODERATION_PAGE_SCOPES, cached_page
 
 REVIEWERS = (MODERATOR, PROGRAM_MANAGER, ADMIN)
 PAGE_SIZE = 50

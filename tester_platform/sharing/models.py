@@ -146,3 +146,6 @@ class ShareEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["actor", "action"], name="share_event_actor_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} on share request #{self.share_request_id}"

@@ -63,7 +63,6 @@ def create(request, generation_id: int):
             messages.success(request, "Your share request is in review.")
             return redirect("sharing:detail", pk=share_request.pk)
     from generation.models import GenerationJob
-
     from tester_platform.studio.media import signed_media_url
 
     job = get_object_or_404(GenerationJob, pk=generation_id, artist=request.user)

@@ -31,8 +31,8 @@ def signed_media_url(*, job, kind: str, user) -> str | None:
 
 
 def serve_signed_media(request, token: str):
-    from tester_platform.studio.services import generation_for_user
     from tester_platform.errors import NotFound
+    from tester_platform.studio.services import generation_for_user
 
     try:
         payload = signing.loads(token, salt=_SALT, max_age=MEDIA_URL_MAX_AGE)

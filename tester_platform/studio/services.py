@@ -22,9 +22,9 @@ class ProgramPaused(Conflict):
 
 
 def _check_program_policy(*, program: Program, resolution, mode: str) -> None:
-    if mode in GenerationJob.ORIGINAL_MODES and resolution in RESOLUTION_ORDER:
-        if RESOLUTION_ORDER.index(resolution) > RESOLUTION_ORDER.index(program.max_resolution):
-            raise InvalidInput(f"This program allows resolutions up to {program.max_resolution}.", field="resolution")
+    if (mode in GenerationJob.ORIGINAL_MODES and resolution in RESOLUTION_ORDER
+            and RESOLUTION_ORDER.index(resolution) > RESOLUTION_ORDER.index(program.max_resolution)):
+        raise InvalidInput(f"This program allows resolutions up to {program.max_resolution}.", field="resolution")
 
 
 def _check_program_length(*, program: Program, params, mode: str) -> None:

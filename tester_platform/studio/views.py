@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from generation.models import GenerationJob
 from generation.selectors import jobs_for_artist
 from tester_platform.errors import InvalidInput, NotFound, domain_error_classes
+from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.studio.forms import MAX_STORYBOARD_ROWS, DeriveForm, GenerateForm, StoryboardForm
 from tester_platform.studio.media import serve_signed_media, signed_media_url
@@ -21,7 +22,6 @@ from tester_platform.studio.services import (
     generation_submit,
     generation_submit_with_uploads,
 )
-from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 
 
 def _programs_for(user):

@@ -8,7 +8,16 @@ from tester_platform.api.services import token_create
 from tester_platform.programs.models import ProgramStaff
 from tester_platform.programs.services import invitation_create
 from tester_platform.sharing.services import share_request_create, share_request_decide
-from tests.factories import ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, make_output, sign
+from tests.factories import (
+    ConsentDocumentFactory,
+    ProgramFactory,
+    UserFactory,
+    add_staff,
+    enroll,
+    make_artist,
+    make_output,
+    sign,
+)
 
 ROLES = ("anonymous", "owner", "other_artist", "moderator", "other_moderator", "manager", "finance", "admin")
 

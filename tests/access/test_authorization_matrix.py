@@ -6,15 +6,16 @@ import datetime as dt
 import json
 
 import pytest
-from django.utils import timezone
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tester_platform.access.models import AccessFlag
 from tester_platform.programs.models import Enrollment
 from tests.access.matrix_world import ROLES, build_world
 from tests.factories import PASSWORD, make_output
+from tests.finance.helpers import matrix_owed, matrix_payout, matrix_prepared_run, matrix_run, matrix_stripe
 from tests.labour.helpers import (
     matrix_accepted_report,
     matrix_assignment,
@@ -25,7 +26,6 @@ from tests.labour.helpers import (
     matrix_task,
     matrix_time,
 )
-from tests.finance.helpers import matrix_owed, matrix_payout, matrix_prepared_run, matrix_run, matrix_stripe
 
 # Roles, in order:   anon  owner other  mod  o-mod  mgr   fin  admin
 ALL_200 = (200,) * 8
@@ -471,7 +471,7 @@ def test_route_answers_each_role_as_expected(db, name, method, kwargs_fn, body_f
     assert len(expected) == len(ROLES)
     failures = []
     world = build_world() if method == "GET" else None
-    for role, status in zip(ROLES, expected):
+    for role, status in zip(ROLES, expected, strict=True):
         if world is None or method != "GET":
             # A write changes the world: each role gets a fresh one, rolled back after.
             with transaction.atomic():

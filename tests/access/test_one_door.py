@@ -82,7 +82,7 @@ def _sample_kwargs(pattern) -> dict | None:
         path_regex = regex.pattern
         kwargs = {name: sample for name in names}
         try:
-            candidate = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: kwargs[m.group(1)], path_regex)
+            candidate = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m, kwargs=kwargs: kwargs[m.group(1)], path_regex)
         except KeyError:
             continue
         if regex.search(candidate.lstrip("^").rstrip("$").replace("\\Z", "")):

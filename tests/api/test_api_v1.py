@@ -155,7 +155,7 @@ MATRIX = [
 
 @pytest.mark.parametrize("method,path,expected", MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_api_authorization_matrix(people, program, method, path, expected):
-    for role, status in zip(ROLES, expected):
+    for role, status in zip(ROLES, expected, strict=True):
         client = api_as(people[role])
         url = path.format(program=program.pk)
         body = {"program": program.pk} if method == "POST" else None

@@ -45,7 +45,7 @@ def _ids(response):
 
 def test_each_moderator_sees_only_their_programs_queue(both_programs, moderator, other_moderator):
     here, there = both_programs
-    for url, mine, theirs in zip(QUEUES, here, there):
+    for url, mine, theirs in zip(QUEUES, here, there, strict=True):
         assert _ids(api_as(moderator).get(url)) == [mine], url
         assert _ids(api_as(other_moderator).get(url)) == [theirs], url
 
@@ -53,7 +53,7 @@ def test_each_moderator_sees_only_their_programs_queue(both_programs, moderator,
 def test_a_manager_and_an_admin_see_the_queue_and_may_filter_by_program(both_programs, manager, admin_user,
                                                                         program, other_program):
     here, there = both_programs
-    for url, mine, theirs in zip(QUEUES, here, there):
+    for url, mine, theirs in zip(QUEUES, here, there, strict=True):
         assert _ids(api_as(manager).get(url)) == [mine]
         assert sorted(_ids(api_as(admin_user).get(url))) == sorted([mine, theirs])
         assert _ids(api_as(admin_user).get(f"{url}&program={other_program.pk}")) == [theirs]
@@ -61,7 +61,7 @@ def test_a_manager_and_an_admin_see_the_queue_and_may_filter_by_program(both_pro
 
 def test_an_artist_or_finance_has_no_queue_but_still_their_own_list(both_programs, artist, finance_user):
     here, _ = both_programs
-    for url, own in zip(QUEUES, here):
+    for url, own in zip(QUEUES, here, strict=True):
         refused = api_as(artist).get(url)
         assert refused.status_code == 403 and refused["Content-Type"] == "application/problem+json"
         assert refused.json()["code"] == "not_a_reviewer"

@@ -45,7 +45,7 @@ def stress_env(folder: Path, transport: str) -> dict:
 
 
 def start_worker(folder: Path, transport: str, log_path: Path, *, timeout: float = 60) -> subprocess.Popen:
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tests.broker.stress_app", "worker", "-l", "INFO", "-P", "solo",
          "-c", "1", "-Q", "stress", "-n", f"stress-{os.getpid()}-{time.time_ns()}@%h",

@@ -209,6 +209,6 @@ def test_folders_on_another_filesystem_are_refused(folder):
 
     from kombu.exceptions import ChannelError
 
-    with tempfile.TemporaryDirectory(dir=shm) as other:
-        with connect(folder, staging_folder=other) as conn, pytest.raises(ChannelError, match="filesystem"):
-            publish(conn, {"n": 1})
+    with (tempfile.TemporaryDirectory(dir=shm) as other, connect(folder, staging_folder=other) as conn,
+          pytest.raises(ChannelError, match="filesystem")):
+        publish(conn, {"n": 1})

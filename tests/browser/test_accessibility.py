@@ -1,12 +1,20 @@
 """axe-core (bundled with axe-playwright-python) over the main pages in Chromium: no
 serious or critical accessibility violations."""
 import pytest
-
-from tests.browser.conftest import sign_in
 from axe_playwright_python.sync_playwright import Axe
 
 from tester_platform.sharing.services import share_request_create, share_request_decide
-from tests.factories import ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, make_output, sign
+from tests.browser.conftest import sign_in
+from tests.factories import (
+    ConsentDocumentFactory,
+    ProgramFactory,
+    UserFactory,
+    add_staff,
+    enroll,
+    make_artist,
+    make_output,
+    sign,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

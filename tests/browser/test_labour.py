@@ -2,11 +2,10 @@ import re
 
 import pytest
 
-from tests.browser.conftest import sign_in, sign_out
-
 from payments.models import LedgerEntry
 from tester_platform.labour.models import FeedbackReport
 from tester_platform.programs.models import ProgramStaff
+from tests.browser.conftest import sign_in, sign_out
 from tests.factories import (
     ConsentDocumentFactory,
     ProgramFactory,

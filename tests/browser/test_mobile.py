@@ -17,8 +17,16 @@ from tester_platform.labour.services import feedback_submit, time_entry_submit
 from tester_platform.notifications.services import announcement_publish
 from tester_platform.sharing.services import share_request_create, share_request_decide
 from tests.browser.conftest import ARTIFACTS, sign_in
-from tests.factories import ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, \
-    make_output, sign
+from tests.factories import (
+    ConsentDocumentFactory,
+    ProgramFactory,
+    UserFactory,
+    add_staff,
+    enroll,
+    make_artist,
+    make_output,
+    sign,
+)
 from tests.labour.evidence_files import png_bytes
 from tests.labour.helpers import make_rate_card, publish_task
 

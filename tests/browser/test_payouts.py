@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -123,7 +124,7 @@ def test_two_finance_users_pay_an_artist_who_sees_it_arrive_and_downloads_the_st
     shot(page, "payouts-6-finance-report-with-charts")
     with page.expect_download() as csv_download:
         page.locator("#download-csv").click()
-    assert "by_artist" in open(csv_download.value.path()).read()
+    assert "by_artist" in Path(csv_download.value.path()).read_text()
     assert page.console_errors == []
     sign_out(page)
 
@@ -146,6 +147,6 @@ def test_two_finance_users_pay_an_artist_who_sees_it_arrive_and_downloads_the_st
         page.locator("#statement-pdf").click()
     from pypdf import PdfReader
 
-    text = " ".join(PdfReader(io.BytesIO(open(download.value.path(), "rb").read())).pages[0].extract_text().split())
+    text = " ".join(PdfReader(io.BytesIO(Path(download.value.path()).read_bytes())).pages[0].extract_text().split())
     assert "Atelier payout statement" in text and "€35.00" in text and "Feedback bounty" in text
     assert page.console_errors == []

@@ -12,7 +12,15 @@ from tests.studio.test_ranges import _public_video_url
 def test_chromium_seeks_in_the_public_player(live_server, browser):
     from tester_platform.accounts.roles import MODERATOR
     from tests.browser.conftest import wait_js
-    from tests.factories import ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, sign
+    from tests.factories import (
+        ConsentDocumentFactory,
+        ProgramFactory,
+        UserFactory,
+        add_staff,
+        enroll,
+        make_artist,
+        sign,
+    )
 
     program = ProgramFactory(slug="seek", name="Seek Program")
     ConsentDocumentFactory(program=program)

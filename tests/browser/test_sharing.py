@@ -1,8 +1,16 @@
 import pytest
 
 from tests.browser.conftest import sign_in, wait_js
-
-from tests.factories import ConsentDocumentFactory, ProgramFactory, UserFactory, add_staff, enroll, make_artist, make_output, sign
+from tests.factories import (
+    ConsentDocumentFactory,
+    ProgramFactory,
+    UserFactory,
+    add_staff,
+    enroll,
+    make_artist,
+    make_output,
+    sign,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

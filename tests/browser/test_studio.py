@@ -2,9 +2,8 @@ import time
 
 import pytest
 
-from tests.browser.conftest import sign_in, wait_js
-
 from generation.models import GenerationJob
+from tests.browser.conftest import sign_in, wait_js
 from tests.factories import ConsentDocumentFactory, ProgramFactory, enroll, make_artist, sign
 from tests.generation.conftest import gpu_worker, tiny_model_dir  # noqa: F401
 

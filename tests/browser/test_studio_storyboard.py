@@ -1,6 +1,8 @@
 """Chromium: the artist uploads a still, lays out a 2-shot storyboard, watches the progress
 of each shot, plays the one video it makes and downloads the signed original."""
 import time
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -64,7 +66,7 @@ def test_the_artist_uploads_an_image_lays_out_a_storyboard_watches_each_shot_and
     # each shot was watched: the first ran and finished while the second waited, then the second ran
     assert any(s == ("running", "waiting") for s, _ in seen), seen
     assert shot_taken, seen
-    assert all(p[0] <= q[0] for (_, p), (_, q) in zip(seen, seen[1:])), seen  # shot 1 only moves forward
+    assert all(p[0] <= q[0] for (_, p), (_, q) in pairwise(seen)), seen  # shot 1 only moves forward
 
     player = page.locator("video#player")
     player.wait_for()
@@ -82,7 +84,7 @@ def test_the_artist_uploads_an_image_lays_out_a_storyboard_watches_each_shot_and
         page.get_by_role("link", name="Download (signed MP4)").click()
     download = info.value
     assert download.suggested_filename == f"atelier-{job.pk}.mp4"
-    data = open(download.path(), "rb").read()
+    data = Path(download.path()).read_bytes()
     assert data[4:8] == b"ftyp" and media.probe(data)["frames"] == job.num_frames
     import hashlib
 

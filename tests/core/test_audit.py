@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import json
+from itertools import pairwise
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -20,7 +21,7 @@ def events(artist, program):
 
 def test_each_event_stores_the_hash_of_the_one_before(events):
     hashes = list(events.values_list("prev_hash", "hash"))
-    for (_, previous), (prev_hash, _) in zip(hashes, hashes[1:]):
+    for (_, previous), (prev_hash, _) in pairwise(hashes):
         assert prev_hash == previous
 
 

@@ -108,7 +108,7 @@ def test_the_deploy_check_is_quiet_in_the_demo():
 def test_the_demos_webhook_secrets_are_made_per_demo_never_shipped(tmp_path):
     """Generated once per state folder and shared by the web app and its local Stripe:
     two demos on one machine never accept each other's events."""
-    from payments.local_secrets import demo_webhook_secrets
+    from devtools.demo_secrets import demo_webhook_secrets
 
     one = demo_webhook_secrets(tmp_path / "a" / "stripe-webhook-secrets.json")
     assert demo_webhook_secrets(tmp_path / "a" / "stripe-webhook-secrets.json") == one  # read back, not remade

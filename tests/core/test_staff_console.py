@@ -2,11 +2,10 @@
 (scoped to the manager's own programs, generated from the console's URL patterns)."""
 from __future__ import annotations
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, reverse
 from django.utils import timezone
-
-import pytest
 
 from payments.errors import InvalidRateCard, RateCardImmutable
 from payments.models import RateCard

@@ -36,8 +36,8 @@ def prepare_and_approve(*, program=None, approver=None, period_end=None, prepare
     a run prepared (by `preparer`, default the schedule) and approved by `approver` (default
     a finance user made for it)."""
     from payments.payouts import payout_run_approve, payout_run_create
-    from tests.factories import UserFactory
     from tester_platform.accounts.roles import FINANCE
+    from tests.factories import UserFactory
 
     if approver is None:
         approver = UserFactory(email=f"approver-{uuid.uuid4().hex[:6]}@example.test", roles=[FINANCE])

@@ -8,7 +8,7 @@ from django.utils import timezone
 from payments.models import Payout, PayoutRun
 from tester_platform.api.services import token_create
 from tests.conftest import api_as
-from tests.finance.helpers import accept_labour, enabled_account, make_owed, rows, yesterday
+from tests.finance.helpers import enabled_account, make_owed, rows, yesterday
 from tests.labour.helpers import make_rate_card
 
 pytestmark = pytest.mark.django_db

@@ -6,6 +6,7 @@ Connect webhook alone; an approved run's payout reaches "arrived" through the co
 account's payout.paid. Nothing here is started by the test process but the demo itself."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from payments.local_secrets import local_stripe_port
+from devtools.demo_secrets import local_stripe_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
@@ -125,7 +126,7 @@ def test_the_procfile_demo_delivers_connect_webhooks_and_a_payout_arrives(tmp_pa
     db = var_dir / "db.sqlite3"
     _manage(env, "migrate", "--noinput", "-v", "0")
     log_path = tmp_path / "demo.log"
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
     demo = subprocess.Popen([HONCHO, "-f", "Procfile", "start"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -166,7 +167,5 @@ def test_the_procfile_demo_delivers_connect_webhooks_and_a_payout_arrives(tmp_pa
                 demo.wait(10)
         log.close()
         for pid in re.findall(r"started \(pid=(\d+)\)", log_path.read_text(errors="replace")):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(pid), signal.SIGKILL)  # honcho starts each process in its own session
-            except (ProcessLookupError, PermissionError):
-                pass

@@ -11,8 +11,8 @@ from payments.models import Payout, PayoutRun
 from payments.payouts import payout_run_execute
 from tester_platform.accounts.roles import FINANCE
 from tester_platform.audit.models import AuditEvent
-from tester_platform.finance.services import payout_run_approve, payout_run_execute as service_execute
-from tester_platform.finance.services import payout_run_prepare
+from tester_platform.finance.services import payout_run_approve, payout_run_prepare
+from tester_platform.finance.services import payout_run_execute as service_execute
 from tester_platform.finance.tasks import payout_run_execute_task, scheduled_payout_runs_task
 from tests.conftest import api_as
 from tests.factories import UserFactory

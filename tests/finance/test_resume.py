@@ -20,9 +20,9 @@ from payments.models import LedgerEntry, Payout, PayoutRun
 from tester_platform.audit.models import AuditEvent
 from tester_platform.finance.schedule import beat_schedule
 from tester_platform.finance.services import payout_runs_resume
+from tests import worker as worker_module
 from tests.finance.helpers import make_owed, prepare_and_approve
 from tests.payments.stripe_server import CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET
-from tests import worker as worker_module
 from tests.worker import ROOT, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +120,7 @@ class BeatProcess:
         env = dict(os.environ)
         env.update({"DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": worker_module.test_database_url(),
                     "PYTHONUNBUFFERED": "1", **extra_env})
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tester_platform", "beat", "-l", "INFO",
              "-s", str(log_dir / f"beat-schedule-{time.time_ns()}")],
@@ -143,9 +143,9 @@ def test_a_run_whose_worker_is_killed_mid_way_is_finished_by_the_periodic_resume
     every second, and once the run has made no progress for 3 s a fresh worker finishes it.
     Nobody is paid twice (one transfer per payout at Stripe, one ledger entry per line) and
     nobody is skipped."""
+    from tester_platform.accounts.roles import FINANCE
     from tester_platform.finance.services import payout_run_approve, payout_run_prepare
     from tests.factories import UserFactory
-    from tester_platform.accounts.roles import FINANCE
 
     people = _stripe_artists(stripe_server, program, 24)
     stripe_server.configure(transfer_latency_ms=150)  # a slow Stripe: the run takes a few seconds

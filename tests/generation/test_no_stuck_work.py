@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -143,8 +142,8 @@ def test_media_not_writable_stops_the_worker_claiming_and_work_resumes_once_it_i
         assert job.status == "queued" and job.attempts == 0 and job.dispatched_at is None
         assert not UsageRecord.objects.exists()
         assert worker.proc.poll() is None
-        from django.test import Client, override_settings
         from django.core.files.storage import FileSystemStorage
+        from django.test import Client, override_settings
 
         with override_settings(MEDIA_ROOT=str(media)):  # the web host sees the same media
             import generation.storage as gen_storage

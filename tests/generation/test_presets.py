@@ -7,8 +7,8 @@ from generation.errors import InvalidParameters
 from generation.presets import (
     ASPECT_RATIOS,
     RESOLUTION_BOXES,
-    clip_max_frames,
     RESOLUTIONS,
+    clip_max_frames,
     extension_frames_for_duration,
     frame_size,
     frames_for_duration,
@@ -76,7 +76,7 @@ def test_table_every_ratio_resolution_and_shipped_profile_is_within_2_percent(pr
     # no larger accepted size within 2 % exists (brute force over the box)
     target = max(a, b) / min(a, b)
     better = [(L, S) for S in range(m, short_limit + 1, m) for L in range(S, long_limit + 1, m)
-              if L * S > w * h and abs((L / S) / target - 1) <= 0.02]
+              if w * h < L * S and abs((L / S) / target - 1) <= 0.02]
     assert not better, better[:3]
     assert (w >= h) == (a >= b)
 

@@ -89,8 +89,8 @@ def matrix_time(world) -> TimeEntry:
 
 def matrix_attachment(world):
     """An image attached to a report by the world's owner."""
-    from tests.labour.evidence_files import png_bytes
     from tester_platform.labour.services import feedback_submit
+    from tests.labour.evidence_files import png_bytes
 
     matrix_rate_card(world)
     report = feedback_submit(artist=world.user("owner"), program=world.program, category="bug", severity="low",

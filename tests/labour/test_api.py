@@ -57,7 +57,7 @@ EXPECTED = [403, 404, 404, 404, 200]
 def test_review_permissions_and_twice_is_409(request, kind, report, time_entry):
     item = report if kind == "feedback" else time_entry
     url = f"/api/v1/{kind}/{item.pk}/review/"
-    for who, expected in zip(REVIEWERS, EXPECTED):
+    for who, expected in zip(REVIEWERS, EXPECTED, strict=True):
         response = api_as(request.getfixturevalue(who)).post(url, {"decision": "accept"}, format="json")
         assert response.status_code == expected, (who, response.content)
     assert response.json()["status"] == "accepted"
@@ -214,7 +214,7 @@ def test_proposed_time_through_the_api(artist, other_artist, program, rate_card)
 
 def test_list_views_use_a_fixed_number_of_queries(artist, program, rate_card, django_assert_max_num_queries):
     client = api_as(artist)
-    for n in range(3):
+    for _ in range(3):
         client.post("/api/v1/feedback/", feedback_body(program), format="json")
         client.post("/api/v1/time-entries/", time_body(program, minutes=30), format="json")
     with django_assert_max_num_queries(6):

@@ -26,6 +26,7 @@ from tester_platform.labour.assignments import (
 from tester_platform.labour.models import Assignment, Task
 from tester_platform.labour.services import feedback_submit, pay_floor_assess
 from tester_platform.notifications.models import Notification
+from tester_platform.policy import PolicyDenied
 from tests.factories import make_output
 from tests.labour.evidence_files import png_bytes
 from tests.labour.helpers import make_rate_card, publish_task
@@ -127,9 +128,9 @@ def test_nobody_reviews_their_own_assignment_or_another_programs(artist, program
     task = publish_task(program, manager)
     assignment = assignment_take(task=task, artist=artist)
     assignment_submit(assignment=assignment, artist=artist, note="done")
-    with pytest.raises(Exception):
+    with pytest.raises(PolicyDenied):
         assignment_review(assignment=assignment, reviewer=artist, decision="accept")
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):  # staff of another program do not learn it exists
         assignment_review(assignment=assignment, reviewer=other_moderator, decision="accept")
     with pytest.raises(InvalidInput):
         assignment_review(assignment=assignment, reviewer=moderator, decision="return", reason="")

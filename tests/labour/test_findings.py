@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from payments.models import LedgerEntry
 from tester_platform.audit.models import AuditEvent
-from tester_platform.errors import InvalidInput, InvalidTransition
+from tester_platform.errors import InvalidInput, InvalidTransition, NotFound
 from tester_platform.labour.findings import feedback_attach, feedback_rerate
 from tester_platform.labour.models import FeedbackAttachment, FeedbackReport
 from tester_platform.labour.services import feedback_review, feedback_submit
@@ -112,7 +112,7 @@ def test_the_artist_adds_evidence_while_the_report_waits(artist, other_artist, p
     report = _file(artist, program)
     feedback_attach(report=report, artist=artist, files=[("later.png", png_bytes())])
     assert report.attachments.count() == 1
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         feedback_attach(report=report, artist=other_artist, files=[("x.png", png_bytes())])
     feedback_review(report=report, reviewer=moderator, decision="accept")
     with pytest.raises(InvalidTransition):
@@ -169,7 +169,7 @@ def test_re_rating_needs_a_reason_and_a_reviewer_of_the_program(artist, program,
     report = _file(artist, program)
     with pytest.raises(InvalidInput):
         feedback_rerate(report=report, moderator=moderator, severity="high", reason=" ")
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):  # staff of another program do not learn it exists
         feedback_rerate(report=report, moderator=other_moderator, severity="high", reason="x")
     add_staff(artist, program, "moderator")  # an artist who also moderates
     own = _file(artist, program)

@@ -9,7 +9,7 @@ from payments.models import LedgerEntry
 from tester_platform.audit.models import AuditEvent
 from tester_platform.consent.services import consent_withdraw
 from tester_platform.programs.models import ProgramStaff
-from tests.factories import add_staff, enroll, sign
+from tests.factories import enroll, sign
 from tests.labour.helpers import make_job
 
 pytestmark = pytest.mark.django_db

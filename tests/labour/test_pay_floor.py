@@ -41,7 +41,7 @@ def work(artist, program, moderator, *, hours_per_day: list[int], extra_minutes:
 
 def after_this_week():
     _, _, next_monday = iso_week(timezone.localdate())
-    return dt.datetime.combine(next_monday, dt.time(3), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(next_monday, dt.time(3), tzinfo=dt.UTC)
 
 
 def test_ten_accepted_hours_with_small_bounties_are_topped_up_to_exactly_the_floor(artist, program, moderator):

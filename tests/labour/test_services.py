@@ -228,7 +228,7 @@ def test_time_may_link_only_the_artists_own_generations(artist, other_artist, pr
 
 def test_time_is_proposed_from_generation_sessions(artist, program, rate_card):
     day = timezone.localdate() - dt.timedelta(days=2)
-    at = lambda h, m: dt.datetime.combine(day, dt.time(h, m), tzinfo=dt.timezone.utc)  # noqa: E731
+    at = lambda h, m: dt.datetime.combine(day, dt.time(h, m), tzinfo=dt.UTC)  # noqa: E731
     # Session 1: 10:00-10:02, 10:20-10:21 (gap < 30 min) → 10:00 to 10:31 = 31 min.
     a = make_job(artist, program, created_at=at(10, 0), finished_at=at(10, 2))
     b = make_job(artist, program, created_at=at(10, 20), finished_at=at(10, 21))

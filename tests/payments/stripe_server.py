@@ -21,7 +21,7 @@ CONNECT_WEBHOOK_SECRET = "whsec_atelier_local_connect"
 class LocalStripe:
     def __init__(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "payments.localstripe_server", "--port", "0", "--webhook-secret", WEBHOOK_SECRET,
+            [sys.executable, "-m", "devtools.localstripe", "--port", "0", "--webhook-secret", WEBHOOK_SECRET,
              "--connect-webhook-secret", CONNECT_WEBHOOK_SECRET, "--payout-delay-ms", "-1", "--arrival-delay-ms", "0"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 30

@@ -57,10 +57,9 @@ def test_a_transfer_is_sent_with_the_idempotency_key_to_the_configured_base():
     (401, {"error": {"type": "invalid_request_error", "message": "bad key"}}, GatewayError),
 ])
 def test_stripe_errors_become_engine_errors(status, body, error):
-    with gateway.use_http_client(RecordingClient([(status, body)])):
-        with pytest.raises(error) as caught:
-            gateway.transfer_create(amount_minor=1, currency="EUR", destination="acct_1", transfer_group="g",
-                                    metadata={}, idempotency_key="k")
+    with gateway.use_http_client(RecordingClient([(status, body)])), pytest.raises(error) as caught:
+        gateway.transfer_create(amount_minor=1, currency="EUR", destination="acct_1", transfer_group="g",
+                                metadata={}, idempotency_key="k")
     if error is TransferRefused:
         assert caught.value.stripe_code == "balance_insufficient"
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from payments.gateway import signature_header
-from payments.models import ConnectedAccount, Payout, WebhookEvent
+from payments.models import ConnectedAccount, WebhookEvent
 from payments.payouts import payout_run_create
 from tests.finance.helpers import accept_labour, enabled_account
 from tests.labour.helpers import make_rate_card

@@ -142,6 +142,7 @@ def _fill_queue(program, count):
         sign(a, program)
     outputs = [make_output(artists[0], program, frames=1, width=16, height=16)]
     from django.core.files.base import ContentFile  # noqa: F401  (reuse one file for speed)
+
     from generation.models import GenerationJob
 
     template = outputs[0]

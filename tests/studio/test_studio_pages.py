@@ -9,7 +9,6 @@ from tester_platform.consent.services import consent_withdraw
 from tester_platform.programs.models import Enrollment
 from tester_platform.programs.services import enrollment_suspend, program_set_paused
 from tests.factories import make_output
-from tests.studio.conftest import empty_gpu_queue  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -94,5 +94,5 @@ class Command(BaseCommand):
             consent_sign(artist=artist, program=program, document_version=document.version, participation=True,
                          training_use=False, marketing_use=True, ip_address="127.0.0.1", user_agent="seed_demo")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at the address above with:"))
-        for email, name, roles in ACCOUNTS:
+        for email, _name, roles in ACCOUNTS:
             self.stdout.write(f"  {email:<22} {', '.join(roles):<16} password: {settings.DEMO_PASSWORD}")

@@ -8,7 +8,7 @@ import time
 
 from aiohttp import web
 
-from payments.localstripe_server.state import PAYOUT_FAILURES, _error, _id, _int, _truthy
+from devtools.localstripe.state import PAYOUT_FAILURES, _error, _id, _int, _truthy
 
 
 class ConnectMixin:

@@ -1,4 +1,4 @@
-"""`python -m payments.localstripe_server`: bind 127.0.0.1, pick the port and the webhook
+"""`python -m devtools.localstripe`: bind 127.0.0.1, pick the port and the webhook
 targets and secrets (the demo's, shared through var/), and run."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from payments.localstripe_server.server import LocalStripe
-from payments.localstripe_server.state import DEFAULT_BALANCE_MINOR
+from devtools.localstripe.server import LocalStripe
+from devtools.localstripe.state import DEFAULT_BALANCE_MINOR
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
 
     secrets_ = {"platform": args.webhook_secret, "connect": args.connect_webhook_secret}
     if args.webhook_secrets_file:
-        from payments.local_secrets import demo_webhook_secrets
+        from devtools.demo_secrets import demo_webhook_secrets
 
         shared = demo_webhook_secrets(args.webhook_secrets_file)
         secrets_ = {kind: secrets_[kind] or shared[kind] for kind in secrets_}
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.port is None:
         from urllib.parse import urlsplit
 
-        from payments.local_secrets import local_stripe_port
+        from devtools.demo_secrets import local_stripe_port
 
         override = int(os.environ.get("STRIPE_PORT") or 0)
         web_port = urlsplit(app_url).port if app_url else None

@@ -1,7 +1,7 @@
 """The local Stripe for the demo and the tests: localstripe (pip package, pinned), started
 bound to 127.0.0.1 with its own state folder per run, plus what it lacks for Connect.
 
-    python -m payments.localstripe_server --port 8420 --app-url http://127.0.0.1:8000 \
+    python -m devtools.localstripe --port 8420 --app-url http://127.0.0.1:8000 \
         --webhook-secrets-file var/stripe-webhook-secrets.json
 
 localstripe's own CLI binds every interface and pickles its state into one hard-coded
@@ -39,7 +39,7 @@ produces only what Stripe's Connect produces today (transfers and payouts split,
 
 It imports nothing from Django: it is a separate process.
 """
-from payments.localstripe_server.state import (  # noqa: F401  (the package's names)
+from devtools.localstripe.state import (  # noqa: F401  (the package's names)
     DEFAULT_BALANCE_MINOR,
     ONBOARDING_REQUIREMENTS,
     PAYOUT_FAILURES,
@@ -48,6 +48,6 @@ from payments.localstripe_server.state import (  # noqa: F401  (the package's na
 
 
 def main(argv=None) -> None:
-    from payments.localstripe_server.cli import main as run
+    from devtools.localstripe.cli import main as run
 
     run(argv)

@@ -85,7 +85,7 @@ class Command(BaseCommand):
             for n in range(count)])
         Group.objects.get_or_create(name=MODERATOR)
         ProgramStaff.objects.bulk_create([ProgramStaff(program=p, user=m, role=ProgramStaff.Role.MODERATOR)
-                                          for p, m in zip(progs, moderators)])
+                                          for p, m in zip(progs, moderators, strict=True)])
         group = Group.objects.get(name=MODERATOR)
         group.user_set.add(*moderators)
         return progs, {c.program_id: c for c in cards}, {d.program_id: d for d in docs}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from payments.localstripe_server.connect import ConnectMixin
-from payments.localstripe_server.state import ONBOARDING_REQUIREMENTS, State, _canonical, _error, _id, _int, _truthy
+from devtools.localstripe.connect import ConnectMixin
+from devtools.localstripe.state import ONBOARDING_REQUIREMENTS, State, _canonical, _error, _id, _int, _truthy
 
 log = logging.getLogger("atelier.localstripe")
 

@@ -1,0 +1,5 @@
+import sys
+
+from devtools.localstripe.cli import main
+
+main(sys.argv[1:])
