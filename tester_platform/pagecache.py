@@ -188,12 +188,12 @@ def declare(declarations: Mapping[str, PageScopes]) -> None:
     AppConfig.ready, so web, worker and beat processes all bump."""
     for label, scopes in declarations.items():
         model = apps.get_model(label)
-        if _DECLARED.get(model, scopes) != scopes:
-            raise ImproperlyConfigured(f"{model._meta.label}: declared twice with different page-cache scopes")
         paths = tuple(_resolve(model, path) for path in scopes.people)
         for name in scopes.others:
             if name not in _user_links(model):
                 raise ImproperlyConfigured(f"{model._meta.label}: others names {name!r}, which is not a link to a person")
+        if _DECLARED.get(model, scopes) != scopes:
+            raise ImproperlyConfigured(f"{model._meta.label}: declared twice with different page-cache scopes")
         _DECLARED[model], _PATHS[model] = scopes, paths
         _connect(model, scopes, paths)
 
