@@ -11,6 +11,7 @@ from django.db.models import Count, F, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from tester_platform import pagecache
 from tester_platform.access.models import AccessFlag, AccessPolicy, TokenActivity
 from tester_platform.api.models import ApiToken
 from tester_platform.audit.services import audit_record
@@ -202,7 +203,8 @@ def access_flag_review(*, flag: AccessFlag, reviewer, undo: bool, note: str = ""
     flag.reviewed_by, flag.reviewed_at, flag.review_note = reviewer, timezone.now(), note
     flag.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
     if undo and flag.kind == AccessFlag.Kind.TOKEN and flag.token_id:
-        ApiToken.objects.filter(pk=flag.token_id).update(suspended_at=None, suspended_reason="")
+        # update() sends no signal: the helper retires the person's pages (the token shows as active again)
+        pagecache.queryset_update(ApiToken.objects.filter(pk=flag.token_id), suspended_at=None, suspended_reason="")
     if undo and flag.kind == AccessFlag.Kind.ARTIST and flag.program_id:
         enrollment = Enrollment.objects.get(artist=flag.artist, program=flag.program)
         if enrollment.status == Enrollment.Status.SUSPENDED:

@@ -14,3 +14,11 @@ class AuditConfig(AppConfig):
         # The audit app is a core app every deployment installs; the check guards the
         # whole platform's secrets, the chain key among them.
         register(production_secrets_check, Tags.security, deploy=True)
+
+        from tester_platform.pagecache import declare, no_pages
+
+        # Which cached pages a write to each model changes (tester_platform/pagecache.py).
+        declare({
+            "audit.AuditEvent": no_pages("the audit trail is read by staff reports, not by a cached page; written by every service"),
+            "audit.AuditChainHead": no_pages("the hash chain's bookkeeping"),
+        })

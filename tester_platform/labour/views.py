@@ -238,8 +238,7 @@ def _chart(weeks: list[tuple[dt.date, int]], currency: str) -> dict:
             "has_earnings": any(amount > 0 for _, amount in weeks)}
 
 
-@cached_page(scopes=ARTIST_PAGE_SCOPES)
-@login_required
+@cached_page(access=login_required, scopes=ARTIST_PAGE_SCOPES)
 def earnings(request):
     data = earnings_for(artist=request.user)
     weeks = weekly_earnings(lines=data.lines, currency=data.currency)

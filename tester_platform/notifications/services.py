@@ -89,10 +89,9 @@ def notify_many(*, users, kind: str, title: str, body: str = "", link: str = "",
     if len(rows) == 1:
         rows[0].save()
     else:
-        rows = Notification.objects.bulk_create(rows)
-        from tester_platform.pagecache import bump_people  # bulk_create sends no post_save
+        from tester_platform import pagecache  # bulk_create sends no post_save: the helper bumps
 
-        bump_people(u.pk for u in users)
+        rows = pagecache.bulk_create(Notification, rows)
     unread_count_forget(u.pk for u in users)
     _after_commit([n.pk for n in rows if n.email_status == Notification.Email.PENDING])
     return rows
@@ -177,12 +176,11 @@ def notifications_mark_read(*, user, actor, ids: Iterable[int] | None = None) ->
     rows = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         rows = rows.filter(pk__in=list(ids))
-    count = rows.update(read_at=timezone.now())
+    from tester_platform import pagecache  # update() sends no signal: the helper bumps
+
+    count = pagecache.queryset_update(rows, read_at=timezone.now())
     if count:
         unread_count_forget([user.pk])
-        from tester_platform.pagecache import bump_people
-
-        bump_people([user.pk])
     return count
 
 

@@ -40,8 +40,7 @@ def _my_enrollment(request, slug: str) -> Enrollment:
     return get_object_or_404(Enrollment.objects.select_related("program"), program__slug=slug, artist=request.user)
 
 
-@cached_page(scopes=ARTIST_PAGE_SCOPES)
-@login_required
+@cached_page(access=login_required, scopes=ARTIST_PAGE_SCOPES)
 def home(request):
     enrollments = list(Enrollment.objects.filter(artist=request.user).select_related("program"))
     for enrollment in enrollments:

@@ -29,8 +29,8 @@ REVIEWERS = (MODERATOR, PROGRAM_MANAGER, ADMIN)
 PAGE_SIZE = 50
 
 
-@cached_page(scopes=MODERATION_PAGE_SCOPES, params=("program", "status", "destination", "overdue", "page"))
-@role_required(*REVIEWERS)
+@cached_page(access=role_required(*REVIEWERS), scopes=MODERATION_PAGE_SCOPES,
+             params=("program", "status", "destination", "overdue", "page"))
 def queue(request):
     filters = {
         "program_id": request.GET.get("program") or None,

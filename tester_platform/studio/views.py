@@ -33,8 +33,7 @@ def _submit_error(form, error):
     form.add_error(field if field in form.fields else None, error.message)
 
 
-@cached_page(scopes=ARTIST_PAGE_SCOPES, params=("status", "mode", "page"))
-@login_required
+@cached_page(access=login_required, scopes=ARTIST_PAGE_SCOPES, params=("status", "mode", "page"))
 def studio(request):
     programs = list(_programs_for(request.user))
     options = {p.pk: studio_options(program=p) for p in programs}
