@@ -13,6 +13,7 @@ from generation.errors import GenerationError
 
 class ImmutableUsageRecord(GenerationError):
     http_status = 409
+    code = "immutable_usage_record"
 
 
 def _output_path(instance: "GenerationJob", filename: str) -> str:

@@ -1,6 +1,7 @@
 """Engine domain errors. Each carries the HTTP status the platform should answer with and,
-where one input is at fault, the ``field`` to attach the message to (the platform's API
-error handler reads ``http_status`` and ``as_dict``)."""
+where one input is at fault, the ``field`` to attach the message to: the shape every service
+error of Atelier has (``code``, ``message``, ``field``, ``http_status``; see
+generation/errors.py), read by the platform's page handler and its API's problem details."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,16 +12,13 @@ class PaymentsError(Exception):
     code = "invalid"
     field: str | None = None
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if field is not None:
             self.field = field
-
-    def as_dict(self) -> dict[str, Any]:
-        if self.field:
-            return {self.field: [self.message], "code": self.code}
-        return {"detail": self.message, "code": self.code}
+        if code:
+            self.code = code
 
 
 class InvalidPosting(PaymentsError):
@@ -91,9 +89,6 @@ class NothingToPay(PayoutError):
         super().__init__(message, field=None)
         self.skipped = skipped
         self.period_end = period_end
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"detail": self.message, "code": self.code, "skipped": self.skipped}
 
 
 class GatewayError(PaymentsError):

@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # a service error that escapes a page view: error.html with its status, never a 500
+    "tester_platform.common.handlers.ServiceErrorMiddleware",
     # last, so a locked-out login is answered before any view runs
     "axes.middleware.AxesMiddleware",
 ]

@@ -13,7 +13,7 @@ from tester_platform.common.http import client_ip
 from tester_platform.api.models import ApiToken
 from tester_platform.api.services import token_create, token_revoke
 from tester_platform.common.access import role_required
-from tester_platform.errors import DomainError
+from tester_platform.common.handlers import errors_as_message, errors_on, form_status
 from tester_platform.policy import Act, programs_for
 from tester_platform.programs.models import Enrollment
 from tester_platform.programs.services import enrollment_reinstate, enrollment_suspend
@@ -24,29 +24,23 @@ def tokens(request):
     form = TokenForm(request.POST or None)
     raw = None
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             _, raw = token_create(user=request.user, name=form.cleaned_data["name"],
                                   scopes=form.cleaned_data["scopes"], ttl_days=form.cleaned_data["ttl_days"],
                                   ip_address=client_ip(request), second_factor=request.user.is_verified())
-        except DomainError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             form = TokenForm()
     return render(request, "access/tokens.html", {
         "form": form, "raw_token": raw, "tokens": ApiToken.objects.filter(user=request.user),
         "flags": AccessFlag.objects.filter(artist=request.user, status=AccessFlag.Status.OPEN),
-    }, status=400 if form.errors else 200)
+    }, status=form_status(form))
 
 
 @login_required
 @require_POST
 def token_revoke_view(request, pk: int):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    try:
+    with errors_as_message(request):
         token_revoke(token=token, actor=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, f"Token {token.prefix}… revoked.")
     return redirect("access:tokens")
 
@@ -68,12 +62,9 @@ def flags(request):
             if enrollment is None:
                 suspend_form.add_error("email", "No artist with this email in that program.")
             else:
-                try:
+                with errors_on(suspend_form):
                     enrollment_suspend(enrollment=enrollment, actor=request.user,
                                        reason=suspend_form.cleaned_data["reason"])
-                except DomainError as error:
-                    suspend_form.add_error(None, error.message)
-                else:
                     messages.success(request, f"{enrollment.artist.email} can no longer generate in "
                                               f"{enrollment.program.name}.")
                     return redirect("access:flags")
@@ -97,11 +88,9 @@ def flag_review(request, pk: int):
     flag = get_object_or_404(visible, pk=pk)
     form = FlagReviewForm(request.POST)
     if form.is_valid():
-        try:
+        with errors_as_message(request):
             access_flag_review(flag=flag, reviewer=request.user, undo=form.cleaned_data["decision"] == "undo",
                                note=form.cleaned_data["note"])
-        except DomainError as error:
-            messages.error(request, error.message)
     return redirect("access:flags")
 
 
@@ -109,8 +98,6 @@ def flag_review(request, pk: int):
 @require_POST
 def reinstate(request, pk: int):
     enrollment = get_object_or_404(Enrollment, pk=pk, program__in=_managed_programs(request.user))
-    try:
+    with errors_as_message(request):
         enrollment_reinstate(enrollment=enrollment, actor=request.user, note=request.POST.get("note", ""))
-    except DomainError as error:
-        messages.error(request, error.message)
     return redirect("access:flags")

@@ -33,7 +33,7 @@ class TokenView(APIView):
         try:
             user = authenticate(request._request, username=data.validated_data["email"].lower(),
                                 password=data.validated_data["password"])
-        except DjangoPermissionDenied:
+        except DjangoPermissionDenied:  # a backend refused the sign-in outright: the same 401 as a wrong password
             user = None
         if user is None:
             raise AuthenticationFailed("Email or password is wrong.")

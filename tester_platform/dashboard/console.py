@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from tester_platform.audit.selectors import audit_events_for_program
 from tester_platform.consent.models import ConsentDocument
 from tester_platform.consent.services import consent_document_draft, consent_document_publish, current_document
 from tester_platform.common.access import role_required
+from tester_platform.common.handlers import errors_as_message, errors_on, form_status
 from tester_platform.dashboard.forms import (
     AnnouncementForm,
     ConsentDraftForm,
@@ -34,9 +35,7 @@ from tester_platform.dashboard.forms import (
     RateCardForm,
     ReasonForm,
     StaffGrantForm,
-    add_service_error,
 )
-from tester_platform.errors import NotAllowed, NotFound, domain_error_classes
 from tester_platform.policy import Act, authorize, can, programs_for
 from tester_platform.programs.models import Application, Enrollment, Invitation, Program, ProgramStaff
 from tester_platform.programs.rate_cards import rate_card_draft, rate_card_publish
@@ -63,12 +62,7 @@ def _managed_program(user, slug: str) -> Program:
     # Staff of other programs: 404 from the lookup. Staff of this one who may not manage it
     # (moderators, finance) and anyone short of a second factor: 403 from the policy.
     program = get_object_or_404(programs_for(user, Act.READ), slug=slug)
-    try:
-        authorize(user, Act.MANAGE, program=program)
-    except NotFound as error:
-        raise Http404(error.message) from None
-    except NotAllowed as error:
-        raise PermissionDenied(error.message) from None
+    authorize(user, Act.MANAGE, program=program)  # refused: the page handler's 403
     return program
 
 
@@ -102,11 +96,6 @@ def _done(request, message: str, to: str, program: Program):
     return redirect(to, slug=program.slug)
 
 
-def _failed(request, error, to: str, program: Program):
-    messages.error(request, error.message)
-    return redirect(to, slug=program.slug)
-
-
 @role_required(*STAFF_ROLES)
 def index(request):
     programs = programs_for(request.user, Act.MANAGE).annotate(
@@ -126,27 +115,23 @@ def index(request):
 def program_settings(request, program: Program):
     form = ProgramSettingsForm(request.POST or None, initial=ProgramSettingsForm.initial_for(program))
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             program_update_settings(program=program, actor=request.user, **form.cleaned_data)
-        except domain_error_classes() as error:
-            add_service_error(form, error)
-        else:
             return _done(request, "Settings saved.", "dashboard:console_settings", program)
     return _page(request, program, "settings.html", "settings", {
         "form": form, "pause_form": PauseForm(), "caps": program_caps(program),
-    }, status=400 if form.errors else 200)
+    }, status=form_status(form))
 
 
 def _set_paused(request, program: Program, paused: bool):
     form = PauseForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
+    with errors_as_message(request):
         program = program_set_paused(program=program, actor=request.user, paused=paused, reason=reason)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_settings", program)
-    message = ("Program paused: new generations are refused and queued jobs were cancelled." if paused
-               else "Program resumed: artists can generate again.")
-    return _done(request, message, "dashboard:console_settings", program)
+        message = ("Program paused: new generations are refused and queued jobs were cancelled." if paused
+                   else "Program resumed: artists can generate again.")
+        return _done(request, message, "dashboard:console_settings", program)
+    return redirect("dashboard:console_settings", slug=program.slug)
 
 
 @console_view(action=True)
@@ -175,16 +160,16 @@ def invitations(request, program: Program):
     problems = []
     if request.method == "POST" and form.is_valid():
         labels = [label for label, _ in form.entries]
-        try:
-            batch = invitation_create_many(program=program, emails=[a for _, a in form.entries],
-                                           invited_by=request.user)
-        except InvitationListInvalid as error:
-            form.add_error("emails", error.message)
-            problems = [f"{labels[index][:1].upper()}{labels[index][1:]}: {message}"
-                        for index, message in error.problems]
-        except domain_error_classes() as error:
-            add_service_error(form, error)
-        else:
+        with errors_on(form):
+            try:
+                batch = invitation_create_many(program=program, emails=[a for _, a in form.entries],
+                                               invited_by=request.user)
+            except InvitationListInvalid as error:
+                # Not handled here, only read: besides its message on the field (errors_on puts it
+                # there), the page lists each refused line of the pasted list.
+                problems = [f"{labels[index][:1].upper()}{labels[index][1:]}: {message}"
+                            for index, message in error.problems]
+                raise
             message = f"{len(batch.created)} invitation{'s' if len(batch.created) != 1 else ''} sent."
             if batch.skipped:
                 message += " Skipped: " + "; ".join(f"{address} ({why})" for address, why in batch.skipped) + "."
@@ -195,29 +180,27 @@ def invitations(request, program: Program):
     for invitation in page:
         invitation.state = _invitation_state(invitation, now)
     return _page(request, program, "invitations.html", "invitations",
-                 {"form": form, "problems": problems, "page": page}, status=400 if form.errors else 200)
+                 {"form": form, "problems": problems, "page": page}, status=form_status(form))
 
 
 @console_view(action=True)
 def invitation_resend_view(request, program: Program, pk: int):
     invitation = get_object_or_404(Invitation, pk=pk, program=program)
-    try:
+    with errors_as_message(request):
         new, _ = invitation_resend(invitation=invitation, actor=request.user)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_invitations", program)
-    return _done(request, f"A new invitation was sent to {new.email}; the old link no longer works.",
-                 "dashboard:console_invitations", program)
+        return _done(request, f"A new invitation was sent to {new.email}; the old link no longer works.",
+                     "dashboard:console_invitations", program)
+    return redirect("dashboard:console_invitations", slug=program.slug)
 
 
 @console_view(action=True)
 def invitation_revoke_view(request, program: Program, pk: int):
     invitation = get_object_or_404(Invitation, pk=pk, program=program)
-    try:
+    with errors_as_message(request):
         invitation_revoke(invitation=invitation, actor=request.user)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_invitations", program)
-    return _done(request, f"The invitation of {invitation.email} was revoked.", "dashboard:console_invitations",
-                 program)
+        return _done(request, f"The invitation of {invitation.email} was revoked.", "dashboard:console_invitations",
+                     program)
+    return redirect("dashboard:console_invitations", slug=program.slug)
 
 
 # --- applications -------------------------------------------------------------------------
@@ -239,13 +222,12 @@ def application_decide_view(request, program: Program, pk: int):
         messages.error(request, "Choose accept or decline.")
         return redirect("dashboard:console_applications", slug=program.slug)
     accept = form.cleaned_data["decision"] == "accept"
-    try:
+    with errors_as_message(request):
         application_decide(application=application, decided_by=request.user, accept=accept,
                            reason=form.cleaned_data["reason"])
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_applications", program)
-    return _done(request, f"{application.artist.email}: {'accepted' if accept else 'declined'}.",
-                 "dashboard:console_applications", program)
+        return _done(request, f"{application.artist.email}: {'accepted' if accept else 'declined'}.",
+                     "dashboard:console_applications", program)
+    return redirect("dashboard:console_applications", slug=program.slug)
 
 
 # --- enrollments --------------------------------------------------------------------------
@@ -271,12 +253,11 @@ def enrollment_suspend_view(request, program: Program, pk: int):
     enrollment = get_object_or_404(Enrollment.objects.select_related("artist"), pk=pk, program=program)
     form = ReasonForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
+    with errors_as_message(request):
         enrollment_suspend(enrollment=enrollment, actor=request.user, reason=reason)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_enrollments", program)
-    return _done(request, f"{enrollment.artist.email} is suspended; they see your reason on their dashboard.",
-                 "dashboard:console_enrollments", program)
+        return _done(request, f"{enrollment.artist.email} is suspended; they see your reason on their dashboard.",
+                     "dashboard:console_enrollments", program)
+    return redirect("dashboard:console_enrollments", slug=program.slug)
 
 
 @console_view(action=True)
@@ -284,11 +265,10 @@ def enrollment_reinstate_view(request, program: Program, pk: int):
     enrollment = get_object_or_404(Enrollment.objects.select_related("artist"), pk=pk, program=program)
     form = ReasonForm(request.POST)
     note = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
+    with errors_as_message(request):
         enrollment_reinstate(enrollment=enrollment, actor=request.user, note=note)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_enrollments", program)
-    return _done(request, f"{enrollment.artist.email} is reinstated.", "dashboard:console_enrollments", program)
+        return _done(request, f"{enrollment.artist.email} is reinstated.", "dashboard:console_enrollments", program)
+    return redirect("dashboard:console_enrollments", slug=program.slug)
 
 
 # --- rate cards ---------------------------------------------------------------------------
@@ -300,28 +280,24 @@ def rate_cards(request, program: Program):
     current = current_rate_card(program_id=program.pk)
     form = RateCardForm(request.POST or None, initial=RateCardForm.initial_for(draft or current))
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             card = rate_card_draft(program=program, actor=request.user, **form.terms())
-        except domain_error_classes() as error:
-            add_service_error(form, error)
-        else:
             return _done(request, f"Draft version {card.version} saved. Check it, then publish it.",
                          "dashboard:console_rate_cards", program)
     return _page(request, program, "rate_cards.html", "rate_cards", {
         "form": form, "draft": draft, "current": current,
         "published": [c for c in cards if c.published_at is not None],
-    }, status=400 if form.errors else 200)
+    }, status=form_status(form))
 
 
 @console_view(action=True)
 def rate_card_publish_view(request, program: Program, pk: int):
     card = get_object_or_404(RateCard, pk=pk, program=program)
-    try:
+    with errors_as_message(request):
         card = rate_card_publish(card=card, actor=request.user)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_rate_cards", program)
-    return _done(request, f"Rate card version {card.version} is published and now current.",
-                 "dashboard:console_rate_cards", program)
+        return _done(request, f"Rate card version {card.version} is published and now current.",
+                     "dashboard:console_rate_cards", program)
+    return redirect("dashboard:console_rate_cards", slug=program.slug)
 
 
 # --- consent documents ----------------------------------------------------------------------
@@ -335,28 +311,24 @@ def consent(request, program: Program):
     form = ConsentDraftForm(request.POST or None,
                             initial={"title": source.title, "body": source.body} if source else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             document = consent_document_draft(program=program, actor=request.user, **form.cleaned_data)
-        except domain_error_classes() as error:
-            add_service_error(form, error)
-        else:
             return _done(request, f"Draft version {document.version} saved. Publish it when it is final.",
                          "dashboard:console_consent", program)
     return _page(request, program, "consent.html", "consent", {
         "form": form, "draft": draft, "current": current,
         "published": [d for d in documents if d.published_at is not None],
-    }, status=400 if form.errors else 200)
+    }, status=form_status(form))
 
 
 @console_view(action=True)
 def consent_publish_view(request, program: Program, pk: int):
     document = get_object_or_404(ConsentDocument, pk=pk, program=program)
-    try:
+    with errors_as_message(request):
         document = consent_document_publish(document=document, actor=request.user)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_consent", program)
-    return _done(request, f"Consent version {document.version} is published. Artists are asked to sign it again "
-                          "before they generate.", "dashboard:console_consent", program)
+        return _done(request, f"Consent version {document.version} is published. Artists are asked to sign it again "
+                              "before they generate.", "dashboard:console_consent", program)
+    return redirect("dashboard:console_consent", slug=program.slug)
 
 
 # --- program staff ------------------------------------------------------------------------
@@ -370,12 +342,9 @@ def staff(request, program: Program):
         if user is None:
             form.add_error("email", "No account has this email address; they need an account first.")
         else:
-            try:
+            with errors_on(form):
                 row = program_staff_grant(program=program, user=user, role=form.cleaned_data["role"],
                                           actor=request.user)
-            except domain_error_classes() as error:
-                add_service_error(form, error)
-            else:
                 return _done(request, f"{user.email} is now {row.get_role_display().lower()} of {program.name}.",
                              "dashboard:console_staff", program)
     rows = list(ProgramStaff.objects.filter(program=program).select_related("user").order_by("role", "user__email"))
@@ -384,18 +353,17 @@ def staff(request, program: Program):
             row.role == ProgramStaff.Role.MODERATOR or can_grant_manager)
     return _page(request, program, "staff.html", "staff",
                  {"form": form, "rows": rows, "can_grant_manager": can_grant_manager},
-                 status=400 if form.errors else 200)
+                 status=form_status(form))
 
 
 @console_view(action=True)
 def staff_revoke_view(request, program: Program, pk: int):
     row = get_object_or_404(ProgramStaff.objects.select_related("user"), pk=pk, program=program)
-    try:
+    with errors_as_message(request):
         program_staff_revoke(staff=row, actor=request.user)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_staff", program)
-    return _done(request, f"{row.user.email} is no longer {row.get_role_display().lower()} of {program.name}.",
-                 "dashboard:console_staff", program)
+        return _done(request, f"{row.user.email} is no longer {row.get_role_display().lower()} of {program.name}.",
+                     "dashboard:console_staff", program)
+    return redirect("dashboard:console_staff", slug=program.slug)
 
 
 # --- audit trail --------------------------------------------------------------------------
@@ -450,17 +418,14 @@ def announcements(request, program: Program):
 
     form = AnnouncementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             item = announcement_publish(program=program, actor=request.user, **form.cleaned_data)
-        except domain_error_classes() as error:
-            add_service_error(form, error)
-        else:
             return _done(request, f"Announcement sent to {item.recipients} tester{'s' if item.recipients != 1 else ''}"
                                   f"{' (inbox and email)' if item.email else ' (inbox)'}.",
                          "dashboard:console_announcements", program)
     return _page(request, program, "announcements.html", "announcements", {
         "form": form, "items": Announcement.objects.filter(program=program).select_related("created_by")[:50],
-    }, status=400 if form.errors else 200)
+    }, status=form_status(form))
 
 
 # --- tasks (assignments) -----------------------------------------------------------------------
@@ -479,15 +444,12 @@ def tasks(request, program: Program):
     form = TaskForm(request.POST or None, testers=testers, currency=card.currency if card else "EUR")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with errors_on(form):
             task = task_publish(program=program, actor=request.user, title=data["title"],
                                 instructions=data["instructions"], category=data["category"],
                                 estimated_minutes=data["estimated_minutes"], pay=data["pay"],
                                 fixed_pay_minor=data["fixed_pay"], capacity=data["capacity"], due_at=data["due_at"],
                                 invited_ids=data["invited"])
-        except domain_error_classes() as error:
-            add_service_error(form, error)
-        else:
             return _done(request, f"Task “{task.title}” is published; its testers were told.",
                          "dashboard:console_tasks", program)
     counts = {status: Count("assignments", filter=Q(assignments__status=status), distinct=True)
@@ -495,7 +457,7 @@ def tasks(request, program: Program):
     rows = Task.objects.filter(program=program).annotate(**counts).order_by("-created_at")
     return _page(request, program, "tasks.html", "tasks", {
         "form": form, "tasks": rows, "rate_card": card, "now": timezone.now(),
-    }, status=400 if form.errors else 200)
+    }, status=form_status(form))
 
 
 @console_view(action=True)
@@ -504,8 +466,7 @@ def task_close_view(request, program: Program, pk: int):
     from tester_platform.labour.models import Task
 
     task = get_object_or_404(Task, pk=pk, program=program)
-    try:
+    with errors_as_message(request):
         task_close(task=task, actor=request.user)
-    except domain_error_classes() as error:
-        return _failed(request, error, "dashboard:console_tasks", program)
-    return _done(request, f"Task “{task.title}” is closed to new testers.", "dashboard:console_tasks", program)
+        return _done(request, f"Task “{task.title}” is closed to new testers.", "dashboard:console_tasks", program)
+    return redirect("dashboard:console_tasks", slug=program.slug)

@@ -17,12 +17,6 @@ MAX_CSV_BYTES = 256 * 1024
 CURRENCIES = [("EUR", "EUR (€)"), ("USD", "USD ($)"), ("GBP", "GBP (£)")]
 
 
-def add_service_error(form: forms.Form, error) -> None:
-    """Put a service's error on the field it names, or on the whole form."""
-    field = getattr(error, "field", None)
-    form.add_error(field if field in form.fields else None, error.message)
-
-
 class ProgramSettingsForm(forms.Form):
     name = forms.CharField(max_length=120)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}),

@@ -13,10 +13,10 @@ from django.shortcuts import redirect
 from generation.models import GenerationJob
 from payments.models import LedgerEntry
 from payments.selectors import current_rate_card, entries_for_sources
+from tester_platform.common.handlers import errors_as_message
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import current_document
 from tester_platform.dashboard.console import _page, console_view
-from tester_platform.errors import domain_error_classes
 from tester_platform.labour.services import marketing_licence_post
 from tester_platform.programs.models import Program
 
@@ -45,11 +45,8 @@ def marketing(request, program: Program):
         if not raw.isdigit() or len(raw) > 18:
             messages.error(request, "Give the number of one of the program's outputs.")
             return redirect("dashboard:console_marketing", slug=program.slug)
-        try:
+        with errors_as_message(request):
             entry = marketing_licence_post(generation_id=int(raw), actor=request.user, program=program)
-        except domain_error_classes() as error:
-            messages.error(request, error.message)
-        else:
             if entry.created:
                 messages.success(request, f"Output #{raw} recorded as used in marketing: "
                                           f"{entry.amount_display} posted to the artist's earnings.")

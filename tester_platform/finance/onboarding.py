@@ -7,10 +7,8 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
 
-from payments.errors import PaymentsError
 from tester_platform.accounts.roles import ARTIST, has_role
 from tester_platform.finance.services import payout_account_connect
 from tester_platform.programs.models import Enrollment
@@ -31,11 +29,9 @@ def start_onboarding(request, next_path: str):
     if not is_artist(request.user):
         raise PermissionDenied("Payout accounts are for artists.")
     refresh_url, return_url = connect_urls(request, next_path)
-    try:
-        _, url = payout_account_connect(artist=request.user, refresh_url=refresh_url, return_url=return_url)
-    except PaymentsError as error:
-        return render(request, "finance/error.html", {"title": "Stripe is not reachable right now",
-                                                      "message": error.message}, status=error.http_status)
+    # Stripe away or refusing: the PaymentsError is answered by the page handler
+    # (tester_platform.common.handlers) with its message and status (502, 402).
+    _, url = payout_account_connect(artist=request.user, refresh_url=refresh_url, return_url=return_url)
     return HttpResponseRedirect(url)
 
 

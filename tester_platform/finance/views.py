@@ -22,7 +22,7 @@ from payments.payouts import connected_account_for
 from payments.selectors import balances_for, payout_totals_by_status, payouts_for_artist
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
 from tester_platform.common.access import role_required
-from tester_platform.errors import DomainError
+from tester_platform.common.handlers import error_title, errors_as_message
 from tester_platform.finance import reports
 from tester_platform.finance.forms import PayoutRunForm, PeriodForm
 from tester_platform.finance.onboarding import allow_stripe_form_action, is_artist, start_onboarding
@@ -50,12 +50,6 @@ def _run_or_404(run_id: int) -> PayoutRun:
     return run
 
 
-def _error_page(request, error: Exception, *, title: str, status: int | None = None):
-    message = getattr(error, "message", str(error))
-    return render(request, "finance/error.html", {"title": title, "message": message},
-                  status=status or getattr(error, "http_status", 400))
-
-
 # --- finance: runs --------------------------------------------------------------------------
 
 def _runs():
@@ -77,6 +71,7 @@ def home(request):
     })
 
 
+@error_title("The payout run was not prepared")
 @role_required(*FINANCE_ROLES)
 @require_POST
 def run_create(request):
@@ -92,10 +87,10 @@ def run_create(request):
         run = payout_run_prepare(actor=request.user, period_end=form.cleaned_data["period_end"],
                                  program=form.cleaned_data["program"])
     except NothingToPay as nothing:
+        # Recovers: the page lists who is owed but not payable now, and why, so finance
+        # knows what to chase (any other service error goes to the page handler).
         return render(request, "finance/nothing_to_pay.html", {
-            "message": nothing.message, "skipped": reports.skipped_rows(nothing.skipped)}, status=400)
-    except (DomainError, PaymentsError) as error:
-        return _error_page(request, error, title="The payout run was not prepared")
+            "message": nothing.message, "skipped": reports.skipped_rows(nothing.skipped)}, status=nothing.http_status)
     messages.success(request, f"Payout run #{run.pk} prepared: {run.payout_count} payout{pluralize(run.payout_count)}. "
                               f"Nothing is sent until "
                               f"a second finance user approves it.")
@@ -120,12 +115,9 @@ def run_detail(request, run_id: int):
 def run_approve(request, run_id: int):
     """The second pair of eyes: approve exactly the previewed amounts."""
     run = _run_or_404(run_id)
-    try:
+    with errors_as_message(request):
         run = payout_run_approve(actor=request.user, run=run, digest=request.POST.get("digest") or "")
-    except (DomainError, PaymentsError) as error:
-        messages.error(request, error.message)
-        return redirect("finance:run_detail", run_id=run.pk)
-    messages.success(request, f"Payout run #{run.pk} approved: {run.payout_count} transfers are being created.")
+        messages.success(request, f"Payout run #{run.pk} approved: {run.payout_count} transfers are being created.")
     return redirect("finance:run_detail", run_id=run.pk)
 
 
@@ -133,11 +125,8 @@ def run_approve(request, run_id: int):
 @require_POST
 def run_discard(request, run_id: int):
     run = _run_or_404(run_id)
-    try:
+    with errors_as_message(request):
         run = payout_run_discard(actor=request.user, run=run)
-    except (DomainError, PaymentsError) as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, f"Payout run #{run.pk} discarded: nothing was sent; the money stays owed.")
     return redirect("finance:run_detail", run_id=run.pk)
 
@@ -148,12 +137,8 @@ def run_execute(request, run_id: int):
     """Resume an approved run now, in this request (the beat task would within minutes);
     safe beside the background task."""
     run = _run_or_404(run_id)
-    try:
+    with errors_as_message(request, "The run stopped: {message} Pending payouts stay pending; it resumes by itself."):
         run = payout_run_execute(run_id=run.pk, actor=request.user, trigger="manual")
-    except (DomainError, PaymentsError) as error:
-        messages.error(request, f"The run stopped: {error.message} Pending payouts stay pending; it resumes "
-                                f"by itself.")
-    else:
         messages.success(request, f"Payout run #{run.pk}: {run.get_status_display()}.")
     return redirect("finance:run_detail", run_id=run.pk)
 
@@ -175,11 +160,8 @@ def reconciliation(request):
 def reconciliation_run_view(request):
     from tester_platform.finance.services import reconciliation_run
 
-    try:
+    with errors_as_message(request):
         report = reconciliation_run(actor=request.user)
-    except (DomainError, PaymentsError) as error:
-        messages.error(request, error.message)
-    else:
         if report.error:
             messages.error(request, f"The check could not finish: {report.error}")
         elif report.difference_count:
@@ -301,6 +283,8 @@ def payout_return(request):
     try:
         account = payout_account_refresh(artist=request.user)
     except PaymentsError as error:
+        # Recovers: the webhook brings the account's state later; until then the page shows
+        # the state stored last, with a warning instead of an error page.
         messages.warning(request, f"We could not read your Stripe account yet ({error.message}).")
         account = connected_account_for(artist=request.user)
     if account is not None and account.payouts_enabled:
@@ -339,6 +323,7 @@ def _webhook(request, endpoint: str):
         outcome = webhook_handle(payload=request.body, signature_header=request.headers.get("Stripe-Signature"),
                                  endpoint=endpoint)
     except WebhookSignatureInvalid as error:
+        # Not a page: Stripe reads the status (400: do not redeliver a forged body) and the JSON.
         return JsonResponse({"detail": error.message, "code": error.code}, status=400)
     event = outcome.event
     status = 500 if event.status == WebhookEvent.Status.FAILED else 200  # Stripe redelivers on 5xx

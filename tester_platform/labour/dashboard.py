@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from payments.selectors import current_rate_card
 from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER
 from tester_platform.common.access import role_required
+from tester_platform.common.handlers import error_status, errors_as_message, errors_caught
 from tester_platform.errors import DomainError
 from tester_platform.labour.forms import ReviewForm
 from tester_platform.labour.models import FeedbackReport, TimeEntry
@@ -67,7 +68,7 @@ def _after_review(request, *, template: str, item, error: DomainError | None, na
         item.refresh_from_db()
         item.rate_card = current_rate_card(program_id=item.program_id)
         return render(request, template, {name: item, "error": error.message if error else ""},
-                      status=error.http_status if error else 200)
+                      status=error_status(error) if error else 200)
     if error:
         messages.error(request, f"{item.label}: {error.message}")
     else:
@@ -86,11 +87,12 @@ def feedback_decide(request, report_id: int):
     if not form.is_valid():
         error = DomainError("Choose accept, reject or duplicate, and give a reason when rejecting.")
     else:
-        try:
+        # The row shows the error (htmx swaps it in), whichever family raised it: a refused
+        # ledger posting is a PaymentsError.
+        with errors_caught() as caught:
             feedback_review(report=report, reviewer=request.user, decision=form.cleaned_data["decision"],
                             reason=form.cleaned_data["reason"], duplicate_of_id=form.cleaned_data["duplicate_of"])
-        except DomainError as exc:
-            error = exc
+        error = caught.error
     return _after_review(request, template="labour/dashboard/_feedback_row.html", item=report, error=error,
                          name="report")
 
@@ -106,11 +108,10 @@ def time_decide(request, entry_id: int):
     if not form.is_valid() or form.cleaned_data["decision"] == "duplicate":
         error = DomainError("Choose accept or reject, and give a reason when rejecting.")
     else:
-        try:
+        with errors_caught() as caught:
             time_entry_review(entry=entry, reviewer=request.user, decision=form.cleaned_data["decision"],
                               reason=form.cleaned_data["reason"])
-        except DomainError as exc:
-            error = exc
+        error = caught.error
     return _after_review(request, template="labour/dashboard/_time_row.html", item=entry, error=error, name="entry")
 
 
@@ -142,11 +143,8 @@ def acted_on(request, report_id: int):
     report = FeedbackReport.objects.filter(pk=report_id, program__in=reviewable_programs(user=request.user)).first()
     if report is None:
         raise Http404("No such report among the programs you review.")
-    try:
+    with errors_as_message(request, f"{report.label}: {{message}}"):
         feedback_mark_acted_on(report=report, actor=request.user, note=request.POST.get("note", "")[:2000])
-    except DomainError as error:
-        messages.error(request, f"{report.label}: {error.message}")
-    else:
         messages.success(request, f"{report.label}: marked as acted on; the artist sees it.")
     return redirect(reverse("labour_review:queue"))
 
@@ -164,11 +162,8 @@ def rerate(request, report_id: int):
     if not form.is_valid():
         messages.error(request, "Choose the new severity and tell the artist why.")
     else:
-        try:
+        with errors_as_message(request, f"{report.label}: {{message}}"):
             feedback_rerate(report=report, moderator=request.user, severity=form.cleaned_data["severity"],
                             reason=form.cleaned_data["reason"])
-        except DomainError as error:
-            messages.error(request, f"{report.label}: {error.message}")
-        else:
             messages.success(request, f"{report.label}: re-rated; the artist sees your reason.")
     return redirect(reverse("labour:feedback_detail", args=[report.pk]))

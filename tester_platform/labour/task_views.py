@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from payments.selectors import current_rate_card
 from tester_platform.common.access import role_required
-from tester_platform.errors import DomainError
+from tester_platform.common.handlers import errors_as_message
 from tester_platform.labour.assignments import (
     ACCEPT,
     assignment_review,
@@ -96,11 +96,8 @@ def _back(task_id: int):
 @require_POST
 def task_take(request, task_id: int):
     task = _visible_task(request, task_id)
-    try:
+    with errors_as_message(request):
         assignment_take(task=task, artist=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, "It is yours. Generations you make in this program from now on are linked to it.")
     return _back(task.pk)
 
@@ -122,12 +119,9 @@ def assignment_submit_view(request, task_id: int):
     if not form.is_valid():
         messages.error(request, "; ".join(str(e) for errors in form.errors.values() for e in errors))
         return _back(task_id)
-    try:
+    with errors_as_message(request):
         assignment_submit(assignment=assignment, artist=request.user, note=form.cleaned_data["note"],
                           minutes=form.cleaned_data.get("minutes"), generation_ids=form.cleaned_data["generations"])
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, "Submitted. A moderator of the program reviews it; you will hear the outcome.")
     return _back(task_id)
 
@@ -136,11 +130,8 @@ def assignment_submit_view(request, task_id: int):
 @require_POST
 def assignment_withdraw_view(request, task_id: int):
     assignment = _my_assignment(request, task_id)
-    try:
+    with errors_as_message(request):
         assignment_withdraw(assignment=assignment, artist=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, "You gave the task back; its place is free for someone else.")
     return redirect("labour:tasks")
 
@@ -167,12 +158,10 @@ def review(request, assignment_id: int):
     if not form.is_valid():
         messages.error(request, "Choose accept or return, and give a reason when returning.")
     else:
-        try:
+        # Accepting posts the pay: a refused posting (PaymentsError) is shown like any other.
+        with errors_as_message(request, f"{assignment.label}: {{message}}"):
             assignment_review(assignment=assignment, reviewer=request.user, decision=form.cleaned_data["decision"],
                               reason=form.cleaned_data["reason"])
-        except DomainError as error:
-            messages.error(request, f"{assignment.label}: {error.message}")
-        else:
             outcome = "accepted: the pay is posted" if form.cleaned_data["decision"] == ACCEPT else \
                 "returned with your reason"
             messages.success(request, f"{assignment.label}: {outcome}.")

@@ -14,7 +14,8 @@ from django.utils import timezone
 from generation.models import GenerationJob
 from payments.money import format_minor
 from payments.selectors import current_rate_card, entries_for_sources
-from tester_platform.errors import DomainError
+from tester_platform.common.handlers import errors_on, form_status
+from tester_platform.errors import InvalidInput
 from tester_platform.labour.forms import FeedbackForm, TimeEntryForm, parse_date
 from tester_platform.labour.models import FeedbackReport, TimeEntry
 from tester_platform.labour.selectors import (
@@ -31,10 +32,6 @@ from tester_platform.labour.services import feedback_submit, time_entry_submit
 from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 
 RECENT_JOBS = 50
-
-
-def _form_error(form, error: DomainError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def _recent_jobs(user, program_ids):
@@ -73,31 +70,23 @@ def feedback_new(request):
         if job is not None:
             initial["program"] = job.program_id
     form = FeedbackForm(request.POST or None, request.FILES or None, programs=programs, jobs=jobs, initial=initial)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            program = next(p for p in programs if p.pk == data["program"])
-            try:
-                report = feedback_submit(artist=request.user, program=program, category=data["category"],
-                                         severity=data["severity"], title=data["title"], body=data["body"],
-                                         generation_id=data["generation"], generation_ids=data["generations"],
-                                         attachments=_uploads(data["attachments"]), assignment=data["assignment"])
-            except DomainError as error:
-                _form_error(form, error)
-                status = error.http_status
-            else:
-                if report.assignment_id:
-                    messages.success(request, "Finding added to your assignment. Submit the assignment when done.")
-                    return redirect("labour:task_detail", task_id=report.assignment.task_id)
-                messages.success(request, "Thank you — your report is waiting for review.")
-                return redirect("labour:feedback_detail", report_id=report.pk)
-        else:
-            status = 400
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        program = next(p for p in programs if p.pk == data["program"])
+        with errors_on(form):
+            report = feedback_submit(artist=request.user, program=program, category=data["category"],
+                                     severity=data["severity"], title=data["title"], body=data["body"],
+                                     generation_id=data["generation"], generation_ids=data["generations"],
+                                     attachments=_uploads(data["attachments"]), assignment=data["assignment"])
+            if report.assignment_id:
+                messages.success(request, "Finding added to your assignment. Submit the assignment when done.")
+                return redirect("labour:task_detail", task_id=report.assignment.task_id)
+            messages.success(request, "Thank you — your report is waiting for review.")
+            return redirect("labour:feedback_detail", report_id=report.pk)
     for p in programs:
         p.rate_card = current_rate_card(program_id=p.pk)
     return render(request, "labour/feedback_new.html", {"form": form, "programs": programs,
-                                                        "assignment": assignment}, status=status)
+                                                        "assignment": assignment}, status=form_status(form))
 
 
 def _uploads(files) -> list[tuple[str, bytes]]:
@@ -108,7 +97,7 @@ def _uploads(files) -> list[tuple[str, bytes]]:
     out = []
     for upload in files or ():
         if upload.size > largest:
-            raise DomainError(f"“{upload.name[:60]}” is {megabytes(upload.size)} MB; at most "
+            raise InvalidInput(f"“{upload.name[:60]}” is {megabytes(upload.size)} MB; at most "
                               f"{megabytes(largest)} MB is accepted.", field="attachments")
         out.append((upload.name or "", upload.read()))
     return out
@@ -181,28 +170,20 @@ def time_new(request):
     if request.GET.get("generations"):
         initial["generations"] = [int(v) for v in request.GET["generations"].split(",") if v.isdigit()]
     form = TimeEntryForm(request.POST or None, programs=programs, jobs=jobs, initial=initial)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            program = next(p for p in programs if p.pk == data["program"])
-            try:
-                entry = time_entry_submit(artist=request.user, program=program, date=data["date"],
-                                          minutes=data["minutes"], description=data["description"],
-                                          generation_ids=data["generations"])
-            except DomainError as error:
-                _form_error(form, error)
-                status = error.http_status
-            else:
-                messages.success(request, "Time filed — it is waiting for review.")
-                return redirect("labour:time_detail", entry_id=entry.pk)
-        else:
-            status = 400
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        program = next(p for p in programs if p.pk == data["program"])
+        with errors_on(form):
+            entry = time_entry_submit(artist=request.user, program=program, date=data["date"],
+                                      minutes=data["minutes"], description=data["description"],
+                                      generation_ids=data["generations"])
+            messages.success(request, "Time filed — it is waiting for review.")
+            return redirect("labour:time_detail", entry_id=entry.pk)
     proposals = [(p, time_suggestions(artist=request.user, program_id=p.pk)) for p in programs]
     for p in programs:
         p.rate_card = current_rate_card(program_id=p.pk)
     return render(request, "labour/time_new.html", {"form": form, "proposals": proposals, "programs": programs},
-                  status=status)
+                  status=form_status(form))
 
 
 @login_required

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_http_methods
 
 from payments.selectors import balances_for, current_rate_card
 from tester_platform.accounts.services import user_sign_up, user_update_profile
-from tester_platform.common.http import client_ip
 from tester_platform.audit.selectors import audit_events_about
+from tester_platform.common.handlers import error_title, errors_on, form_status
+from tester_platform.common.http import client_ip
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
-from tester_platform.errors import DomainError
 from tester_platform.pagecache import ARTIST_PAGE_SCOPES, cached_page
 from tester_platform.portal.forms import ApplicationForm, ConsentForm, InvitationSignUpForm, ProfileForm
 from tester_platform.portal.selectors import quota_summaries
@@ -29,11 +29,6 @@ ONBOARDING_STEPS = ("profile", "consent", "payout")
 def render_markdown(text: str) -> str:
     """Program and consent texts are written by staff; still sanitised, never trusted as HTML."""
     return nh3.clean(markdown.markdown(text, extensions=["extra"]))
-
-
-def _error_page(request, error: DomainError, *, title: str):
-    return render(request, "portal/error.html", {"title": title, "message": error.message},
-                  status=error.http_status)
 
 
 def _my_enrollment(request, slug: str) -> Enrollment:
@@ -53,21 +48,16 @@ def home(request):
     return render(request, "portal/home.html", {"enrollments": enrollments, "recruiting": recruiting})
 
 
+@error_title("This invitation cannot be used")
 @require_http_methods(["GET", "POST"])
 def invitation(request, token: str):
-    try:
-        invite = invitation_for_token(token)
-    except DomainError as error:
-        return _error_page(request, error, title="Invitation not valid")
+    invite = invitation_for_token(token)
     program = invite.program
     context = {"invite": invite, "program": program, "rate_card": current_rate_card(program_id=program.pk),
                "description_html": render_markdown(program.description)}
     if request.user.is_authenticated:
         if request.method == "POST":
-            try:
-                enrollment = invitation_accept(token=token, user=request.user)
-            except DomainError as error:
-                return _error_page(request, error, title="Invitation not accepted")
+            enrollment = invitation_accept(token=token, user=request.user)
             return redirect("portal:onboarding", slug=enrollment.program.slug, step="profile")
         return render(request, "portal/invitation.html", context)
 
@@ -78,13 +68,10 @@ def invitation(request, token: str):
         return render(request, "portal/invitation.html", context)
     form = InvitationSignUpForm(request.POST or None, email=invite.email)
     if request.method == "POST" and form.is_valid():
-        try:
-            # The link came to this address, so following it verifies the address.
-            user = user_sign_up(email=invite.email, password=form.cleaned_data["password1"],
-                                display_name=form.cleaned_data["display_name"], email_verified=True)
-            enrollment = invitation_accept(token=token, user=user)
-        except DomainError as error:
-            return _error_page(request, error, title="Invitation not accepted")
+        # The link came to this address, so following it verifies the address.
+        user = user_sign_up(email=invite.email, password=form.cleaned_data["password1"],
+                            display_name=form.cleaned_data["display_name"], email_verified=True)
+        enrollment = invitation_accept(token=token, user=user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("portal:onboarding", slug=enrollment.program.slug, step="profile")
     context["form"] = form
@@ -96,7 +83,8 @@ def program_detail(request, slug: str):
     program = get_object_or_404(Program.objects.exclude(status=Program.Status.DRAFT), slug=slug)
     enrollment = Enrollment.objects.filter(program=program, artist=request.user).first()
     if enrollment is None and program.status != Program.Status.RECRUITING:
-        return render(request, "portal/error.html", {"title": "Not found", "message": "No such program."}, status=404)
+        return render(request, "error.html", {"title": "Not found", "message": "No such program.", "back": "/"},
+                      status=404)
     document = current_document(program=program)
     return render(request, "portal/program.html", {
         "program": program, "enrollment": enrollment, "rate_card": current_rate_card(program_id=program.pk),
@@ -110,14 +98,11 @@ def apply(request, slug: str):
     program = get_object_or_404(Program, slug=slug, status=Program.Status.RECRUITING)
     form = ApplicationForm(request.POST or None, initial={"portfolio_url": request.user.portfolio_url})
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             application_submit(program=program, artist=request.user, **form.cleaned_data)
-        except DomainError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             messages.success(request, f"Your application to {program.name} was sent. You will get an email with the decision.")
             return redirect("portal:home")
-    return render(request, "portal/apply.html", {"program": program, "form": form}, status=400 if form.errors else 200)
+    return render(request, "portal/apply.html", {"program": program, "form": form}, status=form_status(form))
 
 
 @login_required
@@ -160,12 +145,9 @@ def consent(request, slug: str):
     form = ConsentForm(request.POST or None, initial={"document_version": document.version if document else None})
     in_onboarding = enrollment.status == Enrollment.Status.ONBOARDING or request.resolver_match.url_name == "onboarding"
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             consent_sign(artist=request.user, program=program, ip_address=client_ip(request),
                          user_agent=request.META.get("HTTP_USER_AGENT", ""), **form.cleaned_data)
-        except DomainError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             if in_onboarding:
                 return redirect("portal:onboarding", slug=slug, step="payout")
             messages.success(request, "Thank you — your consent is recorded.")
@@ -175,20 +157,18 @@ def consent(request, slug: str):
         "body_html": render_markdown(document.body) if document else "", "steps": ONBOARDING_STEPS,
         "step": "consent", "in_onboarding": in_onboarding,
         "records": ConsentRecord.objects.filter(artist=request.user, program=program).select_related("document"),
-    }, status=400 if form.errors else 200)
+    }, status=form_status(form))
 
 
+@error_title("Nothing to withdraw")
 @login_required
 @require_http_methods(["GET", "POST"])
 def consent_withdraw_view(request, slug: str):
     enrollment = _my_enrollment(request, slug)
     active = active_consent(artist=request.user, program=enrollment.program)
     if request.method == "POST":
-        try:
-            consent_withdraw(artist=request.user, program=enrollment.program, ip_address=client_ip(request),
-                             user_agent=request.META.get("HTTP_USER_AGENT", ""))
-        except DomainError as error:
-            return _error_page(request, error, title="Nothing to withdraw")
+        consent_withdraw(artist=request.user, program=enrollment.program, ip_address=client_ip(request),
+                         user_agent=request.META.get("HTTP_USER_AGENT", ""))
         messages.success(request, "Your consent is withdrawn. You can sign again at any time.")
         return redirect("portal:home")
     return render(request, "portal/consent_withdraw.html", {"enrollment": enrollment, "program": enrollment.program,

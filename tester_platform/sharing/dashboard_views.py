@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER
 from tester_platform.common.access import role_required
-from tester_platform.errors import DomainError
+from tester_platform.common.handlers import errors_as_message, errors_on, form_status
 from tester_platform.pagecache import MODERATION_PAGE_SCOPES, cached_page
 from tester_platform.sharing.forms import AppealDecisionForm, DecisionForm
 from tester_platform.sharing.models import ShareRequest
@@ -64,11 +64,8 @@ def review(request, pk: int):
     form = DecisionForm(request.POST or None, reasons=reasons)
     appeal_form = AppealDecisionForm()
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             share_request_decide(share_request=share_request, moderator=request.user, **form.cleaned_data)
-        except DomainError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             messages.success(request, f"Request #{share_request.pk}: decision recorded.")
             nxt = moderation_queue(user=request.user).exclude(pk=share_request.pk).first()
             return redirect("sharing_review:review", pk=nxt.pk) if nxt else redirect("sharing_review:queue")
@@ -80,7 +77,7 @@ def review(request, pk: int):
         "video_url": signed_media_url(job=job, kind="video", user=request.user),
         "thumb_url": signed_media_url(job=job, kind="thumbnail", user=request.user),
         "history": history, "events": share_request.events.select_related("actor"), "now": timezone.now(),
-    }, status=400 if form.errors else 200)
+    }, status=form_status(form))
 
 
 @role_required(*REVIEWERS)
@@ -89,12 +86,9 @@ def decide_appeal(request, pk: int):
     share_request = _reviewable(request, pk)
     form = AppealDecisionForm(request.POST)
     if form.is_valid():
-        try:
+        with errors_as_message(request):
             share_appeal_decide(share_request=share_request, moderator=request.user,
                                 overturn=form.cleaned_data["outcome"] == "overturn", note=form.cleaned_data["note"])
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
             messages.success(request, "Appeal decided.")
     else:
         messages.error(request, "Choose whether to overturn or uphold.")

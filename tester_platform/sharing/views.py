@@ -8,8 +8,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from tester_platform.common.handlers import errors_as_message, errors_on, form_status
 from tester_platform.common.ranged import ranged_file_response
-from tester_platform.errors import DomainError
 from tester_platform.programs.models import Program
 from tester_platform.sharing.forms import AppealForm, ResubmitForm, ShareRequestForm
 from tester_platform.sharing.models import OPINION_CLAUSE, ShareRequest
@@ -27,11 +27,6 @@ from tester_platform.sharing.services import (
 def _mine(request, pk: int) -> ShareRequest:
     return get_object_or_404(ShareRequest.objects.select_related("program", "generation", "reason"), pk=pk,
                              artist=request.user)
-
-
-def _form_error(form, error):
-    field = error.field if getattr(error, "field", None) in form.fields else None
-    form.add_error(field, error.message)
 
 
 @login_required
@@ -52,14 +47,9 @@ def policy(request, slug: str):
 def create(request, generation_id: int):
     form = ShareRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             share_request = share_request_create(artist=request.user, generation_id=generation_id,
                                                  **form.cleaned_data)
-        except DomainError as error:
-            if error.http_status == 404:
-                raise Http404(error.message) from None
-            _form_error(form, error)
-        else:
             messages.success(request, "Your share request is in review.")
             return redirect("sharing:detail", pk=share_request.pk)
     from generation.models import GenerationJob
@@ -73,7 +63,7 @@ def create(request, generation_id: int):
                                                                                  user=request.user),
                                                    "reasons": policy_reasons(program=job.program),
                                                    "opinion_clause": OPINION_CLAUSE},
-                  status=400 if form.errors else 200)
+                  status=form_status(form))
 
 
 @login_required
@@ -88,10 +78,8 @@ def detail(request, pk: int):
 
 def _artist_action(request, pk: int, action):
     share_request = _mine(request, pk)
-    try:
+    with errors_as_message(request):
         action(share_request)
-    except DomainError as error:
-        messages.error(request, error.message)
     return redirect("sharing:detail", pk=share_request.pk)
 
 
