@@ -7,13 +7,13 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from payments import payouts as engine
 from payments import webhooks
 from payments.gateway import CONNECT, PLATFORM  # noqa: F401  (the endpoints, for views)
 from payments.models import ConnectedAccount, Payout, PayoutRun
 from tester_platform.audit.services import audit_record
+from tester_platform.common.days import local_day
 from tester_platform.errors import InvalidInput
 from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Program
@@ -45,7 +45,7 @@ def payout_account_refresh(*, artist) -> ConnectedAccount | None:
 def closed_period_end(today: dt.date | None = None) -> dt.date:
     """The last day of the last closed period: the Sunday that ended the last ISO week (the
     week the pay floor was last assessed for, so its top-ups are in the ledger)."""
-    today = today or timezone.localdate()
+    today = today or local_day()
     return today - dt.timedelta(days=today.weekday() + 1)
 
 
