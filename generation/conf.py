@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -237,7 +237,7 @@ def lost_after_seconds() -> float:
 
 
 def progress_interval_seconds() -> float:
-    return _seconds("GENERATION_PROGRESS_INTERVAL_SECONDS", 0.5, environ=False)
+    return _seconds("GENERATION_PROGRESS_INTERVAL_SECONDS", 0.5)
 
 
 def redispatch_grace_seconds() -> float:
@@ -254,6 +254,3 @@ def redispatch_lost_message_seconds() -> float:
 def requeue_lost_jobs() -> bool:
     return bool(getattr(settings, "GENERATION_REQUEUE_LOST_JOBS", False))
 
-
-def with_overrides(profile: ModelProfile, **changes: Any) -> ModelProfile:
-    return replace(profile, **changes)

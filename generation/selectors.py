@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from generation.models import GenerationJob, UsageRecord, Worker
@@ -33,16 +32,6 @@ def usage_totals(*, artist: Any = None, program_id: int | None = None, start: dt
         queue_seconds=Sum("queue_seconds"), frames=Sum("frames"), cancelled=Count("id", filter=Q(cancelled=True)),
     )
     return {k: (v or 0) for k, v in agg.items()}
-
-
-def usage_by_day(*, artist: Any = None, program_id: int | None = None, start: dt.datetime | None = None,
-                 end: dt.datetime | None = None) -> list[dict[str, Any]]:
-    return cast(list[dict[str, Any]], list(
-        usage_records(artist=artist, program_id=program_id, start=start, end=end)
-        .annotate(day=TruncDate("created_at")).values("day")
-        .annotate(jobs=Count("id"), compute_seconds=Sum("compute_seconds"), wall_seconds=Sum("wall_seconds"))
-        .order_by("day")
-    ))
 
 
 def quota_left(*, artist: Any, program_id: int, budget: Budget,

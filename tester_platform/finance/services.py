@@ -14,7 +14,6 @@ from payments.gateway import CONNECT, PLATFORM  # noqa: F401  (the endpoints, fo
 from payments.models import ConnectedAccount, Payout, PayoutRun
 from tester_platform.audit.services import audit_record
 from tester_platform.common.days import local_day
-from tester_platform.errors import InvalidInput
 from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Program
 
@@ -179,10 +178,3 @@ def webhook_handle(*, payload: bytes, signature_header: str | None,
     return processed
 
 
-def parse_period_end(value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput("period_end is a date (YYYY-MM-DD).", field="period_end") from None
