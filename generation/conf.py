@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from generation.errors import ModelProfileError
+
+if TYPE_CHECKING:
+    import torch
 
 MODES = ("text_to_video", "image_to_video", "storyboard", "variation", "extension", "loop", "recut")
 # Pipeline classes every profile names; "image_to_video" is optional (a profile without it
@@ -75,7 +78,7 @@ class ModelProfile:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
 
-    def torch_dtype(self):
+    def torch_dtype(self) -> torch.dtype:
         import torch
 
         try:
@@ -218,36 +221,36 @@ def profile_queues() -> list[str]:
     return sorted({get_profile(k, check_dir=False).queue for k in profiles()})
 
 
+def _seconds(name: str, default: float, *, environ: bool = True) -> float:
+    """A duration setting: the environment (for worker processes a test starts) wins over
+    Django's settings, which win over the default."""
+    raw: Any = (os.environ.get(name) if environ else None) or getattr(settings, name, default)
+    return float(raw)
+
+
 def heartbeat_seconds() -> float:
-    return float(os.environ.get("GENERATION_HEARTBEAT_SECONDS") or getattr(settings, "GENERATION_HEARTBEAT_SECONDS", 10))
+    return _seconds("GENERATION_HEARTBEAT_SECONDS", 10)
 
 
 def lost_after_seconds() -> float:
-    return float(
-        os.environ.get("GENERATION_LOST_AFTER_SECONDS") or getattr(settings, "GENERATION_LOST_AFTER_SECONDS", 45)
-    )
+    return _seconds("GENERATION_LOST_AFTER_SECONDS", 45)
 
 
 def progress_interval_seconds() -> float:
-    return float(getattr(settings, "GENERATION_PROGRESS_INTERVAL_SECONDS", 0.5))
+    return _seconds("GENERATION_PROGRESS_INTERVAL_SECONDS", 0.5)
 
 
 def redispatch_grace_seconds() -> float:
     """How long a queued job may wait for its first publish before the sweep sends it."""
-    return float(os.environ.get("GENERATION_REDISPATCH_GRACE_SECONDS")
-                 or getattr(settings, "GENERATION_REDISPATCH_GRACE_SECONDS", 10))
+    return _seconds("GENERATION_REDISPATCH_GRACE_SECONDS", 10)
 
 
 def redispatch_lost_message_seconds() -> float:
     """A queued job published this long ago and still unclaimed is published again (a
     broker that lost its messages); duplicates are harmless, so this only bounds noise."""
-    return float(os.environ.get("GENERATION_REDISPATCH_AFTER_SECONDS")
-                 or getattr(settings, "GENERATION_REDISPATCH_AFTER_SECONDS", 900))
+    return _seconds("GENERATION_REDISPATCH_AFTER_SECONDS", 900)
 
 
 def requeue_lost_jobs() -> bool:
     return bool(getattr(settings, "GENERATION_REQUEUE_LOST_JOBS", False))
 
-
-def with_overrides(profile: ModelProfile, **changes: Any) -> ModelProfile:
-    return replace(profile, **changes)

@@ -16,7 +16,7 @@ import threading
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -24,6 +24,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from generation.errors import InvalidParameters
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+    from generation.models import InputImage
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,7 @@ class CleanImage:
 _strict_lock = threading.Lock()
 
 
-def _load_strictly(image) -> None:
+def _load_strictly(image: PILImage) -> None:
     """Decode every pixel, refusing a truncated file. Pillow's LOAD_TRUNCATED_IMAGES is a
     process-wide switch that WeasyPrint turns on when it is imported (the PDF reports), so
     it is turned off for the length of this load."""
@@ -96,7 +101,7 @@ def clean_image(data: bytes, *, filename: str) -> CleanImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: PILImage = Image.open(io.BytesIO(data))
             fmt = image.format
             width, height = image.size
             if fmt not in FORMATS:
@@ -138,7 +143,7 @@ def _image_path(*, program_id: Any, artist_id: Any) -> str:
 
 
 @transaction.atomic
-def image_store(*, artist: Any, program_id: int, data: bytes, filename: str, rights_attested: bool):
+def image_store(*, artist: Any, program_id: int, data: bytes, filename: str, rights_attested: bool) -> InputImage:
     """Check and store one still for the artist in the program. Raises InvalidParameters
     with the field at fault; nothing is stored unless every check passed."""
     from generation.models import InputImage
@@ -159,14 +164,14 @@ def image_store(*, artist: Any, program_id: int, data: bytes, filename: str, rig
     return image
 
 
-def image_discard(*, image) -> None:
+def image_discard(*, image: InputImage) -> None:
     """Delete a just-uploaded image whose submission was refused (nothing is kept of a
     refused submission). The row may already be gone with a rolled-back transaction."""
     from generation.models import GenerationJob, InputImage
 
     if GenerationJob.objects.filter(input_image_id=image.pk).exists():
         return
-    name = image.file.name
+    name = image.file.name or ""
     InputImage.objects.filter(pk=image.pk).delete()
     try:
         default_storage.delete(name)
@@ -174,12 +179,13 @@ def image_discard(*, image) -> None:
         log.warning("could not delete input image %s", name, exc_info=True)
 
 
-def read_image(image) -> bytes:
-    with default_storage.open(image.file.name, "rb") as fh:
-        return fh.read()
+def read_image(image: InputImage) -> bytes:
+    with default_storage.open(image.file.name or "", "rb") as fh:
+        data: bytes = fh.read()
+        return data
 
 
-def fit_image(data: bytes, *, width: int, height: int):
+def fit_image(data: bytes, *, width: int, height: int) -> PILImage:
     """The stored still cropped to the job's aspect ratio (centre) and resized to its size."""
     from PIL import Image, ImageOps
 

@@ -11,7 +11,8 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
     """Pipeline output (F, H, W, 3) floats in [0, 1] → uint8."""
     if frames.dtype == np.uint8:
         return frames
-    return (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    scaled: np.ndarray = (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return scaled
 
 
 def np_concat(first: np.ndarray | None, second: np.ndarray) -> np.ndarray:

@@ -52,7 +52,8 @@ class Report:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
     except (OSError, ValueError) as exc:
         raise ModelProfileError(f"{path} cannot be read as JSON ({type(exc).__name__}: {exc})") from None
 
@@ -175,20 +176,23 @@ def _run_one_step(report: Report, profile: ModelProfile) -> None:
     for mode in ("text_to_video", "image_to_video"):
         if mode not in profile.pipelines:
             continue
-        extra = {}
+        image = None
         if mode == "image_to_video":
             from PIL import Image
 
-            extra["image"] = Image.new("RGB", (side, side), (128, 96, 64))
+            image = Image.new("RGB", (side, side), (128, 96, 64))
         started = time.perf_counter()
         try:
             result = pipelines.run(profile=profile, mode=mode, prompt="a test pattern", negative_prompt="", seed=0,
-                                   width=side, height=side, num_frames=5, steps=1, **extra)
+                                   width=side, height=side, num_frames=5, steps=1, image=image)
         except (ModelProfileError, pipelines.ModelLoadError) as exc:
             report.fail(f"{mode}: loading offline failed: {exc}")
             continue
         except Exception as exc:  # a checkpoint that loads but cannot run (shapes, dtype)
             report.fail(f"{mode}: one step failed: {type(exc).__name__}: {exc}")
+            continue
+        if result.frames is None:
+            report.fail(f"{mode}: one step made no frames (cancelled)")
             continue
         shape = tuple(result.frames.shape)
         if shape != (5, side, side, 3):

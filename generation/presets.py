@@ -113,12 +113,6 @@ def frame_size(aspect_ratio: str, resolution: str, *, profile: ModelProfile) -> 
     return width, height
 
 
-def ratio_error(width: int, height: int, aspect_ratio: str) -> float:
-    """How far width/height is from the named ratio, relative (0.01 = 1 %)."""
-    a, b = _ratio_of(aspect_ratio)
-    return abs((width / height) / (a / b) - 1)
-
-
 def check_size(width: int, height: int, *, profile: ModelProfile, resolution: str | None = None) -> None:
     m = profile.size_multiple
     if width % m or height % m or width <= 0 or height <= 0:
@@ -179,15 +173,6 @@ def result_seconds(frames: int, fps: int) -> float:
     return round((frames - 1) / fps, 4)
 
 
-def check_frames(frames: int, *, profile: ModelProfile) -> None:
-    if frames > profile.max_frames:
-        raise InvalidParameters(
-            f"That is {frames} frames; the model {profile.key!r} makes at most {profile.max_frames} frames "
-            f"({(profile.max_frames - 1) / profile.fps:g} s at {profile.fps} fps) in one go.",
-            field="duration_seconds",
-        )
-
-
 def largest_valid_frame_count(frames: int) -> int:
     """The largest 4k+1 not above ``frames`` (Wan rounds other counts down itself)."""
     if frames < 5:
@@ -198,16 +183,3 @@ def largest_valid_frame_count(frames: int) -> int:
 def duration_of(frames: int, fps: int) -> float:
     return round(frames / fps, 4)
 
-
-def preset_table(*, profile: ModelProfile) -> dict[str, dict[str, tuple[int, int] | str]]:
-    """Every (resolution, aspect ratio) → (w, h) or the refusal message, for pickers."""
-    table: dict[str, dict[str, tuple[int, int] | str]] = {}
-    for resolution in RESOLUTIONS:
-        row: dict[str, tuple[int, int] | str] = {}
-        for ratio in ASPECT_RATIOS:
-            try:
-                row[ratio] = frame_size(ratio, resolution, profile=profile)
-            except InvalidParameters as exc:
-                row[ratio] = exc.message
-        table[resolution] = row
-    return table

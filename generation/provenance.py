@@ -43,8 +43,10 @@ class ProvenanceClaims:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProvenanceClaims:
-        return cls(**{k: data.get(k) for k in ("artist_pseudonym", "consent_record_id", "consent_version", "training_use")},
-                   program_ref=data.get("program_ref") or "")
+        claims: dict[str, Any] = {
+            k: data.get(k) for k in ("artist_pseudonym", "consent_record_id", "consent_version", "training_use")
+        }
+        return cls(**claims, program_ref=data.get("program_ref") or "")
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,9 @@ def ensure_signing_chain(directory: Path | None = None) -> Path:
             return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Atelier (local)"),
                               x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
-        def cert(subject, subject_key, issuer, issuer_key, *, ca: bool, days: int, path_len=None):
+        def cert(subject: x509.Name, subject_key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
+                 issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool, days: int,
+                 path_len: int | None = None) -> x509.Certificate:
             builder = (
                 x509.CertificateBuilder()
                 .subject_name(subject).issuer_name(issuer)
@@ -190,7 +194,7 @@ def trust_anchor_pem(directory: Path | None = None) -> str:
     return (ensure_signing_chain(directory) / "root.pem").read_text()
 
 
-def _c2pa_context(directory: Path | None, *, trust: bool):
+def _c2pa_context(directory: Path | None, *, trust: bool) -> Any:  # a c2pa.Context (c2pa is untyped)
     import c2pa
 
     verify: dict[str, Any] = {"ocsp_fetch": False, "remote_manifest_fetch": False, "verify_trust": trust}
@@ -259,7 +263,7 @@ def build_manifest_definition(*, claims: ProvenanceClaims, model_profile: str, t
     }
 
 
-def _signer(directory: Path):
+def _signer(directory: Path) -> Any:  # a c2pa.Signer (c2pa is untyped)
     import c2pa
 
     info = c2pa.C2paSignerInfo(

@@ -5,7 +5,6 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from generation.models import GenerationJob, UsageRecord, Worker
@@ -35,17 +34,8 @@ def usage_totals(*, artist: Any = None, program_id: int | None = None, start: dt
     return {k: (v or 0) for k, v in agg.items()}
 
 
-def usage_by_day(*, artist: Any = None, program_id: int | None = None, start: dt.datetime | None = None,
-                 end: dt.datetime | None = None) -> list[dict[str, Any]]:
-    return list(
-        usage_records(artist=artist, program_id=program_id, start=start, end=end)
-        .annotate(day=TruncDate("created_at")).values("day")
-        .annotate(jobs=Count("id"), compute_seconds=Sum("compute_seconds"), wall_seconds=Sum("wall_seconds"))
-        .order_by("day")
-    )
-
-
-def quota_left(*, artist: Any, program_id: int, budget: Budget, day: dt.date | None = None) -> dict[str, float | int]:
+def quota_left(*, artist: Any, program_id: int, budget: Budget,
+               day: dt.date | None = None) -> dict[str, float | int | str]:
     artist_id = getattr(artist, "pk", artist)
     start, end = _day_bounds(day)
     charged = _charged_today(artist_id=artist_id, program_id=program_id, start=start, end=end)

@@ -365,9 +365,11 @@ def default_pseudonym(artist_pk: Any) -> str:
 # --- budget -------------------------------------------------------------------------------
 
 def _day_bounds(day: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
-    day = day or timezone.now().date()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
-    return start, start + dt.timedelta(days=1)
+    # A day of the current time zone, local midnight to local midnight: the product's rule
+    # (tester_platform.common.days), which the engine may not import.
+    day = day or timezone.localdate()
+    return (timezone.make_aware(dt.datetime.combine(day, dt.time.min)),
+            timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)))
 
 
 def _charged_seconds_expr():
@@ -437,7 +439,7 @@ def job_submit(
         left = max(0.0, budget.daily_compute_seconds - charged)
         raise QuotaExceeded(
             f"This needs about {reserve:.0f} compute seconds but only {left:.0f} of today's "
-            f"{budget.daily_compute_seconds:.0f} are left. Try a shorter or smaller video, or wait until tomorrow (UTC).",
+            f"{budget.daily_compute_seconds:.0f} are left. Try a shorter or smaller video, or wait until tomorrow.",
             field="daily_compute_seconds",
         )
 

@@ -26,8 +26,9 @@ def min_free_bytes() -> int:
 def media_problem() -> str | None:
     """Why outputs cannot be stored now (for logs and the health check), or None."""
     storage = default_storage
-    if isinstance(getattr(storage, "_wrapped", storage), FileSystemStorage):
-        location = storage.location
+    backend = getattr(storage, "_wrapped", storage)  # default_storage is a lazy proxy
+    if isinstance(backend, FileSystemStorage):
+        location = backend.location
         if os.path.isdir(location):
             free = shutil.disk_usage(location).free
             if free < min_free_bytes():

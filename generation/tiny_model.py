@@ -23,7 +23,7 @@ def is_built(directory: Path) -> bool:
     if not marker.is_file() or not (Path(directory) / "model_index.json").is_file():
         return False
     try:
-        return json.loads(marker.read_text()).get("version") == TINY_VERSION
+        return bool(json.loads(marker.read_text()).get("version") == TINY_VERSION)
     except (OSError, ValueError):
         return False
 

@@ -6,7 +6,6 @@ from django.http import HttpRequest
 
 from payments.models import LedgerEntry, RateCard
 
-
 if TYPE_CHECKING:  # the admin's classes are generic to the type checker only
     _ModelAdmin = admin.ModelAdmin[Any]
     _TabularInline = admin.TabularInline[Any, Any]

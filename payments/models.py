@@ -341,10 +341,6 @@ class PayoutRun(models.Model):
         return f"Payout run #{self.pk} to {self.period_end}"
 
     @property
-    def is_final(self) -> bool:
-        return self.status in self.FINAL
-
-    @property
     def totals(self) -> list[tuple[str, int]]:
         """[(currency, planned total in minor units)] for templates (`|money:currency`)."""
         return sorted((currency, int(amount)) for currency, amount in (self.total_minor or {}).items())

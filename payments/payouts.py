@@ -122,7 +122,8 @@ def connected_account_refresh(*, account: ConnectedAccount) -> tuple[ConnectedAc
 # --- payout runs: prepare -----------------------------------------------------------------
 
 def period_cutoff(period_end: dt.date) -> dt.datetime:
-    """The exclusive end of a period that ends on `period_end` (midnight after it, local time)."""
+    """The exclusive end of a period that ends on `period_end`: the local midnight after it,
+    the product's day rule (tester_platform.common.days), which the engine may not import."""
     return timezone.make_aware(dt.datetime.combine(period_end + dt.timedelta(days=1), dt.time.min))
 
 

@@ -124,10 +124,6 @@ def ledger_lines(*, artist: Any, program_id: int | None = None) -> QuerySet[Ledg
     return _entries(artist=artist, program_id=program_id).select_related("program").order_by("-created_at", "-id")
 
 
-def entry_for_source(*, source_type: str, source_id: Any, kind: str) -> LedgerEntry | None:
-    return LedgerEntry.objects.filter(source_type=source_type, source_id=str(source_id), kind=kind).first()
-
-
 def entries_for_sources(*, source_type: str, source_ids: Iterable[Any]) -> dict[str, list[LedgerEntry]]:
     """Entries per source id (as a string), for showing what an item earned in a list."""
     result: dict[str, list[LedgerEntry]] = {}

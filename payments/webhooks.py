@@ -20,7 +20,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments import gateway
-from payments.gateway import CONNECT, PLATFORM
+from payments.gateway import CONNECT as CONNECT  # re-exported: the endpoints the product names
+from payments.gateway import PLATFORM as PLATFORM
 from payments.models import WebhookEvent
 from payments.payouts import (
     PAYOUT_EVENTS,

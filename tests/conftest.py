@@ -17,6 +17,17 @@ from tests.factories import (
 from tests.worker import WorkerProcess
 
 
+def pytest_runtest_setup(item):
+    """`@pytest.mark.postgres`: the test needs PostgreSQL itself (pg_terminate_backend, …);
+    on another database it is skipped before its fixtures start workers. It runs in CI's
+    PostgreSQL + Redis pass."""
+    if item.get_closest_marker("postgres"):
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip(f"needs PostgreSQL (this run uses {connection.vendor})")
+
+
 @pytest.fixture
 def program(db):
     program = ProgramFactory(slug="main", name="Main Program")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.utils import timezone
 
+from tester_platform.common.days import local_day
 from tester_platform.programs.models import Program
 
 
@@ -16,7 +16,7 @@ class PayoutRunForm(forms.Form):
 
     def clean_period_end(self):
         value = self.cleaned_data["period_end"]
-        if value > timezone.localdate():
+        if value > local_day():
             raise forms.ValidationError("A period cannot end in the future.")
         return value
 

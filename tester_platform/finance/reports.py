@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Sum
-from django.utils import timezone
 
 from generation.selectors import usage_records
 from payments.models import LedgerEntry, Payout, PayoutRun
@@ -25,6 +24,7 @@ from payments.selectors import (
     run_lines_by_program,
 )
 from tester_platform.accounts.models import User
+from tester_platform.common.days import days_bounds, local_day
 from tester_platform.programs.models import Program
 
 KIND_LABELS = dict(LedgerEntry.Kind.choices)
@@ -172,13 +172,8 @@ def _charts(report: Report) -> list[dict]:
 
 # --- period report ------------------------------------------------------------------------------
 
-def period_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    return (timezone.make_aware(dt.datetime.combine(start, dt.time.min)),
-            timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)))
-
-
 def period_report(*, start: dt.date, end: dt.date, program: Program | None = None) -> Report:
-    since, until = period_bounds(start, end)
+    since, until = days_bounds(start, end)
     program_id = program.pk if program else None
     report = Report(title="Payouts by period", currency="EUR", start=since, end=until,
                     subtitle=f"{program.name if program else 'All programs'} · {start:%d %b %Y} – {end:%d %b %Y}")
@@ -239,7 +234,7 @@ def statement(payout: Payout) -> dict[str, Any]:
     return {
         "payout": payout, "parts": parts, "lines": lines, "line_count": len(lines), "total_minor": total,
         "adds_up": total == payout.amount_minor, "currency": payout.currency,
-        "period_start": timezone.localdate(first) if first else None, "period_end": payout.run.period_end,
+        "period_start": local_day(first) if first else None, "period_end": payout.run.period_end,
         "payer": PAYER, "payer_programs": [part.program_name for part in parts],
         "payee": payout.artist, "stripe_account": payout.connected_account.stripe_account_id,
         "kind_labels": KIND_LABELS,

@@ -7,14 +7,13 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from payments import payouts as engine
 from payments import webhooks
 from payments.gateway import CONNECT, PLATFORM  # noqa: F401  (the endpoints, for views)
 from payments.models import ConnectedAccount, Payout, PayoutRun
 from tester_platform.audit.services import audit_record
-from tester_platform.errors import InvalidInput
+from tester_platform.common.days import local_day
 from tester_platform.policy import Act, authorize
 from tester_platform.programs.models import Program
 
@@ -45,7 +44,7 @@ def payout_account_refresh(*, artist) -> ConnectedAccount | None:
 def closed_period_end(today: dt.date | None = None) -> dt.date:
     """The last day of the last closed period: the Sunday that ended the last ISO week (the
     week the pay floor was last assessed for, so its top-ups are in the ledger)."""
-    today = today or timezone.localdate()
+    today = today or local_day()
     return today - dt.timedelta(days=today.weekday() + 1)
 
 
@@ -179,10 +178,3 @@ def webhook_handle(*, payload: bytes, signature_header: str | None,
     return processed
 
 
-def parse_period_end(value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput("period_end is a date (YYYY-MM-DD).", field="period_end") from None

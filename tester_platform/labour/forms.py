@@ -3,9 +3,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.utils import timezone
 
 from payments.models import Severity
+from tester_platform.common.days import local_day
 from tester_platform.labour.models import FeedbackReport
 
 
@@ -73,7 +73,7 @@ class TimeEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["program"].choices = [(p.pk, p.name) for p in programs]
         self.fields["generations"].choices = [(j.pk, _job_label(j)) for j in jobs]
-        self.fields["date"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["date"].widget.attrs["max"] = local_day().isoformat()
         self.fields["minutes"].widget.attrs.update({"min": 1, "max": 24 * 60, "step": 1})
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet, Sum
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from generation.models import GenerationJob
 from payments.models import DEFAULT_DAILY_TIME_CAP_MINUTES, LedgerEntry
 from payments.selectors import Balance, balances_for, current_rate_card, ledger_lines
+from tester_platform.common.days import day_start, local_day
 from tester_platform.labour.models import FeedbackReport, PayFloorAssessment, TimeEntry
 from tester_platform.policy import Act, can, programs_for
 from tester_platform.programs.models import Enrollment, Program
@@ -120,15 +120,15 @@ def time_suggestions(*, artist, program_id: int, days: int = 14, today: dt.date 
     """Proposed minutes per day from the artist's metered generation activity, newest day
     first, so artists need not guess. A proposal, never a claim: they may file less or
     more (within the caps)."""
-    today = today or timezone.localdate()
+    today = today or local_day()
     first_day = today - dt.timedelta(days=days - 1)
-    since = dt.datetime.combine(first_day, dt.time.min, tzinfo=dt.UTC)
+    since = day_start(first_day)
     jobs = (GenerationJob.objects.filter(artist=artist, program_id=program_id, created_at__gte=since)
             .order_by("created_at").values_list("id", "created_at", "started_at", "finished_at"))
     per_day: dict[dt.date, list[tuple[int, dt.datetime, dt.datetime]]] = {}
     for job_id, created, started, finished in jobs:
         end = (finished or started or created) + REVIEW_ALLOWANCE
-        per_day.setdefault(created.astimezone(dt.UTC).date(), []).append((job_id, created, end))
+        per_day.setdefault(local_day(created), []).append((job_id, created, end))
     cap = daily_cap_minutes(program_id=program_id)
     filed = dict(
         TimeEntry.objects.filter(artist=artist, program_id=program_id, date__gte=first_day)
@@ -211,7 +211,7 @@ def _artist_currency(artist) -> str:
 def weekly_earnings(*, lines: list[LedgerEntry], currency: str, weeks: int = 12,
                     today: dt.date | None = None) -> list[tuple[dt.date, int]]:
     """Earnings (payouts excluded) per ISO week, oldest first, for the chart: (monday, minor)."""
-    today = today or timezone.localdate()
+    today = today or local_day()
     this_monday = today - dt.timedelta(days=today.weekday())
     mondays = [this_monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
     totals = {monday: 0 for monday in mondays}
@@ -220,7 +220,7 @@ def weekly_earnings(*, lines: list[LedgerEntry], currency: str, weeks: int = 12,
             continue
         if line.kind == LedgerEntry.Kind.REVERSAL and line.amount_minor > 0:
             continue  # a returned payout is not an earning
-        day = line.created_at.astimezone(dt.UTC).date()
+        day = local_day(line.created_at)
         monday = day - dt.timedelta(days=day.weekday())
         if monday in totals:
             totals[monday] += line.amount_minor

@@ -18,6 +18,7 @@ from payments.ledger import floor_target_minor, ledger_post, time_amount_minor
 from payments.models import LedgerEntry, RateCard, Severity
 from payments.selectors import current_rate_card, ledger_sum
 from tester_platform.audit.services import audit_record
+from tester_platform.common.days import day_start, local_day
 from tester_platform.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotAllowed
 from tester_platform.labour.models import MINUTES_PER_DAY, Assignment, FeedbackReport, PayFloorAssessment, TimeEntry
 from tester_platform.labour.selectors import (
@@ -124,7 +125,7 @@ def time_entry_submit(*, artist, program: Program, date: dt.date, minutes: int, 
                            code="over_24h")
     if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
         raise InvalidInput("Enter the date as YYYY-MM-DD.", field="date")
-    today = today or timezone.localdate()
+    today = today or local_day()
     if date > today:
         raise InvalidInput("Time cannot be filed for a day that has not happened yet.", field="date",
                            code="future_date")
@@ -393,12 +394,8 @@ def iso_week(week: str | dt.date) -> tuple[str, dt.date, dt.date]:
 
 
 def previous_week(now: dt.datetime | None = None) -> str:
-    today = (now or timezone.now()).astimezone(dt.UTC).date()
+    today = local_day(now)
     return iso_week(today - dt.timedelta(days=7))[0]
-
-
-def _utc(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
 @transaction.atomic
@@ -413,7 +410,7 @@ def pay_floor_assess(*, artist_id: int, program_id: int, week: str | dt.date,
     week, and its top-up posts once per assessment; a second run returns the first row.
     None when there is nothing to assess (no accepted time, or no rate card)."""
     key, start, end = iso_week(week)
-    if _utc(end) > (now or timezone.now()):
+    if day_start(end) > (now or timezone.now()):
         raise InvalidInput(f"Week {key} is not over yet; the floor is assessed on closed weeks.", field="week")
     existing = PayFloorAssessment.objects.filter(artist_id=artist_id, program_id=program_id, period_key=key).first()
     if existing is not None:
@@ -423,17 +420,17 @@ def pay_floor_assess(*, artist_id: int, program_id: int, week: str | dt.date,
     if card is None:
         return None
     minutes = (TimeEntry.objects.filter(artist_id=artist_id, program_id=program_id, status=TimeEntry.Status.ACCEPTED,
-                                        reviewed_at__gte=_utc(start), reviewed_at__lt=_utc(end))
+                                        reviewed_at__gte=day_start(start), reviewed_at__lt=day_start(end))
                .aggregate(total=Sum("minutes"))["total"] or 0)
     # Accepted assignments are testing work too: the minutes their pay stands for count.
     minutes += (Assignment.objects.filter(artist_id=artist_id, task__program_id=program_id,
-                                          status=Assignment.Status.ACCEPTED, reviewed_at__gte=_utc(start),
-                                          reviewed_at__lt=_utc(end))
+                                          status=Assignment.Status.ACCEPTED, reviewed_at__gte=day_start(start),
+                                          reviewed_at__lt=day_start(end))
                 .aggregate(total=Sum("paid_minutes"))["total"] or 0)
     if minutes == 0:
         return None
     earned = ledger_sum(artist=artist_id, program_id=program_id, currency=card.currency, kinds=FLOOR_COUNTED_KINDS,
-                        start=_utc(start), end=_utc(end))
+                        start=day_start(start), end=day_start(end))
     target = floor_target_minor(floor_hourly_minor=card.pay_floor_hourly_minor, minutes=minutes)
     topup = max(0, target - earned)
     try:
@@ -467,11 +464,11 @@ def pay_floor_run(*, week: str | dt.date | None = None, program_id: int | None =
     """Assess every artist with time accepted in the week (default: last ISO week), each
     in its own transaction. Safe to run any number of times."""
     key, start, end = iso_week(week or previous_week(now))
-    pairs = (TimeEntry.objects.filter(status=TimeEntry.Status.ACCEPTED, reviewed_at__gte=_utc(start),
-                                      reviewed_at__lt=_utc(end))
+    pairs = (TimeEntry.objects.filter(status=TimeEntry.Status.ACCEPTED, reviewed_at__gte=day_start(start),
+                                      reviewed_at__lt=day_start(end))
              .values_list("artist_id", "program_id").distinct().order_by("program_id", "artist_id"))
-    tasks = (Assignment.objects.filter(status=Assignment.Status.ACCEPTED, reviewed_at__gte=_utc(start),
-                                       reviewed_at__lt=_utc(end))
+    tasks = (Assignment.objects.filter(status=Assignment.Status.ACCEPTED, reviewed_at__gte=day_start(start),
+                                       reviewed_at__lt=day_start(end))
              .values_list("artist_id", "task__program_id").distinct())
     if program_id is not None:
         pairs = pairs.filter(program_id=program_id)

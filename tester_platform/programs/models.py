@@ -41,10 +41,6 @@ class Program(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def accepts_generations(self) -> bool:
-        return self.status == self.Status.ACTIVE
-
 
 class ProgramStaff(models.Model):
     """Where a staff member may act: moderators and managers are per program."""

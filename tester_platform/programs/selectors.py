@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
-from tester_platform.policy import Act, can, programs_for
-from tester_platform.programs.models import Enrollment, Program
+from tester_platform.policy import Act, programs_for
+from tester_platform.programs.models import Program
 
 
 def programs_visible_to(*, user) -> QuerySet[Program]:
@@ -17,10 +17,3 @@ def programs_visible_to(*, user) -> QuerySet[Program]:
         | Q(status=Program.Status.RECRUITING)
     ).distinct()
 
-
-def enrollment_of(*, artist, program) -> Enrollment | None:
-    return Enrollment.objects.filter(artist=artist, program=program).first()
-
-
-def can_manage_program(*, user, program) -> bool:
-    return can(user, Act.MANAGE, program=program)

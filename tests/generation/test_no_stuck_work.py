@@ -98,8 +98,7 @@ def test_a_worker_killed_mid_job_and_restarted_under_the_same_name_ends_the_job_
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_terminated_database_connection_mid_job_leaves_nothing_stuck_or_overcharged(tiny_model_dir):
-    if connection.vendor != "postgresql":
-        pytest.skip("pg_terminate_backend needs PostgreSQL (runs in CI's PostgreSQL + Redis pass)")
+    # pg_terminate_backend: the postgres marker skips this on SQLite (tests/conftest.py).
     worker = WorkerProcess(queues=GPU_QUEUE, name="gpu-dbkill").wait_ready(timeout=90)
     t = make_tester()
     try:

@@ -8,6 +8,8 @@ from generation.errors import InvalidParameters, InvalidTransition, QuotaExceede
 from generation.models import GenerationJob, ImmutableUsageRecord, UsageRecord, Worker
 from generation.selectors import quota_left, usage_totals
 from generation.services import Budget, UsageStats
+from tests.factories import ConsentDocumentFactory, ProgramFactory, enroll, sign
+from tests.generation.conftest import Tester as Enrolled
 from tests.generation.conftest import make_tester, submit
 
 pytestmark = pytest.mark.django_db
@@ -74,10 +76,28 @@ def test_it_refuses_when_the_days_reserved_plus_used_seconds_would_exceed_the_bu
 
 
 def test_another_program_has_its_own_budget(tester):
+    """The same artist in a second program: its budget is the artist's in that program, so a
+    budget kept per artist alone (summing programs) fails here."""
     budget = dict(max_concurrent_jobs=1, daily_compute_seconds=10, reserve_seconds=4)
-    submit(tester, budget=budget)
-    other = make_tester()
-    submit(other, budget=budget)
+    first = submit(tester, budget=budget)
+    elsewhere = ProgramFactory()
+    ConsentDocumentFactory(program=elsewhere, version=1)
+    there = Enrolled(tester.artist, elsewhere, enroll(tester.artist, elsewhere), sign(tester.artist, elsewhere))
+    second = submit(there, budget=budget)  # the first program's running job does not count here
+    assert first.status == second.status == "queued" and first.program_id != second.program_id
+    with pytest.raises(QuotaExceeded) as err:  # while each program's own limit still holds
+        submit(tester, budget=budget)
+    assert err.value.field == "concurrent_jobs"
+
+    def left(t):
+        return quota_left(artist=t.artist, program_id=t.program.pk, budget=Budget(**budget))
+
+    for t in (tester, there):
+        assert left(t)["compute_seconds_charged_today"] == 4 and left(t)["active_jobs"] == 1
+    # A different artist in the first program has a budget of their own too.
+    neighbour = make_tester(program=tester.program)
+    assert submit(neighbour, budget=budget).status == "queued"
+    assert left(neighbour)["compute_seconds_charged_today"] == 4
 
 
 def test_claiming_twice_runs_once(tester):

@@ -1,10 +1,16 @@
 """For random sequences of events — filing, accepting (sometimes twice), rejecting,
 payouts, reversals, adjustments — each artist's ledger sum equals what an independent
 model of the rules says they are owed, and the balance shown on the earnings page and
-returned by the API."""
+returned by the API.
+
+The model is the rules written out again, not the code under test: the bounties of the rate
+card, pay for time as an exact fraction rounded half up, and its own list of the entries it
+expects to exist (which are reversed, who they belong to, for how much)."""
 import contextlib
 import datetime as dt
+import math
 import re
+from fractions import Fraction
 
 import pytest
 from django.db import transaction
@@ -14,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payments.errors import PaymentsError
-from payments.ledger import ledger_post, ledger_reverse, payout_post, time_amount_minor
+from payments.ledger import ledger_post, ledger_reverse, payout_post
 from payments.models import LedgerEntry
 from tester_platform.accounts.roles import MODERATOR
 from tester_platform.errors import DomainError
@@ -26,6 +32,12 @@ from tests.labour.helpers import BOUNTIES, make_rate_card
 
 pytestmark = pytest.mark.django_db
 ARTISTS = 2
+HOURLY_RATE_MINOR = 1999
+
+
+def pay_for_minutes(minutes: int) -> int:
+    """The rate card's rule: minutes × hourly rate / 60, to the nearest cent, halves up."""
+    return math.floor(Fraction(HOURLY_RATE_MINOR * minutes, 60) + Fraction(1, 2))
 
 artist_ix = st.integers(0, ARTISTS - 1)
 events = st.lists(st.one_of(
@@ -43,7 +55,8 @@ class World:
     def __init__(self):
         self.program = ProgramFactory(slug="prop", name="Property Program")
         ConsentDocumentFactory(program=self.program)
-        self.card = make_rate_card(self.program, hourly_rate_minor=1999, daily_time_cap_minutes=12 * 60)
+        self.card = make_rate_card(self.program, hourly_rate_minor=HOURLY_RATE_MINOR,
+                                   daily_time_cap_minutes=12 * 60)
         self.artists = []
         for n in range(ARTISTS):
             artist = make_artist(email=f"prop{n}@example.test")
@@ -54,6 +67,9 @@ class World:
         add_staff(self.moderator, self.program, ProgramStaff.Role.MODERATOR)
         self.items = []  # (kind, object)
         self.expected = [0] * ARTISTS
+        # The entries the model expects, in the order they were posted (reversals apart):
+        # [artist index, amount, reversed yet].
+        self.entries: list[list] = []
         self.payouts = 0
 
     def owed(self, n) -> int:
@@ -83,10 +99,14 @@ class World:
         kind, item, n = self._item(i)
         if kind == "feedback":
             feedback_review(report=item, reviewer=self.moderator, decision="accept")
-            self.expected[n] += BOUNTIES[f"bounty_{item.severity}_minor"]
+            self._posted(n, BOUNTIES[f"bounty_{item.severity}_minor"])
         else:
             time_entry_review(entry=item, reviewer=self.moderator, decision="accept")
-            self.expected[n] += time_amount_minor(hourly_rate_minor=1999, minutes=item.minutes)
+            self._posted(n, pay_for_minutes(item.minutes))
+
+    def _posted(self, n, amount):
+        self.entries.append([n, amount, False])
+        self.expected[n] += amount
 
     def reject(self, i):
         kind, item, _ = self._item(i)
@@ -95,29 +115,30 @@ class World:
                reason="not reproducible")
 
     def payout(self, n, amount):
-        owed = self.owed(n)
+        owed = self.expected[n]  # what the model says is owed, not the ledger's sum
         if owed <= 0:
             return
         self.payouts += 1
         payout_post(artist=self.artists[n], program_id=self.program.pk, amount_minor=min(amount, owed),
                     currency="EUR", source=("payments.payout", self.payouts))
-        self.expected[n] -= min(amount, owed)
+        self._posted(n, -min(amount, owed))
 
     def reverse(self, i):
         entries = list(LedgerEntry.objects.exclude(kind="reversal").order_by("id"))
+        assert len(entries) == len(self.entries), "the ledger holds other entries than the rules post"
         if not entries:
             return
-        entry = entries[i % len(entries)]
-        if LedgerEntry.objects.filter(reverses=entry).exists():
-            ledger_reverse(entry=entry)  # again: must post nothing
-            return
-        ledger_reverse(entry=entry)
-        self.expected[self.artists.index(entry.artist)] -= entry.amount_minor
+        model = self.entries[i % len(entries)]
+        ledger_reverse(entry=entries[i % len(entries)])  # a second time: must post nothing
+        if not model[2]:
+            n, amount, _ = model
+            model[2] = True
+            self.expected[n] -= amount
 
     def adjust(self, n, amount):
         ledger_post(artist=self.artists[n], program_id=self.program.pk, kind="adjustment", amount_minor=amount,
-                    currency="EUR", source=("tests.adjustment", LedgerEntry.objects.count() + 1))
-        self.expected[n] += amount
+                    currency="EUR", source=("tests.adjustment", len(self.entries) + 1))
+        self._posted(n, amount)
 
 
 @settings(max_examples=40, deadline=None, database=None,
