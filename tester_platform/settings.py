@@ -322,7 +322,10 @@ SPECTACULAR_SETTINGS = {
                             "EnrollmentStatusEnum": "tester_platform.programs.models.Enrollment.Status",
                             "PayoutStatusEnum": "payments.models.Payout.Status",
                             "PayoutRunStatusEnum": "payments.models.PayoutRun.Status",
-                            "SeverityEnum": "payments.models.Severity"},
+                            "SeverityEnum": "payments.models.Severity",
+                            "LedgerRateBasisEnum": "payments.models.LedgerEntry.RateBasis",
+                            "ShotStateEnum": ["done", "running", "waiting"],
+                            "AppealOutcomeEnum": ["upheld", "overturned"]},
 }
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
 

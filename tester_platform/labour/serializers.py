@@ -130,6 +130,27 @@ class CurrencyBalanceSerializer(BalanceSerializer):
     currency = serializers.CharField()
 
 
+class LedgerSourceSerializer(serializers.Serializer):
+    """What caused a ledger line."""
+
+    type = serializers.CharField(help_text="e.g. `labour.feedbackreport`, `labour.timeentry`, `labour.assignment`, "
+                                           "`sharing.sharerequest`.")
+    id = serializers.CharField(help_text="The cause's id, as text.")
+    label = serializers.CharField(allow_blank=True, help_text="The cause in words.")
+    url = serializers.URLField(allow_null=True, help_text="Where to see it in the web app (absolute); null if "
+                                                           "it has no page.")
+
+
+class LedgerRateSerializer(serializers.Serializer):
+    """The rate a line was computed at, when it was computed from one."""
+
+    amount = serializers.IntegerField(help_text="The rate, minor units.")
+    basis = serializers.ChoiceField(choices=LedgerEntry.RateBasis.choices, allow_blank=True)
+    quantity = serializers.IntegerField(allow_null=True, help_text="Minutes, for hourly rates.")
+    rate_card_version = serializers.IntegerField(allow_null=True)
+    display = serializers.CharField(help_text="The rate in words, e.g. `€20.00/h × 90 min`.")
+
+
 class LedgerLineSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=LedgerEntry.Kind.choices)
@@ -141,13 +162,13 @@ class LedgerLineSerializer(serializers.Serializer):
     memo = serializers.CharField()
     created_at = serializers.DateTimeField()
 
-    def get_source(self, entry) -> dict:
+    def get_source(self, entry) -> LedgerSourceSerializer:
         url = getattr(entry, "url", None)
         request = self.context.get("request")
         return {"type": entry.source_type, "id": entry.source_id, "label": entry.source_label,
                 "url": request.build_absolute_uri(url) if url and request else url}
 
-    def get_rate(self, entry) -> dict | None:
+    def get_rate(self, entry) -> LedgerRateSerializer(allow_null=True):
         if entry.rate_minor is None:
             return None
         return {"amount": entry.rate_minor, "basis": entry.rate_basis, "quantity": entry.quantity,

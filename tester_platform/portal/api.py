@@ -193,15 +193,11 @@ class UsageView(APIView):
             raise ValidationError({"to": [f"Enter a date before {dt.date.max.isoformat()}."]}) from None
         records = usage_records(artist=request.user, program_id=program_id, start=start_dt, end=end_dt).order_by(
             "-created_at")[:500]
-        return Response({
+        return Response(s.UsageReportSerializer({
             "totals": usage_totals(artist=request.user, program_id=program_id, start=start_dt, end=end_dt),
             "quota": [quota_for(artist=request.user, program=p) for p in programs],
-            "records": [{"generation": r.job_id, "program": r.program_id, "device": r.device_name,
-                         "compute_seconds": r.compute_seconds, "wall_seconds": r.wall_seconds,
-                         "queue_seconds": r.queue_seconds, "frames": r.frames, "width": r.width, "height": r.height,
-                         "steps": r.steps, "peak_memory_bytes": r.peak_memory_bytes, "cancelled": r.cancelled,
-                         "shots": r.shots, "inputs": r.inputs, "created_at": r.created_at} for r in records],
-        })
+            "records": records,
+        }).data)
 
 
 class MeExportView(APIView):

@@ -8,6 +8,7 @@ from tester_platform.audit.models import AuditEvent
 from tester_platform.audit.sentences import Describer
 from tester_platform.consent.models import ConsentDocument, ConsentRecord
 from tester_platform.programs.models import Enrollment, Program
+from tester_platform.studio.serializers import UsageInputSerializer, UsageShotSerializer
 
 
 class ProgramSerializer(serializers.ModelSerializer):
@@ -101,6 +102,9 @@ class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
     sentence = serializers.SerializerMethodField()
     program = serializers.IntegerField(source="program_id", allow_null=True)
+    # The one free-form object of the API, on purpose: each action records its own facts,
+    # hashed into the audit chain as stored; `sentence` gives them in words.
+    data = serializers.DictField(help_text="The action's own facts; their keys depend on `action`.")
 
     class Meta:
         model = AuditEvent
@@ -134,7 +138,39 @@ class UsageQuerySerializer(serializers.Serializer):
         return fields
 
 
+class UsageTotalsSerializer(serializers.Serializer):
+    jobs = serializers.IntegerField()
+    compute_seconds = serializers.FloatField()
+    wall_seconds = serializers.FloatField()
+    queue_seconds = serializers.FloatField()
+    frames = serializers.IntegerField()
+    cancelled = serializers.IntegerField(help_text="How many of the jobs were cancelled.")
+
+
+class ProgramQuotaSerializer(QuotaSerializer):
+    program_name = serializers.CharField()
+
+
+class UsageRecordSerializer(serializers.Serializer):
+    generation = serializers.IntegerField(source="job_id")
+    program = serializers.IntegerField(source="program_id")
+    device = serializers.CharField(source="device_name")
+    compute_seconds = serializers.FloatField()
+    wall_seconds = serializers.FloatField()
+    queue_seconds = serializers.FloatField()
+    frames = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    steps = serializers.IntegerField()
+    peak_memory_bytes = serializers.IntegerField()
+    cancelled = serializers.BooleanField()
+    shots = UsageShotSerializer(many=True)
+    inputs = UsageInputSerializer(many=True)
+    created_at = serializers.DateTimeField()
+
+
 class UsageReportSerializer(serializers.Serializer):
-    totals = serializers.DictField()
-    quota = serializers.ListField(child=serializers.DictField())
-    records = serializers.ListField(child=serializers.DictField())
+    totals = UsageTotalsSerializer()
+    quota = ProgramQuotaSerializer(many=True)
+    records = UsageRecordSerializer(many=True)
+

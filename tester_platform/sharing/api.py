@@ -36,6 +36,15 @@ class ReasonSerializer(serializers.Serializer):
     description = serializers.CharField()
 
 
+class AppealSerializer(serializers.Serializer):
+    note = serializers.CharField(help_text="The artist's grounds.")
+    appealed_at = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=["upheld", "overturned"], allow_null=True,
+                                      help_text="null while the appeal awaits a second moderator.")
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_note = serializers.CharField(allow_blank=True)
+
+
 class ShareRequestSerializer(serializers.ModelSerializer):
     # null until a refusal (or a request for changes) cites a published reason
     reason_code = serializers.CharField(source="reason.code", default=None, allow_null=True)
@@ -56,7 +65,7 @@ class ShareRequestSerializer(serializers.ModelSerializer):
 
         return self.context["request"].build_absolute_uri(reverse("share_public", args=[obj.public_slug]))
 
-    def get_appeal(self, obj) -> dict | None:
+    def get_appeal(self, obj) -> AppealSerializer(allow_null=True):
         if not obj.appealed_at:
             return None
         return {"note": obj.appeal_note, "appealed_at": obj.appealed_at, "outcome": obj.appeal_outcome or None,

@@ -99,6 +99,31 @@ class GenerationOutputSerializer(serializers.Serializer):
     duration_seconds = serializers.FloatField()
 
 
+class UsageShotSerializer(serializers.Serializer):
+    """One line of a usage record per storyboard shot (a plain video is one shot)."""
+
+    shot = serializers.IntegerField(help_text="The shot's number, from 1.")
+    prompt = serializers.CharField(help_text="Its prompt, cut at 200 characters.")
+    segments = serializers.IntegerField(help_text="Model calls the shot took.")
+    frames = serializers.IntegerField(help_text="Frames it added to the video.")
+    steps = serializers.IntegerField(help_text="Denoising steps run for it.")
+    compute_seconds = serializers.FloatField()
+
+
+class UsageInputSerializer(serializers.Serializer):
+    """Something a job read besides its prompt: an input still or a source video."""
+
+    kind = serializers.ChoiceField(choices=["image", "video"])
+    role = serializers.CharField(help_text="e.g. `start image of shot 1`, `source video`.")
+    sha256 = serializers.CharField(allow_blank=True)
+    image = serializers.IntegerField(required=False, help_text="kind image: the uploaded still's id.")
+    width = serializers.IntegerField(required=False, help_text="kind image.")
+    height = serializers.IntegerField(required=False, help_text="kind image.")
+    bytes = serializers.IntegerField(required=False, help_text="kind image.")
+    generation = serializers.IntegerField(required=False, help_text="kind video: the source generation's id.")
+    frames = serializers.IntegerField(required=False, help_text="kind video: the source's frame count.")
+
+
 class UsageSerializer(serializers.Serializer):
     device = serializers.CharField(source="device_name")
     compute_seconds = serializers.FloatField()
@@ -108,8 +133,39 @@ class UsageSerializer(serializers.Serializer):
     frames = serializers.IntegerField()
     steps = serializers.IntegerField()
     cancelled = serializers.BooleanField()
-    shots = serializers.ListField(child=serializers.DictField(), help_text="Per shot: frames, steps, compute seconds.")
-    inputs = serializers.ListField(child=serializers.DictField(), help_text="Input stills and source videos read.")
+    shots = UsageShotSerializer(many=True, help_text="Per shot: frames, steps, compute seconds.")
+    inputs = UsageInputSerializer(many=True, help_text="Input stills and source videos read.")
+
+
+class InputImageRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+
+class ShotProgressSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="From 1.")
+    prompt = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(choices=["done", "running", "waiting"])
+    percent = serializers.IntegerField(min_value=0, max_value=100)
+    seconds = serializers.FloatField()
+
+
+class ProvenanceClaimsSerializer(serializers.Serializer):
+    """What the platform vouches for in the signed manifest (nothing personal)."""
+
+    artist_pseudonym = serializers.CharField()
+    consent_record_id = serializers.IntegerField()
+    consent_version = serializers.IntegerField(allow_null=True)
+    training_use = serializers.BooleanField()
+    program_ref = serializers.CharField(allow_blank=True)
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    claims = ProvenanceClaimsSerializer(allow_null=True, help_text="null for a job that recorded none.")
+    manifest_validation_state = serializers.CharField(
+        allow_blank=True, help_text="The C2PA validation state of the signed output (e.g. `Valid`); empty before.")
+    output_sha256 = serializers.CharField(allow_blank=True, help_text="SHA-256 of the MP4 before signing.")
+    signed_sha256 = serializers.CharField(allow_blank=True, help_text="SHA-256 of the signed MP4 served.")
 
 
 class GenerationSerializer(serializers.Serializer):
@@ -156,12 +212,12 @@ class GenerationSerializer(serializers.Serializer):
                 "width": job.width, "height": job.height, "frames": job.num_frames, "fps": job.fps,
                 "duration_seconds": job.duration_seconds}
 
-    def get_input_image(self, job) -> dict | None:
+    def get_input_image(self, job) -> InputImageRefSerializer(allow_null=True):
         if not job.input_image_id:
             return None
         return {"id": job.input_image_id, "sha256": job.input_image.sha256}
 
-    def get_shots(self, job) -> list[dict]:
+    def get_shots(self, job) -> ShotProgressSerializer(many=True):
         """Per storyboard shot (a plain video is one): prompt, seconds, state, percent."""
         return job.shot_progress()
 
@@ -169,6 +225,7 @@ class GenerationSerializer(serializers.Serializer):
         usage = getattr(job, "usage", None) if job.status not in ("queued", "running") else None
         return UsageSerializer(usage).data if usage else None
 
-    def get_provenance(self, job) -> dict:
-        return {"claims": job.provenance_claims, "manifest_validation_state": job.manifest_validation_state,
-                "output_sha256": job.output_sha256, "signed_sha256": job.signed_sha256}
+    def get_provenance(self, job) -> ProvenanceSerializer:
+        return ProvenanceSerializer({"claims": job.provenance_claims or None,
+                                     "manifest_validation_state": job.manifest_validation_state,
+                                     "output_sha256": job.output_sha256, "signed_sha256": job.signed_sha256}).data
