@@ -324,6 +324,8 @@ SPECTACULAR_SETTINGS = {
                             "PayoutRunStatusEnum": "payments.models.PayoutRun.Status",
                             "SeverityEnum": "payments.models.Severity",
                             "LedgerRateBasisEnum": "payments.models.LedgerEntry.RateBasis",
+                            "FeedbackCategoryEnum": "tester_platform.labour.models.FeedbackReport.Category",
+                            "TaskCategoryEnum": "tester_platform.labour.models.Task.Category",
                             "ShotStateEnum": ["done", "running", "waiting"],
                             "AppealOutcomeEnum": ["upheld", "overturned"]},
 }
