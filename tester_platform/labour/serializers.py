@@ -34,7 +34,7 @@ class AttachmentSerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     url = serializers.SerializerMethodField()
 
-    def get_url(self, attachment) -> str:
+    def get_url(self, attachment) -> serializers.URLField:
         from django.urls import reverse
 
         return absolute(self.context, reverse("labour:attachment", args=[attachment.pk]))
@@ -228,7 +228,7 @@ class TaskSerializer(serializers.ModelSerializer):
     def get_progress(self, task) -> TaskProgressSerializer:
         return self._counts(task)
 
-    def get_url(self, task) -> str:
+    def get_url(self, task) -> serializers.URLField:
         from django.urls import reverse
 
         return absolute(self.context, reverse("labour:task_detail", args=[task.pk]))

@@ -16,6 +16,7 @@ from generation.selectors import jobs_for_artist
 from tester_platform.access.throttles import GenerationSubmitThrottle
 from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
+from tester_platform.api.negotiation import FileDownloadNegotiation
 from tester_platform.api.parsers import DepthLimitedJSONParser
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.errors import InvalidInput, NotAllowed
@@ -78,13 +79,14 @@ class GenerationViewSet(viewsets.ViewSet):
                    description="The output video with its provenance manifest, as an attachment. Honours "
                                "`Range: bytes=…` (206 with `Content-Range`; 416 when unsatisfiable).",
                    responses={(200, "video/mp4"): OpenApiTypes.BINARY, (206, "video/mp4"): OpenApiTypes.BINARY})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=FileDownloadNegotiation)
     def download(self, request, pk=None):
         return self._file(request, pk, "video")
 
     @extend_schema(parameters=[JOB_ID], summary="Download the still an image-to-video generation started from",
                    responses={(200, "image/png"): OpenApiTypes.BINARY, (206, "image/png"): OpenApiTypes.BINARY})
-    @action(detail=True, methods=["get"], url_path="input-image", url_name="input-image")
+    @action(detail=True, methods=["get"], url_path="input-image", url_name="input-image",
+            content_negotiation_class=FileDownloadNegotiation)
     def input_image(self, request, pk=None):
         return self._file(request, pk, "input")
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from generation.models import GenerationJob
 from generation.presets import ASPECT_RATIOS, RESOLUTIONS
+from tester_platform.api.links import absolute
 from tester_platform.studio.media import signed_media_url
 
 
@@ -90,8 +91,8 @@ class InputImageSerializer(serializers.Serializer):
 
 
 class GenerationOutputSerializer(serializers.Serializer):
-    video_url = serializers.CharField()
-    thumbnail_url = serializers.CharField(allow_null=True)
+    video_url = serializers.URLField(help_text="Signed and short-lived; honours Range.")
+    thumbnail_url = serializers.URLField(allow_null=True)
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     frames = serializers.IntegerField()
@@ -206,9 +207,9 @@ class GenerationSerializer(serializers.Serializer):
         video = signed_media_url(job=job, kind="video", user=self._user())
         if not video or job.status != "succeeded":
             return None
-        return {"video_url": self.context["request"].build_absolute_uri(video),
-                "thumbnail_url": self.context["request"].build_absolute_uri(
-                    signed_media_url(job=job, kind="thumbnail", user=self._user()) or "") or None,
+        return {"video_url": absolute(self.context, video),
+                "thumbnail_url": absolute(self.context, signed_media_url(job=job, kind="thumbnail", user=self._user()))
+                or None,
                 "width": job.width, "height": job.height, "frames": job.num_frames, "fps": job.fps,
                 "duration_seconds": job.duration_seconds}
 
