@@ -188,7 +188,7 @@ class TimeEntryViewSet(_LabourViewSet):
                                   decision=data.validated_data["decision"], reason=data.validated_data["reason"])
         return Response(s.TimeEntrySerializer(entry).data)
 
-    @extend_schema(parameters=[OpenApiParameter("program", int, required=True), OpenApiParameter("days", int)],
+    @extend_schema(parameters=[s.SuggestionQuerySerializer],
                    responses=s.TimeSuggestionSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)
     def suggestions(self, request):

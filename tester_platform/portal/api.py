@@ -98,7 +98,7 @@ class ConsentView(APIView):
     permission_classes = DEFAULT_PERMISSIONS
     required_scope = ApiToken.Scope.CONSENT
 
-    @extend_schema(parameters=[OpenApiParameter("program", int, required=True)], responses=s.ConsentStateSerializer)
+    @extend_schema(parameters=[s.ConsentQuerySerializer], responses=s.ConsentStateSerializer)
     def get(self, request):
         query = s.ConsentQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -145,7 +145,7 @@ class AuditView(ListAPIView):
     permission_classes = DEFAULT_PERMISSIONS
     serializer_class = s.AuditEventSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("program", int, required=False)])
+    @extend_schema(parameters=[s.AuditQuerySerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -173,8 +173,7 @@ class UsageView(APIView):
 
     permission_classes = DEFAULT_PERMISSIONS
 
-    @extend_schema(parameters=[OpenApiParameter("program", int), OpenApiParameter("from", str),
-                               OpenApiParameter("to", str)], responses=s.UsageReportSerializer)
+    @extend_schema(parameters=[s.UsageQuerySerializer], responses=s.UsageReportSerializer)
     def get(self, request):
         query = s.UsageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

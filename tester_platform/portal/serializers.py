@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from tester_platform.api.lookups import MAX_ID
 from tester_platform.audit.models import AuditEvent
 from tester_platform.audit.sentences import Describer
 from tester_platform.consent.models import ConsentDocument, ConsentRecord
@@ -83,7 +84,7 @@ class ConsentStateSerializer(serializers.Serializer):
 
 
 class ConsentQuerySerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1)
+    program = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class ConsentSignSerializer(serializers.Serializer):
@@ -124,11 +125,11 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class AuditQuerySerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1, required=False)
+    program = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 class UsageQuerySerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1, required=False)
+    program = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     to = serializers.DateField(required=False)
 
     def get_fields(self):
