@@ -199,6 +199,14 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Media is private: no MEDIA_URL is routed; files leave only through permission-checked views.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# How a permitted media file leaves (tester_platform/common/ranged.py, send_stored_file):
+# "python" streams it from the web process (the demo); "x-accel" answers an empty body with
+# X-Accel-Redirect to MEDIA_ACCEL_PREFIX + the file's name, an nginx `internal` location
+# over MEDIA_ROOT that serves it with Range (docs/deploy.md); "storage-url" redirects to the
+# storage backend's signed, short-lived URL (S3: the bucket answers Range). The permission
+# check stays in Django in every mode.
+MEDIA_SERVE = env_choice("MEDIA_SERVE", "python", ("python", "x-accel", "storage-url"))
+MEDIA_ACCEL_PREFIX = env_str("MEDIA_ACCEL_PREFIX", "/_protected_media/")
 _s3_bucket = env_str("AWS_STORAGE_BUCKET_NAME", "")
 STORAGES = {
     "default": (
@@ -218,6 +226,9 @@ STORAGES = {
         )
     },
 }
+if MEDIA_SERVE == "storage-url" and not _s3_bucket:
+    # The file system has no signed URLs (and no MEDIA_URL is routed): refuse at start.
+    raise ConfigurationError("MEDIA_SERVE=storage-url needs S3-compatible storage (AWS_STORAGE_BUCKET_NAME)")
 
 # --- email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
@@ -324,7 +335,12 @@ SPECTACULAR_SETTINGS = {
                             "EnrollmentStatusEnum": "tester_platform.programs.models.Enrollment.Status",
                             "PayoutStatusEnum": "payments.models.Payout.Status",
                             "PayoutRunStatusEnum": "payments.models.PayoutRun.Status",
-                            "SeverityEnum": "payments.models.Severity"},
+                            "SeverityEnum": "payments.models.Severity",
+                            "LedgerRateBasisEnum": "payments.models.LedgerEntry.RateBasis",
+                            "FeedbackCategoryEnum": "tester_platform.labour.models.FeedbackReport.Category",
+                            "TaskCategoryEnum": "tester_platform.labour.models.Task.Category",
+                            "ShotStateEnum": ["done", "running", "waiting"],
+                            "AppealOutcomeEnum": ["upheld", "overturned"]},
 }
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
 

@@ -16,27 +16,27 @@ def pk_or_404(value) -> int:
 
 # --- staff queues (`?queue=review` on share requests, feedback, time entries) -----------
 
-def _queue_parameters():
-    from drf_spectacular.utils import OpenApiParameter
+def _queue_query_serializer():
+    from rest_framework import serializers
 
-    return [OpenApiParameter("queue", str, enum=["review"],
-                             description="`review`: what awaits review in the programs you review (moderators, "
-                                         "managers, admins), instead of your own; 403 if you review no program."),
-            OpenApiParameter("program", int)]
+    class QueueQuery(serializers.Serializer):
+        queue = serializers.ChoiceField(
+            choices=["review"], required=False,
+            help_text="`review`: what awaits review in the programs you review (moderators, managers, admins), "
+                      "instead of your own; 403 if you review no program.")
+        program = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+    return QueueQuery
 
 
-QUEUE_PARAMETERS = _queue_parameters()
+QueueQuerySerializer = _queue_query_serializer()
+# The schema's parameters are the serializer that checks them, bounds and all.
+QUEUE_PARAMETERS = [QueueQuerySerializer]
 
 
 def queue_query(request) -> tuple[bool, int | None]:
     """(the review queue was asked for, the program filter) from the query string; 400 on junk."""
-    from rest_framework import serializers
-
-    class Query(serializers.Serializer):
-        queue = serializers.ChoiceField(choices=["review"], required=False)
-        program = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-
-    query = Query(data=request.query_params)
+    query = QueueQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data.get("queue") == "review", query.validated_data.get("program")
 

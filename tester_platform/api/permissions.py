@@ -6,12 +6,13 @@ from tester_platform.api.models import ApiToken
 def token_scope_needed(view, method: str) -> str | None:
     """The scope a bearer token needs for `method` on `view`, or None: tokens refused.
 
-    Reads need `read`. An unsafe method needs the scope its view names — per action in
+    Reads need `read`, or the scope a viewset names for the action in `read_scopes` (the
+    finance reports need `finance`). An unsafe method needs the scope its view names — per action in
     `action_scopes` (viewsets) or for the whole view in `required_scope` — and a view
     that names none refuses tokens: forgetting to declare a scope closes the door instead
     of opening it (tests/api/test_token_scopes.py walks every route to keep it so)."""
     if method.upper() in SAFE_METHODS:
-        return ApiToken.Scope.READ
+        return getattr(view, "read_scopes", {}).get(getattr(view, "action", None), ApiToken.Scope.READ)
     action_scopes = getattr(view, "action_scopes", None)
     if action_scopes is not None:
         return action_scopes.get(getattr(view, "action", None))

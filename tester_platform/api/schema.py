@@ -4,6 +4,7 @@ one AutoSchema from what the operation is (method, path and query parameters, bo
 permissions and throttles) rather than by a decorator on each view."""
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
@@ -46,7 +47,22 @@ class ProblemDetailsSerializer(serializers.Serializer):
                                              "empty when no field is.")
 
 
+# DRF refuses a NUL character in any text field (PostgreSQL cannot store one), and a
+# required text that is only spaces (it trims them, then finds it blank): the schema says so.
+NO_NUL_CHARACTERS = "^[^\\u0000]*$"
+NOT_BLANK_NO_NUL = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
 class ProblemAutoSchema(AutoSchema):
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (direction == "request" and isinstance(field, serializers.CharField) and schema.get("type") == "string"
+                and not {"enum", "format", "pattern"} & set(schema)
+                and not any(isinstance(v, RegexValidator) for v in field.validators)):
+            trimmed_required = field.trim_whitespace and not field.allow_blank
+            schema["pattern"] = NOT_BLANK_NO_NUL if trimmed_required else NO_NUL_CHARACTERS
+        return schema
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is not None:
@@ -70,7 +86,8 @@ class ProblemAutoSchema(AutoSchema):
         statuses.append("401")  # no or bad credentials; the token endpoint: a wrong password
         if guarded:
             statuses.append("403")
-        if any(p.get("in") == "path" for p in parameters):
+        # a path names an object; so may a query (`?program=`, `?page=`) or a body (`generation`)
+        if has_body or parameters:
             statuses.append("404")
         if guarded and self.method in UNSAFE:
             statuses.append("409")

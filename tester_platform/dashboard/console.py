@@ -436,7 +436,8 @@ def tasks(request, program: Program):
 
     from tester_platform.labour.assignments import task_publish
     from tester_platform.labour.forms import TaskForm
-    from tester_platform.labour.models import Assignment, Task
+    from tester_platform.labour.models import Task
+    from tester_platform.labour.selectors import with_progress
 
     card = current_rate_card(program_id=program.pk)
     testers = get_user_model().objects.filter(enrollments__program=program,
@@ -452,9 +453,7 @@ def tasks(request, program: Program):
                                 invited_ids=data["invited"])
             return _done(request, f"Task “{task.title}” is published; its testers were told.",
                          "dashboard:console_tasks", program)
-    counts = {status: Count("assignments", filter=Q(assignments__status=status), distinct=True)
-              for status in Assignment.Status.values}
-    rows = Task.objects.filter(program=program).annotate(**counts).order_by("-created_at")
+    rows = with_progress(Task.objects.filter(program=program)).order_by("-created_at")
     return _page(request, program, "tasks.html", "tasks", {
         "form": form, "tasks": rows, "rate_card": card, "now": timezone.now(),
     }, status=form_status(form))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -11,12 +12,13 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments.models import PayoutRun
+from payments.models import Payout, PayoutRun
 from payments.payouts import connected_account_for
 from payments.selectors import payouts_for_artist
 from tester_platform.api.lookups import pk_or_404
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
 from tester_platform.api.models import ApiToken
+from tester_platform.api.negotiation import FileDownloadNegotiation
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.finance.onboarding import is_artist
 from tester_platform.finance import serializers as s
@@ -29,6 +31,8 @@ from tester_platform.finance.services import (
 from tester_platform.programs.models import Program
 
 ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+PDF = {(200, "application/pdf"): OpenApiTypes.BINARY}
+CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
 
 
 
@@ -76,14 +80,27 @@ class PayoutViewSet(viewsets.ViewSet):
     def list(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(payouts_for_artist(artist=request.user), request, view=self)
-        return paginator.get_paginated_response(s.PayoutSerializer(page, many=True).data)
+        return paginator.get_paginated_response(s.PayoutSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(parameters=[ITEM_ID], responses=s.PayoutSerializer)
     def retrieve(self, request, pk=None):
         payout = payouts_for_artist(artist=request.user).filter(pk=pk_or_404(pk)).first()
         if payout is None:
             raise Http404("No such payout.")
-        return Response(s.PayoutSerializer(payout).data)
+        return Response(s.PayoutSerializer(payout, context={"request": request}).data)
+
+    @extend_schema(parameters=[ITEM_ID], responses=PDF, summary="The payout's statement as PDF",
+                   description="Every ledger line the payout pays. Your own payouts (finance reads any); "
+                               "another artist's answers 404.")
+    @action(detail=True, methods=["get"], content_negotiation_class=FileDownloadNegotiation)
+    def statement(self, request, pk=None):
+        from tester_platform.finance.views import statement_pdf_response
+
+        payout = (Payout.objects.select_related("artist", "run", "run__program", "connected_account")
+                  .filter(pk=pk_or_404(pk)).first())
+        if payout is None or (payout.artist_id != request.user.pk and not has_role(request.user, FINANCE, ADMIN)):
+            raise Http404("No such payout.")
+        return statement_pdf_response(payout)
 
 
 class PayoutRunViewSet(viewsets.ViewSet):
@@ -95,6 +112,9 @@ class PayoutRunViewSet(viewsets.ViewSet):
     pagination_class = PageNumberPagination
     action_scopes = {"create": ApiToken.Scope.FINANCE, "approve": ApiToken.Scope.FINANCE,
                      "discard": ApiToken.Scope.FINANCE}
+    # The reports name every artist paid and how much: a token needs `finance` to read them.
+    read_scopes = {"report_csv": ApiToken.Scope.FINANCE, "report_pdf": ApiToken.Scope.FINANCE,
+                   "period_report_csv": ApiToken.Scope.FINANCE, "period_report_pdf": ApiToken.Scope.FINANCE}
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -114,7 +134,8 @@ class PayoutRunViewSet(viewsets.ViewSet):
     def list(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(self._queryset().order_by("-created_at", "-id"), request, view=self)
-        return paginator.get_paginated_response(s.PayoutRunSerializer(page, many=True).data)
+        return paginator.get_paginated_response(s.PayoutRunSerializer(page, many=True,
+                                                                      context={"request": request}).data)
 
     @extend_schema(request=s.PayoutRunCreateSerializer, responses={201: s.PayoutRunSerializer})
     def create(self, request):
@@ -127,11 +148,11 @@ class PayoutRunViewSet(viewsets.ViewSet):
                 return Response({"program": ["No such program."], "code": "invalid"}, status=400)
         run = payout_run_prepare(actor=request.user, period_end=data.validated_data.get("period_end"),
                                  program=program)
-        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk), context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[ITEM_ID], responses=s.PayoutRunSerializer)
     def retrieve(self, request, pk=None):
-        return Response(s.PayoutRunSerializer(self._run(pk)).data)
+        return Response(s.PayoutRunSerializer(self._run(pk), context={"request": request}).data)
 
     @extend_schema(parameters=[ITEM_ID], request=s.PayoutRunApproveSerializer, responses=s.PayoutRunSerializer)
     @action(detail=True, methods=["post"])
@@ -142,11 +163,54 @@ class PayoutRunViewSet(viewsets.ViewSet):
         data = s.PayoutRunApproveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run = payout_run_approve(actor=request.user, run=run, digest=data.validated_data.get("digest") or None)
-        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk)).data)
+        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk), context={"request": request}).data)
 
     @extend_schema(parameters=[ITEM_ID], request=None, responses=s.PayoutRunSerializer)
     @action(detail=True, methods=["post"])
     def discard(self, request, pk=None):
         """Drop a run awaiting approval; nothing was sent and the money stays owed."""
         run = payout_run_discard(actor=request.user, run=self._run(pk))
-        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk)).data)
+        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk), context={"request": request}).data)
+
+    @extend_schema(parameters=[ITEM_ID], responses=CSV, summary="The run's report as CSV")
+    @action(detail=True, methods=["get"], url_path="report/csv", url_name="report-csv",
+            content_negotiation_class=FileDownloadNegotiation)
+    def report_csv(self, request, pk=None):
+        from tester_platform.finance.views import run_report_response
+
+        return run_report_response(self._run(pk), "csv")
+
+    @extend_schema(parameters=[ITEM_ID], responses=PDF, summary="The run's report as PDF")
+    @action(detail=True, methods=["get"], url_path="report/pdf", url_name="report-pdf",
+            content_negotiation_class=FileDownloadNegotiation)
+    def report_pdf(self, request, pk=None):
+        from tester_platform.finance.views import run_report_response
+
+        return run_report_response(self._run(pk), "pdf")
+
+    def _period_report(self, request, kind: str):
+        from tester_platform.finance.views import period_report_response
+
+        query = s.PeriodReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        program = None
+        if query.validated_data.get("program"):
+            program = Program.objects.filter(pk=query.validated_data["program"]).first()
+            if program is None:
+                raise Http404("No such program.")
+        return period_report_response(start=query.validated_data["start"], end=query.validated_data["end"],
+                                      program=program, kind=kind)
+
+    @extend_schema(parameters=[s.PeriodReportQuerySerializer], responses=CSV,
+                   summary="Payouts of a period (every run), as CSV")
+    @action(detail=False, methods=["get"], url_path="period-report/csv", url_name="period-report-csv",
+            pagination_class=None, content_negotiation_class=FileDownloadNegotiation)
+    def period_report_csv(self, request):
+        return self._period_report(request, "csv")
+
+    @extend_schema(parameters=[s.PeriodReportQuerySerializer], responses=PDF,
+                   summary="Payouts of a period (every run), as PDF")
+    @action(detail=False, methods=["get"], url_path="period-report/pdf", url_name="period-report-pdf",
+            pagination_class=None, content_negotiation_class=FileDownloadNegotiation)
+    def period_report_pdf(self, request):
+        return self._period_report(request, "pdf")

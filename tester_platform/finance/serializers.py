@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from payments.models import Payout, PayoutRun
+from tester_platform.api.links import absolute
 from tester_platform.api.lookups import MAX_ID
 
 
@@ -47,8 +49,9 @@ class PayoutSerializer(serializers.ModelSerializer):
                   "stripe_transfer_id", "run", "period_end", "lines", "created_at", "sent_at", "in_transit_at",
                   "arrival_date", "paid_at", "failed_at", "statement_url"]
 
-    def get_statement_url(self, obj) -> str:
-        return f"/payouts/{obj.pk}/statement.pdf"
+    def get_statement_url(self, obj) -> serializers.URLField:
+        """The statement as PDF through the API (a bearer token with `read` opens it)."""
+        return absolute(self.context, reverse("api:finance_api:payout-statement", args=[obj.pk]))
 
 
 class RunPayoutSerializer(serializers.ModelSerializer):
@@ -109,11 +112,12 @@ class PayoutRunSerializer(serializers.ModelSerializer):
 
         return run_preview_digest(run_id=obj.pk)
 
-    def get_report_csv(self, obj) -> str:
-        return f"/reports/payouts/{obj.pk}.csv"
+    def get_report_csv(self, obj) -> serializers.URLField:
+        """The run's report as CSV through the API (a bearer token needs `finance`)."""
+        return absolute(self.context, reverse("api:finance_api:payout-run-report-csv", args=[obj.pk]))
 
-    def get_report_pdf(self, obj) -> str:
-        return f"/reports/payouts/{obj.pk}.pdf"
+    def get_report_pdf(self, obj) -> serializers.URLField:
+        return absolute(self.context, reverse("api:finance_api:payout-run-report-pdf", args=[obj.pk]))
 
 
 class PayoutRunCreateSerializer(serializers.Serializer):
@@ -125,3 +129,18 @@ class PayoutRunCreateSerializer(serializers.Serializer):
 class PayoutRunApproveSerializer(serializers.Serializer):
     digest = serializers.CharField(required=False, allow_blank=True, max_length=64,
                                    help_text="The run's preview_digest as you read it: approval fails if it changed.")
+
+
+class PeriodReportQuerySerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    program = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+    def validate(self, data):
+        import datetime as dt
+
+        if data["start"] > data["end"]:
+            raise serializers.ValidationError({"end": ["The period starts after it ends."]})
+        if data["end"] - data["start"] > dt.timedelta(days=3660):
+            raise serializers.ValidationError({"end": ["A period is at most ten years."]})
+        return data

@@ -208,17 +208,35 @@ def _pdf(template: str, context: dict, filename: str, *, inline: bool = False) -
     return response
 
 
+def run_report_response(run: PayoutRun, kind: str) -> HttpResponse:
+    """A run's report as a CSV or PDF attachment (the pages and the API serve the same file)."""
+    if kind == "csv":
+        return _csv(reports.run_report(run), f"atelier-payout-run-{run.pk}.csv")
+    return _pdf("finance/pdf_report.html", {"report": reports.run_report(run), "generated_at": timezone.now()},
+                f"atelier-payout-run-{run.pk}.pdf")
+
+
+def period_report_response(*, start: dt.date, end: dt.date, program, kind: str) -> HttpResponse:
+    report = reports.period_report(start=start, end=end, program=program)
+    if kind == "csv":
+        return _csv(report, f"atelier-payouts-{start}-{end}.csv")
+    return _pdf("finance/pdf_report.html", {"report": report, "generated_at": timezone.now()},
+                f"atelier-payouts-{start}-{end}.pdf")
+
+
+def statement_pdf_response(payout: Payout) -> HttpResponse:
+    return _pdf("finance/pdf_statement.html", {"statement": reports.statement(payout), "generated_at": timezone.now()},
+                f"atelier-statement-{payout.pk}.pdf")
+
+
 @role_required(*FINANCE_ROLES)
 def run_report_csv(request, run_id: int):
-    run = _run_or_404(run_id)
-    return _csv(reports.run_report(run), f"atelier-payout-run-{run.pk}.csv")
+    return run_report_response(_run_or_404(run_id), "csv")
 
 
 @role_required(*FINANCE_ROLES)
 def run_report_pdf(request, run_id: int):
-    run = _run_or_404(run_id)
-    return _pdf("finance/pdf_report.html", {"report": reports.run_report(run), "generated_at": timezone.now()},
-                f"atelier-payout-run-{run.pk}.pdf")
+    return run_report_response(_run_or_404(run_id), "pdf")
 
 
 @role_required(*FINANCE_ROLES)
@@ -311,9 +329,7 @@ def statement(request, payout_id: int):
 
 @login_required
 def statement_pdf(request, payout_id: int):
-    payout = _own_payout_or_404(request, payout_id)
-    return _pdf("finance/pdf_statement.html", {"statement": reports.statement(payout), "generated_at": timezone.now()},
-                f"atelier-statement-{payout.pk}.pdf")
+    return statement_pdf_response(_own_payout_or_404(request, payout_id))
 
 
 # --- Stripe webhook --------------------------------------------------------------------------

@@ -21,15 +21,20 @@ from tester_platform.api.lookups import (
 from tester_platform.api.models import ApiToken
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.labour import serializers as s
-from tester_platform.labour.models import FeedbackReport, TimeEntry
+from tester_platform.labour.models import Assignment, FeedbackReport, Task, TimeEntry
 from tester_platform.labour.selectors import (
+    assignment_queue,
+    can_review,
     earnings_for,
     feedback_queue,
     feedback_visible_to,
     programs_for_filing,
+    task_queue,
+    tasks_offered,
     time_entries_visible_to,
     time_queue,
     time_suggestions,
+    with_progress,
 )
 from tester_platform.labour.services import (
     NotEnrolled,
@@ -64,7 +69,7 @@ class _LabourViewSet(viewsets.ViewSet):
     def _page(self, request, queryset, serializer_class):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+        return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
 
 
 class FeedbackViewSet(_LabourViewSet):
@@ -87,7 +92,7 @@ class FeedbackViewSet(_LabourViewSet):
 
     @extend_schema(parameters=[ITEM_ID], responses=s.FeedbackSerializer)
     def retrieve(self, request, pk=None):
-        return Response(s.FeedbackSerializer(self._visible(request, pk)).data)
+        return Response(s.FeedbackSerializer(self._visible(request, pk), context={"request": request}).data)
 
     @extend_schema(request=s.FeedbackCreateSerializer, responses={201: s.FeedbackSerializer})
     def create(self, request):
@@ -99,7 +104,7 @@ class FeedbackViewSet(_LabourViewSet):
             category=values["category"], severity=values["severity"], title=values["title"], body=values["body"],
             generation_id=values.get("generation"), generation_ids=values["generations"],
         )
-        return Response(s.FeedbackSerializer(report).data, status=status.HTTP_201_CREATED)
+        return Response(s.FeedbackSerializer(report, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[ITEM_ID], request=s.FeedbackRerateSerializer, responses=s.FeedbackSerializer)
     @action(detail=True, methods=["post"])
@@ -114,7 +119,7 @@ class FeedbackViewSet(_LabourViewSet):
         feedback_rerate(report=report, moderator=request.user, severity=data.validated_data["severity"],
                         reason=data.validated_data["reason"])
         report.refresh_from_db()
-        return Response(s.FeedbackSerializer(report).data)
+        return Response(s.FeedbackSerializer(report, context={"request": request}).data)
 
     @extend_schema(parameters=[ITEM_ID], request=s.FeedbackReviewSerializer, responses=s.FeedbackSerializer)
     @action(detail=True, methods=["post"])
@@ -124,7 +129,7 @@ class FeedbackViewSet(_LabourViewSet):
         report = feedback_review(report=self._visible(request, pk), reviewer=request.user,
                                  decision=data.validated_data["decision"], reason=data.validated_data["reason"],
                                  duplicate_of_id=data.validated_data.get("duplicate_of"))
-        return Response(s.FeedbackSerializer(report).data)
+        return Response(s.FeedbackSerializer(report, context={"request": request}).data)
 
     @extend_schema(parameters=[ITEM_ID], request=s.ActedOnSerializer, responses=s.FeedbackSerializer)
     @action(detail=True, methods=["post"], url_path="acted-on")
@@ -133,7 +138,7 @@ class FeedbackViewSet(_LabourViewSet):
         data.is_valid(raise_exception=True)
         report = feedback_mark_acted_on(report=self._visible(request, pk), actor=request.user,
                                         note=data.validated_data["note"])
-        return Response(s.FeedbackSerializer(report).data)
+        return Response(s.FeedbackSerializer(report, context={"request": request}).data)
 
     @staticmethod
     def _visible(request, pk) -> FeedbackReport:
@@ -183,7 +188,7 @@ class TimeEntryViewSet(_LabourViewSet):
                                   decision=data.validated_data["decision"], reason=data.validated_data["reason"])
         return Response(s.TimeEntrySerializer(entry).data)
 
-    @extend_schema(parameters=[OpenApiParameter("program", int, required=True), OpenApiParameter("days", int)],
+    @extend_schema(parameters=[s.SuggestionQuerySerializer],
                    responses=s.TimeSuggestionSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)
     def suggestions(self, request):
@@ -202,6 +207,77 @@ class TimeEntryViewSet(_LabourViewSet):
         if entry is None:
             raise Http404("No such time entry.")
         return entry
+
+
+class TaskViewSet(_LabourViewSet):
+    """Tasks: those offered to the artist; with `queue=review`, the tasks of the programs the
+    caller reviews (moderators, managers, admins) with each one's progress."""
+
+    @extend_schema(parameters=QUEUE_PARAMETERS, responses=s.TaskSerializer(many=True))
+    def list(self, request):
+        """Open to me and not yet taken; with `queue=review`, every task of the programs I review."""
+        review, program = queue_query(request)
+        if review:
+            return self._page(request, review_queue_or_403(request.user, task_queue, program_id=program),
+                              s.TaskSerializer)
+        tasks = tasks_offered(artist=request.user)
+        if program:
+            tasks = tasks.filter(program_id=program)
+        return self._page(request, tasks, s.TaskSerializer)
+
+    @extend_schema(parameters=[ITEM_ID], responses=s.TaskSerializer)
+    def retrieve(self, request, pk=None):
+        from tester_platform.labour.assignments import task_visible_to
+
+        task = with_progress(Task.objects.filter(pk=pk_or_404(pk))).select_related("program").first()
+        if task is None or not task_visible_to(task=task, user=request.user):
+            raise Http404("No such task among those offered to you.")
+        return Response(s.TaskSerializer(task, context={"request": request}).data)
+
+
+class AssignmentViewSet(_LabourViewSet):
+    """The artist's own assignments; with `queue=review`, the assignments submitted for review
+    in the programs the caller reviews. Reviewers accept (the pay posts once) or return them."""
+
+    @staticmethod
+    def _queryset():
+        return Assignment.objects.select_related("task", "ledger_entry").prefetch_related("generations", "findings")
+
+    @extend_schema(parameters=QUEUE_PARAMETERS, responses=s.AssignmentSerializer(many=True))
+    def list(self, request):
+        """Mine; with `queue=review`, those awaiting review in the programs I review."""
+        review, program = queue_query(request)
+        if review:
+            return self._page(request, review_queue_or_403(request.user, assignment_queue, program_id=program),
+                              s.AssignmentSerializer)
+        mine = self._queryset().filter(artist=request.user).order_by("-accepted_at", "-id")
+        if program:
+            mine = mine.filter(task__program_id=program)
+        return self._page(request, mine, s.AssignmentSerializer)
+
+    @extend_schema(parameters=[ITEM_ID], responses=s.AssignmentSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(s.AssignmentSerializer(self._visible(request, pk), context={"request": request}).data)
+
+    @extend_schema(parameters=[ITEM_ID], request=s.AssignmentReviewSerializer, responses=s.AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        """Accept (the pay posts once, as a line of testing time) or return with a reason."""
+        from tester_platform.labour.assignments import assignment_review
+
+        data = s.AssignmentReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment = assignment_review(assignment=self._visible(request, pk), reviewer=request.user,
+                                       decision=data.validated_data["decision"], reason=data.validated_data["reason"])
+        return Response(s.AssignmentSerializer(self._queryset().get(pk=assignment.pk),
+                                               context={"request": request}).data)
+
+    def _visible(self, request, pk) -> Assignment:
+        assignment = self._queryset().filter(pk=pk_or_404(pk)).first()
+        if assignment is None or not (assignment.artist_id == request.user.pk
+                                      or can_review(user=request.user, program_id=assignment.task.program_id)):
+            raise Http404("No such assignment.")
+        return assignment
 
 
 class EarningsView(APIView):

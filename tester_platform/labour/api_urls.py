@@ -8,6 +8,8 @@ app_name = "labour_api"
 router = SimpleRouter()
 router.register("feedback", api.FeedbackViewSet, basename="feedback")
 router.register("time-entries", api.TimeEntryViewSet, basename="time-entry")
+router.register("tasks", api.TaskViewSet, basename="task")
+router.register("assignments", api.AssignmentViewSet, basename="assignment")
 
 urlpatterns = [
     path("earnings/", api.EarningsView.as_view(), name="earnings"),

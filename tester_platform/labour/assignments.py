@@ -27,7 +27,7 @@ from tester_platform.labour.models import MINUTES_PER_DAY, Assignment, FeedbackR
 from tester_platform.labour.selectors import FILING_STATUSES
 from tester_platform.notifications.models import Kind
 from tester_platform.notifications.services import notify, notify_many
-from tester_platform.policy import Act, authorize
+from tester_platform.policy import Act, authorize, can
 from tester_platform.programs.models import Enrollment, Program
 
 ACCEPT, RETURN = "accept", "return"
@@ -133,6 +133,12 @@ def task_open_to(*, task: Task, artist) -> bool:
         return False
     invited = list(task.invited.values_list("pk", flat=True))
     return not invited or artist.pk in invited
+
+
+def task_visible_to(*, task: Task, user) -> bool:
+    """Who may read a task: those it is open to, those who took it, and its program's reviewers."""
+    return (task_open_to(task=task, artist=user) or task.assignments.filter(artist=user).exists()
+            or can(user, Act.REVIEW, program=task.program_id))
 
 
 @transaction.atomic

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from generation.models import GenerationJob
 from payments.models import DEFAULT_DAILY_TIME_CAP_MINUTES, LedgerEntry
 from payments.selectors import Balance, balances_for, current_rate_card, ledger_lines
 from tester_platform.common.days import day_start, local_day
-from tester_platform.labour.models import FeedbackReport, PayFloorAssessment, TimeEntry
+from tester_platform.labour.models import Assignment, FeedbackReport, PayFloorAssessment, Task, TimeEntry
 from tester_platform.policy import Act, can, programs_for
 from tester_platform.programs.models import Enrollment, Program
 
@@ -64,6 +65,41 @@ def time_queue(*, user, program_id: int | None = None) -> QuerySet[TimeEntry]:
         qs = qs.filter(program_id=program_id)
     return (qs.exclude(artist=user).select_related("program", "artist").prefetch_related("generations")
             .order_by("date", "id"))
+
+
+def assignment_queue(*, user, program_id: int | None = None) -> QuerySet[Assignment]:
+    """Assignments submitted for review in the programs the user reviews (not their own)."""
+    qs = Assignment.objects.filter(task__program__in=reviewable_programs(user=user), status=Assignment.Status.SUBMITTED)
+    if program_id:
+        qs = qs.filter(task__program_id=program_id)
+    return (qs.exclude(artist=user).select_related("task", "task__program", "artist", "ledger_entry")
+            .prefetch_related("generations", "findings__attachments").order_by("submitted_at", "id"))
+
+
+def with_progress(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """Tasks annotated with how many of their assignments are in each state, and `taken`
+    (those holding a place)."""
+    counts = {status: Count("assignments", filter=Q(assignments__status=status), distinct=True)
+              for status in Assignment.Status.values}
+    return tasks.annotate(**counts, taken=Count("assignments", filter=Q(
+        assignments__status__in=Assignment.HOLDING_CAPACITY), distinct=True))
+
+
+def task_queue(*, user, program_id: int | None = None) -> QuerySet[Task]:
+    """The tasks of the programs the user reviews, open ones first, with their progress."""
+    qs = Task.objects.filter(program__in=reviewable_programs(user=user))
+    if program_id:
+        qs = qs.filter(program_id=program_id)
+    return with_progress(qs).select_related("program").order_by("-status", "due_at", "id")  # "open" > "closed"
+
+
+def tasks_offered(*, artist) -> QuerySet[Task]:
+    """Open, not yet due tasks of the artist's active programs, for everyone or for them."""
+    programs = Enrollment.objects.filter(artist=artist, status=Enrollment.Status.ACTIVE).values("program_id")
+    return with_progress(
+        Task.objects.filter(program_id__in=programs, status=Task.Status.OPEN, due_at__gt=timezone.now())
+        .filter(Q(invited__isnull=True) | Q(invited=artist)).exclude(assignments__artist=artist).distinct()
+    ).select_related("program").order_by("due_at", "id")
 
 
 def accepted_not_acted_on(*, user, program_id: int | None = None) -> QuerySet[FeedbackReport]:

@@ -3,8 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from payments.models import LedgerEntry, Severity
+from tester_platform.api.links import absolute
 from tester_platform.api.lookups import MAX_ID
-from tester_platform.labour.models import FeedbackReport, TimeEntry
+from tester_platform.labour.models import Assignment, FeedbackReport, Task, TimeEntry
 from tester_platform.labour.services import ACCEPT, DUPLICATE, REJECT
 
 
@@ -33,10 +34,10 @@ class AttachmentSerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     url = serializers.SerializerMethodField()
 
-    def get_url(self, attachment) -> str:
+    def get_url(self, attachment) -> serializers.URLField:
         from django.urls import reverse
 
-        return reverse("labour:attachment", args=[attachment.pk])
+        return absolute(self.context, reverse("labour:attachment", args=[attachment.pk]))
 
 
 class RerateSerializer(serializers.Serializer):
@@ -130,6 +131,27 @@ class CurrencyBalanceSerializer(BalanceSerializer):
     currency = serializers.CharField()
 
 
+class LedgerSourceSerializer(serializers.Serializer):
+    """What caused a ledger line."""
+
+    type = serializers.CharField(help_text="e.g. `labour.feedbackreport`, `labour.timeentry`, `labour.assignment`, "
+                                           "`sharing.sharerequest`.")
+    id = serializers.CharField(help_text="The cause's id, as text.")
+    label = serializers.CharField(allow_blank=True, help_text="The cause in words.")
+    url = serializers.URLField(allow_null=True, help_text="Where to see it in the web app (absolute); null if "
+                                                           "it has no page.")
+
+
+class LedgerRateSerializer(serializers.Serializer):
+    """The rate a line was computed at, when it was computed from one."""
+
+    amount = serializers.IntegerField(help_text="The rate, minor units.")
+    basis = serializers.ChoiceField(choices=LedgerEntry.RateBasis.choices, allow_blank=True)
+    quantity = serializers.IntegerField(allow_null=True, help_text="Minutes, for hourly rates.")
+    rate_card_version = serializers.IntegerField(allow_null=True)
+    display = serializers.CharField(help_text="The rate in words, e.g. `€20.00/h × 90 min`.")
+
+
 class LedgerLineSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=LedgerEntry.Kind.choices)
@@ -141,13 +163,11 @@ class LedgerLineSerializer(serializers.Serializer):
     memo = serializers.CharField()
     created_at = serializers.DateTimeField()
 
-    def get_source(self, entry) -> dict:
-        url = getattr(entry, "url", None)
-        request = self.context.get("request")
+    def get_source(self, entry) -> LedgerSourceSerializer:
         return {"type": entry.source_type, "id": entry.source_id, "label": entry.source_label,
-                "url": request.build_absolute_uri(url) if url and request else url}
+                "url": absolute(self.context, getattr(entry, "url", None))}
 
-    def get_rate(self, entry) -> dict | None:
+    def get_rate(self, entry) -> LedgerRateSerializer(allow_null=True):
         if entry.rate_minor is None:
             return None
         return {"amount": entry.rate_minor, "basis": entry.rate_basis, "quantity": entry.quantity,
@@ -168,3 +188,74 @@ class SeveritySerializer(serializers.Serializer):
     bounty = serializers.IntegerField(allow_null=True, help_text="Minor units per accepted report, under the "
                                                                  "program's published rate card; null before one.")
     currency = serializers.CharField(allow_null=True)
+
+
+# --- tasks and assignments ---------------------------------------------------------------
+
+class TaskProgressSerializer(serializers.Serializer):
+    taken = serializers.IntegerField(help_text="Places held (working, submitted, returned or accepted).")
+    working = serializers.IntegerField()
+    submitted = serializers.IntegerField(help_text="Awaiting review.")
+    returned = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    withdrawn = serializers.IntegerField()
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    program = serializers.IntegerField(source="program_id")
+    fixed_pay = serializers.IntegerField(source="fixed_pay_minor", allow_null=True,
+                                         help_text="Fixed pay, minor units; null for hourly tasks.")
+    places_left = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Task
+        fields = ["id", "program", "title", "instructions", "category", "estimated_minutes", "pay", "fixed_pay",
+                  "currency", "capacity", "places_left", "due_at", "status", "created_at", "closed_at", "progress",
+                  "url"]
+
+    def _counts(self, task) -> dict:
+        if not hasattr(task, "taken"):  # not from a selector that annotates them
+            from tester_platform.labour.selectors import with_progress
+
+            task = with_progress(Task.objects.filter(pk=task.pk)).get()
+        return {"taken": task.taken, **{status: getattr(task, status) for status in Assignment.Status.values}}
+
+    def get_places_left(self, task) -> int:
+        return max(0, task.capacity - self._counts(task)["taken"])
+
+    def get_progress(self, task) -> TaskProgressSerializer:
+        return self._counts(task)
+
+    def get_url(self, task) -> serializers.URLField:
+        from django.urls import reverse
+
+        return absolute(self.context, reverse("labour:task_detail", args=[task.pk]))
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    task = serializers.IntegerField(source="task_id")
+    program = serializers.IntegerField(source="task.program_id")
+    title = serializers.CharField(source="task.title")
+    generations = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    findings = serializers.SerializerMethodField()
+    pay = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "task", "program", "title", "status", "accepted_at", "submitted_at", "note", "minutes",
+                  "generations", "findings", "reviewed_at", "reason", "paid_minutes", "pay"]
+
+    def get_findings(self, assignment) -> list[int]:
+        return [report.pk for report in assignment.findings.all()]
+
+    def get_pay(self, assignment) -> serializers.IntegerField(allow_null=True):
+        """The amount posted on acceptance, minor units; null before."""
+        return assignment.ledger_entry.amount_minor if assignment.ledger_entry_id else None
+
+
+class AssignmentReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[ACCEPT, "return"])
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
+                                   help_text="Required when returning: what the artist should change.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,24 +22,14 @@ from tester_platform.labour.assignments import (
     findings_of,
     generations_while_active,
     task_open_to,
+    task_visible_to,
 )
 from tester_platform.labour.forms import AssignmentReviewForm, AssignmentSubmitForm
 from tester_platform.labour.models import Assignment, Task
-from tester_platform.labour.selectors import can_review, reviewable_programs
+from tester_platform.labour.selectors import assignment_queue, reviewable_programs, tasks_offered
 from tester_platform.markup import render_markdown
-from tester_platform.programs.models import Enrollment
 
 REVIEWERS = ("moderator", "program_manager", "admin")
-
-
-def tasks_offered(*, artist):
-    """Open, not yet due tasks of the artist's active programs, for everyone or for them."""
-    programs = Enrollment.objects.filter(artist=artist, status=Enrollment.Status.ACTIVE).values("program_id")
-    return (Task.objects.filter(program_id__in=programs, status=Task.Status.OPEN, due_at__gt=timezone.now())
-            .filter(Q(invited__isnull=True) | Q(invited=artist)).exclude(assignments__artist=artist).distinct()
-            .annotate(taken=Count("assignments", filter=Q(assignments__status__in=Assignment.HOLDING_CAPACITY),
-                                  distinct=True))
-            .select_related("program").order_by("due_at", "id"))
 
 
 @login_required
@@ -57,9 +46,7 @@ def _visible_task(request, task_id: int) -> Task:
     task = Task.objects.select_related("program").filter(pk=task_id).first()
     if task is None:
         raise Http404("No such task.")
-    user = request.user
-    if (task_open_to(task=task, artist=user) or task.assignments.filter(artist=user).exists()
-            or can_review(user=user, program_id=task.program_id)):
+    if task_visible_to(task=task, user=request.user):
         return task
     raise Http404("No such task among those offered to you.")
 
@@ -140,10 +127,7 @@ def assignment_withdraw_view(request, task_id: int):
 
 @role_required(*REVIEWERS)
 def review_queue(request):
-    waiting = (Assignment.objects.filter(task__program__in=reviewable_programs(user=request.user),
-                                         status=Assignment.Status.SUBMITTED)
-               .exclude(artist=request.user).select_related("task", "task__program", "artist")
-               .prefetch_related("generations", "findings__attachments").order_by("submitted_at", "id"))
+    waiting = assignment_queue(user=request.user)
     return render(request, "labour/dashboard/assignments.html", {"waiting": waiting})
 
 

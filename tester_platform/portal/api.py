@@ -98,7 +98,7 @@ class ConsentView(APIView):
     permission_classes = DEFAULT_PERMISSIONS
     required_scope = ApiToken.Scope.CONSENT
 
-    @extend_schema(parameters=[OpenApiParameter("program", int, required=True)], responses=s.ConsentStateSerializer)
+    @extend_schema(parameters=[s.ConsentQuerySerializer], responses=s.ConsentStateSerializer)
     def get(self, request):
         query = s.ConsentQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -145,7 +145,7 @@ class AuditView(ListAPIView):
     permission_classes = DEFAULT_PERMISSIONS
     serializer_class = s.AuditEventSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("program", int, required=False)])
+    @extend_schema(parameters=[s.AuditQuerySerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -173,8 +173,7 @@ class UsageView(APIView):
 
     permission_classes = DEFAULT_PERMISSIONS
 
-    @extend_schema(parameters=[OpenApiParameter("program", int), OpenApiParameter("from", str),
-                               OpenApiParameter("to", str)], responses=s.UsageReportSerializer)
+    @extend_schema(parameters=[s.UsageQuerySerializer], responses=s.UsageReportSerializer)
     def get(self, request):
         query = s.UsageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -193,15 +192,11 @@ class UsageView(APIView):
             raise ValidationError({"to": [f"Enter a date before {dt.date.max.isoformat()}."]}) from None
         records = usage_records(artist=request.user, program_id=program_id, start=start_dt, end=end_dt).order_by(
             "-created_at")[:500]
-        return Response({
+        return Response(s.UsageReportSerializer({
             "totals": usage_totals(artist=request.user, program_id=program_id, start=start_dt, end=end_dt),
             "quota": [quota_for(artist=request.user, program=p) for p in programs],
-            "records": [{"generation": r.job_id, "program": r.program_id, "device": r.device_name,
-                         "compute_seconds": r.compute_seconds, "wall_seconds": r.wall_seconds,
-                         "queue_seconds": r.queue_seconds, "frames": r.frames, "width": r.width, "height": r.height,
-                         "steps": r.steps, "peak_memory_bytes": r.peak_memory_bytes, "cancelled": r.cancelled,
-                         "shots": r.shots, "inputs": r.inputs, "created_at": r.created_at} for r in records],
-        })
+            "records": records,
+        }).data)
 
 
 class MeExportView(APIView):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from tester_platform.api.lookups import MAX_ID
 from tester_platform.audit.models import AuditEvent
 from tester_platform.audit.sentences import Describer
 from tester_platform.consent.models import ConsentDocument, ConsentRecord
 from tester_platform.programs.models import Enrollment, Program
+from tester_platform.studio.serializers import UsageInputSerializer, UsageShotSerializer
 
 
 class ProgramSerializer(serializers.ModelSerializer):
@@ -82,7 +84,7 @@ class ConsentStateSerializer(serializers.Serializer):
 
 
 class ConsentQuerySerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1)
+    program = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class ConsentSignSerializer(serializers.Serializer):
@@ -101,6 +103,9 @@ class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
     sentence = serializers.SerializerMethodField()
     program = serializers.IntegerField(source="program_id", allow_null=True)
+    # The one free-form object of the API, on purpose: each action records its own facts,
+    # hashed into the audit chain as stored; `sentence` gives them in words.
+    data = serializers.DictField(help_text="The action's own facts; their keys depend on `action`.")
 
     class Meta:
         model = AuditEvent
@@ -120,11 +125,11 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class AuditQuerySerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1, required=False)
+    program = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 class UsageQuerySerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1, required=False)
+    program = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     to = serializers.DateField(required=False)
 
     def get_fields(self):
@@ -134,7 +139,39 @@ class UsageQuerySerializer(serializers.Serializer):
         return fields
 
 
+class UsageTotalsSerializer(serializers.Serializer):
+    jobs = serializers.IntegerField()
+    compute_seconds = serializers.FloatField()
+    wall_seconds = serializers.FloatField()
+    queue_seconds = serializers.FloatField()
+    frames = serializers.IntegerField()
+    cancelled = serializers.IntegerField(help_text="How many of the jobs were cancelled.")
+
+
+class ProgramQuotaSerializer(QuotaSerializer):
+    program_name = serializers.CharField()
+
+
+class UsageRecordSerializer(serializers.Serializer):
+    generation = serializers.IntegerField(source="job_id")
+    program = serializers.IntegerField(source="program_id")
+    device = serializers.CharField(source="device_name")
+    compute_seconds = serializers.FloatField()
+    wall_seconds = serializers.FloatField()
+    queue_seconds = serializers.FloatField()
+    frames = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    steps = serializers.IntegerField()
+    peak_memory_bytes = serializers.IntegerField()
+    cancelled = serializers.BooleanField()
+    shots = UsageShotSerializer(many=True)
+    inputs = UsageInputSerializer(many=True)
+    created_at = serializers.DateTimeField()
+
+
 class UsageReportSerializer(serializers.Serializer):
-    totals = serializers.DictField()
-    quota = serializers.ListField(child=serializers.DictField())
-    records = serializers.ListField(child=serializers.DictField())
+    totals = UsageTotalsSerializer()
+    quota = ProgramQuotaSerializer(many=True)
+    records = UsageRecordSerializer(many=True)
+

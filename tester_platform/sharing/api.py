@@ -9,6 +9,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tester_platform.api.links import absolute
 from tester_platform.api.lookups import QUEUE_PARAMETERS, queue_query, review_queue_or_403, visible_program_or_404
 from tester_platform.api.models import ApiToken
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
@@ -36,6 +37,15 @@ class ReasonSerializer(serializers.Serializer):
     description = serializers.CharField()
 
 
+class AppealSerializer(serializers.Serializer):
+    note = serializers.CharField(help_text="The artist's grounds.")
+    appealed_at = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=["upheld", "overturned"], allow_null=True,
+                                      help_text="null while the appeal awaits a second moderator.")
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_note = serializers.CharField(allow_blank=True)
+
+
 class ShareRequestSerializer(serializers.ModelSerializer):
     # null until a refusal (or a request for changes) cites a published reason
     reason_code = serializers.CharField(source="reason.code", default=None, allow_null=True)
@@ -49,14 +59,14 @@ class ShareRequestSerializer(serializers.ModelSerializer):
                   "due_at", "decided_at", "auto_decided", "reason_code", "reason_label", "note", "public_url",
                   "revoked_at", "appeal"]
 
-    def get_public_url(self, obj) -> str | None:
+    def get_public_url(self, obj) -> serializers.URLField(allow_null=True):
         if not obj.is_public:
             return None
         from django.urls import reverse
 
-        return self.context["request"].build_absolute_uri(reverse("share_public", args=[obj.public_slug]))
+        return absolute(self.context, reverse("share_public", args=[obj.public_slug]))
 
-    def get_appeal(self, obj) -> dict | None:
+    def get_appeal(self, obj) -> AppealSerializer(allow_null=True):
         if not obj.appealed_at:
             return None
         return {"note": obj.appeal_note, "appealed_at": obj.appealed_at, "outcome": obj.appeal_outcome or None,

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from tester_platform.common.handlers import errors_as_message, errors_on, form_status
-from tester_platform.common.ranged import ranged_file_response
+from tester_platform.common.ranged import send_stored_file
 from tester_platform.programs.models import Program
 from tester_platform.sharing.forms import AppealForm, ResubmitForm, ShareRequestForm
 from tester_platform.sharing.models import OPINION_CLAUSE, ShareRequest
@@ -141,7 +141,7 @@ def public_media(request, slug: str, kind: str):
     if not field or not default_storage.exists(field.name):
         raise Http404("No such file.")
     content_type = "video/mp4" if kind == "video" else ("image/png" if field.name.endswith(".png") else "image/jpeg")
-    response = ranged_file_response(request, storage=default_storage, name=field.name, content_type=content_type)
+    response = send_stored_file(request, storage=default_storage, name=field.name, content_type=content_type)
     # Short cache: a revoked share must stop playing soon, even from caches.
-    response["Cache-Control"] = "public, max-age=60"
+    response.setdefault("Cache-Control", "public, max-age=60")
     return response

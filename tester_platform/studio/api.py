@@ -3,7 +3,7 @@ they start from. Thin views: validate, call a studio service, serialize."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
@@ -16,6 +16,7 @@ from generation.selectors import jobs_for_artist
 from tester_platform.access.throttles import GenerationSubmitThrottle
 from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
+from tester_platform.api.negotiation import FileDownloadNegotiation
 from tester_platform.api.parsers import DepthLimitedJSONParser
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.errors import InvalidInput, NotAllowed
@@ -26,6 +27,8 @@ from tester_platform.studio.services import (generation_cancel, generation_for_u
                                              generation_submit)
 
 JOB_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+STORAGE_REDIRECT = OpenApiResponse(description="Where the deployment serves media from its storage "
+                                               "(MEDIA_SERVE=storage-url): `Location` is a signed URL valid for minutes.")
 
 
 class GenerationViewSet(viewsets.ViewSet):
@@ -77,14 +80,17 @@ class GenerationViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[JOB_ID], summary="Download the signed MP4 of a generation",
                    description="The output video with its provenance manifest, as an attachment. Honours "
                                "`Range: bytes=…` (206 with `Content-Range`; 416 when unsatisfiable).",
-                   responses={(200, "video/mp4"): OpenApiTypes.BINARY, (206, "video/mp4"): OpenApiTypes.BINARY})
-    @action(detail=True, methods=["get"])
+                   responses={(200, "video/mp4"): OpenApiTypes.BINARY, (206, "video/mp4"): OpenApiTypes.BINARY,
+                              302: STORAGE_REDIRECT})
+    @action(detail=True, methods=["get"], content_negotiation_class=FileDownloadNegotiation)
     def download(self, request, pk=None):
         return self._file(request, pk, "video")
 
     @extend_schema(parameters=[JOB_ID], summary="Download the still an image-to-video generation started from",
-                   responses={(200, "image/png"): OpenApiTypes.BINARY, (206, "image/png"): OpenApiTypes.BINARY})
-    @action(detail=True, methods=["get"], url_path="input-image", url_name="input-image")
+                   responses={(200, "image/png"): OpenApiTypes.BINARY, (206, "image/png"): OpenApiTypes.BINARY,
+                              302: STORAGE_REDIRECT})
+    @action(detail=True, methods=["get"], url_path="input-image", url_name="input-image",
+            content_negotiation_class=FileDownloadNegotiation)
     def input_image(self, request, pk=None):
         return self._file(request, pk, "input")
 

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from django.http import Http404
 from django.urls import reverse
 
-from tester_platform.common.ranged import ranged_file_response
+from tester_platform.common.ranged import send_stored_file
 
 MEDIA_URL_MAX_AGE = 15 * 60
 _SALT = "atelier.studio.media"
@@ -51,7 +51,7 @@ def serve_signed_media(request, token: str):
 
 def media_file_response(request, *, job, kind: str, as_attachment: bool):
     """The file of an output (or its input still) the caller was already found allowed to
-    read, with Range; 404 when it is not there."""
+    read, with Range, sent as settings.MEDIA_SERVE says; 404 when it is not there."""
     _, content_type = KINDS[kind]
     file_field = _file_of(job, kind)
     if not file_field or not default_storage.exists(file_field.name):
@@ -60,9 +60,9 @@ def media_file_response(request, *, job, kind: str, as_attachment: bool):
     if name.endswith(".png"):
         content_type = "image/png"
     extension = {"video": ".mp4", "input": ".png"}.get(kind, ".jpg")
-    response = ranged_file_response(request, storage=default_storage, name=name, content_type=content_type,
-                                    as_attachment=as_attachment,
-                                    filename=f"atelier-{job.pk}{extension}" if as_attachment else "")
-    response["Cache-Control"] = "private, max-age=600"
+    response = send_stored_file(request, storage=default_storage, name=name, content_type=content_type,
+                                as_attachment=as_attachment,
+                                filename=f"atelier-{job.pk}{extension}" if as_attachment else "")
+    response.setdefault("Cache-Control", "private, max-age=600")
     response["X-Content-Type-Options"] = "nosniff"
     return response

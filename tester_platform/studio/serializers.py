@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from generation.models import GenerationJob
 from generation.presets import ASPECT_RATIOS, RESOLUTIONS
+from tester_platform.api.links import absolute
 from tester_platform.studio.media import signed_media_url
 
 
@@ -90,13 +91,38 @@ class InputImageSerializer(serializers.Serializer):
 
 
 class GenerationOutputSerializer(serializers.Serializer):
-    video_url = serializers.CharField()
-    thumbnail_url = serializers.CharField(allow_null=True)
+    video_url = serializers.URLField(help_text="Signed and short-lived; honours Range.")
+    thumbnail_url = serializers.URLField(allow_null=True)
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     frames = serializers.IntegerField()
     fps = serializers.IntegerField()
     duration_seconds = serializers.FloatField()
+
+
+class UsageShotSerializer(serializers.Serializer):
+    """One line of a usage record per storyboard shot (a plain video is one shot)."""
+
+    shot = serializers.IntegerField(help_text="The shot's number, from 1.")
+    prompt = serializers.CharField(help_text="Its prompt, cut at 200 characters.")
+    segments = serializers.IntegerField(help_text="Model calls the shot took.")
+    frames = serializers.IntegerField(help_text="Frames it added to the video.")
+    steps = serializers.IntegerField(help_text="Denoising steps run for it.")
+    compute_seconds = serializers.FloatField()
+
+
+class UsageInputSerializer(serializers.Serializer):
+    """Something a job read besides its prompt: an input still or a source video."""
+
+    kind = serializers.ChoiceField(choices=["image", "video"])
+    role = serializers.CharField(help_text="e.g. `start image of shot 1`, `source video`.")
+    sha256 = serializers.CharField(allow_blank=True)
+    image = serializers.IntegerField(required=False, help_text="kind image: the uploaded still's id.")
+    width = serializers.IntegerField(required=False, help_text="kind image.")
+    height = serializers.IntegerField(required=False, help_text="kind image.")
+    bytes = serializers.IntegerField(required=False, help_text="kind image.")
+    generation = serializers.IntegerField(required=False, help_text="kind video: the source generation's id.")
+    frames = serializers.IntegerField(required=False, help_text="kind video: the source's frame count.")
 
 
 class UsageSerializer(serializers.Serializer):
@@ -108,8 +134,39 @@ class UsageSerializer(serializers.Serializer):
     frames = serializers.IntegerField()
     steps = serializers.IntegerField()
     cancelled = serializers.BooleanField()
-    shots = serializers.ListField(child=serializers.DictField(), help_text="Per shot: frames, steps, compute seconds.")
-    inputs = serializers.ListField(child=serializers.DictField(), help_text="Input stills and source videos read.")
+    shots = UsageShotSerializer(many=True, help_text="Per shot: frames, steps, compute seconds.")
+    inputs = UsageInputSerializer(many=True, help_text="Input stills and source videos read.")
+
+
+class InputImageRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+
+class ShotProgressSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="From 1.")
+    prompt = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(choices=["done", "running", "waiting"])
+    percent = serializers.IntegerField(min_value=0, max_value=100)
+    seconds = serializers.FloatField()
+
+
+class ProvenanceClaimsSerializer(serializers.Serializer):
+    """What the platform vouches for in the signed manifest (nothing personal)."""
+
+    artist_pseudonym = serializers.CharField()
+    consent_record_id = serializers.IntegerField()
+    consent_version = serializers.IntegerField(allow_null=True)
+    training_use = serializers.BooleanField()
+    program_ref = serializers.CharField(allow_blank=True)
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    claims = ProvenanceClaimsSerializer(allow_null=True, help_text="null for a job that recorded none.")
+    manifest_validation_state = serializers.CharField(
+        allow_blank=True, help_text="The C2PA validation state of the signed output (e.g. `Valid`); empty before.")
+    output_sha256 = serializers.CharField(allow_blank=True, help_text="SHA-256 of the MP4 before signing.")
+    signed_sha256 = serializers.CharField(allow_blank=True, help_text="SHA-256 of the signed MP4 served.")
 
 
 class GenerationSerializer(serializers.Serializer):
@@ -150,18 +207,18 @@ class GenerationSerializer(serializers.Serializer):
         video = signed_media_url(job=job, kind="video", user=self._user())
         if not video or job.status != "succeeded":
             return None
-        return {"video_url": self.context["request"].build_absolute_uri(video),
-                "thumbnail_url": self.context["request"].build_absolute_uri(
-                    signed_media_url(job=job, kind="thumbnail", user=self._user()) or "") or None,
+        return {"video_url": absolute(self.context, video),
+                "thumbnail_url": absolute(self.context, signed_media_url(job=job, kind="thumbnail", user=self._user()))
+                or None,
                 "width": job.width, "height": job.height, "frames": job.num_frames, "fps": job.fps,
                 "duration_seconds": job.duration_seconds}
 
-    def get_input_image(self, job) -> dict | None:
+    def get_input_image(self, job) -> InputImageRefSerializer(allow_null=True):
         if not job.input_image_id:
             return None
         return {"id": job.input_image_id, "sha256": job.input_image.sha256}
 
-    def get_shots(self, job) -> list[dict]:
+    def get_shots(self, job) -> ShotProgressSerializer(many=True):
         """Per storyboard shot (a plain video is one): prompt, seconds, state, percent."""
         return job.shot_progress()
 
@@ -169,6 +226,7 @@ class GenerationSerializer(serializers.Serializer):
         usage = getattr(job, "usage", None) if job.status not in ("queued", "running") else None
         return UsageSerializer(usage).data if usage else None
 
-    def get_provenance(self, job) -> dict:
-        return {"claims": job.provenance_claims, "manifest_validation_state": job.manifest_validation_state,
-                "output_sha256": job.output_sha256, "signed_sha256": job.signed_sha256}
+    def get_provenance(self, job) -> ProvenanceSerializer:
+        return ProvenanceSerializer({"claims": job.provenance_claims or None,
+                                     "manifest_validation_state": job.manifest_validation_state,
+                                     "output_sha256": job.output_sha256, "signed_sha256": job.signed_sha256}).data
