@@ -54,11 +54,11 @@ from functools import partial, wraps
 from typing import Any, Callable, Iterable, Mapping
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.cache import caches
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ObjectDoesNotExist
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
@@ -155,11 +155,14 @@ def _resolve(model: type[Model], path: str) -> _Path:
         if model is not user_model:
             raise ImproperlyConfigured(f"{where}: 'pk' names a person only on the user model")
         return _Path("pk", ("pk",), frozenset())
-    current, hops, throughs, forward = model, [], set(), True
+    current: Any = model
+    hops: list[str] = []
+    throughs: set[type[Model]] = set()
+    forward = True
     names = path.split("__")
     for i, name in enumerate(names):
         try:
-            field = current._meta.get_field(name)
+            field: Any = current._meta.get_field(name)
         except FieldDoesNotExist:
             raise ImproperlyConfigured(f"{where}: {current._meta.label} has no field {name!r}") from None
         if not field.is_relation:
@@ -191,7 +194,8 @@ def declare(declarations: Mapping[str, PageScopes]) -> None:
         paths = tuple(_resolve(model, path) for path in scopes.people)
         for name in scopes.others:
             if name not in _user_links(model):
-                raise ImproperlyConfigured(f"{model._meta.label}: others names {name!r}, which is not a link to a person")
+                raise ImproperlyConfigured(f"{model._meta.label}: others names {name!r}, which is not a link "
+                                           "to a person")
         if _DECLARED.get(model, scopes) != scopes:
             raise ImproperlyConfigured(f"{model._meta.label}: declared twice with different page-cache scopes")
         _DECLARED[model], _PATHS[model] = scopes, paths
@@ -208,12 +212,16 @@ def _connect(model: type[Model], scopes: PageScopes, paths: tuple[_Path, ...]) -
         on_delete = pre_delete if any(not p.hops for p in paths) else post_delete
         on_delete.connect(_on_write, sender=model, dispatch_uid=f"pagecache.delete.{label}")
     for field in model._meta.many_to_many:  # either end of a link may be on someone's page
-        through = field.remote_field.through
+        through: Any = field.remote_field.through
         m2m_changed.connect(_on_m2m, sender=through, dispatch_uid=f"pagecache.m2m.{through._meta.label_lower}")
 
 
+def _paths(model: type[Model]) -> tuple[_Path, ...]:
+    return _PATHS.get(model) or _PATHS.get(model._meta.concrete_model or model, ())
+
+
 def _declaration(model: type[Model]) -> PageScopes | None:
-    return _DECLARED.get(model) or _DECLARED.get(model._meta.concrete_model)
+    return _DECLARED.get(model) or _DECLARED.get(model._meta.concrete_model or model)
 
 
 def _person_of(instance: Model, hops: tuple[str, ...]):
@@ -237,7 +245,7 @@ def scopes_for_instance(instance: Model, *, skip_through=None) -> set[str]:
     if declared is None or declared.no_pages:
         return set()
     scopes = set(declared.shared)
-    for path in _PATHS.get(model) or _PATHS[model._meta.concrete_model]:
+    for path in _paths(model):
         if skip_through is not None and skip_through in path.throughs:
             continue
         if path.hops:
@@ -257,7 +265,7 @@ def scopes_for_queryset(queryset: QuerySet, *, skip_through=None) -> set[str]:
     if declared is None or declared.no_pages:
         return set()
     scopes = set(declared.shared)
-    for path in _PATHS.get(model) or _PATHS[model._meta.concrete_model]:
+    for path in _paths(model):
         if skip_through is None or skip_through not in path.throughs:
             people = queryset.order_by().values_list(path.lookup, flat=True).distinct()
             scopes.update(user_scope(pk) for pk in people if pk is not None)
@@ -373,14 +381,11 @@ def _moves_people(model: type[Model], fields: Iterable[str]) -> bool:
     declared = _declaration(model)
     if declared is None or declared.no_pages:
         return False
-    heads = set()
+    heads: set[str] = set()
     for path in declared.people:
-        head = path.split("__")[0]
-        heads.add(head)
-        try:
-            heads.add(model._meta.get_field(head).attname)
-        except (FieldDoesNotExist, AttributeError):
-            pass
+        if path != "pk":  # a user row never moves to another person
+            field = model._meta.get_field(path.split("__")[0])
+            heads |= {field.name, getattr(field, "attname", field.name)}
     return bool(heads & set(fields))
 
 
@@ -422,7 +427,7 @@ def _has_pending_messages(request) -> bool:
     return bool(request.COOKIES.get("messages")) or "_messages" in request.session
 
 
-def _lookup(page_key: str, scopes: list[str]) -> tuple[list[str], object]:
+def _lookup(page_key: str, scopes: list[str]) -> tuple[list[str], Any]:
     """The current versions of `scopes` and the stored page, in one cache round trip."""
     version_keys = [VERSION_PREFIX + s for s in scopes]
     store = _cache()

@@ -24,6 +24,7 @@ class AccessConfig(AppConfig):
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).
         declare({
             "access.AccessPolicy": pages(shared=(PROGRAMS,)),
-            "access.TokenActivity": no_pages("per-minute API counters, written on every API call; read by the anomaly scan"),
+            "access.TokenActivity": no_pages("per-minute API counters, written on every API call; read by the "
+                                              "anomaly scan"),
             "access.AccessFlag": pages("artist", others=("reviewed_by",)),
         })

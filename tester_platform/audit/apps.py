@@ -19,6 +19,7 @@ class AuditConfig(AppConfig):
 
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).
         declare({
-            "audit.AuditEvent": no_pages("the audit trail is read by staff reports, not by a cached page; written by every service"),
+            "audit.AuditEvent": no_pages("the audit trail is read by staff reports, not by a cached page; written by "
+                                          "every service"),
             "audit.AuditChainHead": no_pages("the hash chain's bookkeeping"),
         })
