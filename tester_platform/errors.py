@@ -8,6 +8,8 @@ platform's DomainError below and the engines' GenerationError and PaymentsError,
 their own bases because the engines never import the product."""
 from __future__ import annotations
 
+from typing import Protocol
+
 
 class DomainError(Exception):
     http_status = 400
@@ -44,6 +46,15 @@ class Conflict(DomainError):
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+class ServiceError(Protocol):
+    """The one shape of the three families (what the page handler and the API read)."""
+
+    message: str
+    code: str
+    field: str | None
+    http_status: int
 
 
 def domain_error_classes() -> tuple[type[Exception], ...]:

@@ -17,12 +17,13 @@ same code, message and field); this middleware leaves /api/ paths to it."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import cast
 
 from django.contrib import messages
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from tester_platform.errors import domain_error_classes
+from tester_platform.errors import ServiceError, domain_error_classes
 
 API_PREFIX = "/api/"
 
@@ -35,7 +36,7 @@ def is_service_error(exc: BaseException) -> bool:
     return isinstance(exc, domain_error_classes())
 
 
-def error_status(error) -> int:
+def error_status(error: ServiceError) -> int:
     """The status a page answers a service error with: its `http_status` when it is an
     error status, else 400 (a hint outside 400-599 is a bug, not a reason for a 500)."""
     status = int(getattr(error, "http_status", 400) or 400)
@@ -49,7 +50,8 @@ def errors_on(form, translate=None):
     another field (a storyboard row, say)."""
     try:
         yield
-    except domain_error_classes() as error:
+    except domain_error_classes() as caught_error:
+        error = cast(ServiceError, caught_error)
         if error_status(error) == 404:
             raise  # not a form error: the thing is not there (or not the caller's): a 404 page
         if translate is not None:
@@ -60,7 +62,7 @@ def errors_on(form, translate=None):
 
 
 class Caught:
-    error = None
+    error: ServiceError | None = None
 
 
 @contextmanager
@@ -70,7 +72,8 @@ def errors_caught():
     caught = Caught()
     try:
         yield caught
-    except domain_error_classes() as error:
+    except domain_error_classes() as caught_error:
+        error = cast(ServiceError, caught_error)
         if error_status(error) == 404:
             raise
         caught.error = error
@@ -93,7 +96,8 @@ def errors_as_message(request, wording: str = "{message}", *, not_found_page: bo
     page handler's 404 (the caller may see the thing but must not learn it could act on it)."""
     try:
         yield
-    except domain_error_classes() as error:
+    except domain_error_classes() as caught_error:
+        error = cast(ServiceError, caught_error)
         if not_found_page and error_status(error) == 404:
             raise
         messages.error(request, wording.replace("{message}", error.message))
@@ -109,7 +113,7 @@ def error_title(title: str):
     return decorator
 
 
-def error_page(request, error, *, title: str | None = None):
+def error_page(request, error: ServiceError, *, title: str | None = None):
     status = error_status(error)
     back = request.META.get("HTTP_REFERER", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
@@ -136,7 +140,7 @@ class ServiceErrorMiddleware:
     def process_exception(self, request, exception):
         if request.path.startswith(API_PREFIX) or not is_service_error(exception):
             return None  # the API answers problem details; anything else is a bug: Django's 500
-        return error_page(request, exception, title=getattr(request, "service_error_title", None))
+        return error_page(request, cast(ServiceError, exception), title=getattr(request, "service_error_title", None))
 
 
 def _declared_title(view_func) -> str | None:

@@ -401,7 +401,7 @@ def _details(event) -> list[tuple[str, str]]:
 @console_view()
 def audit(request, program: Program):
     page = Paginator(audit_events_for_program(program=program), PAGE_SIZE).get_page(request.GET.get("page"))
-    from tester_platform.audit.sentences import describe_events
+    from tester_platform.programs.audit_sentences import describe_events
 
     describe_events(page, viewer=request.user)
     for event in page:

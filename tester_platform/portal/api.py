@@ -22,7 +22,6 @@ from tester_platform.accounts.roles import roles_of
 from tester_platform.api.models import ApiToken
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.audit.selectors import audit_events_about, audit_events_for_program
-from tester_platform.audit.sentences import describe_events
 from tester_platform.common.http import client_ip
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
@@ -30,6 +29,7 @@ from tester_platform.policy import Act, can
 from tester_platform.portal import serializers as s
 from tester_platform.portal.export import export_filename, export_zip
 from tester_platform.portal.selectors import quota_summaries
+from tester_platform.programs.audit_sentences import describe_events
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.programs.selectors import programs_visible_to
 from tester_platform.programs.services import program_set_paused

@@ -6,8 +6,8 @@ from rest_framework import serializers
 
 from tester_platform.api.lookups import MAX_ID
 from tester_platform.audit.models import AuditEvent
-from tester_platform.audit.sentences import Describer
 from tester_platform.consent.models import ConsentDocument, ConsentRecord
+from tester_platform.programs.audit_sentences import Describer
 from tester_platform.programs.models import Enrollment, Program
 from tester_platform.studio.serializers import UsageInputSerializer, UsageShotSerializer
 

@@ -177,7 +177,7 @@ def consent_withdraw_view(request, slug: str):
 
 @login_required
 def activity(request):
-    from tester_platform.audit.sentences import describe_events
+    from tester_platform.programs.audit_sentences import describe_events
 
     events = describe_events(audit_events_about(user=request.user).select_related("subject")[:200], viewer=request.user)
     return render(request, "portal/activity.html", {"events": events})

@@ -11,8 +11,8 @@ import pytest
 from payments.models import Payout
 from tester_platform.access.models import AccessFlag
 from tester_platform.audit.models import AuditEvent
-from tester_platform.audit.sentences import SENTENCES, describe_events
 from tester_platform.labour.models import FeedbackReport, TimeEntry
+from tester_platform.programs.audit_sentences import SENTENCES, describe_events
 from tester_platform.programs.models import Application
 from tester_platform.sharing.services import share_request_create, share_request_decide
 from tests.factories import make_output
@@ -82,7 +82,7 @@ def test_every_action_the_code_writes_has_a_sentence():
     assert not unknown, f"actions built at run time: list their values in DYNAMIC: {unknown}"
     assert len(actions) > 60  # the scan found the code
     missing = sorted(actions - set(SENTENCES))
-    assert not missing, f"audit actions without a sentence (tester_platform/audit/sentences.py): {missing}"
+    assert not missing, f"audit actions without a sentence (tester_platform/programs/audit_sentences.py): {missing}"
 
 
 @pytest.mark.parametrize("action", sorted(SENTENCES))

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from payments.models import LedgerEntry
 from tester_platform.audit.models import AuditEvent
-from tester_platform.audit.sentences import describe_events
 from tester_platform.errors import InvalidInput, InvalidTransition, NotFound
 from tester_platform.labour.assignments import (
     TaskClosed,
@@ -27,6 +26,7 @@ from tester_platform.labour.models import Assignment, Task
 from tester_platform.labour.services import feedback_submit, pay_floor_assess
 from tester_platform.notifications.models import Notification
 from tester_platform.policy import PolicyDenied
+from tester_platform.programs.audit_sentences import describe_events
 from tests.factories import make_output
 from tests.labour.evidence_files import png_bytes
 from tests.labour.helpers import make_rate_card, publish_task

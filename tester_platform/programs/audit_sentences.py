@@ -5,6 +5,10 @@ The codes (`share.requested`) stay what is stored, hashed and exported; this mod
 reads them. Every action the code writes has an entry in SENTENCES
 (tests/core/test_audit_sentences.py enumerates them from the source and fails on a new
 one without a sentence); an unknown code still reads as a sentence, never as a crash.
+
+It lives with the programs, not in the audit app: it names actors by their role in the
+event's program ("Moderator Mo"), so it reads accounts and programs, and the audit app,
+which every app writes to, imports neither.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from payments.money import format_minor
+from tester_platform.accounts.roles import roles_of
+from tester_platform.programs.models import ProgramStaff
 
 
 @dataclass
@@ -226,9 +232,6 @@ class Describer:
         self._site_roles: dict[int, set[str]] = {}
 
     def _load(self, events: list) -> None:
-        from tester_platform.accounts.roles import roles_of
-        from tester_platform.programs.models import ProgramStaff
-
         actors = {e.actor_id for e in events if e.actor_id}
         for user_id, program_id, role in ProgramStaff.objects.filter(user_id__in=actors).values_list(
                 "user_id", "program_id", "role"):
