@@ -2,6 +2,7 @@
 payouts, statements) and the Stripe webhook endpoint. Thin: forms in, services out."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.contrib import messages
