@@ -1,8 +1,14 @@
 """Every link the API returns is absolute, so a client can follow it as it is."""
 from __future__ import annotations
 
+from typing import Any, overload
 
-def absolute(context_or_request, path: str | None) -> str | None:
+
+@overload
+def absolute(context_or_request: Any, path: str) -> str: ...
+@overload
+def absolute(context_or_request: Any, path: None) -> None: ...
+def absolute(context_or_request: Any, path: str | None) -> str | None:
     """The address of a path on this site: from the request the client made (its scheme and
     host, as it reached us), or SITE_URL when serializing outside a request."""
     if not path:

@@ -15,13 +15,13 @@ from rest_framework.views import APIView
 from payments.models import Payout, PayoutRun
 from payments.payouts import connected_account_for
 from payments.selectors import payouts_for_artist
-from tester_platform.api.lookups import pk_or_404
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
+from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
 from tester_platform.api.negotiation import FileDownloadNegotiation
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
-from tester_platform.finance.onboarding import is_artist
 from tester_platform.finance import serializers as s
+from tester_platform.finance.onboarding import is_artist
 from tester_platform.finance.services import (
     payout_account_connect,
     payout_run_approve,
@@ -148,7 +148,8 @@ class PayoutRunViewSet(viewsets.ViewSet):
                 return Response({"program": ["No such program."], "code": "invalid"}, status=400)
         run = payout_run_prepare(actor=request.user, period_end=data.validated_data.get("period_end"),
                                  program=program)
-        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk), context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk), context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[ITEM_ID], responses=s.PayoutRunSerializer)
     def retrieve(self, request, pk=None):

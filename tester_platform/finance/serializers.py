@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.models import Payout, PayoutRun
@@ -49,7 +50,8 @@ class PayoutSerializer(serializers.ModelSerializer):
                   "stripe_transfer_id", "run", "period_end", "lines", "created_at", "sent_at", "in_transit_at",
                   "arrival_date", "paid_at", "failed_at", "statement_url"]
 
-    def get_statement_url(self, obj) -> serializers.URLField:
+    @extend_schema_field(serializers.URLField())
+    def get_statement_url(self, obj) -> str:
         """The statement as PDF through the API (a bearer token with `read` opens it)."""
         return absolute(self.context, reverse("api:finance_api:payout-statement", args=[obj.pk]))
 
@@ -112,11 +114,13 @@ class PayoutRunSerializer(serializers.ModelSerializer):
 
         return run_preview_digest(run_id=obj.pk)
 
-    def get_report_csv(self, obj) -> serializers.URLField:
+    @extend_schema_field(serializers.URLField())
+    def get_report_csv(self, obj) -> str:
         """The run's report as CSV through the API (a bearer token needs `finance`)."""
         return absolute(self.context, reverse("api:finance_api:payout-run-report-csv", args=[obj.pk]))
 
-    def get_report_pdf(self, obj) -> serializers.URLField:
+    @extend_schema_field(serializers.URLField())
+    def get_report_pdf(self, obj) -> str:
         return absolute(self.context, reverse("api:finance_api:payout-run-report-pdf", args=[obj.pk]))
 
 

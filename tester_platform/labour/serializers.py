@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.models import LedgerEntry, Severity
@@ -34,7 +35,8 @@ class AttachmentSerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     url = serializers.SerializerMethodField()
 
-    def get_url(self, attachment) -> serializers.URLField:
+    @extend_schema_field(serializers.URLField())
+    def get_url(self, attachment) -> str:
         from django.urls import reverse
 
         return absolute(self.context, reverse("labour:attachment", args=[attachment.pk]))
@@ -163,11 +165,13 @@ class LedgerLineSerializer(serializers.Serializer):
     memo = serializers.CharField()
     created_at = serializers.DateTimeField()
 
-    def get_source(self, entry) -> LedgerSourceSerializer:
+    @extend_schema_field(LedgerSourceSerializer())
+    def get_source(self, entry) -> dict:
         return {"type": entry.source_type, "id": entry.source_id, "label": entry.source_label,
                 "url": absolute(self.context, getattr(entry, "url", None))}
 
-    def get_rate(self, entry) -> LedgerRateSerializer(allow_null=True):
+    @extend_schema_field(LedgerRateSerializer(allow_null=True))
+    def get_rate(self, entry) -> dict | None:
         if entry.rate_minor is None:
             return None
         return {"amount": entry.rate_minor, "basis": entry.rate_basis, "quantity": entry.quantity,
@@ -225,10 +229,12 @@ class TaskSerializer(serializers.ModelSerializer):
     def get_places_left(self, task) -> int:
         return max(0, task.capacity - self._counts(task)["taken"])
 
-    def get_progress(self, task) -> TaskProgressSerializer:
+    @extend_schema_field(TaskProgressSerializer())
+    def get_progress(self, task) -> dict:
         return self._counts(task)
 
-    def get_url(self, task) -> serializers.URLField:
+    @extend_schema_field(serializers.URLField())
+    def get_url(self, task) -> str:
         from django.urls import reverse
 
         return absolute(self.context, reverse("labour:task_detail", args=[task.pk]))
@@ -250,7 +256,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
     def get_findings(self, assignment) -> list[int]:
         return [report.pk for report in assignment.findings.all()]
 
-    def get_pay(self, assignment) -> serializers.IntegerField(allow_null=True):
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_pay(self, assignment) -> int | None:
         """The amount posted on acceptance, minor units; null before."""
         return assignment.ledger_entry.amount_minor if assignment.ledger_entry_id else None
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
@@ -59,14 +59,16 @@ class ShareRequestSerializer(serializers.ModelSerializer):
                   "due_at", "decided_at", "auto_decided", "reason_code", "reason_label", "note", "public_url",
                   "revoked_at", "appeal"]
 
-    def get_public_url(self, obj) -> serializers.URLField(allow_null=True):
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_public_url(self, obj) -> str | None:
         if not obj.is_public:
             return None
         from django.urls import reverse
 
         return absolute(self.context, reverse("share_public", args=[obj.public_slug]))
 
-    def get_appeal(self, obj) -> AppealSerializer(allow_null=True):
+    @extend_schema_field(AppealSerializer(allow_null=True))
+    def get_appeal(self, obj) -> dict | None:
         if not obj.appealed_at:
             return None
         return {"note": obj.appeal_note, "appealed_at": obj.appealed_at, "outcome": obj.appeal_outcome or None,

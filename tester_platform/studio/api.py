@@ -28,7 +28,8 @@ from tester_platform.studio.services import (generation_cancel, generation_for_u
 
 JOB_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 STORAGE_REDIRECT = OpenApiResponse(description="Where the deployment serves media from its storage "
-                                               "(MEDIA_SERVE=storage-url): `Location` is a signed URL valid for minutes.")
+                                               "(MEDIA_SERVE=storage-url): `Location` is a signed URL valid for "
+                                               "minutes.")
 
 
 class GenerationViewSet(viewsets.ViewSet):

@@ -1,6 +1,7 @@
 """Serializers of the studio's API (tester_platform.studio.api): generations and input stills."""
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from generation.models import GenerationJob
@@ -203,7 +204,8 @@ class GenerationSerializer(serializers.Serializer):
     def _user(self):
         return self.context["request"].user
 
-    def get_output(self, job) -> GenerationOutputSerializer(allow_null=True):
+    @extend_schema_field(GenerationOutputSerializer(allow_null=True))
+    def get_output(self, job) -> dict | None:
         video = signed_media_url(job=job, kind="video", user=self._user())
         if not video or job.status != "succeeded":
             return None
@@ -213,20 +215,24 @@ class GenerationSerializer(serializers.Serializer):
                 "width": job.width, "height": job.height, "frames": job.num_frames, "fps": job.fps,
                 "duration_seconds": job.duration_seconds}
 
-    def get_input_image(self, job) -> InputImageRefSerializer(allow_null=True):
+    @extend_schema_field(InputImageRefSerializer(allow_null=True))
+    def get_input_image(self, job) -> dict | None:
         if not job.input_image_id:
             return None
         return {"id": job.input_image_id, "sha256": job.input_image.sha256}
 
-    def get_shots(self, job) -> ShotProgressSerializer(many=True):
+    @extend_schema_field(ShotProgressSerializer(many=True))
+    def get_shots(self, job) -> list[dict]:
         """Per storyboard shot (a plain video is one): prompt, seconds, state, percent."""
         return job.shot_progress()
 
-    def get_usage(self, job) -> UsageSerializer(allow_null=True):
+    @extend_schema_field(UsageSerializer(allow_null=True))
+    def get_usage(self, job) -> dict | None:
         usage = getattr(job, "usage", None) if job.status not in ("queued", "running") else None
         return UsageSerializer(usage).data if usage else None
 
-    def get_provenance(self, job) -> ProvenanceSerializer:
+    @extend_schema_field(ProvenanceSerializer())
+    def get_provenance(self, job) -> dict:
         return ProvenanceSerializer({"claims": job.provenance_claims or None,
                                      "manifest_validation_state": job.manifest_validation_state,
                                      "output_sha256": job.output_sha256, "signed_sha256": job.signed_sha256}).data
