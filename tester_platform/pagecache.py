@@ -45,20 +45,22 @@ roles), none where the two-factor middleware has already loaded them (production
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial, wraps
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.cache import caches
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ObjectDoesNotExist
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
@@ -377,10 +379,8 @@ def _moves_people(model: type[Model], fields: Iterable[str]) -> bool:
     for path in declared.people:
         head = path.split("__")[0]
         heads.add(head)
-        try:
+        with contextlib.suppress(FieldDoesNotExist, AttributeError):
             heads.add(model._meta.get_field(head).attname)
-        except (FieldDoesNotExist, AttributeError):
-            pass
     return bool(heads & set(fields))
 
 

@@ -8,7 +8,6 @@ class ApiConfig(AppConfig):
 
     def ready(self):
         from tester_platform.api import schema  # noqa: F401  (registers the OpenAPI auth scheme)
-
         from tester_platform.pagecache import declare, pages
 
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).

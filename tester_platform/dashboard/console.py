@@ -21,10 +21,10 @@ from payments.selectors import current_rate_card
 from tester_platform.accounts.models import User
 from tester_platform.accounts.roles import STAFF_ROLES
 from tester_platform.audit.selectors import audit_events_for_program
-from tester_platform.consent.models import ConsentDocument
-from tester_platform.consent.services import consent_document_draft, consent_document_publish, current_document
 from tester_platform.common.access import role_required
 from tester_platform.common.handlers import errors_as_message, errors_on, form_status
+from tester_platform.consent.models import ConsentDocument
+from tester_platform.consent.services import consent_document_draft, consent_document_publish, current_document
 from tester_platform.dashboard.forms import (
     AnnouncementForm,
     ConsentDraftForm,

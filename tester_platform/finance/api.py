@@ -15,13 +15,13 @@ from rest_framework.views import APIView
 from payments.models import Payout, PayoutRun
 from payments.payouts import connected_account_for
 from payments.selectors import payouts_for_artist
-from tester_platform.api.lookups import pk_or_404
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
+from tester_platform.api.lookups import pk_or_404
 from tester_platform.api.models import ApiToken
 from tester_platform.api.negotiation import FileDownloadNegotiation
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
-from tester_platform.finance.onboarding import is_artist
 from tester_platform.finance import serializers as s
+from tester_platform.finance.onboarding import is_artist
 from tester_platform.finance.services import (
     payout_account_connect,
     payout_run_approve,

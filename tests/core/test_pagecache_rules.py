@@ -155,7 +155,7 @@ NOT_BUMPED = {
     ("payments.payouts", "payout_run_discard", "payments.Payout"): "announced: payments.signals.payouts_updated",
     ("payments.payouts", "_send", "payments.Payout"):
         "attempt counter and time; the payout's state changes are saved (post_save) in record_transfer / _fail",
-    ("tester_platform.portal.management.commands.seed_scale", "*", "*"):
+    ("devtools.management.commands.seed_scale", "*", "*"):
         "seeds an empty database for benchmarks, before anyone has a page",
 }
 
@@ -230,7 +230,7 @@ def bulk_write_sites():
     for package in ("tester_platform", "generation", "payments", "devtools"):
         for path in sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []:
             name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-            if "migrations" in path.parts or "localstripe_server" in path.parts or name == pagecache.__name__:
+            if "migrations" in path.parts or "localstripe" in path.parts or name == pagecache.__name__:
                 continue  # schema history; the fake Stripe server's dicts; the helpers themselves
             sites += [(name, *site) for site in _sites_in(path.read_text(), importlib.import_module(name))]
     return sites
