@@ -49,9 +49,10 @@ import hashlib
 import logging
 import threading
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial, wraps
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings

@@ -9,11 +9,11 @@ from tester_platform.access.forms import FlagReviewForm, SuspendForm, TokenForm
 from tester_platform.access.models import AccessFlag
 from tester_platform.access.services import access_flag_review
 from tester_platform.accounts.roles import ADMIN, MODERATOR, PROGRAM_MANAGER, has_role
-from tester_platform.common.http import client_ip
 from tester_platform.api.models import ApiToken
 from tester_platform.api.services import token_create, token_revoke
 from tester_platform.common.access import role_required
 from tester_platform.common.handlers import errors_as_message, errors_on, form_status
+from tester_platform.common.http import client_ip
 from tester_platform.policy import Act, programs_for
 from tester_platform.programs.models import Enrollment
 from tester_platform.programs.services import enrollment_reinstate, enrollment_suspend

@@ -23,6 +23,7 @@ from payments.payouts import connected_account_for
 from payments.selectors import balances_for, payout_totals_by_status, payouts_for_artist
 from tester_platform.accounts.roles import ADMIN, FINANCE, has_role
 from tester_platform.common.access import role_required
+from tester_platform.common.days import local_day
 from tester_platform.common.handlers import error_title, errors_as_message
 from tester_platform.finance import reports
 from tester_platform.finance.forms import PayoutRunForm, PeriodForm
@@ -67,8 +68,8 @@ def home(request):
         "form": form, "runs": _runs(), "closed_period_end": closed_period_end(),
         "by_status": [dict(r, label=Payout.Status(r["status"]).label) for r in payout_totals_by_status()],
         "failed_events": WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count(),
-        "period_form": PeriodForm(initial={"start": timezone.localdate().replace(day=1),
-                                           "end": timezone.localdate()}),
+        "period_form": PeriodForm(initial={"start": local_day().replace(day=1),
+                                           "end": local_day()}),
     })
 
 
@@ -182,7 +183,7 @@ def run_report(request, run_id: int):
 
 
 def _period(request) -> tuple[PeriodForm, reports.Report | None]:
-    today = timezone.localdate()
+    today = local_day()
     form = PeriodForm(request.GET or {"start": today.replace(day=1).isoformat(), "end": today.isoformat()})
     if not form.is_valid():
         return form, None

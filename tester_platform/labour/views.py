@@ -9,11 +9,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from generation.models import GenerationJob
 from payments.money import format_minor
 from payments.selectors import current_rate_card, entries_for_sources
+from tester_platform.common.days import local_day
 from tester_platform.common.handlers import errors_on, form_status
 from tester_platform.errors import InvalidInput
 from tester_platform.labour.forms import FeedbackForm, TimeEntryForm, parse_date
@@ -162,7 +162,7 @@ def time_list(request):
 def time_new(request):
     programs = list(programs_for_filing(artist=request.user))
     jobs = list(_recent_jobs(request.user, [p.pk for p in programs]))
-    initial = {"date": parse_date(request.GET.get("date")) or timezone.localdate()}
+    initial = {"date": parse_date(request.GET.get("date")) or local_day()}
     if request.GET.get("minutes", "").isdigit():
         initial["minutes"] = int(request.GET["minutes"])
     if request.GET.get("program", "").isdigit():

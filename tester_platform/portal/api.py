@@ -22,6 +22,7 @@ from tester_platform.accounts.roles import roles_of
 from tester_platform.api.models import ApiToken
 from tester_platform.api.permissions import DEFAULT_PERMISSIONS
 from tester_platform.audit.selectors import audit_events_about, audit_events_for_program
+from tester_platform.common.days import day_start
 from tester_platform.common.http import client_ip
 from tester_platform.consent.models import ConsentRecord
 from tester_platform.consent.services import active_consent, consent_sign, consent_withdraw, current_document
@@ -185,9 +186,9 @@ class UsageView(APIView):
                 raise Http404("No such program among yours.")
         start = query.validated_data.get("from")
         end = query.validated_data.get("to")
-        start_dt = dt.datetime.combine(start, dt.time.min, tzinfo=dt.timezone.utc) if start else None
+        start_dt = day_start(start) if start else None  # whole local days, as everywhere (common/days.py)
         try:
-            end_dt = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc) if end else None
+            end_dt = day_start(end + dt.timedelta(days=1)) if end else None
         except OverflowError:  # `to` is the last day of year 9999: there is no day after it
             raise ValidationError({"to": [f"Enter a date before {dt.date.max.isoformat()}."]}) from None
         records = usage_records(artist=request.user, program_id=program_id, start=start_dt, end=end_dt).order_by(

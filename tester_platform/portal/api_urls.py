@@ -4,8 +4,15 @@ its own namespace, so the names stay those the operations had before they moved 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from tester_platform.portal.api import (AuditView, ConsentView, ConsentWithdrawView, MeExportView, MeView,
-                                        ProgramViewSet, UsageView)
+from tester_platform.portal.api import (
+    AuditView,
+    ConsentView,
+    ConsentWithdrawView,
+    MeExportView,
+    MeView,
+    ProgramViewSet,
+    UsageView,
+)
 
 router = SimpleRouter()
 router.register("programs", ProgramViewSet, basename="program")

@@ -23,8 +23,12 @@ from tester_platform.errors import InvalidInput, NotAllowed
 from tester_platform.programs.models import Program
 from tester_platform.studio import serializers as s
 from tester_platform.studio.media import media_file_response
-from tester_platform.studio.services import (generation_cancel, generation_for_user, generation_image_upload,
-                                             generation_submit)
+from tester_platform.studio.services import (
+    generation_cancel,
+    generation_for_user,
+    generation_image_upload,
+    generation_submit,
+)
 
 JOB_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 STORAGE_REDIRECT = OpenApiResponse(description="Where the deployment serves media from its storage "

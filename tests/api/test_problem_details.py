@@ -17,9 +17,9 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from generation.models import GenerationJob
-from tester_platform.portal import api as portal_api
 from tester_platform.api.problems import describe
 from tester_platform.errors import domain_error_classes
+from tester_platform.portal import api as portal_api
 from tests.conftest import api_as
 
 PROBLEM = "application/problem+json"
