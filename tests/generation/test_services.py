@@ -229,7 +229,8 @@ def test_the_reaper_can_requeue_instead(tester, settings, django_capture_on_comm
     services.job_claim(job_id=job.pk, worker=worker)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert services.workers_reap_lost()["requeued_jobs"] == [job.pk]
-    assert len(callbacks) == 1
+    # one dispatch after commit (other apps' listeners may add their own callbacks)
+    assert len([c for c in callbacks if getattr(c, "__qualname__", "").startswith("_enqueue_on_commit.")]) == 1
     job.refresh_from_db()
     assert job.status == "queued" and job.worker is None
     again = services.job_claim(job_id=job.pk, worker=None)
