@@ -100,7 +100,7 @@ def apply_step_cache(profile: ModelProfile, pipe: Any) -> bool:
     Pipelines sharing a transformer (from_pipe) share its hook: applied once."""
     if not profile.step_cache:
         return False
-    from diffusers.hooks import FirstBlockCacheConfig
+    from diffusers.hooks.first_block_cache import FirstBlockCacheConfig
 
     done = False
     for name in ("transformer", "transformer_2"):

@@ -7,13 +7,15 @@ import os
 import time
 import traceback
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, connection
 
 from generation import images as images_mod
 from generation import media, pipelines, plan, provenance, services, storage
@@ -110,6 +112,10 @@ def _loop(source, seam_out, seam: int):
     return np.concatenate([seam_out[a:], middle, seam_out[:a]])
 
 
+# Work handed to the finisher thread: (job id, what finishes it).
+Finisher = list[tuple[int, Callable[[], str]]]
+
+
 @dataclass
 class Shared:
     """A job's part of a batched first pipeline call: its own frames (None if it was
@@ -145,34 +151,54 @@ def _execute_job(*, job_id: int, hostname: str | None = None) -> str:
     their jobs taken and claim what is next, or nothing."""
     outcomes: list[str] = []
     worker = None
-    for round_ in range(_drain_batches()):
-        if not storage.media_writable():
-            # Claim nothing we could not store: the job stays queued (uncharged) and the
-            # dispatch sweep hands it to a healthy worker, or to this one once media is back.
-            if round_ == 0:
-                _db(services.job_hand_back, job_id=job_id)
-                return "handed back (media not writable)"
-            break
-        if worker is None:
-            worker = _db(_worker_for, hostname=hostname)
-        jobs = _db(services.jobs_claim_batch, job_id=job_id, worker=worker)
-        if not jobs:
-            if round_ == 0:
-                log.info("job %s not claimable (already claimed, cancelled or gone) and nothing else queued; "
-                         "dropping delivery", job_id)
-                return "skipped"
-            break
-        ids = [j.pk for j in jobs]
-        running_jobs.update(ids)
-        try:
-            outcome = _run_claimed(jobs[0]) if len(jobs) == 1 else _run_batch(jobs)
-        finally:
-            running_jobs.difference_update(ids)
-        outcomes.append(f"{'+'.join(map(str, ids))}: {outcome}")
+    claimed: list[int] = []
+    # One finisher thread: the MP4, manifest and storage of one batch overlap the next
+    # batch's denoising (CPU work beside GPU work); finished in order, all before this
+    # delivery is acknowledged.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation-finish")
+    finishing: list[Future[str]] = []
+    try:
+        for round_ in range(_drain_batches()):
+            if not storage.media_writable():
+                # Claim nothing we could not store: the job stays queued (uncharged) and the
+                # dispatch sweep hands it to a healthy worker, or to this one once media is back.
+                if round_ == 0:
+                    _db(services.job_hand_back, job_id=job_id)
+                    return "handed back (media not writable)"
+                break
+            if worker is None:
+                worker = _db(_worker_for, hostname=hostname)
+            jobs = _db(services.jobs_claim_batch, job_id=job_id, worker=worker)
+            if not jobs:
+                if round_ == 0:
+                    log.info("job %s not claimable (already claimed, cancelled or gone) and nothing else queued; "
+                             "dropping delivery", job_id)
+                    return "skipped"
+                break
+            ids = [j.pk for j in jobs]
+            claimed += ids
+            running_jobs.update(ids)  # vouched for by the heartbeat until this delivery ends
+            handoff: Finisher = []
+            outcome = _run_claimed(jobs[0], finisher=handoff) if len(jobs) == 1 else _run_batch(jobs, handoff)
+            finishing += [pool.submit(_finish_in_thread, pk, fn) for pk, fn in handoff]
+            outcomes.append(f"{'+'.join(map(str, ids))}: {outcome}")
+    finally:
+        pool.shutdown(wait=True)
+        running_jobs.difference_update(claimed)
+    outcomes += [f.result() for f in finishing]
     return "; ".join(outcomes)
 
 
-def _run_batch(jobs: list[GenerationJob]) -> str:
+def _finish_in_thread(job_id: int, finish: Callable[[], str]) -> str:
+    token = current_job_id.set(job_id)
+    try:
+        return f"{job_id}: {finish()}"
+    finally:
+        current_job_id.reset(token)
+        connection.close()  # this thread's own connection: not left open between deliveries
+
+
+def _run_batch(jobs: list[GenerationJob], finisher: Finisher | None = None) -> str:
     """Several compatible jobs (services.jobs_claim_batch) share their first pipeline call;
     each then finishes alone (the rest of its plan, MP4, manifest, usage) through
     ``_run_claimed``, as a job run alone does. A job cancelled mid-call is charged its
@@ -191,7 +217,7 @@ def _run_batch(jobs: list[GenerationJob]) -> str:
              head.height, head.steps)
     try:
         profile: ModelProfile = get_profile(head.model_profile)
-        share_of_plan = {}
+        share_of_plan: dict[int, float] = {}
         for j in jobs:
             w = plan.weights(plans[j.pk], profile=profile, steps=j.steps)
             share_of_plan[j.pk] = (w[0] / (sum(w) or 1.0))
@@ -228,7 +254,7 @@ def _run_batch(jobs: list[GenerationJob]) -> str:
 
     # Fair split: the call's compute per job per step, times the steps the job was live.
     per_job = result.compute_seconds / size
-    outcomes = []
+    outcomes: list[str] = []
     for index, j in enumerate(jobs):
         steps = stopped_at.get(j.pk, result.steps_done)
         charged = per_job * steps / max(1, result.total_steps)
@@ -247,13 +273,14 @@ def _run_batch(jobs: list[GenerationJob]) -> str:
                                    result.device_name)
         token = current_job_id.set(j.pk)
         try:
-            outcomes.append(_run_claimed(j, shared=Shared(mine, size, result.compute_seconds, batch_id, wall_start)))
+            outcomes.append(_run_claimed(j, shared=Shared(mine, size, result.compute_seconds, batch_id, wall_start),
+                                         finisher=finisher))
         finally:
             current_job_id.reset(token)
     return f"batch of {size} ({batch_id}): " + ", ".join(outcomes)
 
 
-def _run_claimed(job: GenerationJob, shared: Shared | None = None) -> str:
+def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Finisher | None = None) -> str:
     attempt = job.attempts
     wall_start = shared.wall_start if shared is not None else time.perf_counter()
     interval = _interval()
@@ -261,7 +288,7 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None) -> str:
     segments = job.segments or plan.legacy_segments(job)
     stored: list[str] = []
     shots: dict[int, dict[str, Any]] = {}
-    ran = {"compute": 0.0, "steps": 0, "peak": 0, "device": "none"}
+    ran: dict[str, Any] = {"compute": 0.0, "steps": 0, "peak": 0, "device": "none"}
     inputs: list[dict[str, Any]] = []
 
     def usage(frames: int) -> services.UsageStats:
@@ -370,6 +397,30 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None) -> str:
             line["frames"] += len(video) - before if op not in ("vary", "loop", "trim") else len(video)
 
         frames = video
+
+        def finish() -> str:
+            return _finish(job, attempt, frames, segments, ingredients, usage, stored)
+
+        if finisher is not None:
+            # The pipeline calls are done; encoding, signing and storing run on the
+            # finisher thread while this one claims and denoises the next batch.
+            finisher.append((job.pk, finish))
+            return "finishing"
+        return finish()
+    except (ModelProfileError, pipelines.ModelLoadError) as exc:
+        log.error("job %s: model unavailable: %s", job.pk, exc)
+        return _fail(job, attempt, stored, error=MODEL_UNAVAILABLE, detail=str(exc))
+    except Exception as exc:  # the worker must survive any one job
+        log.exception("job %s failed", job.pk)
+        return _fail(job, attempt, stored, error=GENERATION_FAILED,
+                     detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000])
+
+
+def _finish(job: GenerationJob, attempt: int, frames: Any, segments: list[dict[str, Any]],
+            ingredients: list[provenance.Ingredient], usage: Callable[[int], services.UsageStats],
+            stored: list[str]) -> str:
+    """The last 10 %: MP4, poster, signed manifest, storage, and the success with its usage."""
+    try:
         _db(services.job_report_progress, job_id=job.pk, attempt=attempt, progress=92,
             segment=len(segments) - 1, segment_progress=100)
         mp4 = media.encode_mp4(frames, fps=job.fps)
@@ -394,11 +445,8 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None) -> str:
             _delete_unreferenced(job.pk, stored)
             return "discarded"
         return "succeeded"
-    except (ModelProfileError, pipelines.ModelLoadError) as exc:
-        log.error("job %s: model unavailable: %s", job.pk, exc)
-        return _fail(job, attempt, stored, error=MODEL_UNAVAILABLE, detail=str(exc))
     except Exception as exc:  # the worker must survive any one job
-        log.exception("job %s failed", job.pk)
+        log.exception("job %s failed while finishing", job.pk)
         return _fail(job, attempt, stored, error=GENERATION_FAILED,
                      detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000])
 
