@@ -164,13 +164,16 @@ def main() -> None:
     # ---- report ---------------------------------------------------------------------------------
     def line(name: str, r: dict[str, Any]) -> None:
         say(f"{name:<34}: {r['wall']:7.2f} s for {args.n} jobs -> {args.n / r['wall']:6.3f} jobs/s  "
-            f"(pipeline {r['pipeline']:.2f} s, busy {r['busy']:.0f} %{', batches ' + r['batches'] if 'batches' in r else ''})")
+            f"{r['cpu'] / args.n:6.2f} CPU-s/job  (pipeline {r['pipeline']:.2f} s, busy {r['busy']:.0f} %"
+            f"{', batches ' + r['batches'] if 'batches' in r else ''})")
 
     say("")
     line("(b) bare pipeline, one at a time", bare)
     line("(a) platform (batched)", plat)
     say(f"ratio a/b                         : {bare['wall'] / plat['wall']:.2f}×  "
         f"(platform jobs/s over bare jobs/s, no cache)")
+    say(f"CPU-seconds per job, b/a          : {bare['cpu'] / plat['cpu']:.2f}×  (less sensitive to other load on "
+        "a shared host than wall time: the work each path spends on a job)")
     say(f"same work                         : platform MP4 vs bare MP4 of the same job, PSNR min "
         f"{min(same):.1f} dB over {len(same)} jobs")
     if bare_cached is not None and cache_figures is not None:
@@ -185,6 +188,7 @@ def main() -> None:
             say("(a') platform + step cache        : not run: the figures are below the gate "
                 f"({STEP_CACHE_MIN_PSNR_DB} dB, SSIM {STEP_CACHE_MIN_SSIM}), so no profile may enable it")
         say(f"profile entry for these figures   : \"step_cache\": {json.dumps(cache_figures)}")
+    say("CPU-s/job: CPU time of the process doing the work (this process for b, the worker for a) per job")
     say(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     say("busy % = CPU time of the process doing the work over (wall × cores) on CPU; "
         "pipeline seconds over wall on CUDA")
@@ -232,8 +236,9 @@ def _bare(profile, jobs, *, width: int, height: int, frames: int, steps: int, ca
         mp4s.append(media.encode_mp4(f, fps=profile.fps))
         out.append(f)
     wall = time.perf_counter() - t0
-    busy = (100 * pipeline / wall) if cuda else 100 * (_cpu_seconds() - cpu0) / (wall * (os.cpu_count() or 1))
-    return {"wall": wall, "pipeline": pipeline, "busy": busy, "frames": out, "mp4": mp4s}
+    cpu = _cpu_seconds() - cpu0
+    busy = (100 * pipeline / wall) if cuda else 100 * cpu / (wall * (os.cpu_count() or 1))
+    return {"wall": wall, "pipeline": pipeline, "busy": busy, "cpu": cpu, "frames": out, "mp4": mp4s}
 
 
 def _setup(args) -> dict[str, Any]:
@@ -316,7 +321,7 @@ def _platform(run_dir: Path, env: dict[str, str], profile, jobs, s: dict[str, An
             return fh.read()
 
     waits = [u.queue_seconds for u in usage]
-    return {"wall": wall, "pipeline": pipeline, "busy": busy,
+    return {"wall": wall, "pipeline": pipeline, "busy": busy, "cpu": cpu,
             "batches": f"{'+'.join(map(str, sizes))} (queue wait median {statistics.median(waits):.2f} s)",
             "mp4": [read(rows[i].video.name) for i in ids]}
 
