@@ -325,6 +325,16 @@ def redispatch_lost_message_seconds() -> float:
     return _seconds("GENERATION_REDISPATCH_AFTER_SECONDS", 900)
 
 
+def fair_share_seconds() -> float:
+    """How far back a claim counts the jobs each artist was already served (fair order)."""
+    return _seconds("GENERATION_FAIR_SHARE_SECONDS", 600)
+
+
+def drain_batches() -> int:
+    """How many batches one delivery may run back to back before it is acknowledged."""
+    return max(1, int(_seconds("GENERATION_DRAIN_BATCHES", 8)))
+
+
 def requeue_lost_jobs() -> bool:
     return bool(getattr(settings, "GENERATION_REQUEUE_LOST_JOBS", False))
 

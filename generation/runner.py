@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from generation import images as images_mod
 from generation import media, pipelines, plan, provenance, services, storage
-from generation.conf import ModelProfile, get_profile
+from generation.conf import ModelProfile, drain_batches, get_profile
 from generation.errors import ModelProfileError
 from generation.logcontext import current_job_id
 from generation.models import GenerationJob, InputImage, Worker
@@ -128,12 +128,6 @@ class Shared:
     wall_start: float
 
 
-def _drain_batches() -> int:
-    """How many batches one delivery may run back to back (the scheduler's prefetch)."""
-    raw = os.environ.get("GENERATION_DRAIN_BATCHES")
-    return max(1, int(raw) if raw else int(getattr(settings, "GENERATION_DRAIN_BATCHES", 8)))
-
-
 def execute_job(*, job_id: int, hostname: str | None = None) -> str:
     token = current_job_id.set(job_id)
     try:
@@ -158,7 +152,7 @@ def _execute_job(*, job_id: int, hostname: str | None = None) -> str:
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation-finish")
     finishing: list[Future[str]] = []
     try:
-        for round_ in range(_drain_batches()):
+        for round_ in range(drain_batches()):
             if not storage.media_writable():
                 # Claim nothing we could not store: the job stays queued (uncharged) and the
                 # dispatch sweep hands it to a healthy worker, or to this one once media is back.

@@ -546,11 +546,6 @@ def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
 CLAIM_WINDOW = 200
 
 
-def fair_share_window_seconds() -> float:
-    """How far back a claim looks at what each artist was already served."""
-    return float(getattr(settings, "GENERATION_FAIR_SHARE_SECONDS", 600))
-
-
 def _fair_queue(profile_keys: list[str], *, now: dt.datetime):
     """Queued jobs of these profiles in fair order, per artist within each program: an
     artist's place is the jobs they already had started lately (running, or started within
@@ -561,7 +556,9 @@ def _fair_queue(profile_keys: list[str], *, now: dt.datetime):
     from django.db.models import IntegerField, OuterRef, Subquery, Window
     from django.db.models.functions import RowNumber
 
-    since = now - dt.timedelta(seconds=fair_share_window_seconds())
+    from generation.conf import fair_share_seconds
+
+    since = now - dt.timedelta(seconds=fair_share_seconds())
     served = (GenerationJob.objects.filter(artist_id=OuterRef("artist_id"), program_id=OuterRef("program_id"))
               .filter(Q(status=Status.RUNNING) | Q(started_at__gte=since))
               .order_by().values("artist_id").annotate(n=Count("id")).values("n"))

@@ -3,12 +3,13 @@ limits, the fair claim order and the batch claim's conditional UPDATE."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace as with_overrides  # a profile with some fields changed
 
 import numpy as np
 import pytest
 
 from generation import pipelines, plan, services
-from generation.conf import batch_limit, get_profile, profiles, with_overrides
+from generation.conf import batch_limit, get_profile, profiles
 from generation.errors import ModelProfileError
 from generation.models import GenerationJob
 from generation.quality import psnr, ssim
