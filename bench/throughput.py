@@ -138,8 +138,8 @@ def main() -> None:
                             cache=args.cache_threshold)
         from generation.quality import psnr, ssim
 
-        p = [psnr(a, b) for a, b in zip(bare["frames"], bare_cached["frames"])]
-        s = [ssim(a, b) for a, b in zip(bare["frames"], bare_cached["frames"])]
+        p = [psnr(a, b) for a, b in zip(bare["frames"], bare_cached["frames"], strict=True)]
+        s = [ssim(a, b) for a, b in zip(bare["frames"], bare_cached["frames"], strict=True)]
         cache_figures = {"kind": "first_block", "threshold": args.cache_threshold,
                          "psnr_db": round(min(p), 2), "ssim": round(min(s), 4),
                          "measured": f"bench/throughput.py {profile.key} {width}x{height}x{frames} {args.steps} steps, "
@@ -159,7 +159,7 @@ def main() -> None:
     # ---- identical work: the platform's videos are the bare pipeline's ---------------------------
     from generation.quality import psnr
 
-    same = [psnr(media.decode_frames(a), media.decode_frames(b)) for a, b in zip(plat["mp4"], bare["mp4"])]
+    same = [psnr(media.decode_frames(a), media.decode_frames(b)) for a, b in zip(plat["mp4"], bare["mp4"], strict=True)]
 
     # ---- report ---------------------------------------------------------------------------------
     def line(name: str, r: dict[str, Any]) -> None:
@@ -178,7 +178,8 @@ def main() -> None:
         f"{min(same):.1f} dB over {len(same)} jobs")
     if bare_cached is not None and cache_figures is not None:
         line("(b') bare pipeline + step cache", bare_cached)
-        say(f"step cache quality                : PSNR {cache_figures['psnr_db']:.2f} dB, SSIM {cache_figures['ssim']:.4f} "
+        say(f"step cache quality                : PSNR {cache_figures['psnr_db']:.2f} dB, "
+            f"SSIM {cache_figures['ssim']:.4f} "
             f"(worst job, cached vs uncached, threshold {args.cache_threshold})")
         if plat_cached is not None:
             line("(a') platform + step cache", plat_cached)
@@ -273,14 +274,15 @@ def _platform(run_dir: Path, env: dict[str, str], profile, jobs, s: dict[str, An
                           budget=Budget(10_000, 1e9, 1.0)).pk
 
     def done(ids: list[int]) -> bool:
-        return GenerationJob.objects.filter(pk__in=ids, status__in=["succeeded", "failed", "cancelled"]).count() == len(ids)
+        ended = GenerationJob.objects.filter(pk__in=ids, status__in=["succeeded", "failed", "cancelled"])
+        return ended.count() == len(ids)
 
     worker_env = {**os.environ, **env}
     if step_cache is not None:
         layers = json.loads(worker_env.get("GENERATION_MODEL_PROFILES_JSON") or "{}")
         layers[profile.key] = {**layers.get(profile.key, {}), "step_cache": step_cache}
         worker_env["GENERATION_MODEL_PROFILES_JSON"] = json.dumps(layers)
-    log = open(run_dir / f"worker-{tag}.log", "w")
+    log = open(run_dir / f"worker-{tag}.log", "w")  # noqa: SIM115 (the worker writes it until it stops)
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tester_platform", "worker", "-Q", profile.queue, "-P", "solo",
          "-c", "1", "-n", f"bench-{tag}@%h", "-l", "INFO", "--without-gossip", "--without-mingle",

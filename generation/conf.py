@@ -129,9 +129,10 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
             "device": "auto",
             "queue": "gpu.wan-tiny",
             "max_sequence_length": 64,
-            # Chosen on CPU (bench/throughput.py, bench/results/throughput-cpu.txt): four
-            # preview jobs share one call; the token bound (four 2 s 480p clips, 14,310
-            # tokens each) keeps a batch of large jobs within a small host's memory.
+            # Chosen on this 2-core CPU: a process running preview batches of 1, 4, 8 and 16
+            # peaked under 700 MB RSS (memory does not bind), and 4 already amortises the
+            # per-call overhead (bench/results/throughput-cpu.txt); the token bound (four
+            # 2 s 480p clips, 14,310 tokens each) keeps batches of big jobs to a small host.
             "max_batch": 4,
             "batch_max_latent_tokens": 4 * 14_310,
         },

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Sum
@@ -55,8 +56,8 @@ def collect() -> list[str]:
            [({"status": s}, workers.get(s, 0)) for s in Worker.Status.values])
     throughput = throughput_stats()  # the last 24 hours, from stored usage rows
     hosts = dict(Worker.objects.values_list("pk", "hostname"))
-    scopes = [({}, throughput["overall"])] + [({"worker": hosts.get(pk, pk)}, t)
-                                               for pk, t in throughput["workers"].items()]
+    scopes: list[tuple[dict[str, Any], dict[str, Any]]] = [({}, throughput["overall"])]
+    scopes += [({"worker": hosts.get(pk, pk)}, t) for pk, t in throughput["workers"].items()]
     metric("atelier_jobs_per_gpu_second", "gauge", "Jobs finished per GPU-second of pipeline compute (24 h).",
            [(labels, t["jobs_per_gpu_second"]) for labels, t in scopes])
     metric("atelier_gpu_busy_ratio", "gauge", "Share of the workers' time spent in pipeline calls (24 h).",

@@ -33,7 +33,7 @@ def _read(name: str) -> bytes:
 class Blocker:
     """A long job of another shape (1:1) that keeps the worker busy until cancelled."""
 
-    def __enter__(self) -> "Blocker":
+    def __enter__(self) -> Blocker:
         self.tester = make_tester()
         self.job = submit(self.tester, duration_seconds=7, aspect_ratio="1:1", steps=100)
         wait_until(lambda: GenerationJob.objects.filter(pk=self.job.pk, status="running", progress__gt=0).exists(),
@@ -70,7 +70,7 @@ def test_four_compatible_jobs_run_as_one_batch_each_with_its_own_outputs_and_fai
     prompts = ["a red kite over dunes", "a lighthouse at dusk", "rain on a window", "a fox in snow"]
     with Blocker():
         jobs = [submit(t, prompt=p, seed=4242 if i == 0 else 100 + i, **PREVIEW)
-                for i, (t, p) in enumerate(zip(testers, prompts))]
+                for i, (t, p) in enumerate(zip(testers, prompts, strict=True))]
     jobs = _finished(jobs)
     assert [j.status for j in jobs] == ["succeeded"] * 4, [j.error_detail for j in jobs]
 
