@@ -3,6 +3,7 @@
 # network, no Django/celery/diffusers/av/c2pa). Run from the repository root, with .whl carried:
 #
 #     bash bench/cuda_device.sh [extra args for bench/cuda_generation.py]
+#     BENCH=throughput N=8 bash bench/cuda_device.sh [extra args for bench/throughput.py]   (issue 18)
 #
 # .whl/wheels-py312.tar.xz holds the cp312 / py3 manylinux x86_64 wheels of every package the
 # platform path needs and the host lacks, at requirements.txt's pins (MANIFEST.txt inside lists
@@ -86,6 +87,14 @@ EOF
     return 0
   fi
 
+  if [ "${BENCH:-}" = throughput ]; then
+    # Issue 18: N preview jobs through the platform (batched) vs the bare pipeline one at a time,
+    # on the 1.3B-size random checkpoint in bf16, with and without the step cache.
+    timeout 480 python3 bench/throughput.py --build-13b --n "${N:-8}" "$@" | tee "$OUT/throughput.log"
+    local rc=${PIPESTATUS[0]}
+    echo "== bench exit $rc; script total $((SECONDS - t0)) s"
+    return $rc
+  fi
   # The bench keeps itself inside --budget (fewer bare jobs, no previews when late); timeout is the hard stop.
   timeout 480 python3 bench/cuda_generation.py --budget 380 "$@"
   local rc=$?

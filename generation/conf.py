@@ -61,6 +61,20 @@ class ModelProfile:
     max_total_seconds: int = 20
     # Strength of the extension that continues a long video or the next storyboard shot.
     chain_strength: float = 0.85
+    # Batching (generation/batching.py): up to max_batch compatible jobs run as one
+    # pipeline call, bounded by memory: their latent tokens together stay under
+    # batch_max_latent_tokens (0: max_batch alone bounds it). 1 turns batching off.
+    max_batch: int = 1
+    batch_max_latent_tokens: int = 0
+    # Opt-in step caching through diffusers' own hooks: {"kind": "first_block",
+    # "threshold": 0.05, "psnr_db": …, "ssim": …, "measured": "<where/how>"}. Enabled only
+    # with its measured quality figures (check_step_cache refuses it without them).
+    step_cache: dict[str, Any] = field(default_factory=dict)
+    # CUDA only: regional torch.compile of the transformer's repeated blocks, warmed at
+    # worker start for each [width, height, frames] bucket; never on the request path.
+    compile: bool = False
+    compile_buckets: tuple[tuple[int, int, int], ...] = ()
+    attention_backend: str = ""
 
     def pipeline_dir(self, mode: str) -> str:
         if mode == "image_to_video" and self.image_model_dir:
@@ -115,6 +129,12 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
             "device": "auto",
             "queue": "gpu.wan-tiny",
             "max_sequence_length": 64,
+            # Chosen on this 2-core CPU: a process running preview batches of 1, 4, 8 and 16
+            # peaked under 700 MB RSS (memory does not bind), and 4 already amortises the
+            # per-call overhead (bench/results/throughput-cpu.txt); the token bound (four
+            # 2 s 480p clips, 14,310 tokens each) keeps batches of big jobs to a small host.
+            "max_batch": 4,
+            "batch_max_latent_tokens": 4 * 14_310,
         },
         "wan2.1-t2v-1.3b": {
             "label": "Wan 2.1 T2V 1.3B",
@@ -137,6 +157,13 @@ def _default_profiles() -> dict[str, dict[str, Any]]:
             "queue": "gpu.wan2.1-t2v-1.3b",
             "max_sequence_length": 512,
             "estimate_seconds_per_mpx_step": 0.1,
+            # Not measured on a GPU yet (no device lent to issue 18's session): 4 full 480p
+            # clips (4 × 32,760 latent tokens) is a conservative bound for a 1.3B model on
+            # an 80+ GiB card; bench/throughput.py on CUDA is what should set it.
+            "max_batch": 4,
+            "batch_max_latent_tokens": 4 * 32_760,
+            "compile": True,
+            "compile_buckets": [[480, 272, 33], [832, 480, 81]],
         },
     }
 
@@ -208,13 +235,61 @@ def get_profile(key: str | None = None, *, check_dir: bool = True) -> ModelProfi
     unknown = set(data) - known
     if unknown:
         raise ModelProfileError(f"Model profile {key!r}: unknown option(s) {', '.join(sorted(unknown))}")
+    if "compile_buckets" in data:
+        data["compile_buckets"] = tuple(tuple(int(v) for v in b) for b in data["compile_buckets"])
     profile = ModelProfile(key=key, **data)
+    check_step_cache(profile)
+    if profile.max_batch < 1:
+        raise ModelProfileError(f"Model profile {key!r}: max_batch must be at least 1")
     missing = [m for m in REQUIRED_PIPELINES if m not in profile.pipelines]
     if missing:
         raise ModelProfileError(f"Model profile {key!r}: no pipeline class for {', '.join(missing)}")
     if check_dir:
         check_model_dir(key, profile.model_dir)  # the image checkpoint is checked when it is loaded
     return profile
+
+
+STEP_CACHE_KINDS = ("first_block",)
+# What a step cache must show against the uncached output on its fixed prompt set before a
+# profile may enable it (issue 18's gate; bench/throughput.py measures it).
+STEP_CACHE_MIN_PSNR_DB = 30.0
+STEP_CACHE_MIN_SSIM = 0.9
+
+
+def check_step_cache(profile: ModelProfile) -> None:
+    """A profile enables step caching only together with its measured quality: PSNR (dB)
+    and SSIM against the uncached output, and where they were measured, within the gate."""
+    cache = profile.step_cache
+    if not cache:
+        return
+    where = f"Model profile {profile.key!r}: step_cache"
+    if cache.get("kind") not in STEP_CACHE_KINDS:
+        raise ModelProfileError(f"{where} kind must be one of {', '.join(STEP_CACHE_KINDS)}")
+    try:
+        psnr, ssim = float(cache["psnr_db"]), float(cache["ssim"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelProfileError(f"{where} is enabled without its measured figures (psnr_db, ssim and measured: "
+                                "run bench/throughput.py --cache and record them)") from None
+    if not str(cache.get("measured") or "").strip():
+        raise ModelProfileError(f"{where} must say where its figures were measured (measured)")
+    if psnr < STEP_CACHE_MIN_PSNR_DB or ssim < STEP_CACHE_MIN_SSIM:
+        raise ModelProfileError(f"{where} measured {psnr:.1f} dB / SSIM {ssim:.3f}, below the gate "
+                                f"({STEP_CACHE_MIN_PSNR_DB:.0f} dB, {STEP_CACHE_MIN_SSIM})")
+
+
+def latent_tokens(*, width: int, height: int, frames: int) -> int:
+    """Transformer tokens of one Wan clip (VAE 4× in time, 8× in space; patches 1×2×2):
+    what a job's activations scale with, so what bounds a batch."""
+    return ((frames - 1) // 4 + 1) * max(1, height // 16) * max(1, width // 16)
+
+
+def batch_limit(profile: ModelProfile, *, width: int, height: int, frames: int) -> int:
+    """How many jobs of this shape one pipeline call may carry on this profile."""
+    limit = max(1, profile.max_batch)
+    if profile.batch_max_latent_tokens > 0:
+        limit = min(limit, max(1, profile.batch_max_latent_tokens // latent_tokens(width=width, height=height,
+                                                                                   frames=frames)))
+    return limit
 
 
 def profile_queues() -> list[str]:
@@ -249,6 +324,16 @@ def redispatch_lost_message_seconds() -> float:
     """A queued job published this long ago and still unclaimed is published again (a
     broker that lost its messages); duplicates are harmless, so this only bounds noise."""
     return _seconds("GENERATION_REDISPATCH_AFTER_SECONDS", 900)
+
+
+def fair_share_seconds() -> float:
+    """How far back a claim counts the jobs each artist was already served (fair order)."""
+    return _seconds("GENERATION_FAIR_SHARE_SECONDS", 600)
+
+
+def drain_batches() -> int:
+    """How many batches one delivery may run back to back before it is acknowledged."""
+    return max(1, int(_seconds("GENERATION_DRAIN_BATCHES", 8)))
 
 
 def requeue_lost_jobs() -> bool:

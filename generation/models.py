@@ -41,6 +41,10 @@ class Worker(models.Model):
     last_heartbeat = models.DateTimeField()
     jobs_done = models.PositiveIntegerField(default=0)
     jobs_failed = models.PositiveIntegerField(default=0)
+    # Warm-up at start (issue 18): seconds spent compiling the transformer for its shape
+    # buckets (None: not compiled, e.g. no CUDA), and what the warm-up did, in words.
+    compile_seconds = models.FloatField(null=True, blank=True)
+    warmup_note = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["hostname"]
@@ -256,6 +260,14 @@ class UsageRecord(models.Model):
     shots = models.JSONField(default=list, blank=True)
     # What the job read besides its prompt: input stills and source videos (kind, sha256, size).
     inputs = models.JSONField(default=list, blank=True)
+    # Batching (issue 18): how many jobs shared the pipeline call that made this one's
+    # first clip, that call's whole compute, and its id (shared by the batch's records).
+    # compute_seconds above is this job's fair share: the call's compute over the batch
+    # size, for the steps the job was live (a job cancelled mid-batch pays up to there).
+    # (Database defaults too: bulk loads such as seed_scale's COPY name only older columns.)
+    batch_size = models.PositiveSmallIntegerField(default=1, db_default=1)
+    batch_compute_seconds = models.FloatField(default=0, db_default=0)
+    batch_id = models.CharField(max_length=36, blank=True, default="", db_default="", db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = UsageRecordQuerySet.as_manager()

@@ -89,8 +89,160 @@ def get_pipeline(profile: ModelProfile, mode: str):
         except Exception as exc:  # diffusers raises OSError/ValueError/EnvironmentError/KeyError...
             raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
         pipe.set_progress_bar_config(disable=True)
+        apply_step_cache(profile, pipe)
         _cache[key] = pipe
         return pipe
+
+
+def apply_step_cache(profile: ModelProfile, pipe: Any) -> bool:
+    """Turn on the profile's step cache (diffusers' first-block cache) on the pipeline's
+    transformer(s). Only a profile whose figures passed the gate has one (conf.check_step_cache).
+    Pipelines sharing a transformer (from_pipe) share its hook: applied once."""
+    if not profile.step_cache:
+        return False
+    from diffusers.hooks.first_block_cache import FirstBlockCacheConfig
+
+    done = False
+    for name in ("transformer", "transformer_2"):
+        model = getattr(pipe, name, None)
+        if model is None or not hasattr(model, "enable_cache"):
+            continue
+        if not model.is_cache_enabled:
+            model.enable_cache(FirstBlockCacheConfig(threshold=float(profile.step_cache.get("threshold", 0.05))))
+        done = True
+    return done
+
+
+def _reset_step_cache(pipe: Any) -> None:
+    # A cancelled call leaves the cache's residuals behind (diffusers resets them only at
+    # the end of a finished call): the next call must not start from another's state.
+    for name in ("transformer", "transformer_2"):
+        model = getattr(pipe, name, None)
+        if model is not None and getattr(model, "is_cache_enabled", False):
+            model._reset_stateful_cache()
+
+
+def compile_for_worker(profile: ModelProfile) -> dict[str, Any]:
+    """Warm, compiled pipelines (issue 18): on CUDA, regional torch.compile of the
+    transformer's repeated blocks and the best attention backend available, then one short
+    call per shape bucket so every compile happens here, at worker start, never on a job.
+    Elsewhere (CPU) it is skipped, and says so. Returns {"compiled", "seconds", "note"}."""
+    if not profile.compile:
+        return {"compiled": False, "seconds": None, "note": f"{profile.key}: compile off in the profile"}
+    if not profile.resolved_device().startswith("cuda"):
+        return {"compiled": False, "seconds": None,
+                "note": f"{profile.key}: torch.compile skipped (no CUDA device; compiling on CPU would cost "
+                        "minutes for no gain)"}
+    return _compile_cuda(profile)
+
+
+def _compile_cuda(profile: ModelProfile) -> dict[str, Any]:  # pragma: no cover - needs a CUDA device
+    import torch
+
+    started = time.perf_counter()
+    pipe = get_pipeline(profile, "text_to_video")
+    backend = _best_attention_backend(pipe.transformer, profile.attention_backend)
+    pipe.transformer.compile_repeated_blocks(fullgraph=True)
+    buckets = profile.compile_buckets or ((832, 480, 81),)
+    from generation.conf import batch_limit
+
+    for width, height, frames in buckets:
+        # Every batch size a job of this bucket can meet: a new batch dimension would
+        # otherwise recompile on a job's request path.
+        for size in range(1, batch_limit(profile, width=width, height=height, frames=frames) + 1):
+            with torch.inference_mode():
+                pipe(prompt=["warm-up"] * size, height=height, width=width, num_frames=frames, num_inference_steps=2,
+                     guidance_scale=profile.guidance_scale, output_type="latent",
+                     max_sequence_length=profile.max_sequence_length)
+    _sync("cuda")
+    seconds = time.perf_counter() - started
+    shapes = ", ".join(f"{w}×{h}×{f}" for w, h, f in buckets)
+    return {"compiled": True, "seconds": seconds,
+            "note": f"{profile.key}: compiled repeated blocks for {shapes} in {seconds:.1f} s; attention {backend}"}
+
+
+def _best_attention_backend(model: Any, wanted: str) -> str:  # pragma: no cover - CUDA only
+    """The profile's backend if set, else the fastest one this host has, else PyTorch's SDPA."""
+    for backend in ([wanted] if wanted else ["_flash_3", "flash", "sage", "native"]):
+        try:
+            model.set_attention_backend(backend)
+            return backend
+        except Exception:  # not installed / not supported on this GPU: try the next
+            continue
+    return "native"
+
+
+@dataclass
+class BatchResult:
+    frames: list[np.ndarray]  # uint8 (F, H, W, 3) per job, in the order given; [] when all stopped
+    compute_seconds: float  # the whole call
+    steps_done: int
+    total_steps: int
+    peak_memory_bytes: int
+    device_name: str
+    cancelled: bool = False  # every job asked to stop: the call stopped
+
+
+def run_text_batch(
+    *,
+    profile: ModelProfile,
+    prompts: list[str],
+    negative_prompts: list[str],
+    seeds: list[int],
+    width: int,
+    height: int,
+    num_frames: int,
+    steps: int,
+    on_step: Callable[[int, int], bool] | None = None,
+) -> BatchResult:
+    """One text-to-video call for several jobs: a list of prompts and one generator per
+    job, seeded as ``run`` seeds a job alone, so each job's starting noise is the one it
+    would have had alone (diffusers draws a list of generators' noise one row each).
+    ``on_step(done, total)`` returns True to stop the whole call (every job cancelled)."""
+    import torch
+
+    from generation.media import to_uint8
+
+    if not (len(prompts) == len(negative_prompts) == len(seeds) >= 1):
+        raise ValueError("one prompt, negative prompt and seed per job")
+    pipe = get_pipeline(profile, "text_to_video")
+    device = str(pipe.device) if hasattr(pipe, "device") else profile.resolved_device()
+    cuda = device.startswith("cuda")
+    generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+    steps_done = 0
+    total_steps = steps
+
+    def callback(p: Any, i: int, t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        nonlocal steps_done, total_steps
+        steps_done = i + 1
+        total_steps = getattr(p, "_num_timesteps", None) or steps
+        if on_step is not None and on_step(steps_done, total_steps):
+            p._interrupt = True
+            raise Cancelled(steps_done)
+        return kwargs
+
+    _reset_step_cache(pipe)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    _sync(device)
+    started = time.perf_counter()
+    cancelled = False
+    try:
+        with torch.inference_mode():
+            output = pipe(prompt=list(prompts), negative_prompt=[n or "" for n in negative_prompts], height=height,
+                          width=width, num_frames=num_frames, num_inference_steps=steps,
+                          guidance_scale=profile.guidance_scale, generator=generators, output_type="np",
+                          max_sequence_length=profile.max_sequence_length, callback_on_step_end=callback)
+    except Cancelled:
+        cancelled = True
+    finally:
+        _sync(device)
+        compute = time.perf_counter() - started
+    peak = int(torch.cuda.max_memory_allocated()) if cuda else _peak_rss_bytes()
+    device_name = torch.cuda.get_device_name(torch.device(device)) if cuda else "cpu"
+    if cancelled:
+        return BatchResult([], compute, steps_done, total_steps, peak, device_name, cancelled=True)
+    return BatchResult([to_uint8(f) for f in output.frames], compute, steps_done, total_steps, peak, device_name)
 
 
 def clear_cache() -> None:
@@ -212,6 +364,7 @@ def run(
         common["video"] = [Image.fromarray(f) for f in clip]
         common["strength"] = float(strength if strength is not None else profile.default_strength)
 
+    _reset_step_cache(pipe)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     _sync(device)

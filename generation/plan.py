@@ -114,6 +114,18 @@ def shot_count(segments: list[dict[str, Any]]) -> int:
     return len({int(s.get("shot", 0)) for s in segments}) or 1
 
 
+def batch_key(job: dict[str, Any]) -> tuple[str, str, int, int, int, int] | None:
+    """Jobs with equal keys can share their first pipeline call (a batch): same profile,
+    mode, size, frames and steps, and that call a text clip (no image, no source video).
+    None: the job runs alone. ``job`` has the job's fields (a values() row)."""
+    segments = job.get("segments") or (
+        [{"op": "text", "frames": job["num_frames"]}] if job["mode"] == "text_to_video" else [])
+    if not segments or segments[0].get("op") != "text":
+        return None
+    return (job["model_profile"], job["mode"], int(job["width"]), int(job["height"]), int(segments[0]["frames"]),
+            int(job["steps"]))
+
+
 def legacy_segments(job) -> list[dict[str, Any]]:
     """The plan of a job queued before plans existed (one call, from its own fields)."""
     if job.mode == "variation":

@@ -6,16 +6,20 @@ import logging
 import os
 import time
 import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, connection
 
 from generation import images as images_mod
 from generation import media, pipelines, plan, provenance, services, storage
-from generation.conf import ModelProfile, get_profile
+from generation.conf import ModelProfile, drain_batches, get_profile
 from generation.errors import ModelProfileError
 from generation.logcontext import current_job_id
 from generation.models import GenerationJob, InputImage, Worker
@@ -108,6 +112,22 @@ def _loop(source, seam_out, seam: int):
     return np.concatenate([seam_out[a:], middle, seam_out[:a]])
 
 
+# Work handed to the finisher thread: (job id, what finishes it).
+Finisher = list[tuple[int, Callable[[], str]]]
+
+
+@dataclass
+class Shared:
+    """A job's part of a batched first pipeline call: its own frames (None if it was
+    cancelled), its fair share of the call's compute, and the batch it was in."""
+
+    result: pipelines.RunResult
+    batch_size: int
+    batch_compute_seconds: float
+    batch_id: str
+    wall_start: float
+
+
 def execute_job(*, job_id: int, hostname: str | None = None) -> str:
     token = current_job_id.set(job_id)
     try:
@@ -119,39 +139,160 @@ def execute_job(*, job_id: int, hostname: str | None = None) -> str:
 
 
 def _execute_job(*, job_id: int, hostname: str | None = None) -> str:
-    if not storage.media_writable():
-        # Claim nothing we could not store: the job stays queued (uncharged) and the
-        # dispatch sweep hands it to a healthy worker, or to this one once media is back.
-        _db(services.job_hand_back, job_id=job_id)
-        return "handed back (media not writable)"
-    worker = _db(_worker_for, hostname=hostname)
-    job = _db(services.job_claim, job_id=job_id, worker=worker)
-    if job is None:
-        log.info("job %s not claimable (already claimed, cancelled or gone); dropping delivery", job_id)
-        return "skipped"
-    running_jobs.add(job.pk)
+    """One delivery is a wake-up for its queue: claim the fairest batch there and run it,
+    then, while work is queued, claim and run the next at once (no round trip through the
+    broker), up to ``GENERATION_DRAIN_BATCHES``. The other jobs' own messages then find
+    their jobs taken and claim what is next, or nothing."""
+    outcomes: list[str] = []
+    worker = None
+    claimed: list[int] = []
+    # One finisher thread: the MP4, manifest and storage of one batch overlap the next
+    # batch's denoising (CPU work beside GPU work); finished in order, all before this
+    # delivery is acknowledged.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation-finish")
+    finishing: list[Future[str]] = []
     try:
-        return _run_claimed(job)
+        for round_ in range(drain_batches()):
+            if not storage.media_writable():
+                # Claim nothing we could not store: the job stays queued (uncharged) and the
+                # dispatch sweep hands it to a healthy worker, or to this one once media is back.
+                if round_ == 0:
+                    _db(services.job_hand_back, job_id=job_id)
+                    return "handed back (media not writable)"
+                break
+            if worker is None:
+                worker = _db(_worker_for, hostname=hostname)
+            jobs = _db(services.jobs_claim_batch, job_id=job_id, worker=worker)
+            if not jobs:
+                if round_ == 0:
+                    log.info("job %s not claimable (already claimed, cancelled or gone) and nothing else queued; "
+                             "dropping delivery", job_id)
+                    return "skipped"
+                break
+            ids = [j.pk for j in jobs]
+            claimed += ids
+            running_jobs.update(ids)  # vouched for by the heartbeat until this delivery ends
+            handoff: Finisher = []
+            outcome = _run_claimed(jobs[0], finisher=handoff) if len(jobs) == 1 else _run_batch(jobs, handoff)
+            finishing += [pool.submit(_finish_in_thread, pk, fn) for pk, fn in handoff]
+            outcomes.append(f"{'+'.join(map(str, ids))}: {outcome}")
     finally:
-        running_jobs.discard(job.pk)
+        pool.shutdown(wait=True)
+        running_jobs.difference_update(claimed)
+    outcomes += [f.result() for f in finishing]
+    return "; ".join(outcomes)
 
 
-def _run_claimed(job: GenerationJob) -> str:
-    attempt = job.attempts
+def _finish_in_thread(job_id: int, finish: Callable[[], str]) -> str:
+    token = current_job_id.set(job_id)
+    try:
+        return f"{job_id}: {finish()}"
+    finally:
+        current_job_id.reset(token)
+        connection.close()  # this thread's own connection: not left open between deliveries
+
+
+def _run_batch(jobs: list[GenerationJob], finisher: Finisher | None = None) -> str:
+    """Several compatible jobs (services.jobs_claim_batch) share their first pipeline call;
+    each then finishes alone (the rest of its plan, MP4, manifest, usage) through
+    ``_run_claimed``, as a job run alone does. A job cancelled mid-call is charged its
+    share of the call up to its cancel and its output discarded; the call stops only when
+    every job in it asked to."""
     wall_start = time.perf_counter()
+    batch_id = str(uuid.uuid4())
+    head = jobs[0]
+    size = len(jobs)
+    interval = _interval()
+    live = {j.pk: True for j in jobs}
+    stopped_at: dict[int, int] = {}  # job id -> steps it was live for, when cancelled
+    plans = {j.pk: (j.segments or plan.legacy_segments(j)) for j in jobs}
+    last = {"t": 0.0}
+    log.info("batch %s: jobs %s as one call (%d×%d, %s steps)", batch_id, [j.pk for j in jobs], head.width,
+             head.height, head.steps)
+    try:
+        profile: ModelProfile = get_profile(head.model_profile)
+        share_of_plan: dict[int, float] = {}
+        for j in jobs:
+            w = plan.weights(plans[j.pk], profile=profile, steps=j.steps)
+            share_of_plan[j.pk] = (w[0] / (sum(w) or 1.0))
+
+        def on_step(done: int, total: int) -> bool:
+            now = time.perf_counter()
+            if now - last["t"] >= interval or done >= total:
+                last["t"] = now
+                fraction = done / max(1, total)
+                for j in jobs:
+                    if not live[j.pk]:
+                        continue
+                    if _db(services.job_report_progress, job_id=j.pk, attempt=j.attempts,
+                           progress=int(90 * fraction * share_of_plan[j.pk]), segment=0,
+                           segment_progress=int(100 * fraction)):
+                        live[j.pk] = False
+                        stopped_at[j.pk] = done
+                        log.info("batch %s: job %s cancelled after %d steps; its output will be discarded",
+                                 batch_id, j.pk, done)
+            return not any(live.values())
+
+        first = plans[head.pk][0]
+        result = pipelines.run_text_batch(
+            profile=profile, prompts=[plans[j.pk][0].get("prompt") or j.prompt for j in jobs],
+            negative_prompts=[j.negative_prompt for j in jobs], seeds=[j.seed for j in jobs], width=head.width,
+            height=head.height, num_frames=int(first["frames"]), steps=head.steps, on_step=on_step)
+    except (ModelProfileError, pipelines.ModelLoadError) as exc:
+        log.error("batch %s: model unavailable: %s", batch_id, exc)
+        return ", ".join(_fail(j, j.attempts, [], error=MODEL_UNAVAILABLE, detail=str(exc)) for j in jobs)
+    except Exception as exc:  # the worker must survive any one batch
+        log.exception("batch %s failed", batch_id)
+        detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000]
+        return ", ".join(_fail(j, j.attempts, [], error=GENERATION_FAILED, detail=detail) for j in jobs)
+
+    # Fair split: the call's compute per job per step, times the steps the job was live.
+    per_job = result.compute_seconds / size
+    outcomes: list[str] = []
+    for index, j in enumerate(jobs):
+        steps = stopped_at.get(j.pk, result.steps_done)
+        charged = per_job * steps / max(1, result.total_steps)
+        if j.pk in stopped_at or result.cancelled:
+            usage = services.UsageStats(
+                device_name=result.device_name, compute_seconds=charged,
+                wall_seconds=time.perf_counter() - wall_start, steps=steps, frames=0,
+                peak_memory_bytes=result.peak_memory_bytes, batch_size=size,
+                batch_compute_seconds=result.compute_seconds, batch_id=batch_id,
+                shots=({"shot": 1, "prompt": (plans[j.pk][0].get("prompt") or "")[:200], "segments": 1, "frames": 0,
+                        "steps": steps, "compute_seconds": round(charged, 4)},))
+            _db(services.job_finish_cancelled, job_id=j.pk, attempt=j.attempts, usage=usage)
+            outcomes.append("cancelled")
+            continue
+        mine = pipelines.RunResult(result.frames[index], charged, steps, result.peak_memory_bytes,
+                                   result.device_name)
+        token = current_job_id.set(j.pk)
+        try:
+            outcomes.append(_run_claimed(j, shared=Shared(mine, size, result.compute_seconds, batch_id, wall_start),
+                                         finisher=finisher))
+        finally:
+            current_job_id.reset(token)
+    return f"batch of {size} ({batch_id}): " + ", ".join(outcomes)
+
+
+def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Finisher | None = None) -> str:
+    attempt = job.attempts
+    wall_start = shared.wall_start if shared is not None else time.perf_counter()
     interval = _interval()
     last = {"t": 0.0, "cancel": False}
     segments = job.segments or plan.legacy_segments(job)
     stored: list[str] = []
     shots: dict[int, dict[str, Any]] = {}
-    ran = {"compute": 0.0, "steps": 0, "peak": 0, "device": "none"}
+    ran: dict[str, Any] = {"compute": 0.0, "steps": 0, "peak": 0, "device": "none"}
     inputs: list[dict[str, Any]] = []
 
     def usage(frames: int) -> services.UsageStats:
         return services.UsageStats(
             device_name=ran["device"], compute_seconds=ran["compute"], wall_seconds=time.perf_counter() - wall_start,
             steps=ran["steps"], frames=frames, peak_memory_bytes=ran["peak"],
-            shots=tuple(shots[k] for k in sorted(shots)), inputs=tuple(inputs))
+            shots=tuple(shots[k] for k in sorted(shots)), inputs=tuple(inputs),
+            batch_size=shared.batch_size if shared is not None else 1,
+            batch_compute_seconds=shared.batch_compute_seconds if shared is not None else ran["compute"],
+            batch_id=shared.batch_id if shared is not None else "")
 
     try:
         profile: ModelProfile = get_profile(job.model_profile)
@@ -191,14 +332,18 @@ def _run_claimed(job: GenerationJob) -> str:
                                          progress=int(overall), segment=index, segment_progress=int(100 * fraction))
                 return last["cancel"]
 
-            _db(services.job_report_progress, job_id=job.pk, attempt=attempt,
-                progress=int(90 * done_before / total_weight), segment=index, segment_progress=0)
+            from_batch = index == 0 and shared is not None
+            if not from_batch:  # a batched first call reported its own progress
+                _db(services.job_report_progress, job_id=job.pk, attempt=attempt,
+                    progress=int(90 * done_before / total_weight), segment=index, segment_progress=0)
             before = 0 if video is None else len(video)
             op = seg["op"]
             common = dict(profile=profile, prompt=seg.get("prompt") or job.prompt, negative_prompt=job.negative_prompt,
                           seed=job.seed + index, width=job.width, height=job.height, steps=job.steps, on_step=on_step)
             result = None
-            if op == "trim":
+            if from_batch:
+                result = shared.result  # type: ignore[union-attr]
+            elif op == "trim":
                 start = int(seg["start"])
                 video = video[start:start + int(seg["frames"])]
             elif op == "text":
@@ -246,6 +391,30 @@ def _run_claimed(job: GenerationJob) -> str:
             line["frames"] += len(video) - before if op not in ("vary", "loop", "trim") else len(video)
 
         frames = video
+
+        def finish() -> str:
+            return _finish(job, attempt, frames, segments, ingredients, usage, stored)
+
+        if finisher is not None:
+            # The pipeline calls are done; encoding, signing and storing run on the
+            # finisher thread while this one claims and denoises the next batch.
+            finisher.append((job.pk, finish))
+            return "finishing"
+        return finish()
+    except (ModelProfileError, pipelines.ModelLoadError) as exc:
+        log.error("job %s: model unavailable: %s", job.pk, exc)
+        return _fail(job, attempt, stored, error=MODEL_UNAVAILABLE, detail=str(exc))
+    except Exception as exc:  # the worker must survive any one job
+        log.exception("job %s failed", job.pk)
+        return _fail(job, attempt, stored, error=GENERATION_FAILED,
+                     detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000])
+
+
+def _finish(job: GenerationJob, attempt: int, frames: Any, segments: list[dict[str, Any]],
+            ingredients: list[provenance.Ingredient], usage: Callable[[int], services.UsageStats],
+            stored: list[str]) -> str:
+    """The last 10 %: MP4, poster, signed manifest, storage, and the success with its usage."""
+    try:
         _db(services.job_report_progress, job_id=job.pk, attempt=attempt, progress=92,
             segment=len(segments) - 1, segment_progress=100)
         mp4 = media.encode_mp4(frames, fps=job.fps)
@@ -270,11 +439,8 @@ def _run_claimed(job: GenerationJob) -> str:
             _delete_unreferenced(job.pk, stored)
             return "discarded"
         return "succeeded"
-    except (ModelProfileError, pipelines.ModelLoadError) as exc:
-        log.error("job %s: model unavailable: %s", job.pk, exc)
-        return _fail(job, attempt, stored, error=MODEL_UNAVAILABLE, detail=str(exc))
     except Exception as exc:  # the worker must survive any one job
-        log.exception("job %s failed", job.pk)
+        log.exception("job %s failed while finishing", job.pk)
         return _fail(job, attempt, stored, error=GENERATION_FAILED,
                      detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000])
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, FloatField, Q, Sum, Value, When
+from django.db.models import Case, Count, F, FloatField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -97,6 +97,9 @@ class UsageStats:
     peak_memory_bytes: int
     shots: tuple = ()
     inputs: tuple = ()
+    batch_size: int = 1
+    batch_compute_seconds: float = 0.0
+    batch_id: str = ""
 
 
 @dataclass
@@ -539,6 +542,87 @@ def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
     return job
 
 
+# How many queued jobs a claim looks at, in fair order, to find its batch.
+CLAIM_WINDOW = 200
+
+
+def _fair_queue(profile_keys: list[str], *, now: dt.datetime):
+    """Queued jobs of these profiles in fair order, per artist within each program: an
+    artist's place is the jobs they already had started lately (running, or started within
+    the fair-share window) plus the job's rank among their own queued jobs (oldest first).
+    Round-robin, with memory: one artist's burst of 20 puts their next job behind every
+    other artist's first, and an artist who has just been served waits behind one who has
+    not, so another artist's single job is delayed by at most one batch. Ties: oldest first."""
+    from django.db.models import IntegerField, OuterRef, Subquery, Window
+    from django.db.models.functions import RowNumber
+
+    from generation.conf import fair_share_seconds
+
+    since = now - dt.timedelta(seconds=fair_share_seconds())
+    served = (GenerationJob.objects.filter(artist_id=OuterRef("artist_id"), program_id=OuterRef("program_id"))
+              .filter(Q(status=Status.RUNNING) | Q(started_at__gte=since))
+              .order_by().values("artist_id").annotate(n=Count("id")).values("n"))
+    return (GenerationJob.objects.filter(status=Status.QUEUED, cancel_requested=False,
+                                         model_profile__in=profile_keys)
+            .annotate(turn=Window(RowNumber(), partition_by=[F("program_id"), F("artist_id")],
+                                  order_by=[F("created_at").asc(), F("id").asc()]),
+                      served=Coalesce(Subquery(served, output_field=IntegerField()), Value(0)))
+            .order_by(F("turn") + F("served"), "created_at", "id"))
+
+
+def _claim_one(job_id: int, worker: Worker | None, now: dt.datetime) -> bool:
+    return GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED, cancel_requested=False).update(
+        status=Status.RUNNING, started_at=now, last_seen_at=now, worker=worker, progress=0, current_segment=0,
+        segment_progress=0, attempts=F("attempts") + 1,
+    ) == 1
+
+
+def jobs_claim_batch(*, job_id: int, worker: Worker | None) -> list[GenerationJob]:
+    """What a worker runs for one delivered message. The message is a wake-up for its
+    queue: the worker claims the fairest queued job there (not necessarily the message's
+    own), then up to the profile's batch limit of queued jobs compatible with it (same
+    profile, mode, size, frames and steps; first pipeline call a text clip), in fair order.
+
+    Each claim is the same conditional UPDATE as ``job_claim``: of two workers (or two
+    messages) racing for a job, one wins, so batching never runs a job twice. Every job
+    keeps its own message; a message whose job was already taken claims whatever is
+    fairest next, or nothing ("not claimable"). [] when there is nothing to run."""
+    from generation import plan
+    from generation.conf import batch_limit, profiles
+    from generation.errors import ModelProfileError
+
+    row = GenerationJob.objects.filter(pk=job_id).values("model_profile").first()
+    if row is None:
+        return []
+    try:
+        queue = get_profile(row["model_profile"], check_dir=False).queue
+        keys = sorted(k for k in profiles() if get_profile(k, check_dir=False).queue == queue)
+    except ModelProfileError:
+        keys = [row["model_profile"]]
+    now = timezone.now()
+    fields = ("pk", "model_profile", "mode", "width", "height", "steps", "num_frames", "segments")
+    candidates = list(_fair_queue(keys, now=now).values(*fields)[:CLAIM_WINDOW])
+    head = next((c for c in candidates if _claim_one(c["pk"], worker, now)), None)
+    if head is None:
+        return []
+    claimed = [head["pk"]]
+    key = plan.batch_key(head)
+    if key is not None:
+        try:
+            limit = batch_limit(get_profile(head["model_profile"], check_dir=False), width=head["width"],
+                                height=head["height"], frames=key[-2])
+        except ModelProfileError:
+            limit = 1
+        for c in candidates:
+            if len(claimed) >= limit:
+                break
+            if c["pk"] not in claimed and plan.batch_key(c) == key and _claim_one(c["pk"], worker, now):
+                claimed.append(c["pk"])
+    jobs = {j.pk: j for j in GenerationJob.objects.filter(pk__in=claimed)}
+    jobs_updated.send(sender=GenerationJob, artist_ids={j.artist_id for j in jobs.values()})
+    return [jobs[pk] for pk in claimed]
+
+
 def job_report_progress(*, job_id: int, attempt: int, progress: int, segment: int | None = None,
                         segment_progress: int | None = None) -> bool:
     """Write progress (overall, and within the plan's current segment); returns True when
@@ -583,7 +667,8 @@ def _write_usage(job: GenerationJob, usage: UsageStats, *, cancelled: bool) -> U
         compute_seconds=max(0.0, usage.compute_seconds), wall_seconds=max(usage.wall_seconds, usage.compute_seconds),
         queue_seconds=queue_seconds, frames=usage.frames, width=job.width, height=job.height, steps=usage.steps,
         peak_memory_bytes=int(usage.peak_memory_bytes), cancelled=cancelled, shots=list(usage.shots),
-        inputs=list(usage.inputs),
+        inputs=list(usage.inputs), batch_size=max(1, int(usage.batch_size)),
+        batch_compute_seconds=max(0.0, usage.batch_compute_seconds or usage.compute_seconds), batch_id=usage.batch_id,
     )
 
 
@@ -701,6 +786,11 @@ def worker_heartbeat(*, hostname: str, media_writable: bool = True, **register_k
     if not updated and register_kwargs:
         return worker_register(hostname=hostname, **register_kwargs)
     return Worker.objects.filter(hostname=hostname).first()
+
+
+def worker_record_warmup(*, hostname: str, compile_seconds: float | None, note: str) -> None:
+    """What the worker's warm-up did (compile time on CUDA, or why it did not compile)."""
+    Worker.objects.filter(hostname=hostname).update(compile_seconds=compile_seconds, warmup_note=note[:500])
 
 
 def worker_go_offline(*, hostname: str) -> None:

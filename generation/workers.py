@@ -79,13 +79,15 @@ def on_worker_ready(sender=None, **kwargs):
     _state.update(stop=stop, hostname=hostname, queues=queues)
     threading.Thread(target=_heartbeat_loop, args=(hostname, queues, stop), name="generation-heartbeat",
                      daemon=True).start()
-    threading.Thread(target=_warm_up, args=(queues,), name="generation-warmup", daemon=True).start()
+    threading.Thread(target=_warm_up, args=(queues, hostname), name="generation-warmup", daemon=True).start()
     log.info("generation worker %s registered for %s", hostname, ", ".join(queues))
 
 
-def _warm_up(queues: list[str]) -> None:
+def _warm_up(queues: list[str], hostname: str | None = None) -> None:
     """Import diffusers and load the pipelines of the profiles this worker serves, so the
-    first job does not pay for it. Failures are left for the job to report."""
+    first job does not pay for it; on CUDA, compile them for their shape buckets (issue 18),
+    reporting the compile time in the log and on the worker row. Failures are left for the
+    job to report."""
     from django.conf import settings
 
     if not getattr(settings, "GENERATION_PRELOAD_PIPELINES", True):
@@ -93,14 +95,31 @@ def _warm_up(queues: list[str]) -> None:
     from generation import pipelines
     from generation.conf import get_profile, profiles
 
+    notes: list[str] = []
+    compile_seconds: float | None = None
     for key in profiles():
         try:
             profile = get_profile(key, check_dir=False)
             if profile.queue in queues:
                 for mode in profile.pipelines:
                     pipelines.get_pipeline(profile, mode)
+                compiled = pipelines.compile_for_worker(profile)
+                log.info("generation worker warm-up: %s", compiled["note"])
+                notes.append(str(compiled["note"]))
+                if compiled["seconds"] is not None:
+                    compile_seconds = (compile_seconds or 0.0) + float(compiled["seconds"])
         except Exception as exc:
             log.warning("warm-up of %s skipped: %s", key, exc)
+        finally:
+            close_old_connections()
+    if hostname and notes:
+        from generation import services
+
+        try:
+            services.worker_record_warmup(hostname=hostname, compile_seconds=compile_seconds,
+                                          note="; ".join(notes))
+        except Exception:  # the row is a report; the worker serves without it
+            log.exception("could not record the warm-up")
         finally:
             close_old_connections()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Sum
@@ -9,6 +10,7 @@ from django.http import Http404, HttpResponse
 
 from generation.conf import profile_queues
 from generation.models import GenerationJob, UsageRecord, Worker
+from generation.selectors import throughput_stats
 from tester_platform.celery import app as celery_app
 
 
@@ -52,6 +54,19 @@ def collect() -> list[str]:
     workers = dict(Worker.objects.values_list("status").annotate(n=Count("id")))
     metric("atelier_workers", "gauge", "GPU workers by state.",
            [({"status": s}, workers.get(s, 0)) for s in Worker.Status.values])
+    throughput = throughput_stats()  # the last 24 hours, from stored usage rows
+    hosts = dict(Worker.objects.values_list("pk", "hostname"))
+    scopes: list[tuple[dict[str, Any], dict[str, Any]]] = [({}, throughput["overall"])]
+    scopes += [({"worker": hosts.get(pk, pk)}, t) for pk, t in throughput["workers"].items()]
+    metric("atelier_jobs_per_gpu_second", "gauge", "Jobs finished per GPU-second of pipeline compute (24 h).",
+           [(labels, t["jobs_per_gpu_second"]) for labels, t in scopes])
+    metric("atelier_gpu_busy_ratio", "gauge", "Share of the workers' time spent in pipeline calls (24 h).",
+           [(labels, round(t["busy_percent"] / 100, 4)) for labels, t in scopes])
+    metric("atelier_pipeline_calls_by_batch_size", "gauge", "Pipeline calls by how many jobs they carried (24 h).",
+           [({"size": size}, n) for size, n in throughput["overall"]["batch_sizes"].items()])
+    metric("atelier_queue_wait_seconds", "gauge", "Queue wait of generation jobs, p50 and p95 (24 h).",
+           [({"quantile": "0.5"}, throughput["overall"]["queue_wait_p50"]),
+            ({"quantile": "0.95"}, throughput["overall"]["queue_wait_p95"])])
     for extra in _extra_collectors():
         lines.extend(extra())
     return lines

@@ -1,7 +1,7 @@
 from django.db.models import Count, Q
 from django.shortcuts import render
 
-from generation.selectors import worker_stats
+from generation.selectors import throughput_stats, worker_stats
 from tester_platform.accounts.roles import ADMIN, FINANCE, MODERATOR, PROGRAM_MANAGER
 from tester_platform.common.access import role_required
 from tester_platform.policy import Act, programs_for
@@ -24,7 +24,9 @@ def home(request):
 
 @role_required(*STAFF)
 def workers(request):
-    """GPU workers: state, last heartbeat, and what they did in the last 24 hours."""
+    """GPU workers: state, last heartbeat, what they did in the last 24 hours, and how much
+    video per GPU-second they made (batches, busy %, queue wait)."""
     from tester_platform.metrics import queue_depths
 
-    return render(request, "dashboard/workers.html", {"rows": worker_stats(), "queues": queue_depths()})
+    return render(request, "dashboard/workers.html", {"rows": worker_stats(), "queues": queue_depths(),
+                                                      "throughput": throughput_stats()})
