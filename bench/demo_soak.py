@@ -24,6 +24,7 @@ Exit status 0 only when no process exited, every submitted job finished and noth
 quarantined.
 The demo's output is kept in <var-dir>/demo.log. Not run by tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,19 +57,26 @@ AccessPolicy.objects.update_or_create(program=p, defaults=dict(
 print("limits lifted")
 """
 
+
 def _shell(env: dict, code: str) -> str:
-    out = subprocess.run([str(PY), "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [str(PY), "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     if out.returncode != 0:
         raise SystemExit(f"manage.py shell failed:\n{out.stderr[-3000:]}")
     return out.stdout.strip().splitlines()[-1]
 
 
-def _request(base: str, path: str, *, token: str | None = None, body: dict | None = None,
-             timeout: float = 30) -> tuple[int, dict]:
+def _request(
+    base: str, path: str, *, token: str | None = None, body: dict | None = None, timeout: float = 30
+) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method="POST" if body is not None else "GET",
-                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+    req = urllib.request.Request(
+        base + path,
+        data=data,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
@@ -94,8 +102,10 @@ def _job_statuses(base: str, token: str, ids: list[int]) -> dict:
         if not body.get("next"):
             break
         page += 1
-    return dict(collections.Counter(found.values()), **({"not listed": len(wanted - found.keys())}
-                                                         if wanted - found.keys() else {}))
+    return dict(
+        collections.Counter(found.values()),
+        **({"not listed": len(wanted - found.keys())} if wanted - found.keys() else {}),
+    )
 
 
 def _wait_healthy(base: str, demo: subprocess.Popen, log_path: Path, timeout: float) -> None:
@@ -135,23 +145,40 @@ def main() -> int:
     ap.add_argument("--stripe-port", type=int, default=8766)
     ap.add_argument("--var-dir", type=Path, default=None)
     ap.add_argument("--keep-limits", action="store_true", help="keep the demo program's quotas and rate limits")
-    ap.add_argument("--drain-timeout", type=float, default=900,
-                    help="longest wait for the submitted jobs once submissions stop (it also stops "
-                         "after 60 s without a job finishing)")
+    ap.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=900,
+        help="longest wait for the submitted jobs once submissions stop (it also stops "
+        "after 60 s without a job finishing)",
+    )
     args = ap.parse_args()
 
     var_dir = (args.var_dir or ROOT / "var" / f"soak-{datetime.now():%Y%m%d-%H%M%S}").resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     log_path = var_dir / "demo.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "ATELIER_BROKER_FOLDER")}
-    env.update(ATELIER_VAR_DIR=str(var_dir), STRIPE_PORT=str(args.stripe_port), PYTHONUNBUFFERED="1",
-               SITE_URL=f"http://127.0.0.1:{args.port}", HF_HUB_OFFLINE="1")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "ATELIER_BROKER_FOLDER")
+    }
+    env.update(
+        ATELIER_VAR_DIR=str(var_dir),
+        STRIPE_PORT=str(args.stripe_port),
+        PYTHONUNBUFFERED="1",
+        SITE_URL=f"http://127.0.0.1:{args.port}",
+        HF_HUB_OFFLINE="1",
+    )
     base = f"http://127.0.0.1:{args.port}"
     print(f"soak: var {var_dir}, {base}, {args.minutes:g} min, a submission every {args.interval:g} s")
 
     log = open(log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
-    demo = subprocess.Popen(["make", "demo", f"PORT={args.port}"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    demo = subprocess.Popen(
+        ["make", "demo", f"PORT={args.port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     ids: list[int] = []
     submissions = collections.Counter()
     statuses: dict = {}
@@ -161,9 +188,11 @@ def main() -> int:
         _wait_healthy(base, demo, log_path, timeout=600)
         if not args.keep_limits:
             print(f"soak: {_shell(env, LIFT_LIMITS)}")
-        status, body = _request(base, "/api/v1/auth/token/",
-                                body={"email": "artist@demo.test", "password": env.get("DEMO_PASSWORD", "atelier-demo"),
-                                      "name": "soak"})
+        status, body = _request(
+            base,
+            "/api/v1/auth/token/",
+            body={"email": "artist@demo.test", "password": env.get("DEMO_PASSWORD", "atelier-demo"), "name": "soak"},
+        )
         if status != 201:
             raise SystemExit(f"sign-in failed: {status} {body}")
         token = body["token"]
@@ -179,9 +208,20 @@ def main() -> int:
                 break
             n += 1
             try:
-                status, body = _request(base, "/api/v1/generations/", token=token, body={
-                    "program": program, "mode": "text_to_video", "prompt": f"soak {n}: a lighthouse at dusk",
-                    "duration_seconds": 2, "aspect_ratio": "16:9", "resolution": "preview", "seed": n})
+                status, body = _request(
+                    base,
+                    "/api/v1/generations/",
+                    token=token,
+                    body={
+                        "program": program,
+                        "mode": "text_to_video",
+                        "prompt": f"soak {n}: a lighthouse at dusk",
+                        "duration_seconds": 2,
+                        "aspect_ratio": "16:9",
+                        "resolution": "preview",
+                        "seed": n,
+                    },
+                )
             except OSError as exc:
                 submissions[f"error {type(exc).__name__}"] += 1
             else:
@@ -226,30 +266,43 @@ def main() -> int:
     lines = before_stop.splitlines()
     received = sum(1 for line in lines if re.search(r"\bworker\.\d+\s+\|.*\] received$", line))
     beat_sent = sum(1 for line in lines if "Scheduler: Sending due task" in line)
-    exits = collections.Counter(m.group(1) for m in re.finditer(r"\[supervise (\w+)\] \*\*\* \1 exited unexpectedly",
-                                                                 before_stop))
+    exits = collections.Counter(
+        m.group(1) for m in re.finditer(r"\[supervise (\w+)\] \*\*\* \1 exited unexpectedly", before_stop)
+    )
     honcho_stops = re.findall(r"system\s+\| (\S+) stopped \(rc=", before_stop)
     unrecoverable = before_stop.count("Unrecoverable error")
     quarantine = var_dir / "broker" / "quarantine"
     quarantined = len(os.listdir(quarantine)) if quarantine.exists() else 0
     queue_dir = var_dir / "broker" / "queue"
-    waiting = collections.Counter(n.partition(".")[2].removesuffix(".msg") for n in
-                                  (os.listdir(queue_dir) if queue_dir.exists() else []) if n.endswith(".msg"))
+    waiting = collections.Counter(
+        n.partition(".")[2].removesuffix(".msg")
+        for n in (os.listdir(queue_dir) if queue_dir.exists() else [])
+        if n.endswith(".msg")
+    )
     unfinished = len(ids) - sum(statuses.get(s, 0) for s in TERMINAL)
 
     print(f"soak: ran {soak_seconds / 60:.1f} min ({args.minutes:g} min of submissions + drain)")
     print(f"  submissions        : {dict(submissions)}")
     print(f"  jobs ended         : {statuses}  unfinished: {unfinished}")
     print(f"  worker received    : {received} messages (tasks)   beat sent: {beat_sent} tasks")
-    print(f"  broker quarantined : {quarantined} files   left waiting in the broker at the stop: "
-          f"{dict(waiting) or 'nothing'}")
+    print(
+        f"  broker quarantined : {quarantined} files   left waiting in the broker at the stop: "
+        f"{dict(waiting) or 'nothing'}"
+    )
     print(f"  unexpected exits   : {dict(exits) or 'none'}   'Unrecoverable error' lines: {unrecoverable}")
     print(f"  honcho stopped     : {honcho_stops or 'nothing'} before Ctrl-C")
     if stopped_early:
         print(f"  !! {stopped_early}")
     print(f"  log                : {log_path}")
-    ok = not exits and not honcho_stops and not unrecoverable and not stopped_early and unfinished == 0 \
-        and quarantined == 0 and submissions["accepted"] > 0
+    ok = (
+        not exits
+        and not honcho_stops
+        and not unrecoverable
+        and not stopped_early
+        and unfinished == 0
+        and quarantined == 0
+        and submissions["accepted"] > 0
+    )
     print("soak: OK" if ok else "soak: FAILED")
     return 0 if ok else 1
 

@@ -10,6 +10,7 @@ outcomes); this prints the figures for an operator.
 It works in its own temporary folder (database, broker, media) and its own database on
 PostgreSQL (created and dropped). "Data lost" counts what a fault must never cost: jobs left
 stuck active, failed jobs that were charged, files left behind, messages never run."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -92,8 +93,12 @@ def lost(*jobs) -> str:
 
 
 def running(job):
-    wait_until(lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
-               timeout=60, interval=0.02, message="job running")
+    wait_until(
+        lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
+        timeout=60,
+        interval=0.02,
+        message="job running",
+    )
 
 
 def drill_restart_same_name():
@@ -112,9 +117,14 @@ def drill_restart_same_name():
         nxt = terminal(submit(t, duration_seconds=1))
     finally:
         restarted.stop()
-    ROWS.append(("worker SIGKILL mid-job, restarted under the same name",
-                 f"{job.status} ({job.error[:40]}…); next job {nxt.status}", f"{took:.1f} (incl. restart)",
-                 lost(job, nxt)))
+    ROWS.append(
+        (
+            "worker SIGKILL mid-job, restarted under the same name",
+            f"{job.status} ({job.error[:40]}…); next job {nxt.status}",
+            f"{took:.1f} (incl. restart)",
+            lost(job, nxt),
+        )
+    )
 
 
 def drill_worker_gone():
@@ -125,12 +135,21 @@ def drill_worker_gone():
     worker.kill()
     worker.stop()
     killed = time.monotonic()
-    wait_until(lambda: services.workers_reap_lost()["failed_jobs"] or
-               GenerationJob.objects.get(pk=job.pk).status != "running", timeout=30, interval=0.25,
-               message="the reaper")
+    wait_until(
+        lambda: services.workers_reap_lost()["failed_jobs"] or GenerationJob.objects.get(pk=job.pk).status != "running",
+        timeout=30,
+        interval=0.25,
+        message="the reaper",
+    )
     took = time.monotonic() - killed
-    ROWS.append(("worker SIGKILL mid-job, never back (reaper)", GenerationJob.objects.get(pk=job.pk).status,
-                 f"{took:.1f}", lost(job)))
+    ROWS.append(
+        (
+            "worker SIGKILL mid-job, never back (reaper)",
+            GenerationJob.objects.get(pk=job.pk).status,
+            f"{took:.1f}",
+            lost(job),
+        )
+    )
 
 
 def drill_db_connection(worker):
@@ -141,12 +160,20 @@ def drill_db_connection(worker):
     job = submit(t, duration_seconds=5, aspect_ratio="1:1", steps=60)
     running(job)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     hit = time.monotonic()
     job = terminal(job)
-    ROWS.append(("worker's DB connection terminated mid-job (pg_terminate_backend)", job.status,
-                 f"{time.monotonic() - hit:.1f}", lost(job)))
+    ROWS.append(
+        (
+            "worker's DB connection terminated mid-job (pg_terminate_backend)",
+            job.status,
+            f"{time.monotonic() - hit:.1f}",
+            lost(job),
+        )
+    )
 
 
 def drill_broker_refuses(worker):
@@ -174,42 +201,61 @@ def drill_broker_refuses(worker):
     GenerationJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=1))
     services.jobs_redispatch()  # what beat's sweep does every GENERATION_REAP_INTERVAL_SECONDS
     job = terminal(job)
-    ROWS.append(("broker refuses connections at submit", f"answered queued in {answered:.1f}s; then {job.status}",
-                 f"{time.monotonic() - back:.1f} after the sweep", lost(job)))
+    ROWS.append(
+        (
+            "broker refuses connections at submit",
+            f"answered queued in {answered:.1f}s; then {job.status}",
+            f"{time.monotonic() - back:.1f} after the sweep",
+            lost(job),
+        )
+    )
 
 
 def drill_media_unwritable():
     media = Path(RUN_DIR) / "media-drill"
     media.write_text("not a folder")
-    worker = WorkerProcess(queues=QUEUE, name="drill-nomedia",
-                           extra_env={"MEDIA_ROOT": str(media), "GENERATION_HEARTBEAT_SECONDS": "0.3"}
-                           ).wait_ready(timeout=90)
+    worker = WorkerProcess(
+        queues=QUEUE, name="drill-nomedia", extra_env={"MEDIA_ROOT": str(media), "GENERATION_HEARTBEAT_SECONDS": "0.3"}
+    ).wait_ready(timeout=90)
     t = tester()
     try:
         job = submit(t, duration_seconds=1)
         wait_until(lambda: "handed back" in worker.log(), timeout=30, message="hand-back")
-        state = f"{GenerationJob.objects.get(pk=job.pk).status}, worker " \
-                f"{Worker.objects.get(hostname__startswith='drill-nomedia').status}"
+        state = (
+            f"{GenerationJob.objects.get(pk=job.pk).status}, worker "
+            f"{Worker.objects.get(hostname__startswith='drill-nomedia').status}"
+        )
         media.unlink()
         media.mkdir()
         back = time.monotonic()
-        wait_until(lambda: Worker.objects.filter(hostname__startswith="drill-nomedia", status="online").exists(),
-                   timeout=20, message="healthy again")
+        wait_until(
+            lambda: Worker.objects.filter(hostname__startswith="drill-nomedia", status="online").exists(),
+            timeout=20,
+            message="healthy again",
+        )
         GenerationJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=1))
         services.jobs_redispatch()
         job = terminal(job)
     finally:
         worker.stop()
-    ROWS.append(("media not writable", f"{state} while down; then {job.status}",
-                 f"{time.monotonic() - back:.1f} after media is back", lost(job)))
+    ROWS.append(
+        (
+            "media not writable",
+            f"{state} while down; then {job.status}",
+            f"{time.monotonic() - back:.1f} after media is back",
+            lost(job),
+        )
+    )
 
 
 def drill_media_fills():
     media = Path(RUN_DIR) / "media-full"
     media.mkdir()
-    worker = WorkerProcess(queues=QUEUE, name="drill-full",
-                           extra_env={"MEDIA_ROOT": str(media), "ATELIER_TEST_MEDIA_FAULT": "fills_mid_job"}
-                           ).wait_ready(timeout=90)
+    worker = WorkerProcess(
+        queues=QUEUE,
+        name="drill-full",
+        extra_env={"MEDIA_ROOT": str(media), "ATELIER_TEST_MEDIA_FAULT": "fills_mid_job"},
+    ).wait_ready(timeout=90)
     t = tester()
     try:
         started = time.monotonic()
@@ -217,8 +263,14 @@ def drill_media_fills():
     finally:
         worker.stop()
     left = [p for p in media.rglob("*") if p.is_file() and "_probe" not in p.parts]
-    ROWS.append(("media fills up during the write", f"{job.status}, uncharged", f"{time.monotonic() - started:.1f}",
-                 lost(job) + (f"; {len(left)} file(s) left" if left else "")))
+    ROWS.append(
+        (
+            "media fills up during the write",
+            f"{job.status}, uncharged",
+            f"{time.monotonic() - started:.1f}",
+            lost(job) + (f"; {len(left)} file(s) left" if left else ""),
+        )
+    )
 
 
 def drill_payout_kill():
@@ -226,17 +278,26 @@ def drill_payout_kill():
     real beat); the test asserts nobody is paid twice or skipped, so passing is the figure."""
     import subprocess
 
-    test = ("tests/finance/test_resume.py::"
-            "test_a_run_whose_worker_is_killed_mid_way_is_finished_by_the_periodic_resume")
+    test = "tests/finance/test_resume.py::test_a_run_whose_worker_is_killed_mid_way_is_finished_by_the_periodic_resume"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_TEST_", "ATELIER_VAR_DIR"))}
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", test], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", test],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     took = time.monotonic() - started
     passed = result.returncode == 0
-    ROWS.append(("payout run: worker SIGKILL mid-run (24 payouts)",
-                 "finished by the periodic resume" if passed else "FAILED: " + result.stdout[-200:],
-                 f"{took:.1f} (whole drill incl. set-up)", "none (asserted)" if passed else "see test output"))
+    ROWS.append(
+        (
+            "payout run: worker SIGKILL mid-run (24 payouts)",
+            "finished by the periodic resume" if passed else "FAILED: " + result.stdout[-200:],
+            f"{took:.1f} (whole drill incl. set-up)",
+            "none (asserted)" if passed else "see test output",
+        )
+    )
 
 
 def main() -> None:
@@ -257,8 +318,9 @@ def main() -> None:
     drill_media_unwritable()
     drill_media_fills()
     drill_payout_kill()
-    widths = [max(len(r[i]) for r in ROWS + [("fault", "outcome", "seconds to recovery", "data lost")])
-              for i in range(4)]
+    widths = [
+        max(len(r[i]) for r in ROWS + [("fault", "outcome", "seconds to recovery", "data lost")]) for i in range(4)
+    ]
     header = ("fault", "outcome", "seconds to recovery", "data lost")
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("-+-".join("-" * w for w in widths))
@@ -272,6 +334,5 @@ if __name__ == "__main__":
     finally:
         if _PG_DB:
             connection.close()
-            with psycopg.connect(os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres",
-                                 autocommit=True) as admin:
+            with psycopg.connect(os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{_PG_DB}" WITH (FORCE)')

@@ -9,6 +9,7 @@ median platform overhead per job (everything but the pipeline and the encoding).
 Self-contained: it makes its own temporary var folder (SQLite DB, filesystem broker,
 media, provenance keys, tiny checkpoint) and its own worker subprocess. Not run by tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,17 +72,42 @@ def main() -> None:
 
     profile = get_profile("wan-tiny")
     artist, program, submit, how = _setup_platform(args)
-    print(f"device: {profile.resolved_device()}  torch threads: {__import__('torch').get_num_threads()}  "
-          f"broker: {env['CELERY_BROKER_URL']}  N={args.n}  steps={args.steps}")
+    print(
+        f"device: {profile.resolved_device()}  torch threads: {__import__('torch').get_num_threads()}  "
+        f"broker: {env['CELERY_BROKER_URL']}  N={args.n}  steps={args.steps}"
+    )
     print(f"submit path for (a): {how}")
 
     # ---- (a) platform path ------------------------------------------------------------------
     log = open(run_dir / "worker.log", "w")  # noqa: SIM115 (the child process's log, open while it runs)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tester_platform", "worker", "-Q", profile.queue, "-P", "solo",
-         "-c", "1", "-n", "bench-gpu@%h", "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--prefetch-multiplier", "1"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tester_platform",
+            "worker",
+            "-Q",
+            profile.queue,
+            "-P",
+            "solo",
+            "-c",
+            "1",
+            "-n",
+            "bench-gpu@%h",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--prefetch-multiplier",
+            "1",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait(lambda: " ready." in (run_dir / "worker.log").read_text(), 120, "worker ready")
@@ -106,8 +132,17 @@ def main() -> None:
 
     # ---- (b) bare pipeline + MP4 export in this warm process ---------------------------------
     job0 = jobs[0]
-    kwargs = dict(profile=profile, mode="text_to_video", prompt=job0.prompt, negative_prompt="", seed=job0.seed,
-                  width=job0.width, height=job0.height, num_frames=job0.num_frames, steps=args.steps)
+    kwargs = dict(
+        profile=profile,
+        mode="text_to_video",
+        prompt=job0.prompt,
+        negative_prompt="",
+        seed=job0.seed,
+        width=job0.width,
+        height=job0.height,
+        num_frames=job0.num_frames,
+        steps=args.steps,
+    )
     pipelines.run(**kwargs)  # warm-up
     encode_s, compute_b = [], []
     t0 = time.perf_counter()
@@ -129,17 +164,26 @@ def main() -> None:
     first_overhead = (jobs[0].finished_at.timestamp() - submitted_at) - compute_a[0] - enc_med
     thr_a, thr_b = args.n / total_a, args.n / total_b
     print(f"frames {job0.num_frames} @ {job0.width}x{job0.height}, {args.steps} steps")
-    print(f"(a) platform path : {total_a:7.2f} s for {args.n} jobs -> {thr_a:6.3f} jobs/s "
-          f"(median pipeline {statistics.median(compute_a) * 1000:.0f} ms, submit {submit_ms:.1f} ms/job)")
-    print(f"(b) bare pipeline : {total_b:7.2f} s for {args.n} jobs -> {thr_b:6.3f} jobs/s "
-          f"(median pipeline {statistics.median(compute_b) * 1000:.0f} ms, encode {enc_med * 1000:.1f} ms)")
+    print(
+        f"(a) platform path : {total_a:7.2f} s for {args.n} jobs -> {thr_a:6.3f} jobs/s "
+        f"(median pipeline {statistics.median(compute_a) * 1000:.0f} ms, submit {submit_ms:.1f} ms/job)"
+    )
+    print(
+        f"(b) bare pipeline : {total_b:7.2f} s for {args.n} jobs -> {thr_b:6.3f} jobs/s "
+        f"(median pipeline {statistics.median(compute_b) * 1000:.0f} ms, encode {enc_med * 1000:.1f} ms)"
+    )
     print(f"ratio a/b         : {thr_a / thr_b:.3f}")
     if overhead:
-        print(f"platform overhead : median {statistics.median(overhead) * 1000:.1f} ms/job "
-              f"(p90 {sorted(overhead)[int(0.9 * (len(overhead) - 1))] * 1000:.1f} ms; first job incl. submit + "
-              f"delivery {first_overhead * 1000:.1f} ms)")
-    print(f"worker cycle      : median {statistics.median(cycles) * 1000:.0f} ms, max {max(cycles) * 1000:.0f} ms"
-          if cycles else "")
+        print(
+            f"platform overhead : median {statistics.median(overhead) * 1000:.1f} ms/job "
+            f"(p90 {sorted(overhead)[int(0.9 * (len(overhead) - 1))] * 1000:.1f} ms; first job incl. submit + "
+            f"delivery {first_overhead * 1000:.1f} ms)"
+        )
+    print(
+        f"worker cycle      : median {statistics.median(cycles) * 1000:.0f} ms, max {max(cycles) * 1000:.0f} ms"
+        if cycles
+        else ""
+    )
     queue = [usage[j.pk].queue_seconds for j in jobs]
     print(f"queue wait        : median {statistics.median(queue):.2f} s (jobs were submitted as one burst)")
     if args.keep:
@@ -186,8 +230,15 @@ def _setup_platform(args):
     artist = make_artist(email="bench@example.test")
     enrollment = enroll(artist, program)
     consent = sign(artist, program)
-    body = {"program": program.pk, "mode": "text_to_video", "prompt": "a lighthouse at dusk",
-            "duration_seconds": 2, "aspect_ratio": args.aspect, "resolution": "preview", "seed": 1}
+    body = {
+        "program": program.pk,
+        "mode": "text_to_video",
+        "prompt": "a lighthouse at dusk",
+        "duration_seconds": 2,
+        "aspect_ratio": args.aspect,
+        "resolution": "preview",
+        "seed": 1,
+    }
     try:
         from rest_framework.test import APIClient
 
@@ -212,11 +263,24 @@ def _setup_platform(args):
     from generation.services import Budget, build_params, job_submit
 
     def submit_engine() -> int:
-        params = build_params(mode="text_to_video", prompt=body["prompt"], duration_seconds=2,
-                              aspect_ratio=args.aspect, resolution="preview", seed=1, steps=args.steps)
-        return job_submit(artist=artist, program_id=program.pk, enrollment_id=enrollment.pk,
-                          consent_record_id=consent.pk, training_use=False, params=params,
-                          budget=Budget(10_000, 1e9, 1.0)).pk
+        params = build_params(
+            mode="text_to_video",
+            prompt=body["prompt"],
+            duration_seconds=2,
+            aspect_ratio=args.aspect,
+            resolution="preview",
+            seed=1,
+            steps=args.steps,
+        )
+        return job_submit(
+            artist=artist,
+            program_id=program.pk,
+            enrollment_id=enrollment.pk,
+            consent_record_id=consent.pk,
+            training_use=False,
+            params=params,
+            budget=Budget(10_000, 1e9, 1.0),
+        ).pk
 
     return artist, program, submit_engine, f"engine service generation.services.job_submit ({reason})"
 

@@ -9,6 +9,7 @@ Runs the real stack: gunicorn serving the app, a Celery worker with beat running
 anomaly scan, PostgreSQL + Redis when reachable (DATABASE_URL / CELERY_BROKER_URL),
 otherwise SQLite + the filesystem broker. Not run by tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,15 @@ def main() -> None:
     if reachable("127.0.0.1", 6379):
         env.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
         env.setdefault("CACHE_URL", "redis://127.0.0.1:6379/12")
-    env.update({"ATELIER_VAR_DIR": str(run_dir), "DJANGO_SETTINGS_MODULE": "tester_platform.settings",
-                "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", "ALLOWED_HOSTS": "127.0.0.1,localhost"})
+    env.update(
+        {
+            "ATELIER_VAR_DIR": str(run_dir),
+            "DJANGO_SETTINGS_MODULE": "tester_platform.settings",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        }
+    )
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
@@ -108,12 +116,47 @@ def main() -> None:
     port = free_port()
     logs = open(run_dir / "processes.log", "w")  # noqa: SIM115 (the child process's log, open while it runs)
     processes = [
-        subprocess.Popen([str(VENV_BIN / "gunicorn"), "tester_platform.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
-                          "-k", "gthread", "--threads", "16", "--log-level", "warning"],
-                         cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT),
-        subprocess.Popen([str(VENV_BIN / "celery"), "-A", "tester_platform", "worker", "-B", "-Q", "celery",
-                          "-P", "solo", "-l", "WARNING", "-s", str(run_dir / "beat-schedule")],
-                         cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT),
+        subprocess.Popen(
+            [
+                str(VENV_BIN / "gunicorn"),
+                "tester_platform.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "2",
+                "-k",
+                "gthread",
+                "--threads",
+                "16",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "tester_platform",
+                "worker",
+                "-B",
+                "-Q",
+                "celery",
+                "-P",
+                "solo",
+                "-l",
+                "WARNING",
+                "-s",
+                str(run_dir / "beat-schedule"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        ),
     ]
     try:
         deadline = time.monotonic() + 60
@@ -134,8 +177,9 @@ def main() -> None:
             ip = f"127.0.{1 + i // 250}.{1 + i % 250}"
             while not stop.is_set():
                 try:
-                    status, payload = request(port, "GET", "/api/v1/me/", token=leaked, source_ip=ip,
-                                              agent=f"public-frontend/{i % 9}")
+                    status, payload = request(
+                        port, "GET", "/api/v1/me/", token=leaked, source_ip=ip, agent=f"public-frontend/{i % 9}"
+                    )
                 except OSError:
                     status, payload = 0, b""
                 with lock:
@@ -147,8 +191,7 @@ def main() -> None:
                 time.sleep(0.2)
 
         def honest(token: str, i: int):
-            body = {"program": program.pk, "mode": "text_to_video", "prompt": f"honest work {i}",
-                    "duration_seconds": 1}
+            body = {"program": program.pk, "mode": "text_to_video", "prompt": f"honest work {i}", "duration_seconds": 1}
             submitted = False
             while not stop.is_set():
                 if not submitted:
@@ -188,12 +231,19 @@ def main() -> None:
 
     ok = sum(1 for s in honest_results if 200 <= s < 300)
     print(f"database: {'PostgreSQL' if use_pg else 'SQLite'}; broker: {env.get('CELERY_BROKER_URL', 'filesystem')}")
-    print(f"attack: {args.clients} clients from {args.clients} addresses, {len(attack_results)} requests "
-          f"({attack_results.count(200)} × 200, {attack_results.count(429)} × 429, {attack_results.count(401)} × 401)")
-    print(f"honest artists: {args.honest}, {len(honest_results)} requests, success rate "
-          f"{100 * ok / max(1, len(honest_results)):.1f}% (target 100%)")
-    print(f"time to suspension: {suspended_at[0]:.1f} s (target <= 60 s)" if suspended_at
-          else f"time to suspension: not suspended within {args.max_seconds:.0f} s")
+    print(
+        f"attack: {args.clients} clients from {args.clients} addresses, {len(attack_results)} requests "
+        f"({attack_results.count(200)} × 200, {attack_results.count(429)} × 429, {attack_results.count(401)} × 401)"
+    )
+    print(
+        f"honest artists: {args.honest}, {len(honest_results)} requests, success rate "
+        f"{100 * ok / max(1, len(honest_results)):.1f}% (target 100%)"
+    )
+    print(
+        f"time to suspension: {suspended_at[0]:.1f} s (target <= 60 s)"
+        if suspended_at
+        else f"time to suspension: not suspended within {args.max_seconds:.0f} s"
+    )
     print(f"leaked token state: {token_state}; the victim's other token answers {spare_status}")
 
 

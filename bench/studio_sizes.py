@@ -7,6 +7,7 @@
 "per video s" divides by the clip's duration (frames / fps). Self-contained: it builds
 the tiny checkpoint into a temporary folder. Not run by tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,14 @@ def main() -> None:
     args = ap.parse_args()
 
     run_dir = Path(tempfile.mkdtemp(prefix="atelier-bench-sizes-"))
-    os.environ.update({"ATELIER_VAR_DIR": str(run_dir), "DJANGO_SETTINGS_MODULE": "tester_platform.settings",
-                       "HF_HUB_OFFLINE": "1", "DATABASE_URL": f"sqlite:///{run_dir / 'bench.sqlite3'}"})
+    os.environ.update(
+        {
+            "ATELIER_VAR_DIR": str(run_dir),
+            "DJANGO_SETTINGS_MODULE": "tester_platform.settings",
+            "HF_HUB_OFFLINE": "1",
+            "DATABASE_URL": f"sqlite:///{run_dir / 'bench.sqlite3'}",
+        }
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -45,14 +52,27 @@ def main() -> None:
 
     build_tiny_wan(run_dir / "wan-tiny")
     profile = replace(get_profile("wan-tiny", check_dir=False), model_dir=str(run_dir / "wan-tiny"))
-    print(f"tiny model, device {profile.resolved_device()}, torch threads {torch.get_num_threads()}, "
-          f"{args.steps} steps, aspect {args.aspect}, best of {args.repeat}")
+    print(
+        f"tiny model, device {profile.resolved_device()}, torch threads {torch.get_num_threads()}, "
+        f"{args.steps} steps, aspect {args.aspect}, best of {args.repeat}"
+    )
     # warm up: load the pipeline and let the allocator settle
-    pipelines.run(profile=profile, mode="text_to_video", prompt="warm", negative_prompt="", seed=0, width=64,
-                  height=64, num_frames=9, steps=1)
+    pipelines.run(
+        profile=profile,
+        mode="text_to_video",
+        prompt="warm",
+        negative_prompt="",
+        seed=0,
+        width=64,
+        height=64,
+        num_frames=9,
+        steps=1,
+    )
 
-    print(f"{'size':>8} {'w×h':>9} {'video s':>8} {'frames':>6} {'CPU s':>8} {'wall s':>8} "
-          f"{'CPU s / video s':>16} {'wall s / video s':>17}")
+    print(
+        f"{'size':>8} {'w×h':>9} {'video s':>8} {'frames':>6} {'CPU s':>8} {'wall s':>8} "
+        f"{'CPU s / video s':>16} {'wall s / video s':>17}"
+    )
     for resolution in args.sizes.split(","):
         width, height = frame_size(args.aspect, resolution, profile=profile)
         for seconds in (float(s) for s in args.seconds.split(",")):
@@ -61,15 +81,26 @@ def main() -> None:
             cpu, wall = [], []
             for i in range(args.repeat):
                 c0, w0 = time.process_time(), time.perf_counter()
-                result = pipelines.run(profile=profile, mode="text_to_video", prompt="a lighthouse at dusk",
-                                       negative_prompt="", seed=i, width=width, height=height, num_frames=frames,
-                                       steps=args.steps)
+                result = pipelines.run(
+                    profile=profile,
+                    mode="text_to_video",
+                    prompt="a lighthouse at dusk",
+                    negative_prompt="",
+                    seed=i,
+                    width=width,
+                    height=height,
+                    num_frames=frames,
+                    steps=args.steps,
+                )
                 media.encode_mp4(result.frames, fps=profile.fps)
                 cpu.append(time.process_time() - c0)
                 wall.append(time.perf_counter() - w0)
             c, w = min(cpu), min(wall)
-            print(f"{resolution:>8} {f'{width}×{height}':>9} {video_seconds:>8.2f} {frames:>6} {c:>8.2f} {w:>8.2f} "
-                  f"{c / video_seconds:>16.2f} {w / video_seconds:>17.2f}", flush=True)
+            print(
+                f"{resolution:>8} {f'{width}×{height}':>9} {video_seconds:>8.2f} {frames:>6} {c:>8.2f} {w:>8.2f} "
+                f"{c / video_seconds:>16.2f} {w / video_seconds:>17.2f}",
+                flush=True,
+            )
     print(f"peak RSS {pipelines._peak_rss_bytes() >> 20} MiB")
 
 

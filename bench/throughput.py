@@ -17,6 +17,7 @@ filesystem broker, media, keys, tiny checkpoint) and worker subprocess. On a GPU
 give --profile and the checkpoint through GENERATION_MODEL_PROFILES_JSON (see
 bench/cuda_device.sh). Not run by tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PROMPTS = ["a lighthouse at dusk, waves", "a red kite over dunes", "rain on a window at night", "a fox in fresh snow",
-           "a paper boat on a river", "neon signs in the fog", "a hummingbird at a flower", "waves on black sand"]
+PROMPTS = [
+    "a lighthouse at dusk, waves",
+    "a red kite over dunes",
+    "rain on a window at night",
+    "a fox in fresh snow",
+    "a paper boat on a river",
+    "neon signs in the fog",
+    "a hummingbird at a flower",
+    "waves on black sand",
+]
 
 
 def _cpu_seconds(pid: int | None = None) -> float:
@@ -62,9 +71,12 @@ def main() -> None:
     ap.add_argument("--cache-threshold", type=float, default=0.05)
     ap.add_argument("--no-cache", action="store_true", help="skip the runs with the step cache")
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--build-13b", action="store_true",
-                    help="GPU host: build the random-weight Wan 2.1 1.3B-size checkpoint (bench/cuda_generation.py's "
-                         "builder) and run the wan2.1-t2v-1.3b profile on it in bf16")
+    ap.add_argument(
+        "--build-13b",
+        action="store_true",
+        help="GPU host: build the random-weight Wan 2.1 1.3B-size checkpoint (bench/cuda_generation.py's "
+        "builder) and run the wan2.1-t2v-1.3b profile on it in bf16",
+    )
     ap.add_argument("--compile", action="store_true", help="let the worker compile its buckets at start (CUDA)")
     args = ap.parse_args()
     if args.n < 1:
@@ -93,8 +105,14 @@ def main() -> None:
         args.profile = "wan2.1-t2v-1.3b"
         env["GENERATION_MODEL_DIR_WAN21_T2V_1_3B"] = str(model_dir)
         env["GENERATION_MODEL_PROFILES_JSON"] = json.dumps(
-            {args.profile: {"device": device, "dtype": "bfloat16" if device == "cuda" else "float32",
-                            "compile": bool(args.compile)}})
+            {
+                args.profile: {
+                    "device": device,
+                    "dtype": "bfloat16" if device == "cuda" else "float32",
+                    "compile": bool(args.compile),
+                }
+            }
+        )
     elif args.compile:
         env["GENERATION_MODEL_PROFILES_JSON"] = json.dumps({args.profile: {"compile": True}})
     os.environ.update(env)
@@ -121,12 +139,16 @@ def main() -> None:
     limit = batch_limit(profile, width=width, height=height, frames=frames)
     say = print
     say(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other processes share these cores)")
-    say(f"device: {device} ({torch.cuda.get_device_name(0) if device.startswith('cuda') else 'cpu'})  "
-        f"cores: {os.cpu_count()}  torch threads: {torch.get_num_threads()}  torch {torch.__version__}")
-    say(f"profile: {profile.key}  dtype: {profile.dtype}  N={args.n}  {width}×{height}×{frames} frames "
+    say(
+        f"device: {device} ({torch.cuda.get_device_name(0) if device.startswith('cuda') else 'cpu'})  "
+        f"cores: {os.cpu_count()}  torch threads: {torch.get_num_threads()}  torch {torch.__version__}"
+    )
+    say(
+        f"profile: {profile.key}  dtype: {profile.dtype}  N={args.n}  {width}×{height}×{frames} frames "
         f"({latent_tokens(width=width, height=height, frames=frames)} latent tokens)  steps={args.steps}  "
         f"CFG {profile.guidance_scale}  batch limit {limit} (max_batch {profile.max_batch}, "
-        f"token bound {profile.batch_max_latent_tokens or '-'})")
+        f"token bound {profile.batch_max_latent_tokens or '-'})"
+    )
     jobs = [(PROMPTS[i % len(PROMPTS)], 1000 + i) for i in range(args.n)]
 
     # ---- (b) the bare pipeline, one job at a time -----------------------------------------------
@@ -134,16 +156,21 @@ def main() -> None:
     cache_figures = None
     bare_cached = None
     if not args.no_cache:
-        bare_cached = _bare(profile, jobs, width=width, height=height, frames=frames, steps=args.steps,
-                            cache=args.cache_threshold)
+        bare_cached = _bare(
+            profile, jobs, width=width, height=height, frames=frames, steps=args.steps, cache=args.cache_threshold
+        )
         from generation.quality import psnr, ssim
 
         p = [psnr(a, b) for a, b in zip(bare["frames"], bare_cached["frames"], strict=True)]
         s = [ssim(a, b) for a, b in zip(bare["frames"], bare_cached["frames"], strict=True)]
-        cache_figures = {"kind": "first_block", "threshold": args.cache_threshold,
-                         "psnr_db": round(min(p), 2), "ssim": round(min(s), 4),
-                         "measured": f"bench/throughput.py {profile.key} {width}x{height}x{frames} {args.steps} steps, "
-                                     f"{args.n} prompts, worst of the set"}
+        cache_figures = {
+            "kind": "first_block",
+            "threshold": args.cache_threshold,
+            "psnr_db": round(min(p), 2),
+            "ssim": round(min(s), 4),
+            "measured": f"bench/throughput.py {profile.key} {width}x{height}x{frames} {args.steps} steps, "
+            f"{args.n} prompts, worst of the set",
+        }
 
     # ---- (a) the platform, real worker -----------------------------------------------------------
     program_setup = _setup(args)
@@ -153,8 +180,9 @@ def main() -> None:
         from generation.conf import STEP_CACHE_MIN_PSNR_DB, STEP_CACHE_MIN_SSIM
 
         if cache_figures["psnr_db"] >= STEP_CACHE_MIN_PSNR_DB and cache_figures["ssim"] >= STEP_CACHE_MIN_SSIM:
-            plat_cached = _platform(run_dir, env, profile, jobs, program_setup, args, step_cache=cache_figures,
-                                    tag="cached")
+            plat_cached = _platform(
+                run_dir, env, profile, jobs, program_setup, args, step_cache=cache_figures, tag="cached"
+            )
 
     # ---- identical work: the platform's videos are the bare pipeline's ---------------------------
     from generation.quality import psnr
@@ -163,36 +191,51 @@ def main() -> None:
 
     # ---- report ---------------------------------------------------------------------------------
     def line(name: str, r: dict[str, Any]) -> None:
-        say(f"{name:<34}: {r['wall']:7.2f} s for {args.n} jobs -> {args.n / r['wall']:6.3f} jobs/s  "
+        say(
+            f"{name:<34}: {r['wall']:7.2f} s for {args.n} jobs -> {args.n / r['wall']:6.3f} jobs/s  "
             f"{r['cpu'] / args.n:6.2f} CPU-s/job  (pipeline {r['pipeline']:.2f} s, busy {r['busy']:.0f} %"
-            f"{', batches ' + r['batches'] if 'batches' in r else ''})")
+            f"{', batches ' + r['batches'] if 'batches' in r else ''})"
+        )
 
     say("")
     line("(b) bare pipeline, one at a time", bare)
     line("(a) platform (batched)", plat)
-    say(f"ratio a/b                         : {bare['wall'] / plat['wall']:.2f}×  "
-        f"(platform jobs/s over bare jobs/s, no cache)")
-    say(f"CPU-seconds per job, b/a          : {bare['cpu'] / plat['cpu']:.2f}×  (less sensitive to other load on "
-        "a shared host than wall time: the work each path spends on a job)")
-    say(f"same work                         : platform MP4 vs bare MP4 of the same job, PSNR min "
-        f"{min(same):.1f} dB over {len(same)} jobs")
+    say(
+        f"ratio a/b                         : {bare['wall'] / plat['wall']:.2f}×  "
+        f"(platform jobs/s over bare jobs/s, no cache)"
+    )
+    say(
+        f"CPU-seconds per job, b/a          : {bare['cpu'] / plat['cpu']:.2f}×  (less sensitive to other load on "
+        "a shared host than wall time: the work each path spends on a job)"
+    )
+    say(
+        f"same work                         : platform MP4 vs bare MP4 of the same job, PSNR min "
+        f"{min(same):.1f} dB over {len(same)} jobs"
+    )
     if bare_cached is not None and cache_figures is not None:
         line("(b') bare pipeline + step cache", bare_cached)
-        say(f"step cache quality                : PSNR {cache_figures['psnr_db']:.2f} dB, "
+        say(
+            f"step cache quality                : PSNR {cache_figures['psnr_db']:.2f} dB, "
             f"SSIM {cache_figures['ssim']:.4f} "
-            f"(worst job, cached vs uncached, threshold {args.cache_threshold})")
+            f"(worst job, cached vs uncached, threshold {args.cache_threshold})"
+        )
         if plat_cached is not None:
             line("(a') platform + step cache", plat_cached)
-            say(f"ratio a'/b                        : {bare['wall'] / plat_cached['wall']:.2f}×  "
-                f"(a'/b' {bare_cached['wall'] / plat_cached['wall']:.2f}×)")
+            say(
+                f"ratio a'/b                        : {bare['wall'] / plat_cached['wall']:.2f}×  "
+                f"(a'/b' {bare_cached['wall'] / plat_cached['wall']:.2f}×)"
+            )
         else:
-            say("(a') platform + step cache        : not run: the figures are below the gate "
-                f"({STEP_CACHE_MIN_PSNR_DB} dB, SSIM {STEP_CACHE_MIN_SSIM}), so no profile may enable it")
-        say(f"profile entry for these figures   : \"step_cache\": {json.dumps(cache_figures)}")
+            say(
+                "(a') platform + step cache        : not run: the figures are below the gate "
+                f"({STEP_CACHE_MIN_PSNR_DB} dB, SSIM {STEP_CACHE_MIN_SSIM}), so no profile may enable it"
+            )
+        say(f'profile entry for these figures   : "step_cache": {json.dumps(cache_figures)}')
     say("CPU-s/job: CPU time of the process doing the work (this process for b, the worker for a) per job")
     say(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    say("busy % = CPU time of the process doing the work over (wall × cores) on CPU; "
-        "pipeline seconds over wall on CUDA")
+    say(
+        "busy % = CPU time of the process doing the work over (wall × cores) on CPU; pipeline seconds over wall on CUDA"
+    )
     if args.keep:
         say(f"kept: {run_dir}")
     else:
@@ -220,10 +263,18 @@ def _bare(profile, jobs, *, width: int, height: int, frames: int, steps: int, ca
 
     def call(prompt: str, seed: int):
         with torch.inference_mode():
-            return pipe(prompt=prompt, negative_prompt=None, height=height, width=width, num_frames=frames,
-                        num_inference_steps=steps, guidance_scale=profile.guidance_scale,
-                        generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
-                        max_sequence_length=profile.max_sequence_length).frames[0]
+            return pipe(
+                prompt=prompt,
+                negative_prompt=None,
+                height=height,
+                width=width,
+                num_frames=frames,
+                num_inference_steps=steps,
+                guidance_scale=profile.guidance_scale,
+                generator=torch.Generator("cpu").manual_seed(seed),
+                output_type="np",
+                max_sequence_length=profile.max_sequence_length,
+            ).frames[0]
 
     call(*jobs[0])  # warm-up, as the worker warms up
     out, mp4s, pipeline = [], [], 0.0
@@ -254,24 +305,50 @@ def _setup(args) -> dict[str, Any]:
     program = ProgramFactory(slug="bench", name="Bench")
     ConsentDocumentFactory(program=program, version=1)
     artist = make_artist(email="bench@example.test")
-    return {"program": program, "artist": artist, "enrollment": enroll(artist, program),
-            "consent": sign(artist, program)}
+    return {
+        "program": program,
+        "artist": artist,
+        "enrollment": enroll(artist, program),
+        "consent": sign(artist, program),
+    }
 
 
-def _platform(run_dir: Path, env: dict[str, str], profile, jobs, s: dict[str, Any], args, *,
-              step_cache: dict[str, Any] | None, tag: str) -> dict[str, Any]:
+def _platform(
+    run_dir: Path,
+    env: dict[str, str],
+    profile,
+    jobs,
+    s: dict[str, Any],
+    args,
+    *,
+    step_cache: dict[str, Any] | None,
+    tag: str,
+) -> dict[str, Any]:
     from django.db import transaction
 
     from generation.models import GenerationJob, UsageRecord
     from generation.services import Budget, build_params, job_submit
 
     def submit(prompt: str, seed: int) -> int:
-        params = build_params(mode="text_to_video", prompt=prompt, duration_seconds=args.seconds,
-                              aspect_ratio=args.aspect, resolution=args.resolution, seed=seed, steps=args.steps,
-                              profile_key=profile.key)
-        return job_submit(artist=s["artist"], program_id=s["program"].pk, enrollment_id=s["enrollment"].pk,
-                          consent_record_id=s["consent"].pk, training_use=False, params=params,
-                          budget=Budget(10_000, 1e9, 1.0)).pk
+        params = build_params(
+            mode="text_to_video",
+            prompt=prompt,
+            duration_seconds=args.seconds,
+            aspect_ratio=args.aspect,
+            resolution=args.resolution,
+            seed=seed,
+            steps=args.steps,
+            profile_key=profile.key,
+        )
+        return job_submit(
+            artist=s["artist"],
+            program_id=s["program"].pk,
+            enrollment_id=s["enrollment"].pk,
+            consent_record_id=s["consent"].pk,
+            training_use=False,
+            params=params,
+            budget=Budget(10_000, 1e9, 1.0),
+        ).pk
 
     def done(ids: list[int]) -> bool:
         ended = GenerationJob.objects.filter(pk__in=ids, status__in=["succeeded", "failed", "cancelled"])
@@ -284,10 +361,33 @@ def _platform(run_dir: Path, env: dict[str, str], profile, jobs, s: dict[str, An
         worker_env["GENERATION_MODEL_PROFILES_JSON"] = json.dumps(layers)
     log = open(run_dir / f"worker-{tag}.log", "w")  # noqa: SIM115 (the worker writes it until it stops)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tester_platform", "worker", "-Q", profile.queue, "-P", "solo",
-         "-c", "1", "-n", f"bench-{tag}@%h", "-l", "INFO", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "--prefetch-multiplier", "1"],
-        cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tester_platform",
+            "worker",
+            "-Q",
+            profile.queue,
+            "-P",
+            "solo",
+            "-c",
+            "1",
+            "-n",
+            f"bench-{tag}@%h",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--prefetch-multiplier",
+            "1",
+        ],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait(lambda: " ready." in (run_dir / f"worker-{tag}.log").read_text(), 180, "worker ready")
@@ -323,9 +423,14 @@ def _platform(run_dir: Path, env: dict[str, str], profile, jobs, s: dict[str, An
             return fh.read()
 
     waits = [u.queue_seconds for u in usage]
-    return {"wall": wall, "pipeline": pipeline, "busy": busy, "cpu": cpu,
-            "batches": f"{'+'.join(map(str, sizes))} (queue wait median {statistics.median(waits):.2f} s)",
-            "mp4": [read(rows[i].video.name) for i in ids]}
+    return {
+        "wall": wall,
+        "pipeline": pipeline,
+        "busy": busy,
+        "cpu": cpu,
+        "batches": f"{'+'.join(map(str, sizes))} (queue wait median {statistics.median(waits):.2f} s)",
+        "mp4": [read(rows[i].video.name) for i in ids],
+    }
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ afterwards. Two passes, each with its own gunicorn and the bare view measured in
 Prints p50 / p95 latency and requests a second per page, and each page's throughput as a
 ratio of the bare view's. Not run by tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,9 +72,20 @@ def hammer(port: int, path: str, cookies: list[str], total: int, concurrency: in
 
 def measure(args, env: dict, pages: list) -> None:
     port = free_port()
-    server = subprocess.Popen([str(VENV_BIN / "gunicorn"), "tester_platform.wsgi", "-b", f"127.0.0.1:{port}",
-                               "-w", str(args.workers), "--log-level", "warning"],
-                              cwd=ROOT, env=env)
+    server = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "tester_platform.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -91,8 +103,7 @@ def measure(args, env: dict, pages: list) -> None:
         totals = {name: ([], 0.0, 0) for name, _, _ in pages}
         for _ in range(args.rounds):
             for name, path, cookies in pages:
-                latencies, elapsed, errors = hammer(port, path, cookies, args.requests // args.rounds,
-                                                    args.concurrency)
+                latencies, elapsed, errors = hammer(port, path, cookies, args.requests // args.rounds, args.concurrency)
                 seen, spent, failed = totals[name]
                 totals[name] = (seen + latencies, spent + elapsed, failed + errors)
         print(f"{'page':22} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'vs bare':>8} errors")
@@ -125,12 +136,21 @@ def main() -> None:
     created_db = None
     if "DATABASE_URL" not in env:
         created_db = f"atelier_web_{os.getpid()}"
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {created_db}"], check=True)
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {created_db}"], check=True
+        )
         env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{created_db}"
     own_cache = "CACHE_URL" not in env
     env.setdefault("CACHE_URL", "redis://127.0.0.1:6379/3")
-    env.update({"ATELIER_VAR_DIR": str(run_dir), "DJANGO_SETTINGS_MODULE": "bench.settings_bench",
-                "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1,localhost", "DB_CONN_MAX_AGE": "60"})
+    env.update(
+        {
+            "ATELIER_VAR_DIR": str(run_dir),
+            "DJANGO_SETTINGS_MODULE": "bench.settings_bench",
+            "LOG_LEVEL": "WARNING",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DB_CONN_MAX_AGE": "60",
+        }
+    )
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django
@@ -157,7 +177,7 @@ def main() -> None:
             store.create()
             return f"sessionid={store.session_key}"
 
-        artists = list(User.objects.filter(email__contains="-artist").order_by("?")[:args.concurrency])
+        artists = list(User.objects.filter(email__contains="-artist").order_by("?")[: args.concurrency])
         moderator = User.objects.filter(email__contains="-moderator").first()
         artist_cookies = [session_for(a) for a in artists]
         moderator_cookies = [session_for(moderator)]
@@ -170,11 +190,15 @@ def main() -> None:
             ("moderation queue", "/dashboard/sharing/", moderator_cookies),
             ("earnings page", "/labour/earnings/", artist_cookies),
         ]
-        print(f"{args.requests} requests per page in {args.rounds} interleaved rounds, "
-              f"{args.concurrency} concurrent clients, "
-              f"gunicorn with {args.workers} workers, PostgreSQL, Redis cache")
-        for label, page_cache_seconds in (("page cache on", env.get("PAGE_CACHE_SECONDS", "60")),
-                                          ("page cache off", "0")):
+        print(
+            f"{args.requests} requests per page in {args.rounds} interleaved rounds, "
+            f"{args.concurrency} concurrent clients, "
+            f"gunicorn with {args.workers} workers, PostgreSQL, Redis cache"
+        )
+        for label, page_cache_seconds in (
+            ("page cache on", env.get("PAGE_CACHE_SECONDS", "60")),
+            ("page cache off", "0"),
+        ):
             print(f"\n{label} (PAGE_CACHE_SECONDS={page_cache_seconds})")
             measure(args, dict(env, PAGE_CACHE_SECONDS=page_cache_seconds), pages)
     finally:

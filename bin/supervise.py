@@ -14,6 +14,7 @@ SIGTERM or SIGINT (honcho's Ctrl-C) stops the process and the supervisor, withou
 restart. The process stays in the supervisor's process group, so honcho's kill of the
 group reaches it even when the supervisor itself is killed.
 """
+
 from __future__ import annotations
 
 import collections
@@ -51,7 +52,9 @@ class Supervisor:
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
         if self.child is not None and self.child.poll() is None:
-            with contextlib.suppress(ProcessLookupError):  # TERM is idempotent for every demo process (celery: warm shutdown)
+            with contextlib.suppress(
+                ProcessLookupError
+            ):  # TERM is idempotent for every demo process (celery: warm shutdown)
                 self.child.send_signal(signal.SIGTERM)
 
     def _run_once(self) -> tuple[int, float, list[str]]:
@@ -82,15 +85,21 @@ class Supervisor:
             restarts = [t for t in restarts if now - t < self.window]
             lines = "\n".join(f"  | {line}" for line in last) or "  | (no output)"
             if len(restarts) >= self.max_restarts:
-                _say(self.name, f"*** {self.name} exited unexpectedly ({_status(rc)}) after {lived:.0f} s, "
-                     f"{len(restarts) + 1} exits within {self.window:.0f} s: giving up, the demo stops.\n"
-                     f"*** last lines of {self.name}:\n{lines}")
+                _say(
+                    self.name,
+                    f"*** {self.name} exited unexpectedly ({_status(rc)}) after {lived:.0f} s, "
+                    f"{len(restarts) + 1} exits within {self.window:.0f} s: giving up, the demo stops.\n"
+                    f"*** last lines of {self.name}:\n{lines}",
+                )
                 return rc if rc > 0 else 1
             if lived > self.window:
                 delay = 1.0
-            _say(self.name, f"*** {self.name} exited unexpectedly ({_status(rc)}) after {lived:.0f} s; "
-                 f"restarting it in {delay:.0f} s (restart {len(restarts) + 1} of at most {self.max_restarts} "
-                 f"within {self.window:.0f} s).\n*** last lines of {self.name}:\n{lines}")
+            _say(
+                self.name,
+                f"*** {self.name} exited unexpectedly ({_status(rc)}) after {lived:.0f} s; "
+                f"restarting it in {delay:.0f} s (restart {len(restarts) + 1} of at most {self.max_restarts} "
+                f"within {self.window:.0f} s).\n*** last lines of {self.name}:\n{lines}",
+            )
             restarts.append(now)
             deadline = time.monotonic() + delay
             while not self.stopping and time.monotonic() < deadline:
@@ -104,9 +113,12 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         sys.exit(__doc__)
     name, command = argv[0], argv[2:]
-    return Supervisor(name, command,
-                      max_restarts=int(os.environ.get("ATELIER_SUPERVISE_MAX_RESTARTS", "5")),
-                      window=float(os.environ.get("ATELIER_SUPERVISE_WINDOW", "300"))).run()
+    return Supervisor(
+        name,
+        command,
+        max_restarts=int(os.environ.get("ATELIER_SUPERVISE_MAX_RESTARTS", "5")),
+        window=float(os.environ.get("ATELIER_SUPERVISE_WINDOW", "300")),
+    ).run()
 
 
 if __name__ == "__main__":

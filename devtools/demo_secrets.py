@@ -7,6 +7,7 @@
   so that honcho's per-process PORT never decides where anything listens.
 
 No Django, no third-party imports: settings.py and the local Stripe's launcher both use it."""
+
 from __future__ import annotations
 
 import json

@@ -33,15 +33,39 @@ class UsageInline(ReadOnlyMixin, _StackedInline):
     model = UsageRecord
     can_delete = False
     extra = 0
-    fields = ("device_name", "worker", "compute_seconds", "wall_seconds", "queue_seconds", "frames", "width",
-              "height", "steps", "peak_memory_bytes", "cancelled", "created_at")
+    fields = (
+        "device_name",
+        "worker",
+        "compute_seconds",
+        "wall_seconds",
+        "queue_seconds",
+        "frames",
+        "width",
+        "height",
+        "steps",
+        "peak_memory_bytes",
+        "cancelled",
+        "created_at",
+    )
     readonly_fields = fields
 
 
 @admin.register(GenerationJob)
 class GenerationJobAdmin(ReadOnlyMixin, _ModelAdmin):
-    list_display = ("id", "artist", "program", "mode", "status", "progress", "width", "height", "num_frames",
-                    "model_profile", "worker", "created_at")
+    list_display = (
+        "id",
+        "artist",
+        "program",
+        "mode",
+        "status",
+        "progress",
+        "width",
+        "height",
+        "num_frames",
+        "model_profile",
+        "worker",
+        "created_at",
+    )
     list_filter = ("status", "mode", "model_profile", "program")
     search_fields = ("id", "prompt", "celery_task_id")
     date_hierarchy = "created_at"
@@ -68,16 +92,36 @@ class GenerationJobAdmin(ReadOnlyMixin, _ModelAdmin):
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(ReadOnlyMixin, _ModelAdmin):
-    list_display = ("job", "artist", "program", "device_name", "compute_seconds", "wall_seconds", "queue_seconds",
-                    "frames", "steps", "peak_memory_bytes", "cancelled", "created_at")
+    list_display = (
+        "job",
+        "artist",
+        "program",
+        "device_name",
+        "compute_seconds",
+        "wall_seconds",
+        "queue_seconds",
+        "frames",
+        "steps",
+        "peak_memory_bytes",
+        "cancelled",
+        "created_at",
+    )
     list_filter = ("device_name", "model_profile", "cancelled", "program")
     readonly_fields = [f.name for f in UsageRecord._meta.fields]
 
 
 @admin.register(Worker)
 class WorkerAdmin(ReadOnlyMixin, _ModelAdmin):
-    list_display = ("hostname", "status", "device_name", "queues", "last_heartbeat", "jobs_done", "jobs_failed",
-                    "compute_24h")
+    list_display = (
+        "hostname",
+        "status",
+        "device_name",
+        "queues",
+        "last_heartbeat",
+        "jobs_done",
+        "jobs_failed",
+        "compute_24h",
+    )
     list_filter = ("status", "device")
     readonly_fields = [f.name for f in Worker._meta.fields]
 

@@ -2,6 +2,7 @@
 classes and limits. Read from ``settings.GENERATION_MODEL_PROFILES`` (a dict of partial
 overrides merged over the defaults below) — nothing here reaches a model hub.
 """
+
 from __future__ import annotations
 
 import json
@@ -268,13 +269,17 @@ def check_step_cache(profile: ModelProfile) -> None:
     try:
         psnr, ssim = float(cache["psnr_db"]), float(cache["ssim"])
     except (KeyError, TypeError, ValueError):
-        raise ModelProfileError(f"{where} is enabled without its measured figures (psnr_db, ssim and measured: "
-                                "run bench/throughput.py --cache and record them)") from None
+        raise ModelProfileError(
+            f"{where} is enabled without its measured figures (psnr_db, ssim and measured: "
+            "run bench/throughput.py --cache and record them)"
+        ) from None
     if not str(cache.get("measured") or "").strip():
         raise ModelProfileError(f"{where} must say where its figures were measured (measured)")
     if psnr < STEP_CACHE_MIN_PSNR_DB or ssim < STEP_CACHE_MIN_SSIM:
-        raise ModelProfileError(f"{where} measured {psnr:.1f} dB / SSIM {ssim:.3f}, below the gate "
-                                f"({STEP_CACHE_MIN_PSNR_DB:.0f} dB, {STEP_CACHE_MIN_SSIM})")
+        raise ModelProfileError(
+            f"{where} measured {psnr:.1f} dB / SSIM {ssim:.3f}, below the gate "
+            f"({STEP_CACHE_MIN_PSNR_DB:.0f} dB, {STEP_CACHE_MIN_SSIM})"
+        )
 
 
 def latent_tokens(*, width: int, height: int, frames: int) -> int:
@@ -287,8 +292,9 @@ def batch_limit(profile: ModelProfile, *, width: int, height: int, frames: int) 
     """How many jobs of this shape one pipeline call may carry on this profile."""
     limit = max(1, profile.max_batch)
     if profile.batch_max_latent_tokens > 0:
-        limit = min(limit, max(1, profile.batch_max_latent_tokens // latent_tokens(width=width, height=height,
-                                                                                   frames=frames)))
+        limit = min(
+            limit, max(1, profile.batch_max_latent_tokens // latent_tokens(width=width, height=height, frames=frames))
+        )
     return limit
 
 
@@ -338,4 +344,3 @@ def drain_batches() -> int:
 
 def requeue_lost_jobs() -> bool:
     return bool(getattr(settings, "GENERATION_REQUEUE_LOST_JOBS", False))
-

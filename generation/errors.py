@@ -1,6 +1,7 @@
 """Engine domain errors. Each carries the HTTP status the platform should answer with
 and, where one input is at fault, the ``field`` to attach the message to. Messages are
 written for the artist."""
+
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured

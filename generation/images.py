@@ -6,6 +6,7 @@ Only what a decoder proves is accepted: a PNG, JPEG or WebP still whose name say
 same type. The stored file is a fresh PNG of the pixels (after applying the EXIF
 orientation), so nothing of the upload but its picture is kept.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,8 +109,10 @@ def clean_image(data: bytes, *, filename: str) -> CleanImage:
                 raise _refuse("This file is not a PNG, JPEG or WebP image.")
             # Size first, from the header: never decode a pixel bomb.
             if width * height > lim.max_pixels or max(width, height) > lim.max_side:
-                raise _refuse(f"The image is {width}×{height} px; at most {lim.max_side} px a side and "
-                              f"{lim.max_pixels / 1e6:.0f} megapixels are accepted.")
+                raise _refuse(
+                    f"The image is {width}×{height} px; at most {lim.max_side} px a side and "
+                    f"{lim.max_pixels / 1e6:.0f} megapixels are accepted."
+                )
             if getattr(image, "n_frames", 1) > 1:
                 raise _refuse("This is an animated image; upload a still.")
             _load_strictly(image)
@@ -134,8 +137,9 @@ def clean_image(data: bytes, *, filename: str) -> CleanImage:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)  # a fresh file: no EXIF, XMP, ICC or text chunks
     png = out.getvalue()
-    return CleanImage(png=png, sha256=hashlib.sha256(png).hexdigest(), width=image.width, height=image.height,
-                      source_format=fmt)
+    return CleanImage(
+        png=png, sha256=hashlib.sha256(png).hexdigest(), width=image.width, height=image.height, source_format=fmt
+    )
 
 
 def _image_path(*, program_id: Any, artist_id: Any) -> str:
@@ -155,9 +159,16 @@ def image_store(*, artist: Any, program_id: int, data: bytes, filename: str, rig
     try:
         with transaction.atomic():
             image = InputImage.objects.create(
-                artist=artist, program_id=program_id, file=name, sha256=clean.sha256, width=clean.width,
-                height=clean.height, bytes=len(clean.png), source_format=clean.source_format,
-                rights_attested=True)
+                artist=artist,
+                program_id=program_id,
+                file=name,
+                sha256=clean.sha256,
+                width=clean.width,
+                height=clean.height,
+                bytes=len(clean.png),
+                source_format=clean.source_format,
+                rights_attested=True,
+            )
     except Exception:
         default_storage.delete(name)
         raise

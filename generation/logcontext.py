@@ -1,5 +1,6 @@
 """The job a worker is running, for every log line it writes meanwhile (structured logs
 carry `job_id` without each call passing it)."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Video encoding with PyAV (bundled FFmpeg, no system ffmpeg needed)."""
+
 from __future__ import annotations
 
 import io
@@ -56,8 +57,13 @@ def probe(data: bytes) -> dict[str, Any]:
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         count = sum(1 for _ in container.decode(video=0))
-        return {"width": stream.codec_context.width, "height": stream.codec_context.height, "frames": count,
-                "codec": stream.codec_context.name, "fps": float(stream.average_rate or 0)}
+        return {
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "frames": count,
+            "codec": stream.codec_context.name,
+            "fps": float(stream.average_rate or 0),
+        }
 
 
 def poster_jpeg(frames: np.ndarray, *, quality: int = 85) -> bytes:

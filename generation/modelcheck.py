@@ -3,6 +3,7 @@ a hub id), its checkpoints have the components its pipelines need, its limits fi
 checkpoint (rope table, VAE and patch sizes), its dtype is one the device can run, and
 one tiny denoising step runs offline. `manage.py model_check PROFILE` prints the lines.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,10 @@ def _check_components(report: Report, profile: ModelProfile, mode: str, director
     d = Path(directory)
     index_path = d / "model_index.json"
     if not index_path.is_file():
-        report.fail(f"{mode}: {directory} has no model_index.json: not a diffusers checkpoint "
-                    "(download the -Diffusers variant of the model)")
+        report.fail(
+            f"{mode}: {directory} has no model_index.json: not a diffusers checkpoint "
+            "(download the -Diffusers variant of the model)"
+        )
         return None
     index = _read_json(index_path)
     cls = profile.pipelines[mode].rpartition(".")[2]
@@ -78,16 +81,22 @@ def _check_components(report: Report, profile: ModelProfile, mode: str, director
         if not entry or entry == [None, None] or not (d / name).is_dir():
             missing.append(name)
     if missing:
-        report.fail(f"{mode}: missing component(s) {', '.join(missing)} in {directory} "
-                    f"({cls} needs {', '.join(needed)})")
+        report.fail(
+            f"{mode}: missing component(s) {', '.join(missing)} in {directory} ({cls} needs {', '.join(needed)})"
+        )
         return None
     report.ok(f"{mode}: {index.get('_class_name')} checkpoint with {', '.join(needed)} ({directory})")
     if mode == "image_to_video" and transformer.get("in_channels") == 16 and not index.get("expand_timesteps"):
-        report.fail(f"{mode}: the transformer takes 16 input channels: a text-to-video checkpoint, not "
-                    "image-to-video (Wan 2.1 I2V has 36; Wan 2.2 TI2V sets expand_timesteps)")
+        report.fail(
+            f"{mode}: the transformer takes 16 input channels: a text-to-video checkpoint, not "
+            "image-to-video (Wan 2.1 I2V has 36; Wan 2.2 TI2V sets expand_timesteps)"
+        )
         return None
-    return {"index": index, "transformer": transformer,
-            "vae": _read_json(d / "vae" / "config.json") if (d / "vae" / "config.json").is_file() else {}}
+    return {
+        "index": index,
+        "transformer": transformer,
+        "vae": _read_json(d / "vae" / "config.json") if (d / "vae" / "config.json").is_file() else {},
+    }
 
 
 def _check_limits(report: Report, profile: ModelProfile, configs: dict[str, Any]) -> None:
@@ -99,23 +108,31 @@ def _check_limits(report: Report, profile: ModelProfile, configs: dict[str, Any]
     rope = int(transformer.get("rope_max_seq_len") or 1024)
     problems = []
     if profile.size_multiple % multiple:
-        problems.append(f"size_multiple {profile.size_multiple} is not a multiple of {multiple} "
-                        f"(VAE ×{spatial} × patch {patch[1]})")
+        problems.append(
+            f"size_multiple {profile.size_multiple} is not a multiple of {multiple} (VAE ×{spatial} × patch {patch[1]})"
+        )
     latent_frames = (profile.max_frames - 1) // temporal + 1
-    grid = {"frames": latent_frames // int(patch[0]), "width": profile.max_width // multiple,
-            "height": profile.max_height // multiple}
+    grid = {
+        "frames": latent_frames // int(patch[0]),
+        "width": profile.max_width // multiple,
+        "height": profile.max_height // multiple,
+    }
     too_big = {k: v for k, v in grid.items() if v > rope}
     if too_big:
-        problems.append(f"the transformer's rope table ({rope}) is shorter than the largest grid the limits allow "
-                        f"({', '.join(f'{k} {v}' for k, v in too_big.items())}): lower max_width/max_height/"
-                        "max_frames")
+        problems.append(
+            f"the transformer's rope table ({rope}) is shorter than the largest grid the limits allow "
+            f"({', '.join(f'{k} {v}' for k, v in too_big.items())}): lower max_width/max_height/"
+            "max_frames"
+        )
     if problems:
         for problem in problems:
             report.fail(f"limits: {problem}")
     else:
-        report.ok(f"limits: {profile.max_width}×{profile.max_height} px, {profile.max_frames} frames per clip "
-                  f"({(profile.max_frames - 1) / profile.fps:g} s at {profile.fps} fps), up to "
-                  f"{profile.max_total_seconds} s chained; grid {grid} within rope {rope}")
+        report.ok(
+            f"limits: {profile.max_width}×{profile.max_height} px, {profile.max_frames} frames per clip "
+            f"({(profile.max_frames - 1) / profile.fps:g} s at {profile.fps} fps), up to "
+            f"{profile.max_total_seconds} s chained; grid {grid} within rope {rope}"
+        )
 
 
 def _check_dtype(report: Report, profile: ModelProfile) -> bool:
@@ -124,8 +141,10 @@ def _check_dtype(report: Report, profile: ModelProfile) -> bool:
         return False
     device = profile.resolved_device()
     if device == "cpu" and profile.dtype == "float16":
-        report.fail("dtype float16 on a CPU: the Wan VAE and attention have no float16 kernels there; "
-                    "use float32 (or bfloat16) on CPU, float16/bfloat16 on a GPU")
+        report.fail(
+            "dtype float16 on a CPU: the Wan VAE and attention have no float16 kernels there; "
+            "use float32 (or bfloat16) on CPU, float16/bfloat16 on a GPU"
+        )
         return False
     report.ok(f"dtype {profile.dtype} on {device}")
     return True
@@ -183,8 +202,18 @@ def _run_one_step(report: Report, profile: ModelProfile) -> None:
             image = Image.new("RGB", (side, side), (128, 96, 64))
         started = time.perf_counter()
         try:
-            result = pipelines.run(profile=profile, mode=mode, prompt="a test pattern", negative_prompt="", seed=0,
-                                   width=side, height=side, num_frames=5, steps=1, image=image)
+            result = pipelines.run(
+                profile=profile,
+                mode=mode,
+                prompt="a test pattern",
+                negative_prompt="",
+                seed=0,
+                width=side,
+                height=side,
+                num_frames=5,
+                steps=1,
+                image=image,
+            )
         except (ModelProfileError, pipelines.ModelLoadError) as exc:
             report.fail(f"{mode}: loading offline failed: {exc}")
             continue
@@ -198,5 +227,7 @@ def _run_one_step(report: Report, profile: ModelProfile) -> None:
         if shape != (5, side, side, 3):
             report.fail(f"{mode}: one step made frames of shape {shape}, expected {(5, side, side, 3)}")
         else:
-            report.ok(f"{mode}: loaded offline and ran one step ({side}×{side}, 5 frames) on {result.device_name} "
-                      f"in {time.perf_counter() - started:.2f} s")
+            report.ok(
+                f"{mode}: loaded offline and ran one step ({side}×{side}, 5 frames) on {result.device_name} "
+                f"in {time.perf_counter() - started:.2f} s"
+            )

@@ -2,6 +2,7 @@
 artist-per-program row that submissions lock to reserve budget.
 
 Platform models are named only by lazy strings (docs/design.md "Dependency direction")."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -16,7 +17,7 @@ class ImmutableUsageRecord(GenerationError):
     code = "immutable_usage_record"
 
 
-def _output_path(instance: "GenerationJob", filename: str) -> str:
+def _output_path(instance: GenerationJob, filename: str) -> str:
     return f"generations/{instance.program_id}/{instance.artist_id}/{instance.pk}/{filename}"
 
 
@@ -65,8 +66,11 @@ class BudgetAccount(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["artist", "program"], name="generation_unique_budget_account")]
 
+    def __str__(self) -> str:
+        return f"budget of artist {self.artist_id} in program {self.program_id}"
 
-def _input_path(instance: "InputImage", filename: str) -> str:
+
+def _input_path(instance: InputImage, filename: str) -> str:
     return f"generations/{instance.program_id}/{instance.artist_id}/inputs/{filename}"
 
 
@@ -119,7 +123,9 @@ class GenerationJob(models.Model):
     artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_jobs")
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="generation_jobs")
     enrollment = models.ForeignKey("programs.Enrollment", on_delete=models.PROTECT, related_name="generation_jobs")
-    consent_record = models.ForeignKey("consent.ConsentRecord", on_delete=models.PROTECT, related_name="generation_jobs")
+    consent_record = models.ForeignKey(
+        "consent.ConsentRecord", on_delete=models.PROTECT, related_name="generation_jobs"
+    )
     training_use = models.BooleanField(help_text="The artist's training-use choice when the job was submitted.")
 
     mode = models.CharField(max_length=16, choices=Mode.choices)
@@ -128,8 +134,14 @@ class GenerationJob(models.Model):
     seed = models.BigIntegerField()
     source_job = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="derived_jobs")
     strength = models.FloatField(null=True, blank=True)
-    input_image = models.ForeignKey(InputImage, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="jobs", help_text="The still the first shot starts from.")
+    input_image = models.ForeignKey(
+        InputImage,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="jobs",
+        help_text="The still the first shot starts from.",
+    )
     # The plan the worker runs, in order: one entry per pipeline call (or trim); a long
     # video or a storyboard is several, chained by extension, made into one MP4.
     segments = models.JSONField(default=list, blank=True)
@@ -208,9 +220,16 @@ class GenerationJob(models.Model):
         and done / running with its percent / waiting, from the segment being worked on."""
         shots: dict[int, dict] = {}
         for index, seg in enumerate(self.segments or []):
-            shot = shots.setdefault(int(seg.get("shot", 0)), {"index": int(seg.get("shot", 0)), "first": index,
-                                                              "last": index, "prompt": seg.get("prompt", ""),
-                                                              "seconds": 0.0})
+            shot = shots.setdefault(
+                int(seg.get("shot", 0)),
+                {
+                    "index": int(seg.get("shot", 0)),
+                    "first": index,
+                    "last": index,
+                    "prompt": seg.get("prompt", ""),
+                    "seconds": 0.0,
+                },
+            )
             shot["last"] = index
             shot["seconds"] += float(seg.get("seconds", 0.0))
         rows = []
@@ -224,8 +243,15 @@ class GenerationJob(models.Model):
                 state, percent = "running", int((100 * done + self.segment_progress) / count)
             else:
                 state, percent = "waiting", 0
-            rows.append({"number": shot["index"] + 1, "prompt": shot["prompt"], "state": state, "percent": percent,
-                         "seconds": round(shot["seconds"], 2)})
+            rows.append(
+                {
+                    "number": shot["index"] + 1,
+                    "prompt": shot["prompt"],
+                    "state": state,
+                    "percent": percent,
+                    "seconds": round(shot["seconds"], 2),
+                }
+            )
         return rows
 
 

@@ -5,6 +5,7 @@ Importing diffusers costs seconds and loading weights more: never per job. Every
 is loaded from a local directory with HF_HUB_OFFLINE=1, the same path for the tiny demo
 checkpoint and a real one.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -12,8 +13,9 @@ import os
 import resource
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -130,9 +132,12 @@ def compile_for_worker(profile: ModelProfile) -> dict[str, Any]:
     if not profile.compile:
         return {"compiled": False, "seconds": None, "note": f"{profile.key}: compile off in the profile"}
     if not profile.resolved_device().startswith("cuda"):
-        return {"compiled": False, "seconds": None,
-                "note": f"{profile.key}: torch.compile skipped (no CUDA device; compiling on CPU would cost "
-                        "minutes for no gain)"}
+        return {
+            "compiled": False,
+            "seconds": None,
+            "note": f"{profile.key}: torch.compile skipped (no CUDA device; compiling on CPU would cost "
+            "minutes for no gain)",
+        }
     return _compile_cuda(profile)
 
 
@@ -151,19 +156,29 @@ def _compile_cuda(profile: ModelProfile) -> dict[str, Any]:  # pragma: no cover 
         # otherwise recompile on a job's request path.
         for size in range(1, batch_limit(profile, width=width, height=height, frames=frames) + 1):
             with torch.inference_mode():
-                pipe(prompt=["warm-up"] * size, height=height, width=width, num_frames=frames, num_inference_steps=2,
-                     guidance_scale=profile.guidance_scale, output_type="latent",
-                     max_sequence_length=profile.max_sequence_length)
+                pipe(
+                    prompt=["warm-up"] * size,
+                    height=height,
+                    width=width,
+                    num_frames=frames,
+                    num_inference_steps=2,
+                    guidance_scale=profile.guidance_scale,
+                    output_type="latent",
+                    max_sequence_length=profile.max_sequence_length,
+                )
     _sync("cuda")
     seconds = time.perf_counter() - started
     shapes = ", ".join(f"{w}×{h}×{f}" for w, h, f in buckets)
-    return {"compiled": True, "seconds": seconds,
-            "note": f"{profile.key}: compiled repeated blocks for {shapes} in {seconds:.1f} s; attention {backend}"}
+    return {
+        "compiled": True,
+        "seconds": seconds,
+        "note": f"{profile.key}: compiled repeated blocks for {shapes} in {seconds:.1f} s; attention {backend}",
+    }
 
 
 def _best_attention_backend(model: Any, wanted: str) -> str:  # pragma: no cover - CUDA only
     """The profile's backend if set, else the fastest one this host has, else PyTorch's SDPA."""
-    for backend in ([wanted] if wanted else ["_flash_3", "flash", "sage", "native"]):
+    for backend in [wanted] if wanted else ["_flash_3", "flash", "sage", "native"]:
         try:
             model.set_attention_backend(backend)
             return backend
@@ -229,10 +244,19 @@ def run_text_batch(
     cancelled = False
     try:
         with torch.inference_mode():
-            output = pipe(prompt=list(prompts), negative_prompt=[n or "" for n in negative_prompts], height=height,
-                          width=width, num_frames=num_frames, num_inference_steps=steps,
-                          guidance_scale=profile.guidance_scale, generator=generators, output_type="np",
-                          max_sequence_length=profile.max_sequence_length, callback_on_step_end=callback)
+            output = pipe(
+                prompt=list(prompts),
+                negative_prompt=[n or "" for n in negative_prompts],
+                height=height,
+                width=width,
+                num_frames=num_frames,
+                num_inference_steps=steps,
+                guidance_scale=profile.guidance_scale,
+                generator=generators,
+                output_type="np",
+                max_sequence_length=profile.max_sequence_length,
+                callback_on_step_end=callback,
+            )
     except Cancelled:
         cancelled = True
     finally:
@@ -337,9 +361,16 @@ def run(
         return kwargs
 
     common: dict[str, Any] = dict(
-        prompt=prompt, negative_prompt=negative_prompt or None, height=height, width=width,
-        num_inference_steps=steps, guidance_scale=profile.guidance_scale, generator=generator,
-        output_type="np", max_sequence_length=profile.max_sequence_length, callback_on_step_end=callback,
+        prompt=prompt,
+        negative_prompt=negative_prompt or None,
+        height=height,
+        width=width,
+        num_inference_steps=steps,
+        guidance_scale=profile.guidance_scale,
+        generator=generator,
+        output_type="np",
+        max_sequence_length=profile.max_sequence_length,
+        callback_on_step_end=callback,
     )
     keep_prefix = None
     if mode == "text_to_video":

@@ -17,6 +17,7 @@ the video made so far:
 Segments carry ``shot`` (the storyboard shot they belong to) for progress and usage,
 and ``seconds`` (what the artist asked for) for display. Pure functions of their inputs.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -26,12 +27,18 @@ from generation import presets
 if TYPE_CHECKING:  # pragma: no cover
     from generation.conf import ModelProfile
 
-PIPELINE_OF = {"text": "text_to_video", "image": "image_to_video", "extend": "extension", "vary": "variation",
-               "loop": "variation"}
+PIPELINE_OF = {
+    "text": "text_to_video",
+    "image": "image_to_video",
+    "extend": "extension",
+    "vary": "variation",
+    "loop": "variation",
+}
 
 
-def extend_chunks(*, prompt: str, added: int, profile: "ModelProfile", shot: int, strength: float,
-                  seconds: float) -> list[dict[str, Any]]:
+def extend_chunks(
+    *, prompt: str, added: int, profile: ModelProfile, shot: int, strength: float, seconds: float
+) -> list[dict[str, Any]]:
     """Append ``added`` frames in as few extensions as one clip allows (overlap + new ≤ a clip)."""
     step = 4 * ((presets.clip_max_frames(profile) - profile.extension_overlap_frames) // 4)
     if step < 4:
@@ -39,14 +46,31 @@ def extend_chunks(*, prompt: str, added: int, profile: "ModelProfile", shot: int
     chunks, left = [], added
     while left > 0:
         n = min(left, step)
-        chunks.append({"op": "extend", "shot": shot, "prompt": prompt, "frames": n, "strength": strength,
-                       "seconds": round(seconds * n / added, 4)})
+        chunks.append(
+            {
+                "op": "extend",
+                "shot": shot,
+                "prompt": prompt,
+                "frames": n,
+                "strength": strength,
+                "seconds": round(seconds * n / added, 4),
+            }
+        )
         left -= n
     return chunks
 
 
-def clip_chain(*, op: str, prompt: str, frames: int, profile: "ModelProfile", shot: int, seconds: float,
-               image: int | None = None, cut: bool = False) -> list[dict[str, Any]]:
+def clip_chain(
+    *,
+    op: str,
+    prompt: str,
+    frames: int,
+    profile: ModelProfile,
+    shot: int,
+    seconds: float,
+    image: int | None = None,
+    cut: bool = False,
+) -> list[dict[str, Any]]:
     """A clip of ``frames`` (4k+1) from text or an image; above one clip, the first clip
     is as long as the model makes and the rest is chained by extension."""
     first = min(frames, presets.clip_max_frames(profile))
@@ -56,8 +80,18 @@ def clip_chain(*, op: str, prompt: str, frames: int, profile: "ModelProfile", sh
     if cut:
         head["cut"] = True
     rest = frames - first
-    tail = extend_chunks(prompt=prompt, added=rest, profile=profile, shot=shot, strength=profile.chain_strength,
-                         seconds=seconds * rest / frames) if rest else []
+    tail = (
+        extend_chunks(
+            prompt=prompt,
+            added=rest,
+            profile=profile,
+            shot=shot,
+            strength=profile.chain_strength,
+            seconds=seconds * rest / frames,
+        )
+        if rest
+        else []
+    )
     return [head, *tail]
 
 
@@ -84,7 +118,7 @@ def steps_of(seg: dict[str, Any], steps: int) -> int:
     return steps if strength is None or seg["op"] in ("text", "image") else max(1, int(steps * float(strength)))
 
 
-def generated_frames(seg: dict[str, Any], profile: "ModelProfile") -> int:
+def generated_frames(seg: dict[str, Any], profile: ModelProfile) -> int:
     """Frames the pipeline call denoises (what it costs), not what it adds."""
     op = seg["op"]
     if op == "extend":
@@ -96,7 +130,7 @@ def generated_frames(seg: dict[str, Any], profile: "ModelProfile") -> int:
     return seg["frames"]
 
 
-def weights(segments: list[dict[str, Any]], *, profile: "ModelProfile", steps: int) -> list[float]:
+def weights(segments: list[dict[str, Any]], *, profile: ModelProfile, steps: int) -> list[float]:
     """Relative work of each segment, for overall progress."""
     return [generated_frames(s, profile) * steps_of(s, steps) for s in segments]
 
@@ -119,20 +153,42 @@ def batch_key(job: dict[str, Any]) -> tuple[str, str, int, int, int, int] | None
     mode, size, frames and steps, and that call a text clip (no image, no source video).
     None: the job runs alone. ``job`` has the job's fields (a values() row)."""
     segments = job.get("segments") or (
-        [{"op": "text", "frames": job["num_frames"]}] if job["mode"] == "text_to_video" else [])
+        [{"op": "text", "frames": job["num_frames"]}] if job["mode"] == "text_to_video" else []
+    )
     if not segments or segments[0].get("op") != "text":
         return None
-    return (job["model_profile"], job["mode"], int(job["width"]), int(job["height"]), int(segments[0]["frames"]),
-            int(job["steps"]))
+    return (
+        job["model_profile"],
+        job["mode"],
+        int(job["width"]),
+        int(job["height"]),
+        int(segments[0]["frames"]),
+        int(job["steps"]),
+    )
 
 
 def legacy_segments(job) -> list[dict[str, Any]]:
     """The plan of a job queued before plans existed (one call, from its own fields)."""
     if job.mode == "variation":
-        return [{"op": "vary", "shot": 0, "prompt": job.prompt, "frames": job.num_frames, "strength": job.strength,
-                 "seconds": job.duration_seconds}]
+        return [
+            {
+                "op": "vary",
+                "shot": 0,
+                "prompt": job.prompt,
+                "frames": job.num_frames,
+                "strength": job.strength,
+                "seconds": job.duration_seconds,
+            }
+        ]
     if job.mode == "extension":
-        return [{"op": "extend", "shot": 0, "prompt": job.prompt, "frames": job.added_frames,
-                 "strength": job.strength, "seconds": job.added_frames / job.fps}]
-    return [{"op": "text", "shot": 0, "prompt": job.prompt, "frames": job.num_frames,
-             "seconds": job.duration_seconds}]
+        return [
+            {
+                "op": "extend",
+                "shot": 0,
+                "prompt": job.prompt,
+                "frames": job.added_frames,
+                "strength": job.strength,
+                "seconds": job.added_frames / job.fps,
+            }
+        ]
+    return [{"op": "text", "shot": 0, "prompt": job.prompt, "frames": job.num_frames, "seconds": job.duration_seconds}]

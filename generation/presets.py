@@ -7,6 +7,7 @@ model accepts (multiples of its size multiple, inside the box and the profile's 
 the largest whose ratio is within RATIO_TOLERANCE of the asked one is chosen: rounding
 each side separately gave 16:9 previews of 1.6 and 21:9 ones of 2.67.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -99,14 +100,18 @@ def frame_size(aspect_ratio: str, resolution: str, *, profile: ModelProfile) -> 
         width, height = (long_box, short_box) if a >= b else (short_box, long_box)
         raise InvalidParameters(
             f"{resolution} ({width}×{height}) is above what the model {profile.key!r} can make: at most "
-            f"{profile.max_width}×{profile.max_height} px. Choose a smaller resolution.", field="resolution")
+            f"{profile.max_width}×{profile.max_height} px. Choose a smaller resolution.",
+            field="resolution",
+        )
     long_box, short_box = min(long_box, profile.max_width), min(short_box, profile.max_height)
     ratio = Fraction(max(a, b), min(a, b))  # >= 1
     found = _largest_faithful(ratio, long_box, short_box, profile.size_multiple)
     if found is None:
         raise InvalidParameters(
             f"The model {profile.key!r} has no {resolution} size within 2 % of {aspect_ratio}; "
-            "choose another aspect ratio or resolution.", field="aspect_ratio")
+            "choose another aspect ratio or resolution.",
+            field="aspect_ratio",
+        )
     long_px, short_px = found
     width, height = (long_px, short_px) if a >= b else (short_px, long_px)
     check_size(width, height, profile=profile, resolution=resolution)
@@ -116,8 +121,9 @@ def frame_size(aspect_ratio: str, resolution: str, *, profile: ModelProfile) -> 
 def check_size(width: int, height: int, *, profile: ModelProfile, resolution: str | None = None) -> None:
     m = profile.size_multiple
     if width % m or height % m or width <= 0 or height <= 0:
-        raise InvalidParameters(f"Width and height must be positive multiples of {m} (got {width}×{height}).",
-                                field="resolution")
+        raise InvalidParameters(
+            f"Width and height must be positive multiples of {m} (got {width}×{height}).", field="resolution"
+        )
     long_side, short_side = max(width, height), min(width, height)
     if long_side > profile.max_width or short_side > profile.max_height:
         what = f"{resolution} ({width}×{height})" if resolution else f"{width}×{height}"
@@ -139,7 +145,8 @@ def _check_duration(seconds: float, *, longest: float = MAX_DURATION_SECONDS, fi
         raise InvalidParameters("Duration must be a number of seconds.", field=field) from None
     if not (MIN_DURATION_SECONDS <= value <= longest):
         raise InvalidParameters(
-            f"Duration must be between {MIN_DURATION_SECONDS} and {longest:g} seconds (got {seconds}).", field=field)
+            f"Duration must be between {MIN_DURATION_SECONDS} and {longest:g} seconds (got {seconds}).", field=field
+        )
     return value
 
 
@@ -182,4 +189,3 @@ def largest_valid_frame_count(frames: int) -> int:
 
 def duration_of(frames: int, fps: int) -> float:
     return round(frames / fps, 4)
-

@@ -5,6 +5,7 @@ silently drops the manifest (docs/design.md "Provenance facts"). The manifest is
 it carries a pseudonymous artist id and the consent record id/version, never a name or
 an email. Claims are passed in by the caller; this module looks nothing up.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -64,9 +65,14 @@ class Ingredient:
         return hashlib.sha256(self.data).hexdigest()
 
     def definition(self) -> dict[str, Any]:
-        return {"title": f"{self.role} sha256:{self.sha256}", "format": self.mime, "relationship": "inputTo",
-                "description": f"sha256:{self.sha256}", "instance_id": f"atelier:sha256:{self.sha256}",
-                "metadata": {"org.atelier.sha256": self.sha256, "org.atelier.role": self.role}}
+        return {
+            "title": f"{self.role} sha256:{self.sha256}",
+            "format": self.mime,
+            "relationship": "inputTo",
+            "description": f"sha256:{self.sha256}",
+            "instance_id": f"atelier:sha256:{self.sha256}",
+            "metadata": {"org.atelier.sha256": self.sha256, "org.atelier.role": self.role},
+        }
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ def key_dir() -> Path:
 
 # --- the local chain: root CA -> intermediate -> end-entity signer ------------------------
 
+
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -138,18 +145,31 @@ def ensure_signing_chain(directory: Path | None = None) -> Path:
         now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
 
         def name(cn: str) -> x509.Name:
-            return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Atelier (local)"),
-                              x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+            return x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Atelier (local)"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                ]
+            )
 
-        def cert(subject: x509.Name, subject_key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
-                 issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool, days: int,
-                 path_len: int | None = None) -> x509.Certificate:
+        def cert(
+            subject: x509.Name,
+            subject_key: ec.EllipticCurvePrivateKey,
+            issuer: x509.Name,
+            issuer_key: ec.EllipticCurvePrivateKey,
+            *,
+            ca: bool,
+            days: int,
+            path_len: int | None = None,
+        ) -> x509.Certificate:
             builder = (
                 x509.CertificateBuilder()
-                .subject_name(subject).issuer_name(issuer)
+                .subject_name(subject)
+                .issuer_name(issuer)
                 .public_key(subject_key.public_key())
                 .serial_number(x509.random_serial_number())
-                .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
+                .not_valid_before(now)
+                .not_valid_after(now + dt.timedelta(days=days))
                 .add_extension(x509.BasicConstraints(ca=ca, path_length=path_len), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()), critical=False)
                 .add_extension(
@@ -158,32 +178,60 @@ def ensure_signing_chain(directory: Path | None = None) -> Path:
             )
             if ca:
                 builder = builder.add_extension(
-                    x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                  data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                  encipher_only=False, decipher_only=False), critical=True)
+                    x509.KeyUsage(
+                        digital_signature=True,
+                        content_commitment=False,
+                        key_encipherment=False,
+                        data_encipherment=False,
+                        key_agreement=False,
+                        key_cert_sign=True,
+                        crl_sign=True,
+                        encipher_only=False,
+                        decipher_only=False,
+                    ),
+                    critical=True,
+                )
             else:
                 builder = builder.add_extension(
-                    x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                  data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                  encipher_only=False, decipher_only=False), critical=True
+                    x509.KeyUsage(
+                        digital_signature=True,
+                        content_commitment=False,
+                        key_encipherment=False,
+                        data_encipherment=False,
+                        key_agreement=False,
+                        key_cert_sign=False,
+                        crl_sign=False,
+                        encipher_only=False,
+                        decipher_only=False,
+                    ),
+                    critical=True,
                 ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
             return builder.sign(issuer_key, hashes.SHA256())
 
         root_key = ec.generate_private_key(ec.SECP256R1())
         inter_key = ec.generate_private_key(ec.SECP256R1())
         leaf_key = ec.generate_private_key(ec.SECP256R1())
-        root = cert(name("Atelier Local Root CA"), root_key, name("Atelier Local Root CA"), root_key,
-                    ca=True, days=3650, path_len=1)
-        inter = cert(name("Atelier Local Intermediate CA"), inter_key, root.subject, root_key,
-                     ca=True, days=1825, path_len=0)
+        root = cert(
+            name("Atelier Local Root CA"),
+            root_key,
+            name("Atelier Local Root CA"),
+            root_key,
+            ca=True,
+            days=3650,
+            path_len=1,
+        )
+        inter = cert(
+            name("Atelier Local Intermediate CA"), inter_key, root.subject, root_key, ca=True, days=1825, path_len=0
+        )
         leaf = cert(name("Atelier Generation Signer"), leaf_key, inter.subject, inter_key, ca=False, days=825)
 
         pem = serialization.Encoding.PEM
         key_bytes = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         # The CA keys are kept (private) so an operator can reissue a signer; workers only need signer.key.
         for fname, k in (("root.key", root_key), ("intermediate.key", inter_key)):
-            _write_private(directory / fname,
-                           k.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            _write_private(
+                directory / fname, k.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            )
         (directory / "chain.pem").write_bytes(leaf.public_bytes(pem) + inter.public_bytes(pem))
         (directory / "root.pem").write_bytes(root.public_bytes(pem))
         _write_private(directory / "signer.key", key_bytes)  # last: its presence means the chain is complete
@@ -206,9 +254,15 @@ def _c2pa_context(directory: Path | None, *, trust: bool) -> Any:  # a c2pa.Cont
 
 # --- manifest -------------------------------------------------------------------------------
 
-def build_manifest_definition(*, claims: ProvenanceClaims, model_profile: str, title: str,
-                              recipe: dict[str, Any] | None = None,
-                              ingredients: list[Ingredient] | tuple[Any, ...] = ()) -> dict[str, Any]:
+
+def build_manifest_definition(
+    *,
+    claims: ProvenanceClaims,
+    model_profile: str,
+    title: str,
+    recipe: dict[str, Any] | None = None,
+    ingredients: list[Ingredient] | tuple[Any, ...] = (),
+) -> dict[str, Any]:
     allowed = "allowed" if claims.training_use else "notAllowed"
     author: dict[str, Any] = {"@type": "Person", "identifier": claims.artist_pseudonym, "name": claims.artist_pseudonym}
     return {
@@ -255,9 +309,10 @@ def build_manifest_definition(*, claims: ProvenanceClaims, model_profile: str, t
             {
                 # How it was made (mode, shots) and from what, by hash: public, so no names.
                 "label": INPUTS_LABEL,
-                "data": {**(recipe or {}),
-                         "ingredients": [{"role": i.role, "format": i.mime, "sha256": i.sha256}
-                                         for i in ingredients]},
+                "data": {
+                    **(recipe or {}),
+                    "ingredients": [{"role": i.role, "format": i.mime, "sha256": i.sha256} for i in ingredients],
+                },
             },
         ],
     }
@@ -276,14 +331,21 @@ def _signer(directory: Path) -> Any:  # a c2pa.Signer (c2pa is untyped)
 
 
 def sign_mp4(
-    data: bytes, *, claims: ProvenanceClaims, model_profile: str, title: str = "Atelier generation",
-    directory: Path | None = None, recipe: dict[str, Any] | None = None, ingredients: list[Ingredient] | tuple[Any, ...] = (),
+    data: bytes,
+    *,
+    claims: ProvenanceClaims,
+    model_profile: str,
+    title: str = "Atelier generation",
+    directory: Path | None = None,
+    recipe: dict[str, Any] | None = None,
+    ingredients: list[Ingredient] | tuple[Any, ...] = (),
 ) -> SignedOutput:
     import c2pa
 
     directory = ensure_signing_chain(directory)
-    definition = build_manifest_definition(claims=claims, model_profile=model_profile, title=title, recipe=recipe,
-                                           ingredients=ingredients)
+    definition = build_manifest_definition(
+        claims=claims, model_profile=model_profile, title=title, recipe=recipe, ingredients=ingredients
+    )
     signer = _signer(directory)
     try:
         with c2pa.Builder(json.dumps(definition)) as builder:

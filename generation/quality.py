@@ -1,6 +1,7 @@
 """Video quality figures against a reference rendering, in numpy: PSNR and SSIM on uint8
 frames (F, H, W, 3). What the step-cache gate (conf.check_step_cache) and the batching
 tolerance are measured with (bench/throughput.py, tests/generation/test_batching.py)."""
+
 from __future__ import annotations
 
 import numpy as np

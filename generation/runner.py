@@ -1,5 +1,6 @@
 """The body of the worker task: claim, run, encode, sign, store, meter. The Celery task
 is a thin wrapper around ``execute_job`` so the same code runs in the benchmark."""
+
 from __future__ import annotations
 
 import logging
@@ -84,8 +85,9 @@ def _db(operation, /, **kwargs):
         try:
             return operation(**kwargs)
         except (OperationalError, InterfaceError):
-            log.warning("database error during %s (try %d of %d)", operation.__name__, attempt + 1, DB_RETRIES,
-                        exc_info=True)
+            log.warning(
+                "database error during %s (try %d of %d)", operation.__name__, attempt + 1, DB_RETRIES, exc_info=True
+            )
             try:
                 connection.close()
             except Exception:  # closing a dead connection may itself fail; it is gone either way
@@ -108,7 +110,7 @@ def _loop(source, seam_out, seam: int):
 
     a = seam // 2  # frames taken from the source's end; seam - a from its start
     b = seam - a
-    middle = source[b:len(source) - a]
+    middle = source[b : len(source) - a]
     return np.concatenate([seam_out[a:], middle, seam_out[:a]])
 
 
@@ -165,8 +167,11 @@ def _execute_job(*, job_id: int, hostname: str | None = None) -> str:
             jobs = _db(services.jobs_claim_batch, job_id=job_id, worker=worker)
             if not jobs:
                 if round_ == 0:
-                    log.info("job %s not claimable (already claimed, cancelled or gone) and nothing else queued; "
-                             "dropping delivery", job_id)
+                    log.info(
+                        "job %s not claimable (already claimed, cancelled or gone) and nothing else queued; "
+                        "dropping delivery",
+                        job_id,
+                    )
                     return "skipped"
                 break
             ids = [j.pk for j in jobs]
@@ -207,14 +212,20 @@ def _run_batch(jobs: list[GenerationJob], finisher: Finisher | None = None) -> s
     stopped_at: dict[int, int] = {}  # job id -> steps it was live for, when cancelled
     plans = {j.pk: (j.segments or plan.legacy_segments(j)) for j in jobs}
     last = {"t": 0.0}
-    log.info("batch %s: jobs %s as one call (%d×%d, %s steps)", batch_id, [j.pk for j in jobs], head.width,
-             head.height, head.steps)
+    log.info(
+        "batch %s: jobs %s as one call (%d×%d, %s steps)",
+        batch_id,
+        [j.pk for j in jobs],
+        head.width,
+        head.height,
+        head.steps,
+    )
     try:
         profile: ModelProfile = get_profile(head.model_profile)
         share_of_plan: dict[int, float] = {}
         for j in jobs:
             w = plan.weights(plans[j.pk], profile=profile, steps=j.steps)
-            share_of_plan[j.pk] = (w[0] / (sum(w) or 1.0))
+            share_of_plan[j.pk] = w[0] / (sum(w) or 1.0)
 
         def on_step(done: int, total: int) -> bool:
             now = time.perf_counter()
@@ -224,20 +235,36 @@ def _run_batch(jobs: list[GenerationJob], finisher: Finisher | None = None) -> s
                 for j in jobs:
                     if not live[j.pk]:
                         continue
-                    if _db(services.job_report_progress, job_id=j.pk, attempt=j.attempts,
-                           progress=int(90 * fraction * share_of_plan[j.pk]), segment=0,
-                           segment_progress=int(100 * fraction)):
+                    if _db(
+                        services.job_report_progress,
+                        job_id=j.pk,
+                        attempt=j.attempts,
+                        progress=int(90 * fraction * share_of_plan[j.pk]),
+                        segment=0,
+                        segment_progress=int(100 * fraction),
+                    ):
                         live[j.pk] = False
                         stopped_at[j.pk] = done
-                        log.info("batch %s: job %s cancelled after %d steps; its output will be discarded",
-                                 batch_id, j.pk, done)
+                        log.info(
+                            "batch %s: job %s cancelled after %d steps; its output will be discarded",
+                            batch_id,
+                            j.pk,
+                            done,
+                        )
             return not any(live.values())
 
         first = plans[head.pk][0]
         result = pipelines.run_text_batch(
-            profile=profile, prompts=[plans[j.pk][0].get("prompt") or j.prompt for j in jobs],
-            negative_prompts=[j.negative_prompt for j in jobs], seeds=[j.seed for j in jobs], width=head.width,
-            height=head.height, num_frames=int(first["frames"]), steps=head.steps, on_step=on_step)
+            profile=profile,
+            prompts=[plans[j.pk][0].get("prompt") or j.prompt for j in jobs],
+            negative_prompts=[j.negative_prompt for j in jobs],
+            seeds=[j.seed for j in jobs],
+            width=head.width,
+            height=head.height,
+            num_frames=int(first["frames"]),
+            steps=head.steps,
+            on_step=on_step,
+        )
     except (ModelProfileError, pipelines.ModelLoadError) as exc:
         log.error("batch %s: model unavailable: %s", batch_id, exc)
         return ", ".join(_fail(j, j.attempts, [], error=MODEL_UNAVAILABLE, detail=str(exc)) for j in jobs)
@@ -254,21 +281,37 @@ def _run_batch(jobs: list[GenerationJob], finisher: Finisher | None = None) -> s
         charged = per_job * steps / max(1, result.total_steps)
         if j.pk in stopped_at or result.cancelled:
             usage = services.UsageStats(
-                device_name=result.device_name, compute_seconds=charged,
-                wall_seconds=time.perf_counter() - wall_start, steps=steps, frames=0,
-                peak_memory_bytes=result.peak_memory_bytes, batch_size=size,
-                batch_compute_seconds=result.compute_seconds, batch_id=batch_id,
-                shots=({"shot": 1, "prompt": (plans[j.pk][0].get("prompt") or "")[:200], "segments": 1, "frames": 0,
-                        "steps": steps, "compute_seconds": round(charged, 4)},))
+                device_name=result.device_name,
+                compute_seconds=charged,
+                wall_seconds=time.perf_counter() - wall_start,
+                steps=steps,
+                frames=0,
+                peak_memory_bytes=result.peak_memory_bytes,
+                batch_size=size,
+                batch_compute_seconds=result.compute_seconds,
+                batch_id=batch_id,
+                shots=(
+                    {
+                        "shot": 1,
+                        "prompt": (plans[j.pk][0].get("prompt") or "")[:200],
+                        "segments": 1,
+                        "frames": 0,
+                        "steps": steps,
+                        "compute_seconds": round(charged, 4),
+                    },
+                ),
+            )
             _db(services.job_finish_cancelled, job_id=j.pk, attempt=j.attempts, usage=usage)
             outcomes.append("cancelled")
             continue
-        mine = pipelines.RunResult(result.frames[index], charged, steps, result.peak_memory_bytes,
-                                   result.device_name)
+        mine = pipelines.RunResult(result.frames[index], charged, steps, result.peak_memory_bytes, result.device_name)
         token = current_job_id.set(j.pk)
         try:
-            outcomes.append(_run_claimed(j, shared=Shared(mine, size, result.compute_seconds, batch_id, wall_start),
-                                         finisher=finisher))
+            outcomes.append(
+                _run_claimed(
+                    j, shared=Shared(mine, size, result.compute_seconds, batch_id, wall_start), finisher=finisher
+                )
+            )
         finally:
             current_job_id.reset(token)
     return f"batch of {size} ({batch_id}): " + ", ".join(outcomes)
@@ -287,12 +330,18 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
 
     def usage(frames: int) -> services.UsageStats:
         return services.UsageStats(
-            device_name=ran["device"], compute_seconds=ran["compute"], wall_seconds=time.perf_counter() - wall_start,
-            steps=ran["steps"], frames=frames, peak_memory_bytes=ran["peak"],
-            shots=tuple(shots[k] for k in sorted(shots)), inputs=tuple(inputs),
+            device_name=ran["device"],
+            compute_seconds=ran["compute"],
+            wall_seconds=time.perf_counter() - wall_start,
+            steps=ran["steps"],
+            frames=frames,
+            peak_memory_bytes=ran["peak"],
+            shots=tuple(shots[k] for k in sorted(shots)),
+            inputs=tuple(inputs),
             batch_size=shared.batch_size if shared is not None else 1,
             batch_compute_seconds=shared.batch_compute_seconds if shared is not None else ran["compute"],
-            batch_id=shared.batch_id if shared is not None else "")
+            batch_id=shared.batch_id if shared is not None else "",
+        )
 
     try:
         profile: ModelProfile = get_profile(job.model_profile)
@@ -303,8 +352,9 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
         if job.source_job_id:
             source_mp4 = _read(job.source_job.video.name)
             video = media.decode_frames(source_mp4)
-            ingredients.append(provenance.Ingredient(source_mp4, "video/mp4",
-                                                     f"source video (generation {job.source_job_id})"))
+            ingredients.append(
+                provenance.Ingredient(source_mp4, "video/mp4", f"source video (generation {job.source_job_id})")
+            )
         images = {img.pk: img for img in InputImage.objects.filter(pk__in=plan.image_ids(segments))}
         image_data = {pk: images_mod.read_image(img) for pk, img in images.items()}
         for seg in segments:
@@ -312,11 +362,27 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
                 img = images[seg["image"]]
                 role = f"start image of shot {int(seg.get('shot', 0)) + 1}"
                 ingredients.append(provenance.Ingredient(image_data[img.pk], "image/png", role))
-                inputs.append({"kind": "image", "image": img.pk, "role": role, "sha256": img.sha256,
-                               "width": img.width, "height": img.height, "bytes": img.bytes})
+                inputs.append(
+                    {
+                        "kind": "image",
+                        "image": img.pk,
+                        "role": role,
+                        "sha256": img.sha256,
+                        "width": img.width,
+                        "height": img.height,
+                        "bytes": img.bytes,
+                    }
+                )
         if job.source_job_id:
-            inputs.append({"kind": "video", "generation": job.source_job_id, "role": "source video",
-                           "sha256": job.source_job.signed_sha256, "frames": job.source_job.num_frames})
+            inputs.append(
+                {
+                    "kind": "video",
+                    "generation": job.source_job_id,
+                    "role": "source video",
+                    "sha256": job.source_job.signed_sha256,
+                    "frames": job.source_job.num_frames,
+                }
+            )
 
         for index, seg in enumerate(segments):
             done_before = sum(weights[:index])
@@ -328,47 +394,86 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
                     fraction = done / max(1, total)
                     # steps are 0-90 %; decoding/encoding/signing the last 10 %
                     overall = 90 * (done_before + fraction * weights[index]) / total_weight
-                    last["cancel"] = _db(services.job_report_progress, job_id=job.pk, attempt=attempt,
-                                         progress=int(overall), segment=index, segment_progress=int(100 * fraction))
+                    last["cancel"] = _db(
+                        services.job_report_progress,
+                        job_id=job.pk,
+                        attempt=attempt,
+                        progress=int(overall),
+                        segment=index,
+                        segment_progress=int(100 * fraction),
+                    )
                 return last["cancel"]
 
             from_batch = index == 0 and shared is not None
             if not from_batch:  # a batched first call reported its own progress
-                _db(services.job_report_progress, job_id=job.pk, attempt=attempt,
-                    progress=int(90 * done_before / total_weight), segment=index, segment_progress=0)
+                _db(
+                    services.job_report_progress,
+                    job_id=job.pk,
+                    attempt=attempt,
+                    progress=int(90 * done_before / total_weight),
+                    segment=index,
+                    segment_progress=0,
+                )
             before = 0 if video is None else len(video)
             op = seg["op"]
-            common = dict(profile=profile, prompt=seg.get("prompt") or job.prompt, negative_prompt=job.negative_prompt,
-                          seed=job.seed + index, width=job.width, height=job.height, steps=job.steps, on_step=on_step)
+            common = dict(
+                profile=profile,
+                prompt=seg.get("prompt") or job.prompt,
+                negative_prompt=job.negative_prompt,
+                seed=job.seed + index,
+                width=job.width,
+                height=job.height,
+                steps=job.steps,
+                on_step=on_step,
+            )
             result = None
             if from_batch:
                 result = shared.result  # type: ignore[union-attr]
             elif op == "trim":
                 start = int(seg["start"])
-                video = video[start:start + int(seg["frames"])]
+                video = video[start : start + int(seg["frames"])]
             elif op == "text":
                 result = pipelines.run(mode="text_to_video", num_frames=int(seg["frames"]), **common)
             elif op == "image":
                 still = images_mod.fit_image(image_data[int(seg["image"])], width=job.width, height=job.height)
                 result = pipelines.run(mode="image_to_video", num_frames=int(seg["frames"]), image=still, **common)
             elif op == "extend":
-                result = pipelines.run(mode="extension", num_frames=before + int(seg["frames"]),
-                                       strength=seg.get("strength"), source_frames=video,
-                                       added_frames=int(seg["frames"]), **common)
+                result = pipelines.run(
+                    mode="extension",
+                    num_frames=before + int(seg["frames"]),
+                    strength=seg.get("strength"),
+                    source_frames=video,
+                    added_frames=int(seg["frames"]),
+                    **common,
+                )
             elif op == "vary":
-                result = pipelines.run(mode="variation", num_frames=int(seg["frames"]), strength=seg.get("strength"),
-                                       source_frames=video, **common)
+                result = pipelines.run(
+                    mode="variation",
+                    num_frames=int(seg["frames"]),
+                    strength=seg.get("strength"),
+                    source_frames=video,
+                    **common,
+                )
             elif op == "loop":
                 seam = int(seg["seam"])
                 a = seam // 2
-                clip = media.np_concat(video[len(video) - a:], video[:seam - a])
-                result = pipelines.run(mode="variation", num_frames=seam, strength=seg.get("strength"),
-                                       source_frames=clip, **common)
+                clip = media.np_concat(video[len(video) - a :], video[: seam - a])
+                result = pipelines.run(
+                    mode="variation", num_frames=seam, strength=seg.get("strength"), source_frames=clip, **common
+                )
             else:
                 raise ValueError(f"unknown segment op {op!r}")
-            line = shots.setdefault(int(seg.get("shot", 0)), {
-                "shot": int(seg.get("shot", 0)) + 1, "prompt": (seg.get("prompt") or "")[:200], "segments": 0,
-                "frames": 0, "steps": 0, "compute_seconds": 0.0})
+            line = shots.setdefault(
+                int(seg.get("shot", 0)),
+                {
+                    "shot": int(seg.get("shot", 0)) + 1,
+                    "prompt": (seg.get("prompt") or "")[:200],
+                    "segments": 0,
+                    "frames": 0,
+                    "steps": 0,
+                    "compute_seconds": 0.0,
+                },
+            )
             line["segments"] += 1
             if result is not None:
                 ran["compute"] += result.compute_seconds
@@ -406,25 +511,53 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
         return _fail(job, attempt, stored, error=MODEL_UNAVAILABLE, detail=str(exc))
     except Exception as exc:  # the worker must survive any one job
         log.exception("job %s failed", job.pk)
-        return _fail(job, attempt, stored, error=GENERATION_FAILED,
-                     detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000])
+        return _fail(
+            job,
+            attempt,
+            stored,
+            error=GENERATION_FAILED,
+            detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000],
+        )
 
 
-def _finish(job: GenerationJob, attempt: int, frames: Any, segments: list[dict[str, Any]],
-            ingredients: list[provenance.Ingredient], usage: Callable[[int], services.UsageStats],
-            stored: list[str]) -> str:
+def _finish(
+    job: GenerationJob,
+    attempt: int,
+    frames: Any,
+    segments: list[dict[str, Any]],
+    ingredients: list[provenance.Ingredient],
+    usage: Callable[[int], services.UsageStats],
+    stored: list[str],
+) -> str:
     """The last 10 %: MP4, poster, signed manifest, storage, and the success with its usage."""
     try:
-        _db(services.job_report_progress, job_id=job.pk, attempt=attempt, progress=92,
-            segment=len(segments) - 1, segment_progress=100)
+        _db(
+            services.job_report_progress,
+            job_id=job.pk,
+            attempt=attempt,
+            progress=92,
+            segment=len(segments) - 1,
+            segment_progress=100,
+        )
         mp4 = media.encode_mp4(frames, fps=job.fps)
         poster = media.poster_jpeg(frames)
         claims = provenance.ProvenanceClaims.from_dict(job.provenance_claims)
-        recipe = {"mode": job.mode, "shots": plan.shot_count(segments), "segments": len(segments),
-                  "frames": int(frames.shape[0]), "fps": job.fps, "seed": job.seed}
-        signed = provenance.sign_mp4(mp4, claims=claims, model_profile=job.model_profile,
-                                     title=f"Atelier generation {job.pk}", recipe=recipe,
-                                     ingredients=ingredients)  # last step on the bytes
+        recipe = {
+            "mode": job.mode,
+            "shots": plan.shot_count(segments),
+            "segments": len(segments),
+            "frames": int(frames.shape[0]),
+            "fps": job.fps,
+            "seed": job.seed,
+        }
+        signed = provenance.sign_mp4(
+            mp4,
+            claims=claims,
+            model_profile=job.model_profile,
+            title=f"Atelier generation {job.pk}",
+            recipe=recipe,
+            ingredients=ingredients,
+        )  # last step on the bytes
         outputs = services.Outputs(
             video_name=_store(job, "video", "video.mp4", signed.data, stored),
             thumbnail_name=_store(job, "thumbnail", "poster.jpg", poster, stored),
@@ -433,16 +566,22 @@ def _finish(job: GenerationJob, attempt: int, frames: Any, segments: list[dict[s
             provenance=signed.manifest,
             manifest_validation_state=signed.validation_state,
         )
-        if not _db(services.job_succeed, job_id=job.pk, attempt=attempt, outputs=outputs,
-                   usage=usage(int(frames.shape[0]))):
+        if not _db(
+            services.job_succeed, job_id=job.pk, attempt=attempt, outputs=outputs, usage=usage(int(frames.shape[0]))
+        ):
             log.warning("job %s attempt %s finished after being reaped; discarding its output", job.pk, attempt)
             _delete_unreferenced(job.pk, stored)
             return "discarded"
         return "succeeded"
     except Exception as exc:  # the worker must survive any one job
         log.exception("job %s failed while finishing", job.pk)
-        return _fail(job, attempt, stored, error=GENERATION_FAILED,
-                     detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000])
+        return _fail(
+            job,
+            attempt,
+            stored,
+            error=GENERATION_FAILED,
+            detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"[:5000],
+        )
 
 
 def _fail(job: GenerationJob, attempt: int, stored: list[str], *, error: str, detail: str) -> str:

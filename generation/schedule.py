@@ -1,6 +1,7 @@
 """Periodic tasks of the engine, for the platform to merge into CELERY_BEAT_SCHEDULE.
 
 Importable from settings.py: no Django imports here."""
+
 from __future__ import annotations
 
 import os

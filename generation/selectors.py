@@ -1,4 +1,5 @@
 """Engine reads: usage totals and the budget left, for the platform's pages, API and reports."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,13 @@ from generation.models import GenerationJob, UsageRecord, Worker
 from generation.services import Budget, _charged_today, _day_bounds
 
 
-def usage_records(*, artist: Any = None, program_id: int | None = None, start: dt.datetime | None = None,
-                  end: dt.datetime | None = None) -> QuerySet[UsageRecord]:
+def usage_records(
+    *,
+    artist: Any = None,
+    program_id: int | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> QuerySet[UsageRecord]:
     qs = UsageRecord.objects.select_related("job", "worker")
     if artist is not None:
         qs = qs.filter(artist_id=getattr(artist, "pk", artist))
@@ -26,17 +32,27 @@ def usage_records(*, artist: Any = None, program_id: int | None = None, start: d
     return qs
 
 
-def usage_totals(*, artist: Any = None, program_id: int | None = None, start: dt.datetime | None = None,
-                 end: dt.datetime | None = None) -> dict[str, float | int]:
+def usage_totals(
+    *,
+    artist: Any = None,
+    program_id: int | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> dict[str, float | int]:
     agg = usage_records(artist=artist, program_id=program_id, start=start, end=end).aggregate(
-        jobs=Count("id"), compute_seconds=Sum("compute_seconds"), wall_seconds=Sum("wall_seconds"),
-        queue_seconds=Sum("queue_seconds"), frames=Sum("frames"), cancelled=Count("id", filter=Q(cancelled=True)),
+        jobs=Count("id"),
+        compute_seconds=Sum("compute_seconds"),
+        wall_seconds=Sum("wall_seconds"),
+        queue_seconds=Sum("queue_seconds"),
+        frames=Sum("frames"),
+        cancelled=Count("id", filter=Q(cancelled=True)),
     )
     return {k: (v or 0) for k, v in agg.items()}
 
 
-def quota_left(*, artist: Any, program_id: int, budget: Budget,
-               day: dt.date | None = None) -> dict[str, float | int | str]:
+def quota_left(
+    *, artist: Any, program_id: int, budget: Budget, day: dt.date | None = None
+) -> dict[str, float | int | str]:
     artist_id = getattr(artist, "pk", artist)
     start, end = _day_bounds(day)
     charged = _charged_today(artist_id=artist_id, program_id=program_id, start=start, end=end)
@@ -65,10 +81,18 @@ def worker_stats(*, since: dt.datetime | None = None) -> list[dict[str, Any]]:
     rows = []
     for w in Worker.objects.all():
         agg = w.usage_records.filter(created_at__gte=since).aggregate(
-            jobs=Count("id"), compute=Sum("compute_seconds"), wall=Sum("wall_seconds"), avg_queue=Avg("queue_seconds"))
-        rows.append({"worker": w, "jobs_24h": agg["jobs"] or 0, "compute_seconds_24h": agg["compute"] or 0.0,
-                     "wall_seconds_24h": agg["wall"] or 0.0, "avg_queue_seconds_24h": agg["avg_queue"] or 0.0,
-                     "throughput": throughput.get(w.pk)})
+            jobs=Count("id"), compute=Sum("compute_seconds"), wall=Sum("wall_seconds"), avg_queue=Avg("queue_seconds")
+        )
+        rows.append(
+            {
+                "worker": w,
+                "jobs_24h": agg["jobs"] or 0,
+                "compute_seconds_24h": agg["compute"] or 0.0,
+                "wall_seconds_24h": agg["wall"] or 0.0,
+                "avg_queue_seconds_24h": agg["avg_queue"] or 0.0,
+                "throughput": throughput.get(w.pk),
+            }
+        )
     return rows
 
 
@@ -90,7 +114,8 @@ def throughput_stats(*, since: dt.datetime | None = None, now: dt.datetime | Non
     since = since or now - dt.timedelta(hours=24)
     window = max(1e-9, (now - since).total_seconds())
     rows = UsageRecord.objects.filter(created_at__gte=since, created_at__lt=now).values_list(
-        "pk", "worker_id", "batch_id", "batch_size", "batch_compute_seconds", "compute_seconds", "queue_seconds")
+        "pk", "worker_id", "batch_id", "batch_size", "batch_compute_seconds", "compute_seconds", "queue_seconds"
+    )
 
     def empty() -> dict[str, Any]:
         return {"jobs": 0, "gpu_seconds": 0.0, "calls": {}, "waits": []}
@@ -117,7 +142,9 @@ def throughput_stats(*, since: dt.datetime | None = None, now: dt.datetime | Non
             sizes[size] = sizes.get(size, 0) + 1
         calls = len(acc["calls"])
         return {
-            "jobs": acc["jobs"], "calls": calls, "gpu_seconds": round(gpu, 3),
+            "jobs": acc["jobs"],
+            "calls": calls,
+            "gpu_seconds": round(gpu, 3),
             "jobs_per_gpu_second": round(acc["jobs"] / gpu, 4) if gpu else 0.0,
             "batch_sizes": dict(sorted(sizes.items())),
             "mean_batch_size": round(acc["jobs"] / calls, 2) if calls else 0.0,

@@ -5,6 +5,7 @@ The platform decides policy (who may submit, the budget); the engine enforces wh
 given: the reservation happens under a row lock in the same transaction that creates the
 job, and the job is enqueued only once that transaction commits.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,6 +44,7 @@ MAX_SEED = 2**31 - 1
 
 
 # --- inputs -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -151,8 +153,9 @@ def build_params(
     and of the images is checked by ``job_submit``."""
     if mode not in MODES:
         raise InvalidParameters(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}.", field="mode")
-    profile = get_profile(profile_key if profile_key else (source_job.model_profile if source_job else None),
-                          check_dir=False)
+    profile = get_profile(
+        profile_key if profile_key else (source_job.model_profile if source_job else None), check_dir=False
+    )
     prompt_required = mode not in (GenerationJob.Mode.STORYBOARD, GenerationJob.Mode.LOOP)
     prompt = _text(prompt, field_name="prompt", required=prompt_required)
     negative_prompt = _text(negative_prompt, field_name="negative_prompt", required=False)
@@ -168,19 +171,42 @@ def build_params(
         raise InvalidParameters(f"Steps must be between 1 and {profile.max_steps}.", field="steps")
 
     if mode in GenerationJob.ORIGINAL_MODES:
-        return _original_params(mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
-                                profile=profile, duration_seconds=duration_seconds, aspect_ratio=aspect_ratio,
-                                resolution=resolution, source_job=source_job, image=image, shots=shots)
-    return _derived_params(mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
-                           profile=profile, duration_seconds=duration_seconds, strength=strength,
-                           source_job=source_job, preset=preset, keep_from_seconds=keep_from_seconds,
-                           keep_to_seconds=keep_to_seconds)
+        return _original_params(
+            mode=mode,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            steps=steps,
+            profile=profile,
+            duration_seconds=duration_seconds,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            source_job=source_job,
+            image=image,
+            shots=shots,
+        )
+    return _derived_params(
+        mode=mode,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        steps=steps,
+        profile=profile,
+        duration_seconds=duration_seconds,
+        strength=strength,
+        source_job=source_job,
+        preset=preset,
+        keep_from_seconds=keep_from_seconds,
+        keep_to_seconds=keep_to_seconds,
+    )
 
 
 def _check_image_support(profile, field: str) -> None:
     if not profile.image_to_video:
-        raise InvalidParameters(f"The model {profile.label or profile.key} cannot start from an image "
-                                "(it has no image-to-video pipeline).", field=field)
+        raise InvalidParameters(
+            f"The model {profile.label or profile.key} cannot start from an image (it has no image-to-video pipeline).",
+            field=field,
+        )
 
 
 def _check_total(frames: int, profile, field: str) -> None:
@@ -188,14 +214,30 @@ def _check_total(frames: int, profile, field: str) -> None:
     if presets.result_seconds(frames, profile.fps) > longest + 1e-9:
         raise InvalidParameters(
             f"That makes a {presets.result_seconds(frames, profile.fps):g} s video; the model "
-            f"{profile.label or profile.key} makes videos of at most {longest} s.", field=field)
+            f"{profile.label or profile.key} makes videos of at most {longest} s.",
+            field=field,
+        )
 
 
-def _original_params(*, mode, prompt, negative_prompt, seed, steps, profile, duration_seconds, aspect_ratio,
-                     resolution, source_job, image, shots) -> GenerationParams:
+def _original_params(
+    *,
+    mode,
+    prompt,
+    negative_prompt,
+    seed,
+    steps,
+    profile,
+    duration_seconds,
+    aspect_ratio,
+    resolution,
+    source_job,
+    image,
+    shots,
+) -> GenerationParams:
     if source_job is not None:
-        raise InvalidParameters(f"{GenerationJob.Mode(mode).label} does not take a source generation.",
-                                field="source_generation")
+        raise InvalidParameters(
+            f"{GenerationJob.Mode(mode).label} does not take a source generation.", field="source_generation"
+        )
     width, height = presets.frame_size(aspect_ratio, resolution, profile=profile)
     if mode == GenerationJob.Mode.STORYBOARD:
         if image is not None:
@@ -214,18 +256,37 @@ def _original_params(*, mode, prompt, negative_prompt, seed, steps, profile, dur
             _check_image_support(profile, "image")
         elif image is not None:
             raise InvalidParameters("To start from an image, choose image to video.", field="image")
-        segments = plan.clip_chain(op="image" if image is not None else "text", prompt=prompt, frames=frames,
-                                   profile=profile, shot=0, seconds=float(duration_seconds),
-                                   image=image.pk if image is not None else None)
+        segments = plan.clip_chain(
+            op="image" if image is not None else "text",
+            prompt=prompt,
+            frames=frames,
+            profile=profile,
+            shot=0,
+            seconds=float(duration_seconds),
+            image=image.pk if image is not None else None,
+        )
     total = plan.result_frames(segments)
     _check_total(total, profile, "shots" if mode == GenerationJob.Mode.STORYBOARD else "duration_seconds")
     ids = plan.image_ids(segments)
     first = segments[0].get("image")
     return GenerationParams(
-        profile_key=profile.key, mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
-        width=width, height=height, num_frames=total, fps=profile.fps, steps=steps,
-        duration_seconds=presets.duration_of(total, profile.fps), aspect_ratio=aspect_ratio, resolution=resolution,
-        strength=None, segments=tuple(segments), input_image_id=first, image_ids=tuple(ids),
+        profile_key=profile.key,
+        mode=mode,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        width=width,
+        height=height,
+        num_frames=total,
+        fps=profile.fps,
+        steps=steps,
+        duration_seconds=presets.duration_of(total, profile.fps),
+        aspect_ratio=aspect_ratio,
+        resolution=resolution,
+        strength=None,
+        segments=tuple(segments),
+        input_image_id=first,
+        image_ids=tuple(ids),
     )
 
 
@@ -246,25 +307,54 @@ def _storyboard_segments(shots, *, profile) -> list[dict]:
         except (TypeError, ValueError):
             raise InvalidParameters(f"{where}: give its length in seconds.", field="shots") from None
         if not presets.MIN_DURATION_SECONDS <= seconds <= presets.longest_seconds(profile):
-            raise InvalidParameters(f"{where}: {seconds:g} s; a shot is {presets.MIN_DURATION_SECONDS} to "
-                                    f"{presets.longest_seconds(profile)} s.", field="shots")
+            raise InvalidParameters(
+                f"{where}: {seconds:g} s; a shot is {presets.MIN_DURATION_SECONDS} to "
+                f"{presets.longest_seconds(profile)} s.",
+                field="shots",
+            )
         image = getattr(shot, "image", None)
         if image is not None:
             _check_image_support(profile, "shots")
         if index == 0 or image is not None:
             frames = presets.frames_for_duration(seconds, profile=profile, field="shots")
-            segments += plan.clip_chain(op="image" if image is not None else "text", prompt=shot_prompt,
-                                        frames=frames, profile=profile, shot=index, seconds=seconds,
-                                        image=image.pk if image is not None else None, cut=index > 0)
+            segments += plan.clip_chain(
+                op="image" if image is not None else "text",
+                prompt=shot_prompt,
+                frames=frames,
+                profile=profile,
+                shot=index,
+                seconds=seconds,
+                image=image.pk if image is not None else None,
+                cut=index > 0,
+            )
         else:
             added = presets.extension_frames_for_duration(seconds, profile=profile, field="shots")
-            segments += plan.extend_chunks(prompt=shot_prompt, added=added, profile=profile, shot=index,
-                                           strength=profile.chain_strength, seconds=seconds)
+            segments += plan.extend_chunks(
+                prompt=shot_prompt,
+                added=added,
+                profile=profile,
+                shot=index,
+                strength=profile.chain_strength,
+                seconds=seconds,
+            )
     return segments
 
 
-def _derived_params(*, mode, prompt, negative_prompt, seed, steps, profile, duration_seconds, strength, source_job,
-                    preset, keep_from_seconds, keep_to_seconds) -> GenerationParams:
+def _derived_params(
+    *,
+    mode,
+    prompt,
+    negative_prompt,
+    seed,
+    steps,
+    profile,
+    duration_seconds,
+    strength,
+    source_job,
+    preset,
+    keep_from_seconds,
+    keep_to_seconds,
+) -> GenerationParams:
     """variation / extension / loop / re-cut: size, ratio and fps come from the source."""
     if source_job is None:
         raise SourceNotUsable("Pick one of your finished videos to start from.")
@@ -298,20 +388,41 @@ def _derived_params(*, mode, prompt, negative_prompt, seed, steps, profile, dura
     added = 0
     if mode == GenerationJob.Mode.VARIATION:
         frames = presets.largest_valid_frame_count(min(n, presets.clip_max_frames(profile)))
-        segments = [{"op": "vary", "shot": 0, "prompt": prompt, "frames": frames, "strength": strength,
-                     "seconds": round(frames / fps, 4)}]
+        segments = [
+            {
+                "op": "vary",
+                "shot": 0,
+                "prompt": prompt,
+                "frames": frames,
+                "strength": strength,
+                "seconds": round(frames / fps, 4),
+            }
+        ]
     elif mode == GenerationJob.Mode.EXTENSION:
         if duration_seconds is None:
             raise InvalidParameters("Choose how many seconds to add.", field="duration_seconds")
         added = presets.extension_frames_for_duration(duration_seconds, profile=profile)
-        segments = plan.extend_chunks(prompt=prompt, added=added, profile=profile, shot=0, strength=strength,
-                                      seconds=float(duration_seconds))
+        segments = plan.extend_chunks(
+            prompt=prompt, added=added, profile=profile, shot=0, strength=strength, seconds=float(duration_seconds)
+        )
     elif mode == GenerationJob.Mode.LOOP:
         presets.largest_valid_frame_count(n)  # at least 5 frames
-        seam = min(presets.seam_frames(chosen["seam_seconds"], profile=profile), 4 * ((n - 1) // 4) + 1,
-                   presets.clip_max_frames(profile))
-        segments = [{"op": "loop", "shot": 0, "prompt": prompt, "frames": n, "seam": seam, "strength": strength,
-                     "seconds": round(n / fps, 4)}]
+        seam = min(
+            presets.seam_frames(chosen["seam_seconds"], profile=profile),
+            4 * ((n - 1) // 4) + 1,
+            presets.clip_max_frames(profile),
+        )
+        segments = [
+            {
+                "op": "loop",
+                "shot": 0,
+                "prompt": prompt,
+                "frames": n,
+                "seam": seam,
+                "strength": strength,
+                "seconds": round(n / fps, 4),
+            }
+        ]
     else:  # re-cut: keep [from, to) of the source, then extend from there
         if keep_from_seconds is None or keep_to_seconds is None:
             raise InvalidParameters("Choose the span to keep (from and to, in seconds).", field="keep_to_seconds")
@@ -321,8 +432,10 @@ def _derived_params(*, mode, prompt, negative_prompt, seed, steps, profile, dura
             raise InvalidParameters("The span is given in seconds.", field="keep_from_seconds") from None
         source_seconds = n / fps
         if not 0 <= start_s < end_s <= source_seconds + 1e-9:
-            raise InvalidParameters(f"Keep a span inside the source: from 0 to {source_seconds:.2f} s, "
-                                    "and ‘to’ after ‘from’.", field="keep_to_seconds")
+            raise InvalidParameters(
+                f"Keep a span inside the source: from 0 to {source_seconds:.2f} s, and ‘to’ after ‘from’.",
+                field="keep_to_seconds",
+            )
         start = int(round(start_s * fps))
         kept = 4 * ((min(n, int(round(end_s * fps))) - start - 1) // 4) + 1
         if kept < 5:
@@ -330,17 +443,38 @@ def _derived_params(*, mode, prompt, negative_prompt, seed, steps, profile, dura
         if duration_seconds is None:
             raise InvalidParameters("Choose how many seconds to add after the kept span.", field="duration_seconds")
         added = presets.extension_frames_for_duration(duration_seconds, profile=profile)
-        segments = [{"op": "trim", "shot": 0, "prompt": prompt, "frames": kept, "start": start,
-                     "seconds": round(kept / fps, 4)},
-                    *plan.extend_chunks(prompt=prompt, added=added, profile=profile, shot=0, strength=strength,
-                                        seconds=float(duration_seconds))]
+        segments = [
+            {
+                "op": "trim",
+                "shot": 0,
+                "prompt": prompt,
+                "frames": kept,
+                "start": start,
+                "seconds": round(kept / fps, 4),
+            },
+            *plan.extend_chunks(
+                prompt=prompt, added=added, profile=profile, shot=0, strength=strength, seconds=float(duration_seconds)
+            ),
+        ]
     total = plan.result_frames(segments, source_frames=n)
     _check_total(total, profile, "duration_seconds")
     return GenerationParams(
-        profile_key=profile.key, mode=mode, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
-        width=source_job.width, height=source_job.height, num_frames=total, fps=fps, steps=steps,
-        duration_seconds=presets.duration_of(total, fps), aspect_ratio=source_job.aspect_ratio,
-        resolution=source_job.resolution, strength=strength, source_job_id=source_job.pk, added_frames=added,
+        profile_key=profile.key,
+        mode=mode,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        width=source_job.width,
+        height=source_job.height,
+        num_frames=total,
+        fps=fps,
+        steps=steps,
+        duration_seconds=presets.duration_of(total, fps),
+        aspect_ratio=source_job.aspect_ratio,
+        resolution=source_job.resolution,
+        strength=strength,
+        source_job_id=source_job.pk,
+        added_frames=added,
         segments=tuple(segments),
     )
 
@@ -367,12 +501,15 @@ def default_pseudonym(artist_pk: Any) -> str:
 
 # --- budget -------------------------------------------------------------------------------
 
+
 def _day_bounds(day: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
     # A day of the current time zone, local midnight to local midnight: the product's rule
     # (tester_platform.common.days), which the engine may not import.
     day = day or timezone.localdate()
-    return (timezone.make_aware(dt.datetime.combine(day, dt.time.min)),
-            timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)))
+    return (
+        timezone.make_aware(dt.datetime.combine(day, dt.time.min)),
+        timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)),
+    )
 
 
 def _charged_seconds_expr():
@@ -413,8 +550,7 @@ def job_submit(
     Raises QuotaExceeded (429) or SourceNotUsable (400)."""
     profile = get_profile(params.profile_key, check_dir=False)
     if params.source_job_id is not None:
-        source = GenerationJob.objects.filter(pk=params.source_job_id).only(
-            "artist_id", "program_id", "status").first()
+        source = GenerationJob.objects.filter(pk=params.source_job_id).only("artist_id", "program_id", "status").first()
         if source is None or source.artist_id != artist.pk or source.program_id != program_id:
             raise SourceNotUsable("That source video is not one of your generations in this program.")
         if source.status != Status.SUCCEEDED:
@@ -422,8 +558,10 @@ def job_submit(
     if params.image_ids:
         owned = InputImage.objects.filter(pk__in=params.image_ids, artist_id=artist.pk, program_id=program_id).count()
         if owned != len(set(params.image_ids)):
-            raise InvalidParameters("That image is not one you uploaded in this program.",
-                                    field="image" if params.mode == GenerationJob.Mode.IMAGE_TO_VIDEO else "shots")
+            raise InvalidParameters(
+                "That image is not one you uploaded in this program.",
+                field="image" if params.mode == GenerationJob.Mode.IMAGE_TO_VIDEO else "shots",
+            )
 
     account = _lock_budget_account(artist_id=artist.pk, program_id=program_id)
     active = GenerationJob.objects.filter(
@@ -456,15 +594,34 @@ def job_submit(
     )
     task_id = str(uuid.uuid4())
     job = GenerationJob.objects.create(
-        artist=artist, program_id=program_id, enrollment_id=enrollment_id, consent_record_id=consent_record_id,
-        training_use=bool(training_use), mode=params.mode, prompt=params.prompt,
-        negative_prompt=params.negative_prompt, seed=params.seed, source_job_id=params.source_job_id,
-        input_image_id=params.input_image_id, segments=list(params.segments),
-        strength=params.strength, width=params.width, height=params.height, num_frames=params.num_frames,
-        added_frames=params.added_frames, fps=params.fps, steps=params.steps,
-        duration_seconds=params.duration_seconds, aspect_ratio=params.aspect_ratio, resolution=params.resolution,
-        model_profile=params.profile_key, status=Status.QUEUED, enqueued_at=now, celery_task_id=task_id,
-        provenance_claims=claims.to_dict(), reserved_seconds=reserve,
+        artist=artist,
+        program_id=program_id,
+        enrollment_id=enrollment_id,
+        consent_record_id=consent_record_id,
+        training_use=bool(training_use),
+        mode=params.mode,
+        prompt=params.prompt,
+        negative_prompt=params.negative_prompt,
+        seed=params.seed,
+        source_job_id=params.source_job_id,
+        input_image_id=params.input_image_id,
+        segments=list(params.segments),
+        strength=params.strength,
+        width=params.width,
+        height=params.height,
+        num_frames=params.num_frames,
+        added_frames=params.added_frames,
+        fps=params.fps,
+        steps=params.steps,
+        duration_seconds=params.duration_seconds,
+        aspect_ratio=params.aspect_ratio,
+        resolution=params.resolution,
+        model_profile=params.profile_key,
+        status=Status.QUEUED,
+        enqueued_at=now,
+        celery_task_id=task_id,
+        provenance_claims=claims.to_dict(),
+        reserved_seconds=reserve,
     )
     account.last_reserved_at = now
     account.save(update_fields=["last_reserved_at"])
@@ -507,13 +664,16 @@ def jobs_redispatch(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     grace = dt.timedelta(seconds=redispatch_grace_seconds())
     lost_after = dt.timedelta(seconds=redispatch_lost_message_seconds())
-    due = GenerationJob.objects.filter(status=Status.QUEUED, cancel_requested=False).filter(
-        Q(dispatched_at__isnull=True, created_at__lt=now - grace) | Q(dispatched_at__lt=now - lost_after)
-    ).values_list("pk", "model_profile", "celery_task_id")
+    due = (
+        GenerationJob.objects.filter(status=Status.QUEUED, cancel_requested=False)
+        .filter(Q(dispatched_at__isnull=True, created_at__lt=now - grace) | Q(dispatched_at__lt=now - lost_after))
+        .values_list("pk", "model_profile", "celery_task_id")
+    )
     sent = []
     for job_id, profile_key, task_id in list(due[:500]):
-        if job_dispatch(job_id=job_id, queue=get_profile(profile_key, check_dir=False).queue,
-                        task_id=task_id or str(uuid.uuid4())):
+        if job_dispatch(
+            job_id=job_id, queue=get_profile(profile_key, check_dir=False).queue, task_id=task_id or str(uuid.uuid4())
+        ):
             sent.append(job_id)
     if sent:
         log.warning("dispatch sweep: published %d queued job(s) again: %s", len(sent), sent[:20])
@@ -528,12 +688,19 @@ def job_hand_back(*, job_id: int) -> None:
 
 # --- worker side --------------------------------------------------------------------------
 
+
 def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
     """queued → running as one conditional UPDATE: of two deliveries, one wins."""
     now = timezone.now()
     claimed = GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED, cancel_requested=False).update(
-        status=Status.RUNNING, started_at=now, last_seen_at=now, worker=worker, progress=0, current_segment=0,
-        segment_progress=0, attempts=F("attempts") + 1,
+        status=Status.RUNNING,
+        started_at=now,
+        last_seen_at=now,
+        worker=worker,
+        progress=0,
+        current_segment=0,
+        segment_progress=0,
+        attempts=F("attempts") + 1,
     )
     if claimed != 1:
         return None
@@ -559,22 +726,42 @@ def _fair_queue(profile_keys: list[str], *, now: dt.datetime):
     from generation.conf import fair_share_seconds
 
     since = now - dt.timedelta(seconds=fair_share_seconds())
-    served = (GenerationJob.objects.filter(artist_id=OuterRef("artist_id"), program_id=OuterRef("program_id"))
-              .filter(Q(status=Status.RUNNING) | Q(started_at__gte=since))
-              .order_by().values("artist_id").annotate(n=Count("id")).values("n"))
-    return (GenerationJob.objects.filter(status=Status.QUEUED, cancel_requested=False,
-                                         model_profile__in=profile_keys)
-            .annotate(turn=Window(RowNumber(), partition_by=[F("program_id"), F("artist_id")],
-                                  order_by=[F("created_at").asc(), F("id").asc()]),
-                      served=Coalesce(Subquery(served, output_field=IntegerField()), Value(0)))
-            .order_by(F("turn") + F("served"), "created_at", "id"))
+    served = (
+        GenerationJob.objects.filter(artist_id=OuterRef("artist_id"), program_id=OuterRef("program_id"))
+        .filter(Q(status=Status.RUNNING) | Q(started_at__gte=since))
+        .order_by()
+        .values("artist_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        GenerationJob.objects.filter(status=Status.QUEUED, cancel_requested=False, model_profile__in=profile_keys)
+        .annotate(
+            turn=Window(
+                RowNumber(),
+                partition_by=[F("program_id"), F("artist_id")],
+                order_by=[F("created_at").asc(), F("id").asc()],
+            ),
+            served=Coalesce(Subquery(served, output_field=IntegerField()), Value(0)),
+        )
+        .order_by(F("turn") + F("served"), "created_at", "id")
+    )
 
 
 def _claim_one(job_id: int, worker: Worker | None, now: dt.datetime) -> bool:
-    return GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED, cancel_requested=False).update(
-        status=Status.RUNNING, started_at=now, last_seen_at=now, worker=worker, progress=0, current_segment=0,
-        segment_progress=0, attempts=F("attempts") + 1,
-    ) == 1
+    return (
+        GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED, cancel_requested=False).update(
+            status=Status.RUNNING,
+            started_at=now,
+            last_seen_at=now,
+            worker=worker,
+            progress=0,
+            current_segment=0,
+            segment_progress=0,
+            attempts=F("attempts") + 1,
+        )
+        == 1
+    )
 
 
 def jobs_claim_batch(*, job_id: int, worker: Worker | None) -> list[GenerationJob]:
@@ -609,8 +796,12 @@ def jobs_claim_batch(*, job_id: int, worker: Worker | None) -> list[GenerationJo
     key = plan.batch_key(head)
     if key is not None:
         try:
-            limit = batch_limit(get_profile(head["model_profile"], check_dir=False), width=head["width"],
-                                height=head["height"], frames=key[-2])
+            limit = batch_limit(
+                get_profile(head["model_profile"], check_dir=False),
+                width=head["width"],
+                height=head["height"],
+                frames=key[-2],
+            )
         except ModelProfileError:
             limit = 1
         for c in candidates:
@@ -623,8 +814,9 @@ def jobs_claim_batch(*, job_id: int, worker: Worker | None) -> list[GenerationJo
     return [jobs[pk] for pk in claimed]
 
 
-def job_report_progress(*, job_id: int, attempt: int, progress: int, segment: int | None = None,
-                        segment_progress: int | None = None) -> bool:
+def job_report_progress(
+    *, job_id: int, attempt: int, progress: int, segment: int | None = None, segment_progress: int | None = None
+) -> bool:
     """Write progress (overall, and within the plan's current segment); returns True when
     the artist asked to cancel (one round trip of the callback both publishes and listens)."""
     progress = max(0, min(100, int(progress)))
@@ -662,13 +854,26 @@ def _write_usage(job: GenerationJob, usage: UsageStats, *, cancelled: bool) -> U
     if job.started_at and (job.enqueued_at or job.created_at):
         queue_seconds = max(0.0, (job.started_at - (job.enqueued_at or job.created_at)).total_seconds())
     return UsageRecord.objects.create(
-        job=job, artist_id=job.artist_id, program_id=job.program_id, worker=job.worker,
-        device_name=usage.device_name, model_profile=job.model_profile,
-        compute_seconds=max(0.0, usage.compute_seconds), wall_seconds=max(usage.wall_seconds, usage.compute_seconds),
-        queue_seconds=queue_seconds, frames=usage.frames, width=job.width, height=job.height, steps=usage.steps,
-        peak_memory_bytes=int(usage.peak_memory_bytes), cancelled=cancelled, shots=list(usage.shots),
-        inputs=list(usage.inputs), batch_size=max(1, int(usage.batch_size)),
-        batch_compute_seconds=max(0.0, usage.batch_compute_seconds or usage.compute_seconds), batch_id=usage.batch_id,
+        job=job,
+        artist_id=job.artist_id,
+        program_id=job.program_id,
+        worker=job.worker,
+        device_name=usage.device_name,
+        model_profile=job.model_profile,
+        compute_seconds=max(0.0, usage.compute_seconds),
+        wall_seconds=max(usage.wall_seconds, usage.compute_seconds),
+        queue_seconds=queue_seconds,
+        frames=usage.frames,
+        width=job.width,
+        height=job.height,
+        steps=usage.steps,
+        peak_memory_bytes=int(usage.peak_memory_bytes),
+        cancelled=cancelled,
+        shots=list(usage.shots),
+        inputs=list(usage.inputs),
+        batch_size=max(1, int(usage.batch_size)),
+        batch_compute_seconds=max(0.0, usage.batch_compute_seconds or usage.compute_seconds),
+        batch_id=usage.batch_id,
     )
 
 
@@ -686,10 +891,19 @@ def job_succeed(*, job_id: int, attempt: int, outputs: Outputs, usage: UsageStat
     job.signed_sha256 = outputs.signed_sha256
     job.provenance = outputs.provenance
     job.manifest_validation_state = outputs.manifest_validation_state
-    job.save(update_fields=[
-        "status", "progress", "finished_at", "video", "thumbnail", "output_sha256", "signed_sha256",
-        "provenance", "manifest_validation_state",
-    ])
+    job.save(
+        update_fields=[
+            "status",
+            "progress",
+            "finished_at",
+            "video",
+            "thumbnail",
+            "output_sha256",
+            "signed_sha256",
+            "provenance",
+            "manifest_validation_state",
+        ]
+    )
     _write_usage(job, usage, cancelled=False)
     if job.worker_id:
         Worker.objects.filter(pk=job.worker_id).update(jobs_done=F("jobs_done") + 1)
@@ -732,8 +946,7 @@ def job_cancel(*, job: GenerationJob, actor: Any) -> GenerationJob:
     the next denoising step and records the usage up to there). 409 when finished."""
     locked = GenerationJob.objects.select_for_update().get(pk=job.pk)
     if locked.status not in GenerationJob.ACTIVE_STATUSES:
-        raise InvalidTransition(f"This generation has already {locked.get_status_display().lower()}.",
-                                field="status")
+        raise InvalidTransition(f"This generation has already {locked.get_status_display().lower()}.", field="status")
     locked.cancel_requested = True
     locked.cancelled_by = actor if getattr(actor, "pk", None) else None
     fields = ["cancel_requested", "cancelled_by"]
@@ -759,22 +972,44 @@ def jobs_cancel_queued(*, program_id: int | None = None, artist_id: Any = None, 
     ids = [pk for pk, _ in rows]
     if ids:
         GenerationJob.objects.filter(pk__in=ids, status=Status.QUEUED).update(
-            status=Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(),
-            cancelled_by=actor if getattr(actor, "pk", None) else None)
+            status=Status.CANCELLED,
+            cancel_requested=True,
+            finished_at=timezone.now(),
+            cancelled_by=actor if getattr(actor, "pk", None) else None,
+        )
         jobs_updated.send(sender=GenerationJob, artist_ids={artist for _, artist in rows})
     return ids
 
 
 # --- workers ------------------------------------------------------------------------------
 
-def worker_register(*, hostname: str, queues: list[str], device: str, device_name: str, memory_bytes: int,
-                    torch_version: str, cuda_version: str, pid: int | None) -> Worker:
+
+def worker_register(
+    *,
+    hostname: str,
+    queues: list[str],
+    device: str,
+    device_name: str,
+    memory_bytes: int,
+    torch_version: str,
+    cuda_version: str,
+    pid: int | None,
+) -> Worker:
     now = timezone.now()
     worker, _ = Worker.objects.update_or_create(
         hostname=hostname,
-        defaults=dict(queues=queues, device=device, device_name=device_name, memory_bytes=memory_bytes,
-                      torch_version=torch_version, cuda_version=cuda_version, pid=pid,
-                      status=Worker.Status.ONLINE, started_at=now, last_heartbeat=now),
+        defaults=dict(
+            queues=queues,
+            device=device,
+            device_name=device_name,
+            memory_bytes=memory_bytes,
+            torch_version=torch_version,
+            cuda_version=cuda_version,
+            pid=pid,
+            status=Worker.Status.ONLINE,
+            started_at=now,
+            last_heartbeat=now,
+        ),
     )
     return worker
 
@@ -802,8 +1037,7 @@ LOST_WORKER_ERROR = (
     "No compute was charged; please try again."
 )
 RESTARTED_WORKER_ERROR = (
-    "The GPU worker running this generation restarted before finishing it. "
-    "No compute was charged; please try again."
+    "The GPU worker running this generation restarted before finishing it. No compute was charged; please try again."
 )
 
 
@@ -823,10 +1057,20 @@ def _end_orphans(jobs, *, now: dt.datetime, error: str, detail: str) -> tuple[li
             job.started_at = None
             job.last_seen_at = None
             job.celery_task_id = str(uuid.uuid4())
-            job.save(update_fields=["status", "worker", "progress", "enqueued_at", "started_at", "last_seen_at",
-                                    "celery_task_id"])
-            _enqueue_on_commit(job_id=job.pk, queue=get_profile(job.model_profile, check_dir=False).queue,
-                               task_id=job.celery_task_id)
+            job.save(
+                update_fields=[
+                    "status",
+                    "worker",
+                    "progress",
+                    "enqueued_at",
+                    "started_at",
+                    "last_seen_at",
+                    "celery_task_id",
+                ]
+            )
+            _enqueue_on_commit(
+                job_id=job.pk, queue=get_profile(job.model_profile, check_dir=False).queue, task_id=job.celery_task_id
+            )
             requeued.append(job.pk)
         else:
             job.status = Status.FAILED
@@ -855,13 +1099,19 @@ def workers_reap_lost(*, now: dt.datetime | None = None) -> dict[str, list[int]]
     if lost_ids:
         Worker.objects.filter(pk__in=lost_ids).update(status=Worker.Status.LOST)
     # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to workers.
-    orphaned = list(GenerationJob.objects.select_for_update(of=("self",)).filter(status=Status.RUNNING).filter(
-        Q(worker_id__in=lost_ids)
-        | Q(last_seen_at__lt=cutoff)
-        | Q(last_seen_at__isnull=True, started_at__lt=cutoff)
-    ))
-    failed, requeued = _end_orphans(orphaned, now=now, error=LOST_WORKER_ERROR,
-                                    detail=f"not seen since before {cutoff.isoformat()} (worker lost or job stuck)")
+    orphaned = list(
+        GenerationJob.objects.select_for_update(of=("self",))
+        .filter(status=Status.RUNNING)
+        .filter(
+            Q(worker_id__in=lost_ids) | Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True, started_at__lt=cutoff)
+        )
+    )
+    failed, requeued = _end_orphans(
+        orphaned,
+        now=now,
+        error=LOST_WORKER_ERROR,
+        detail=f"not seen since before {cutoff.isoformat()} (worker lost or job stuck)",
+    )
     if failed or requeued or lost_ids:
         log.warning("reaper: lost workers %s, failed jobs %s, requeued jobs %s", lost_ids, failed, requeued)
     return {"lost_workers": lost_ids, "failed_jobs": failed, "requeued_jobs": requeued}
@@ -873,10 +1123,12 @@ def worker_release_jobs_on_start(*, hostname: str) -> dict[str, list[int]]:
     its name were left by the process before it (killed, OOM, host reboot). End them now
     instead of waiting for the reaper's window."""
     now = timezone.now()
-    stale = list(GenerationJob.objects.select_for_update(of=("self",)).filter(
-        status=Status.RUNNING, worker__hostname=hostname))
-    failed, requeued = _end_orphans(stale, now=now, error=RESTARTED_WORKER_ERROR,
-                                    detail=f"worker {hostname} restarted while the job was running")
+    stale = list(
+        GenerationJob.objects.select_for_update(of=("self",)).filter(status=Status.RUNNING, worker__hostname=hostname)
+    )
+    failed, requeued = _end_orphans(
+        stale, now=now, error=RESTARTED_WORKER_ERROR, detail=f"worker {hostname} restarted while the job was running"
+    )
     if failed or requeued:
         log.warning("worker %s restarted: failed jobs %s, requeued jobs %s", hostname, failed, requeued)
     return {"failed_jobs": failed, "requeued_jobs": requeued}

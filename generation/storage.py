@@ -1,6 +1,7 @@
 """Can this worker store outputs right now? Asked at worker start, on every heartbeat and
 before each claim: a worker whose media is read-only or full claims nothing (its jobs stay
 queued for a healthy worker) instead of running them and failing at the last step."""
+
 from __future__ import annotations
 
 import logging

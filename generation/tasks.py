@@ -1,4 +1,5 @@
 """Celery tasks of the engine: thin wrappers around services (they take ids)."""
+
 from __future__ import annotations
 
 from celery import shared_task

@@ -6,6 +6,7 @@ encoder weights (same seed), as the real T2V and I2V checkpoints share theirs.
 It is written with ``save_pretrained`` and read back with ``from_pretrained`` so the
 demo and the tests take the same loading path as a real checkpoint on a GPU host.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,9 +51,7 @@ def build_tiny_wan(directory: Path, *, force: bool = False) -> bool:
     )
     torch.manual_seed(TINY_SEED)
     scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
-    text_encoder = UMT5EncoderModel(
-        UMT5Config(vocab_size=384, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4)
-    )
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=384, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4))
     tokenizer = ByT5Tokenizer()
     torch.manual_seed(TINY_SEED)
     transformer = WanTransformer3DModel(
@@ -103,26 +102,50 @@ def build_tiny_wan_i2v(directory: Path, *, force: bool = False) -> bool:
     )
 
     torch.manual_seed(TINY_SEED)
-    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                           temperal_downsample=[False, True, True])
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
     torch.manual_seed(TINY_SEED)
     scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
     text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=384, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4))
     torch.manual_seed(TINY_SEED)
     # in_channels 36 = 16 noise latents + 4 mask channels + 16 latents of the start image
     transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=36, out_channels=16,
-        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=1024, image_dim=4,
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=1024,
+        image_dim=4,
     )
     torch.manual_seed(TINY_SEED)
-    image_encoder = CLIPVisionModel(CLIPVisionConfig(
-        hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=32,
-        intermediate_size=16, patch_size=1))
+    image_encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=4,
+            projection_dim=4,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            intermediate_size=16,
+            patch_size=1,
+        )
+    )
     image_processor = CLIPImageProcessor(crop_size=32, size=32)
     pipe = WanImageToVideoPipeline(
-        transformer=transformer, vae=vae, scheduler=scheduler, text_encoder=text_encoder, tokenizer=ByT5Tokenizer(),
-        image_encoder=image_encoder, image_processor=image_processor,
+        transformer=transformer,
+        vae=vae,
+        scheduler=scheduler,
+        text_encoder=text_encoder,
+        tokenizer=ByT5Tokenizer(),
+        image_encoder=image_encoder,
+        image_processor=image_processor,
     )
     directory.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(str(directory))

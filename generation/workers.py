@@ -1,5 +1,6 @@
 """GPU worker lifecycle: register on `worker_ready`, heartbeat from a thread, go
 offline on shutdown. Only workers that consume a model profile's queue register."""
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,13 @@ def register_current_worker(*, hostname: str, queues: list[str]):
 
     info = device_info()
     return services.worker_register(
-        hostname=hostname, queues=queues, device=info["device"], device_name=info["device_name"],
-        memory_bytes=info["memory_bytes"], torch_version=info["torch_version"], cuda_version=info["cuda_version"],
+        hostname=hostname,
+        queues=queues,
+        device=info["device"],
+        device_name=info["device_name"],
+        memory_bytes=info["memory_bytes"],
+        torch_version=info["torch_version"],
+        cuda_version=info["cuda_version"],
         pid=os.getpid(),
     )
 
@@ -77,8 +83,9 @@ def on_worker_ready(sender=None, **kwargs):
         close_old_connections()
     stop = threading.Event()
     _state.update(stop=stop, hostname=hostname, queues=queues)
-    threading.Thread(target=_heartbeat_loop, args=(hostname, queues, stop), name="generation-heartbeat",
-                     daemon=True).start()
+    threading.Thread(
+        target=_heartbeat_loop, args=(hostname, queues, stop), name="generation-heartbeat", daemon=True
+    ).start()
     threading.Thread(target=_warm_up, args=(queues, hostname), name="generation-warmup", daemon=True).start()
     log.info("generation worker %s registered for %s", hostname, ", ".join(queues))
 
@@ -116,8 +123,7 @@ def _warm_up(queues: list[str], hostname: str | None = None) -> None:
         from generation import services
 
         try:
-            services.worker_record_warmup(hostname=hostname, compile_seconds=compile_seconds,
-                                          note="; ".join(notes))
+            services.worker_record_warmup(hostname=hostname, compile_seconds=compile_seconds, note="; ".join(notes))
         except Exception:  # the row is a report; the worker serves without it
             log.exception("could not record the warm-up")
         finally:

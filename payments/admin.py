@@ -31,8 +31,17 @@ class _ReadOnly(_ModelAdmin):
 class RateCardAdmin(_ReadOnly):
     """Read-only: cards are drafted and published in the staff console, audited."""
 
-    list_display = ("program", "version", "currency", "hourly_rate_minor", "pay_floor_hourly_minor",
-                    "bounty_medium_minor", "share_bonus_minor", "daily_time_cap_minutes", "published_at")
+    list_display = (
+        "program",
+        "version",
+        "currency",
+        "hourly_rate_minor",
+        "pay_floor_hourly_minor",
+        "bounty_medium_minor",
+        "share_bonus_minor",
+        "daily_time_cap_minutes",
+        "published_at",
+    )
     list_filter = ("currency",)
 
 
@@ -40,8 +49,19 @@ class RateCardAdmin(_ReadOnly):
 class LedgerEntryAdmin(_ReadOnly):
     """Read-only: the ledger is append-only, corrections are new entries posted by services."""
 
-    list_display = ("id", "created_at", "artist", "program", "kind", "amount_minor", "currency", "source_type",
-                    "source_id", "rate_card_version", "created_by")
+    list_display = (
+        "id",
+        "created_at",
+        "artist",
+        "program",
+        "kind",
+        "amount_minor",
+        "currency",
+        "source_type",
+        "source_id",
+        "rate_card_version",
+        "created_by",
+    )
     list_filter = ("kind", "currency", "program")
     search_fields = ("artist__email", "source_type", "source_id", "source_label", "memo")
     date_hierarchy = "created_at"
@@ -103,7 +123,15 @@ class ReconciliationAdmin(_ReadOnly):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(_ReadOnly):
-    list_display = ("stripe_event_id", "type", "endpoint", "account", "status", "attempts", "received_at",
-                    "processed_at")
+    list_display = (
+        "stripe_event_id",
+        "type",
+        "endpoint",
+        "account",
+        "status",
+        "attempts",
+        "received_at",
+        "processed_at",
+    )
     list_filter = ("status", "endpoint", "type")
     search_fields = ("stripe_event_id",)

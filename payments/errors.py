@@ -2,6 +2,7 @@
 where one input is at fault, the ``field`` to attach the message to: the shape every service
 error of Atelier has (``code``, ``message``, ``field``, ``http_status``; see
 generation/errors.py), read by the platform's page handler and its API's problem details."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -78,8 +79,12 @@ class NothingToPay(PayoutError):
         reasons: dict[str, int] = {}
         for row in skipped:
             reasons[row["code"]] = reasons.get(row["code"], 0) + 1
-        labels = {"no_account": "no payout account", "payouts_not_enabled": "payouts not enabled at Stripe",
-                  "below_minimum": "below the program's minimum", "in_flight": "a payout still in flight"}
+        labels = {
+            "no_account": "no payout account",
+            "payouts_not_enabled": "payouts not enabled at Stripe",
+            "below_minimum": "below the program's minimum",
+            "in_flight": "a payout still in flight",
+        }
         why = "; ".join(f"{n} {labels.get(code, code)}" for code, n in sorted(reasons.items()))
         message = f"Nothing to pay for the period ending {period_end:%d %b %Y}: no run was created."
         if skipped:

@@ -7,6 +7,7 @@ dicts and Stripe errors into the engine's errors: `GatewayError` when nothing wa
 when Stripe decided no (retrying the same request cannot change that).
 
 Unit tests may inject an SDK HTTP client (`use_http_client`) instead of a server."""
+
 from __future__ import annotations
 
 import contextlib
@@ -90,14 +91,20 @@ def _translated_errors() -> Iterator[None]:
 
 # --- connected accounts ------------------------------------------------------------------
 
+
 def account_create(*, email: str, country: str, artist_ref: str, idempotency_key: str) -> dict[str, Any]:
     """A Stripe Express account that can receive transfers."""
     with _translated_errors():
         account = stripe_client().v1.accounts.create(
-            params={"type": "express", "country": country, "email": email,
-                    "capabilities": {"transfers": {"requested": True}},
-                    "metadata": {"atelier_artist": artist_ref}},
-            options={"idempotency_key": idempotency_key})
+            params={
+                "type": "express",
+                "country": country,
+                "email": email,
+                "capabilities": {"transfers": {"requested": True}},
+                "metadata": {"atelier_artist": artist_ref},
+            },
+            options={"idempotency_key": idempotency_key},
+        )
     return _plain(account)
 
 
@@ -108,9 +115,14 @@ def account_retrieve(*, account_id: str) -> dict[str, Any]:
 
 def account_link_create(*, account_id: str, refresh_url: str, return_url: str) -> str:
     with _translated_errors():
-        link = stripe_client().v1.account_links.create(params={
-            "account": account_id, "refresh_url": refresh_url, "return_url": return_url,
-            "type": "account_onboarding"})
+        link = stripe_client().v1.account_links.create(
+            params={
+                "account": account_id,
+                "refresh_url": refresh_url,
+                "return_url": return_url,
+                "type": "account_onboarding",
+            }
+        )
     return str(link["url"])
 
 
@@ -118,20 +130,39 @@ def account_state(account: dict[str, Any]) -> dict[str, Any]:
     """What Atelier keeps of a Stripe account object."""
     requirements = account.get("requirements") or {}
     due = list(dict.fromkeys([*(requirements.get("currently_due") or []), *(requirements.get("past_due") or [])]))
-    return {"details_submitted": bool(account.get("details_submitted")),
-            "payouts_enabled": bool(account.get("payouts_enabled")),
-            "requirements_due": due, "disabled_reason": requirements.get("disabled_reason") or ""}
+    return {
+        "details_submitted": bool(account.get("details_submitted")),
+        "payouts_enabled": bool(account.get("payouts_enabled")),
+        "requirements_due": due,
+        "disabled_reason": requirements.get("disabled_reason") or "",
+    }
 
 
 # --- transfers -----------------------------------------------------------------------------
 
-def transfer_create(*, amount_minor: int, currency: str, destination: str, transfer_group: str,
-                    metadata: dict[str, str], idempotency_key: str, description: str = "") -> dict[str, Any]:
+
+def transfer_create(
+    *,
+    amount_minor: int,
+    currency: str,
+    destination: str,
+    transfer_group: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+    description: str = "",
+) -> dict[str, Any]:
     with _translated_errors():
         transfer = stripe_client().v1.transfers.create(
-            params={"amount": amount_minor, "currency": currency.lower(), "destination": destination,
-                    "transfer_group": transfer_group, "metadata": metadata, "description": description},
-            options={"idempotency_key": idempotency_key})
+            params={
+                "amount": amount_minor,
+                "currency": currency.lower(),
+                "destination": destination,
+                "transfer_group": transfer_group,
+                "metadata": metadata,
+                "description": description,
+            },
+            options={"idempotency_key": idempotency_key},
+        )
     return _plain(transfer)
 
 
@@ -162,6 +193,7 @@ def transfers_all(*, destination: str | None = None) -> list[dict[str, Any]]:
 
 # --- the connected account's payouts (its balance → its bank) ------------------------------
 
+
 def account_payouts(*, account_id: str) -> list[dict[str, Any]]:
     """The payouts Stripe lists on a connected account (newest first): for reconciliation."""
     with _translated_errors():
@@ -175,7 +207,8 @@ def payout_balance_transactions(*, account_id: str, payout_id: str) -> list[dict
     payout whose money it pays out again). Stripe's own payout reconciliation."""
     with _translated_errors():
         found = stripe_client().v1.balance_transactions.list(
-            params={"payout": payout_id, "limit": 100}, options={"stripe_account": account_id})
+            params={"payout": payout_id, "limit": 100}, options={"stripe_account": account_id}
+        )
         return [_plain(t) for t in found.auto_paging_iter()]
 
 
@@ -212,8 +245,12 @@ def event_verify(*, payload: bytes, signature_header: str | None, endpoint: str 
     return event
 
 
-def signature_header(*, payload: str, secret: str | None = None, timestamp: int | None = None,
-                     endpoint: str = PLATFORM) -> str:
+def signature_header(
+    *, payload: str, secret: str | None = None, timestamp: int | None = None, endpoint: str = PLATFORM
+) -> str:
     """A Stripe-Signature header for `payload` (tests and the local server's deliveries)."""
-    return str(stripe.WebhookSignature.generate_signature_header(
-        payload, secret or webhook_secret(endpoint)[1], timestamp=timestamp))
+    return str(
+        stripe.WebhookSignature.generate_signature_header(
+            payload, secret or webhook_secret(endpoint)[1], timestamp=timestamp
+        )
+    )

@@ -1,6 +1,7 @@
 """The earnings ledger's write path, and the integer arithmetic that turns rates into
 amounts. The platform decides what is owed (which item, which rate card); this module
 enforces how it is written: once per source and kind, append-only, integer minor units."""
+
 from __future__ import annotations
 
 import re
@@ -19,6 +20,7 @@ _POSITIVE_KINDS = set(LedgerEntry.EARNING_KINDS)
 
 
 # --- arithmetic (integers only) --------------------------------------------------------
+
 
 def time_amount_minor(*, hourly_rate_minor: int, minutes: int) -> int:
     """Pay for `minutes` at `hourly_rate_minor` an hour.
@@ -57,6 +59,7 @@ def _require_int(**values: Any) -> None:
 
 
 # --- postings ----------------------------------------------------------------------------
+
 
 @transaction.atomic
 def ledger_post(
@@ -119,11 +122,22 @@ def ledger_post(
     if existing is not None:
         return _same_or_conflict(existing, artist_id=artist_id, amount_minor=amount_minor, currency=currency)
     entry = LedgerEntry(
-        artist_id=artist_id, program_id=program_id, kind=kind, amount_minor=amount_minor, currency=currency,
-        source_type=source_type, source_id=source_id, source_label=source_label[:200],
-        rate_card=rate_card, rate_card_version=rate_card.version if rate_card is not None else None,
-        rate_minor=rate_minor, rate_basis=rate_basis, quantity=quantity, reverses=reverses,
-        memo=memo, created_by_id=getattr(created_by, "pk", created_by),
+        artist_id=artist_id,
+        program_id=program_id,
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=currency,
+        source_type=source_type,
+        source_id=source_id,
+        source_label=source_label[:200],
+        rate_card=rate_card,
+        rate_card_version=rate_card.version if rate_card is not None else None,
+        rate_minor=rate_minor,
+        rate_basis=rate_basis,
+        quantity=quantity,
+        reverses=reverses,
+        memo=memo,
+        created_by_id=getattr(created_by, "pk", created_by),
     )
     try:
         with transaction.atomic():
@@ -158,7 +172,8 @@ def _same_or_conflict(entry: LedgerEntry, *, artist_id: int, amount_minor: int, 
     if entry.artist_id != artist_id or entry.amount_minor != amount_minor or entry.currency != currency:
         raise LedgerConflict(
             f"{entry.source_type} {entry.source_id} was already posted as {entry.kind} with other terms "
-            f"(entry {entry.pk}); post a correcting entry instead.")
+            f"(entry {entry.pk}); post a correcting entry instead."
+        )
     entry.created = False
     return entry
 
@@ -171,35 +186,72 @@ def ledger_reverse(*, entry: LedgerEntry, created_by: Any = None, memo: str = ""
     if entry.kind == Kind.REVERSAL:
         raise InvalidPosting("A reversal is not reversed; post an adjustment instead.")
     return ledger_post(
-        artist=entry.artist_id, program_id=entry.program_id, kind=Kind.REVERSAL, amount_minor=-entry.amount_minor,
-        currency=entry.currency, source=("payments.ledgerentry", entry.pk), created_by=created_by,
-        memo=memo, source_label=f"Reversal of entry {entry.pk} ({entry.get_kind_display().lower()})",
+        artist=entry.artist_id,
+        program_id=entry.program_id,
+        kind=Kind.REVERSAL,
+        amount_minor=-entry.amount_minor,
+        currency=entry.currency,
+        source=("payments.ledgerentry", entry.pk),
+        created_by=created_by,
+        memo=memo,
+        source_label=f"Reversal of entry {entry.pk} ({entry.get_kind_display().lower()})",
         reverses=entry,
     )
 
 
-def share_bonus_post(*, artist: Any, program_id: int, rate_card: RateCard, share_request_id: int,
-                     created_by: Any = None, source_label: str = "") -> LedgerEntry | None:
+def share_bonus_post(
+    *,
+    artist: Any,
+    program_id: int,
+    rate_card: RateCard,
+    share_request_id: int,
+    created_by: Any = None,
+    source_label: str = "",
+) -> LedgerEntry | None:
     """The bonus for one approved share, at `rate_card.share_bonus_minor`, once per share
     request (source "sharing.sharerequest"). None when the card pays no share bonus."""
     if rate_card.share_bonus_minor == 0:
         return None
     return ledger_post(
-        artist=artist, program_id=program_id, kind=Kind.SHARE_BONUS, amount_minor=rate_card.share_bonus_minor,
-        currency=rate_card.currency, source=("sharing.sharerequest", share_request_id), rate_card=rate_card,
-        rate_minor=rate_card.share_bonus_minor, rate_basis=LedgerEntry.RateBasis.PER_ITEM, quantity=1,
-        created_by=created_by, source_label=source_label or f"Share request #{share_request_id}",
+        artist=artist,
+        program_id=program_id,
+        kind=Kind.SHARE_BONUS,
+        amount_minor=rate_card.share_bonus_minor,
+        currency=rate_card.currency,
+        source=("sharing.sharerequest", share_request_id),
+        rate_card=rate_card,
+        rate_minor=rate_card.share_bonus_minor,
+        rate_basis=LedgerEntry.RateBasis.PER_ITEM,
+        quantity=1,
+        created_by=created_by,
+        source_label=source_label or f"Share request #{share_request_id}",
     )
 
 
-def payout_post(*, artist: Any, program_id: int, amount_minor: int, currency: str, source: tuple[str, Any],
-                created_by: Any = None, memo: str = "", source_label: str = "") -> LedgerEntry:
+def payout_post(
+    *,
+    artist: Any,
+    program_id: int,
+    amount_minor: int,
+    currency: str,
+    source: tuple[str, Any],
+    created_by: Any = None,
+    memo: str = "",
+    source_label: str = "",
+) -> LedgerEntry:
     """Record that `amount_minor` (positive: what was sent) left the artist's unpaid balance
     through one payout, once per payout source (e.g. ("payments.payout", payout.pk))."""
     _require_int(amount_minor=amount_minor)
     if amount_minor <= 0:
         raise InvalidPosting("A payout pays a positive amount.", field="amount_minor")
     return ledger_post(
-        artist=artist, program_id=program_id, kind=Kind.PAYOUT, amount_minor=-amount_minor, currency=currency,
-        source=source, created_by=created_by, memo=memo, source_label=source_label or "Payout",
+        artist=artist,
+        program_id=program_id,
+        kind=Kind.PAYOUT,
+        amount_minor=-amount_minor,
+        currency=currency,
+        source=source,
+        created_by=created_by,
+        memo=memo,
+        source_label=source_label or "Payout",
     )

@@ -40,11 +40,14 @@ class RateCard(models.Model):
     bounty_high_minor = models.PositiveIntegerField(default=0, help_text="Per accepted high-severity report.")
     bounty_critical_minor = models.PositiveIntegerField(default=0, help_text="Per accepted critical report.")
     marketing_licence_minor = models.PositiveIntegerField(
-        default=0, help_text="Per output the program uses in marketing (only with the artist's marketing opt-in).")
+        default=0, help_text="Per output the program uses in marketing (only with the artist's marketing opt-in)."
+    )
     daily_time_cap_minutes = models.PositiveSmallIntegerField(
-        default=DEFAULT_DAILY_TIME_CAP_MINUTES, help_text="Most testing minutes an artist may file for one day.")
+        default=DEFAULT_DAILY_TIME_CAP_MINUTES, help_text="Most testing minutes an artist may file for one day."
+    )
     minimum_payout_minor = models.PositiveIntegerField(
-        default=0, help_text="A payout run skips artists owed less than this (transfer fees make tiny ones wasteful).")
+        default=0, help_text="A payout run skips artists owed less than this (transfer fees make tiny ones wasteful)."
+    )
     notes = models.TextField(blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
@@ -52,8 +55,10 @@ class RateCard(models.Model):
         ordering = ["program", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["program", "version"], name="unique_rate_card_version"),
-            models.CheckConstraint(condition=Q(daily_time_cap_minutes__gte=1, daily_time_cap_minutes__lte=24 * 60),
-                                   name="rate_card_daily_cap_within_a_day"),
+            models.CheckConstraint(
+                condition=Q(daily_time_cap_minutes__gte=1, daily_time_cap_minutes__lte=24 * 60),
+                name="rate_card_daily_cap_within_a_day",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -152,17 +157,16 @@ class LedgerEntry(models.Model):
     rate_minor = models.BigIntegerField(null=True, blank=True, help_text="The rate applied, in minor units.")
     rate_basis = models.CharField(max_length=16, choices=RateBasis.choices, blank=True)
     quantity = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes for hourly rates.")
-    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="reversed_by")
+    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by")
     memo = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     objects = LedgerQuerySet.as_manager()
 
-    EARNING_KINDS = (Kind.TIME, Kind.FEEDBACK_BOUNTY, Kind.SHARE_BONUS, Kind.MARKETING_LICENCE,
-                     Kind.PAY_FLOOR_TOPUP)
+    EARNING_KINDS = (Kind.TIME, Kind.FEEDBACK_BOUNTY, Kind.SHARE_BONUS, Kind.MARKETING_LICENCE, Kind.PAY_FLOOR_TOPUP)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -172,12 +176,16 @@ class LedgerEntry(models.Model):
             models.UniqueConstraint(fields=["source_type", "source_id", "kind"], name="ledger_once_per_source_kind"),
             models.CheckConstraint(condition=~Q(amount_minor=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(
-                condition=~Q(kind__in=["time", "feedback_bounty", "share_bonus", "marketing_licence",
-                                       "pay_floor_topup"]) | Q(amount_minor__gt=0),
-                name="ledger_earnings_positive"),
+                condition=~Q(
+                    kind__in=["time", "feedback_bounty", "share_bonus", "marketing_licence", "pay_floor_topup"]
+                )
+                | Q(amount_minor__gt=0),
+                name="ledger_earnings_positive",
+            ),
             models.CheckConstraint(condition=~Q(kind="payout") | Q(amount_minor__lt=0), name="ledger_payout_negative"),
-            models.CheckConstraint(condition=~Q(kind="reversal") | Q(reverses__isnull=False),
-                                   name="ledger_reversal_names_its_entry"),
+            models.CheckConstraint(
+                condition=~Q(kind="reversal") | Q(reverses__isnull=False), name="ledger_reversal_names_its_entry"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -217,6 +225,7 @@ class LedgerEntry(models.Model):
 
 # --- Stripe Connect: accounts, payout runs, payouts, webhook events ----------------------
 
+
 class ConnectedAccount(models.Model):
     """An artist's Stripe Express account. Its state is Stripe's: it changes only from what
     Stripe says (the account object after onboarding, `account.updated` webhooks)."""
@@ -238,8 +247,11 @@ class ConnectedAccount(models.Model):
         """What the artist still has to do, in words: Stripe's `requirements.currently_due`
         (and past due), also while payouts are enabled (a bank account that failed is due
         again before Stripe pays out to it)."""
-        items = list(dict.fromkeys(REQUIREMENT_LABELS.get(r, r.replace("_", " ").replace(".", ": "))
-                                   for r in self.requirements_due))
+        items = list(
+            dict.fromkeys(
+                REQUIREMENT_LABELS.get(r, r.replace("_", " ").replace(".", ": ")) for r in self.requirements_due
+            )
+        )
         if self.payouts_enabled:
             return items
         if not self.details_submitted and not items:
@@ -253,7 +265,9 @@ class ConnectedAccount(models.Model):
         """Stripe's `requirements.disabled_reason`, in words ("" when payouts are not held)."""
         if not self.disabled_reason:
             return ""
-        return DISABLED_REASON_LABELS.get(self.disabled_reason, self.disabled_reason.replace("_", " ").replace(".", ": "))
+        return DISABLED_REASON_LABELS.get(
+            self.disabled_reason, self.disabled_reason.replace("_", " ").replace(".", ": ")
+        )
 
 
 REQUIREMENT_LABELS = {
@@ -304,26 +318,44 @@ class PayoutRun(models.Model):
     EXECUTABLE = (Status.APPROVED, Status.RUNNING, Status.INTERRUPTED)
 
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False,
-                           help_text="Part of every idempotency key, so keys never repeat after a database reset.")
+    uid = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="Part of every idempotency key, so keys never repeat after a database reset.",
+    )
     period_end = models.DateField(help_text="Entries created up to the end of this day are paid.")
     as_of = models.DateTimeField(help_text="The exclusive cut-off instant of the period.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREPARED, db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", help_text="Who prepared it (none: the schedule).")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who prepared it (none: the schedule).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
-    discarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+")
+    discarded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_progress_at = models.DateTimeField(
-        null=True, blank=True, help_text="Last time an execution recorded a payout: a run without progress for "
-                                         "PAYOUT_RUN_STALL_SECONDS is resumed by the beat task.")
-    skipped = models.JSONField(default=list, blank=True,
-                               help_text="Artists owed money who cannot be paid: [{artist_id, currency, unpaid_minor, code, reason}].")
+        null=True,
+        blank=True,
+        help_text="Last time an execution recorded a payout: a run without progress for "
+        "PAYOUT_RUN_STALL_SECONDS is resumed by the beat task.",
+    )
+    skipped = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Artists owed money who cannot be paid: [{artist_id, currency, unpaid_minor, code, reason}].",
+    )
     payout_count = models.PositiveIntegerField(default=0)
     total_minor = models.JSONField(default=dict, blank=True, help_text="Planned total per currency, minor units.")
     last_error = models.TextField(blank=True)
@@ -333,8 +365,12 @@ class PayoutRun(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             # Four eyes, in the schema too: whoever prepared a run never approves it.
-            models.CheckConstraint(condition=Q(approved_by__isnull=True) | Q(created_by__isnull=True)
-                                   | ~Q(approved_by=models.F("created_by")), name="payout_run_four_eyes"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | Q(created_by__isnull=True)
+                | ~Q(approved_by=models.F("created_by")),
+                name="payout_run_four_eyes",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -357,8 +393,9 @@ class PayoutRunAttempt(models.Model):
 
     run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="attempts")
     trigger = models.CharField(max_length=20, help_text="approval | resume | manual")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.RUNNING)
@@ -407,10 +444,18 @@ class Payout(models.Model):
     idempotency_key = models.CharField(max_length=100, unique=True)
     stripe_transfer_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     stripe_destination_payment = models.CharField(
-        max_length=64, unique=True, null=True, blank=True,
-        help_text="The transfer's payment in the artist's Stripe balance (py_…): how the account's payouts name it.")
-    stripe_payout_id = models.CharField(max_length=64, blank=True, db_index=True,
-                                        help_text="The connected account's payout (po_…) that carries the money now.")
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="The transfer's payment in the artist's Stripe balance (py_…): how the account's payouts name it.",
+    )
+    stripe_payout_id = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="The connected account's payout (po_…) that carries the money now.",
+    )
     stripe_payout_created = models.BigIntegerField(null=True, blank=True)
     arrival_date = models.DateField(null=True, blank=True, help_text="When Stripe expects it in the bank.")
     failure_code = models.CharField(max_length=64, blank=True)
@@ -429,8 +474,11 @@ class Payout(models.Model):
             models.UniqueConstraint(fields=["run", "artist", "currency"], name="payout_once_per_run_artist_currency"),
             # Amounts are computed from the unpaid balance; a second run must not compute the
             # same money while a transfer for it is still in flight.
-            models.UniqueConstraint(fields=["artist", "currency"], condition=Q(status="pending"),
-                                    name="payout_one_in_flight_per_artist_currency"),
+            models.UniqueConstraint(
+                fields=["artist", "currency"],
+                condition=Q(status="pending"),
+                name="payout_one_in_flight_per_artist_currency",
+            ),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_amount_positive"),
         ]
 
@@ -459,8 +507,9 @@ class PayoutLine(models.Model):
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
     amount_minor = models.BigIntegerField()
     ledger_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    reversal_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, null=True, blank=True,
-                                          related_name="+")
+    reversal_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     SOURCE_TYPE = "payments.payoutline"
 
@@ -494,10 +543,15 @@ class WebhookEvent(models.Model):
 
     stripe_event_id = models.CharField(max_length=80, unique=True)
     type = models.CharField(max_length=80, db_index=True)
-    endpoint = models.CharField(max_length=10, choices=Endpoint.choices, default=Endpoint.PLATFORM,
-                                help_text="Which endpoint (and signing secret) it came through.")
-    account = models.CharField(max_length=64, blank=True,
-                               help_text="The connected account it is about (Connect events carry `account`).")
+    endpoint = models.CharField(
+        max_length=10,
+        choices=Endpoint.choices,
+        default=Endpoint.PLATFORM,
+        help_text="Which endpoint (and signing secret) it came through.",
+    )
+    account = models.CharField(
+        max_length=64, blank=True, help_text="The connected account it is about (Connect events carry `account`)."
+    )
     payload = models.JSONField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     error = models.TextField(blank=True)
@@ -519,8 +573,14 @@ class Reconciliation(models.Model):
 
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+", help_text="None: the daily check.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="None: the daily check.",
+    )
     accounts_checked = models.PositiveIntegerField(default=0)
     transfers_checked = models.PositiveIntegerField(default=0)
     payouts_checked = models.PositiveIntegerField(default=0)

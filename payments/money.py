@@ -1,4 +1,5 @@
 """The one place that turns integer minor units into text. Money is never a float."""
+
 from __future__ import annotations
 
 # ISO 4217 currencies whose minor unit is not 1/100.
@@ -43,7 +44,7 @@ def parse_minor(text: str, currency: str) -> int:
     raw = (text or "").strip()
     symbol = _SYMBOLS.get(currency.upper())
     if symbol and raw.startswith(symbol):
-        raw = raw[len(symbol):].strip()
+        raw = raw[len(symbol) :].strip()
     if raw.upper().endswith(currency.upper()):
         raw = raw[: -len(currency)].strip()
     sign = 1

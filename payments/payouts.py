@@ -27,6 +27,7 @@ The protocol (why each step is where it is):
 
 The engine takes policy as arguments and imports nothing from the platform; the platform
 wraps these services with its audit trail."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -66,31 +67,38 @@ OnChange = Callable[[Payout, str], None]
 
 # --- connected accounts ----------------------------------------------------------------------
 
+
 def connected_account_for(*, artist: Any) -> ConnectedAccount | None:
     return ConnectedAccount.objects.filter(artist_id=getattr(artist, "pk", artist)).first()
 
 
-def connected_account_start(*, artist: Any, email: str, refresh_url: str, return_url: str,
-                            country: str = "DE") -> tuple[ConnectedAccount, str]:
+def connected_account_start(
+    *, artist: Any, email: str, refresh_url: str, return_url: str, country: str = "DE"
+) -> tuple[ConnectedAccount, str]:
     """The artist's Express account (created on first use) and a fresh onboarding link."""
     account = connected_account_for(artist=artist)
     if account is None:
         data = gateway.account_create(
-            email=email, country=country, artist_ref=str(artist.public_id),
-            idempotency_key=f"atelier-account-{artist.public_id}")
+            email=email,
+            country=country,
+            artist_ref=str(artist.public_id),
+            idempotency_key=f"atelier-account-{artist.public_id}",
+        )
         state = gateway.account_state(data)
         try:
             with transaction.atomic():
                 account = ConnectedAccount.objects.create(artist=artist, stripe_account_id=data["id"], **state)
         except IntegrityError:  # a double click: the key gave both the same account
             account = ConnectedAccount.objects.get(artist=artist)
-    url = gateway.account_link_create(account_id=account.stripe_account_id, refresh_url=refresh_url,
-                                      return_url=return_url)
+    url = gateway.account_link_create(
+        account_id=account.stripe_account_id, refresh_url=refresh_url, return_url=return_url
+    )
     return account, url
 
 
-def connected_account_apply(*, data: dict[str, Any],
-                            account_id: str | None = None) -> tuple[ConnectedAccount | None, dict[str, Any]]:
+def connected_account_apply(
+    *, data: dict[str, Any], account_id: str | None = None
+) -> tuple[ConnectedAccount | None, dict[str, Any]]:
     """Store what a Stripe account object says (from an `account.updated` event or a
     retrieve). Returns the row (None for an account that is not ours) and what changed.
     `account_id` is the Connect event's `account`: an event about one account carrying
@@ -121,6 +129,7 @@ def connected_account_refresh(*, account: ConnectedAccount) -> tuple[ConnectedAc
 
 # --- payout runs: prepare -----------------------------------------------------------------
 
+
 def period_cutoff(period_end: dt.date) -> dt.datetime:
     """The exclusive end of a period that ends on `period_end`: the local midnight after it,
     the product's day rule (tester_platform.common.days), which the engine may not import."""
@@ -130,22 +139,48 @@ def period_cutoff(period_end: dt.date) -> dt.datetime:
 def _minimums(program_ids: set[int]) -> dict[int, tuple[int, str]]:
     """Each program's minimum payout from its current published rate card."""
     result: dict[int, tuple[int, str]] = {}
-    cards = (RateCard.objects.filter(program_id__in=program_ids, published_at__isnull=False)
-             .order_by("program_id", "-version").values_list("program_id", "minimum_payout_minor", "currency"))
+    cards = (
+        RateCard.objects.filter(program_id__in=program_ids, published_at__isnull=False)
+        .order_by("program_id", "-version")
+        .values_list("program_id", "minimum_payout_minor", "currency")
+    )
     for program_id, minimum, currency in cards:
         result.setdefault(program_id, (minimum, currency))
     return result
 
 
-def _skip(skipped: list[Any], *, artist_id: int, currency: str, unpaid: int, code: str, reason: str,
-          program_id: int | None = None) -> None:
-    skipped.append({"artist_id": artist_id, "currency": currency, "unpaid_minor": unpaid, "code": code,
-                    "reason": reason, "program_id": program_id})
+def _skip(
+    skipped: list[Any],
+    *,
+    artist_id: int,
+    currency: str,
+    unpaid: int,
+    code: str,
+    reason: str,
+    program_id: int | None = None,
+) -> None:
+    skipped.append(
+        {
+            "artist_id": artist_id,
+            "currency": currency,
+            "unpaid_minor": unpaid,
+            "code": code,
+            "reason": reason,
+            "program_id": program_id,
+        }
+    )
 
 
 @transaction.atomic
-def payout_run_create(*, period_end: dt.date, program_id: int | None = None, created_by: Any = None,
-                      scheduled: bool = False, today: dt.date | None = None, allow_empty: bool = False) -> PayoutRun:
+def payout_run_create(
+    *,
+    period_end: dt.date,
+    program_id: int | None = None,
+    created_by: Any = None,
+    scheduled: bool = False,
+    today: dt.date | None = None,
+    allow_empty: bool = False,
+) -> PayoutRun:
     """Prepare a run: who is paid how much (pending payouts), and who cannot be paid and
     why. Nothing is sent before `payout_run_approve`. A run with nothing to pay is not
     created: NothingToPay carries the skipped artists and their reasons (`allow_empty`
@@ -155,12 +190,21 @@ def payout_run_create(*, period_end: dt.date, program_id: int | None = None, cre
     if period_end > (today or timezone.localdate()):
         raise PayoutError("A period cannot end in the future.", field="period_end")
     as_of = period_cutoff(period_end)
-    run = PayoutRun.objects.create(program_id=program_id, period_end=period_end, as_of=as_of,
-                                   created_by_id=getattr(created_by, "pk", created_by), scheduled=scheduled)
+    run = PayoutRun.objects.create(
+        program_id=program_id,
+        period_end=period_end,
+        as_of=as_of,
+        created_by_id=getattr(created_by, "pk", created_by),
+        scheduled=scheduled,
+    )
     # Read what is in flight BEFORE the balances: a transfer recorded in between has then
     # either left the balance already or still shows as in flight (see module docstring).
-    in_flight = dict(((a, c), r) for a, c, r in Payout.objects.filter(status=Payout.Status.PENDING)
-                     .values_list("artist_id", "currency", "run_id"))
+    in_flight = dict(
+        ((a, c), r)
+        for a, c, r in Payout.objects.filter(status=Payout.Status.PENDING).values_list(
+            "artist_id", "currency", "run_id"
+        )
+    )
     rows = unpaid_balances(program_id=program_id, as_of=as_of, by_program=True)
     artist_ids = {row["artist_id"] for row in rows}
     accounts = {a.artist_id: a for a in ConnectedAccount.objects.filter(artist_id__in=artist_ids)}
@@ -176,33 +220,62 @@ def payout_run_create(*, period_end: dt.date, program_id: int | None = None, cre
         unpaid = sum(row["unpaid_minor"] for row in lines)
         account = accounts.get(artist_id)
         if (artist_id, currency) in in_flight:
-            _skip(skipped, artist_id=artist_id, currency=currency, unpaid=unpaid, code="in_flight",
-                  reason=f"A payout is still in flight in run #{in_flight[(artist_id, currency)]}.")
+            _skip(
+                skipped,
+                artist_id=artist_id,
+                currency=currency,
+                unpaid=unpaid,
+                code="in_flight",
+                reason=f"A payout is still in flight in run #{in_flight[(artist_id, currency)]}.",
+            )
             continue
         if account is None:
-            _skip(skipped, artist_id=artist_id, currency=currency, unpaid=unpaid, code="no_account",
-                  reason="No payout account connected yet.")
+            _skip(
+                skipped,
+                artist_id=artist_id,
+                currency=currency,
+                unpaid=unpaid,
+                code="no_account",
+                reason="No payout account connected yet.",
+            )
             continue
         if not account.payouts_enabled:
             missing = ", ".join(account.missing)
-            _skip(skipped, artist_id=artist_id, currency=currency, unpaid=unpaid, code="payouts_not_enabled",
-                  reason=f"Payouts are not enabled on the Stripe account ({missing}).")
+            _skip(
+                skipped,
+                artist_id=artist_id,
+                currency=currency,
+                unpaid=unpaid,
+                code="payouts_not_enabled",
+                reason=f"Payouts are not enabled on the Stripe account ({missing}).",
+            )
             continue
         paid_lines = []
         for row in lines:
             minimum, card_currency = minimums.get(row["program_id"], (0, currency))
             if card_currency == currency and row["unpaid_minor"] < minimum:
-                _skip(skipped, artist_id=artist_id, currency=currency, unpaid=row["unpaid_minor"],
-                      code="below_minimum", program_id=row["program_id"],
-                      reason=f"{format_minor(row['unpaid_minor'], currency)} is below the program's minimum "
-                             f"payout of {format_minor(minimum, currency)}.")
+                _skip(
+                    skipped,
+                    artist_id=artist_id,
+                    currency=currency,
+                    unpaid=row["unpaid_minor"],
+                    code="below_minimum",
+                    program_id=row["program_id"],
+                    reason=f"{format_minor(row['unpaid_minor'], currency)} is below the program's minimum "
+                    f"payout of {format_minor(minimum, currency)}.",
+                )
                 continue
             paid_lines.append(PayoutLine(program_id=row["program_id"], amount_minor=row["unpaid_minor"]))
         if not paid_lines:
             continue
-        payout = Payout(run=run, artist_id=artist_id, connected_account=account, currency=currency,
-                        amount_minor=sum(line.amount_minor for line in paid_lines),
-                        idempotency_key=f"atelier-payout-{run.uid.hex}-{artist_id}-{currency.lower()}")
+        payout = Payout(
+            run=run,
+            artist_id=artist_id,
+            connected_account=account,
+            currency=currency,
+            amount_minor=sum(line.amount_minor for line in paid_lines),
+            idempotency_key=f"atelier-payout-{run.uid.hex}-{artist_id}-{currency.lower()}",
+        )
         planned.append((payout, paid_lines))
 
     created = _insert_payouts(planned, skipped)
@@ -239,8 +312,14 @@ def _insert_payouts(planned: list[tuple[Payout, list[PayoutLine]]], skipped: lis
                 _insert_lines([(payout, lines)])
                 created.append(payout)
         except IntegrityError:
-            _skip(skipped, artist_id=payout.artist_id, currency=payout.currency, unpaid=payout.amount_minor,
-                  code="in_flight", reason="A payout was planned for this artist by another run at the same time.")
+            _skip(
+                skipped,
+                artist_id=payout.artist_id,
+                currency=payout.currency,
+                unpaid=payout.amount_minor,
+                code="in_flight",
+                reason="A payout was planned for this artist by another run at the same time.",
+            )
     return created
 
 
@@ -258,13 +337,18 @@ def run_preview_digest(*, run_id: int) -> str:
     """A fingerprint of what a prepared run will send (every payout's artist, currency,
     amount and per-program lines). The approver's page carries it: approving a preview
     approves exactly these amounts, and a page about something else is refused."""
-    rows = (PayoutLine.objects.filter(payout__run_id=run_id)
-            .values_list("payout_id", "payout__artist_id", "payout__currency", "payout__amount_minor",
-                         "program_id", "amount_minor").order_by("payout_id", "program_id"))
+    rows = (
+        PayoutLine.objects.filter(payout__run_id=run_id)
+        .values_list(
+            "payout_id", "payout__artist_id", "payout__currency", "payout__amount_minor", "program_id", "amount_minor"
+        )
+        .order_by("payout_id", "program_id")
+    )
     return hashlib.sha256(repr(list(rows)).encode()).hexdigest()[:32]
 
 
 # --- payout runs: approve / discard ----------------------------------------------------------
+
 
 @transaction.atomic
 def payout_run_approve(*, run_id: int, approved_by: Any, digest: str | None = None) -> PayoutRun:
@@ -276,8 +360,9 @@ def payout_run_approve(*, run_id: int, approved_by: Any, digest: str | None = No
     if approver_id is None:
         raise FourEyes("A person approves a payout run; the schedule only prepares them.")
     if run.status != PayoutRun.Status.PREPARED:
-        raise PayoutConflict(f"Payout run #{run.pk} is {run.get_status_display().lower()}: only a run awaiting "
-                             f"approval can be approved.")
+        raise PayoutConflict(
+            f"Payout run #{run.pk} is {run.get_status_display().lower()}: only a run awaiting approval can be approved."
+        )
     if run.created_by_id is not None and run.created_by_id == approver_id:
         raise FourEyes("You prepared this run: a second finance user approves it.")
     if digest is not None and digest != run_preview_digest(run_id=run.pk):
@@ -295,8 +380,10 @@ def payout_run_discard(*, run_id: int, discarded_by: Any = None) -> PayoutRun:
     the artists can be planned again)."""
     run = PayoutRun.objects.select_for_update().get(pk=run_id)
     if run.status != PayoutRun.Status.PREPARED:
-        raise PayoutConflict(f"Payout run #{run.pk} is {run.get_status_display().lower()}: only a run awaiting "
-                             f"approval can be discarded.")
+        raise PayoutConflict(
+            f"Payout run #{run.pk} is {run.get_status_display().lower()}: only a run awaiting "
+            f"approval can be discarded."
+        )
     artist_ids = set(run.payouts.values_list("artist_id", flat=True))
     run.payouts.filter(status=Payout.Status.PENDING, attempts=0).update(status=Payout.Status.DISCARDED)
     payouts_updated.send(sender=Payout, artist_ids=artist_ids)
@@ -312,8 +399,9 @@ def payout_run_discard(*, run_id: int, discarded_by: Any = None) -> PayoutRun:
 PROGRESS_EVERY_SECONDS = 1
 
 
-def payout_run_execute(*, run_id: int, on_change: OnChange | None = None,
-                       trigger: str = "manual", actor: Any = None) -> PayoutRun:
+def payout_run_execute(
+    *, run_id: int, on_change: OnChange | None = None, trigger: str = "manual", actor: Any = None
+) -> PayoutRun:
     """Send every pending payout of an approved run. Safe to call again at any time (a
     retried task, a second click, the beat task's resume after a crash): payouts already
     recorded are skipped, and a payout attempted before is looked up at Stripe before
@@ -325,32 +413,40 @@ def payout_run_execute(*, run_id: int, on_change: OnChange | None = None,
     refused (PayoutNotApproved). `on_change(payout, old_status)` is called after each
     payout's state change is committed (the platform audits there)."""
     now = timezone.now()
-    claimed = (PayoutRun.objects.filter(pk=run_id, status__in=PayoutRun.EXECUTABLE)
-               .update(status=PayoutRun.Status.RUNNING, started_at=Coalesce(F("started_at"), now), last_error="",
-                       last_progress_at=now))
+    claimed = PayoutRun.objects.filter(pk=run_id, status__in=PayoutRun.EXECUTABLE).update(
+        status=PayoutRun.Status.RUNNING, started_at=Coalesce(F("started_at"), now), last_error="", last_progress_at=now
+    )
     run = PayoutRun.objects.get(pk=run_id)
     if not claimed:
         if run.status == PayoutRun.Status.PREPARED:
-            raise PayoutNotApproved(f"Payout run #{run.pk} awaits approval by a second finance user; "
-                                    f"nothing is sent before.")
+            raise PayoutNotApproved(
+                f"Payout run #{run.pk} awaits approval by a second finance user; nothing is sent before."
+            )
         return run  # finished or discarded: nothing is ever sent twice
     if trigger == "resume":
         # The attempts this one takes over stopped without a word (a killed worker, a lost
         # connection): say so, rather than leave them "running" forever.
         PayoutRunAttempt.objects.filter(run_id=run_id, outcome=PayoutRunAttempt.Outcome.RUNNING).update(
-            outcome=PayoutRunAttempt.Outcome.INTERRUPTED, finished_at=now,
-            error="Stopped without finishing (no progress: its worker died or lost its connection); resumed.")
-    attempt = PayoutRunAttempt.objects.create(run_id=run_id, trigger=trigger[:20],
-                                              actor_id=getattr(actor, "pk", actor))
+            outcome=PayoutRunAttempt.Outcome.INTERRUPTED,
+            finished_at=now,
+            error="Stopped without finishing (no progress: its worker died or lost its connection); resumed.",
+        )
+    attempt = PayoutRunAttempt.objects.create(run_id=run_id, trigger=trigger[:20], actor_id=getattr(actor, "pk", actor))
     recorded = 0
     try:
-        pending_ids = list(Payout.objects.filter(run_id=run_id, status=Payout.Status.PENDING).order_by("id")
-                           .values_list("pk", flat=True))
+        pending_ids = list(
+            Payout.objects.filter(run_id=run_id, status=Payout.Status.PENDING)
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
         touched = time.monotonic()
         # Chunks of plain queries, not one server-side cursor held open across every commit.
         for start in range(0, len(pending_ids), 500):
-            chunk = (Payout.objects.filter(pk__in=pending_ids[start:start + 500], status=Payout.Status.PENDING)
-                     .select_related("connected_account").order_by("id"))
+            chunk = (
+                Payout.objects.filter(pk__in=pending_ids[start : start + 500], status=Payout.Status.PENDING)
+                .select_related("connected_account")
+                .order_by("id")
+            )
             for payout in chunk:
                 _send(payout, on_change=on_change)
                 recorded += 1
@@ -363,16 +459,21 @@ def payout_run_execute(*, run_id: int, on_change: OnChange | None = None,
         message = exc.message if isinstance(exc, PaymentsError) else f"{type(exc).__name__}: {exc}"
         try:
             PayoutRun.objects.filter(pk=run_id, status=PayoutRun.Status.RUNNING).update(
-                status=PayoutRun.Status.INTERRUPTED, last_error=message[:2000])
+                status=PayoutRun.Status.INTERRUPTED, last_error=message[:2000]
+            )
             PayoutRunAttempt.objects.filter(pk=attempt.pk).update(
-                outcome=PayoutRunAttempt.Outcome.INTERRUPTED, finished_at=timezone.now(), recorded=recorded,
-                error=message[:2000])
+                outcome=PayoutRunAttempt.Outcome.INTERRUPTED,
+                finished_at=timezone.now(),
+                recorded=recorded,
+                error=message[:2000],
+            )
         except Exception:  # the database is what failed: the run stays running and stalls; resumed later
             log.exception("could not mark payout run %s interrupted", run_id)
         raise
     run = payout_run_finish(run_id=run_id)
     PayoutRunAttempt.objects.filter(pk=attempt.pk).update(
-        outcome=PayoutRunAttempt.Outcome.FINISHED, finished_at=timezone.now(), recorded=recorded)
+        outcome=PayoutRunAttempt.Outcome.FINISHED, finished_at=timezone.now(), recorded=recorded
+    )
     return run
 
 
@@ -386,7 +487,8 @@ def payout_run_finish(*, run_id: int) -> PayoutRun:
     failed = Payout.objects.filter(run_id=run_id, status=Payout.Status.FAILED).exists()
     status = PayoutRun.Status.DONE_WITH_FAILURES if failed else PayoutRun.Status.DONE
     PayoutRun.objects.filter(pk=run_id).exclude(status__in=PayoutRun.FINAL).update(
-        status=status, finished_at=timezone.now(), last_error="")
+        status=status, finished_at=timezone.now(), last_error=""
+    )
     run.refresh_from_db()
     return run
 
@@ -396,14 +498,21 @@ def payout_runs_to_resume(*, stall_seconds: int, now: dt.datetime | None = None)
     without progress for `stall_seconds` (a worker killed mid-run, a task the broker lost)."""
     limit = (now or timezone.now()) - dt.timedelta(seconds=stall_seconds)
     stalled = Q(status__in=[PayoutRun.Status.APPROVED, PayoutRun.Status.RUNNING]) & (
-        Q(last_progress_at__lt=limit) | Q(last_progress_at__isnull=True, approved_at__lt=limit))
-    return list(PayoutRun.objects.filter(Q(status=PayoutRun.Status.INTERRUPTED) | stalled)
-                .order_by("pk").values_list("pk", flat=True))
+        Q(last_progress_at__lt=limit) | Q(last_progress_at__isnull=True, approved_at__lt=limit)
+    )
+    return list(
+        PayoutRun.objects.filter(Q(status=PayoutRun.Status.INTERRUPTED) | stalled)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _metadata(payout: Payout) -> dict[str, str]:
-    return {"atelier_payout": str(payout.pk), "atelier_run": str(payout.run_id),
-            "atelier_artist": str(payout.artist_id)}
+    return {
+        "atelier_payout": str(payout.pk),
+        "atelier_run": str(payout.run_id),
+        "atelier_artist": str(payout.artist_id),
+    }
 
 
 def _send(payout: Payout, *, on_change: OnChange | None = None) -> None:
@@ -414,13 +523,18 @@ def _send(payout: Payout, *, on_change: OnChange | None = None) -> None:
             _recorded(payout, found, on_change)
             return
     Payout.objects.filter(pk=payout.pk, status=Payout.Status.PENDING).update(
-        attempts=F("attempts") + 1, last_attempt_at=timezone.now())
+        attempts=F("attempts") + 1, last_attempt_at=timezone.now()
+    )
     try:
         transfer = gateway.transfer_create(
-            amount_minor=payout.amount_minor, currency=payout.currency,
-            destination=payout.connected_account.stripe_account_id, transfer_group=payout.transfer_group,
-            metadata=_metadata(payout), idempotency_key=payout.idempotency_key,
-            description=f"Atelier payout #{payout.pk}")
+            amount_minor=payout.amount_minor,
+            currency=payout.currency,
+            destination=payout.connected_account.stripe_account_id,
+            transfer_group=payout.transfer_group,
+            metadata=_metadata(payout),
+            idempotency_key=payout.idempotency_key,
+            description=f"Atelier payout #{payout.pk}",
+        )
     except TransferRefused as refused:
         old, changed = _fail(payout.pk, code=refused.stripe_code, reason=refused.message)
         if changed and on_change:
@@ -445,8 +559,9 @@ def record_transfer(*, payout_id: int, transfer: dict[str, Any]) -> tuple[Payout
     old = payout.status
     if payout.status != Payout.Status.PENDING:
         if payout.stripe_transfer_id and payout.stripe_transfer_id != transfer.get("id"):
-            raise PayoutConflict(f"Payout {payout.pk} already has transfer {payout.stripe_transfer_id}, "
-                                 f"not {transfer.get('id')}.")
+            raise PayoutConflict(
+                f"Payout {payout.pk} already has transfer {payout.stripe_transfer_id}, not {transfer.get('id')}."
+            )
         if payout.stripe_transfer_id and not payout.stripe_destination_payment and transfer.get("destination_payment"):
             payout.stripe_destination_payment = _id_of(transfer["destination_payment"])
             payout.save(update_fields=["stripe_destination_payment"])
@@ -461,9 +576,13 @@ def record_transfer(*, payout_id: int, transfer: dict[str, Any]) -> tuple[Payout
     for line in payout.lines.select_for_update():
         if line.ledger_entry_id is None:
             line.ledger_entry = payout_post(
-                artist=payout.artist_id, program_id=line.program_id, amount_minor=line.amount_minor,
-                currency=payout.currency, source=(PayoutLine.SOURCE_TYPE, line.pk),
-                source_label=f"Payout #{payout.pk} ({transfer['id']})")
+                artist=payout.artist_id,
+                program_id=line.program_id,
+                amount_minor=line.amount_minor,
+                currency=payout.currency,
+                source=(PayoutLine.SOURCE_TYPE, line.pk),
+                source_label=f"Payout #{payout.pk} ({transfer['id']})",
+            )
             line.save(update_fields=["ledger_entry"])
     return payout, old
 
@@ -476,8 +595,9 @@ def _id_of(value: Any) -> str:
 
 
 @transaction.atomic
-def _fail(payout_id: int, *, code: str, reason: str,
-          final_status: str = Payout.Status.FAILED) -> tuple[str, Payout | None]:
+def _fail(
+    payout_id: int, *, code: str, reason: str, final_status: str = Payout.Status.FAILED
+) -> tuple[str, Payout | None]:
     """Stripe refused the transfer, or reversed it: the money is owed again. Posts the exact
     reversal of each payout entry the transfer wrote, once (a replayed or late event finds
     the payout final and changes nothing)."""
@@ -492,13 +612,15 @@ def _fail(payout_id: int, *, code: str, reason: str,
     payout.save(update_fields=["status", "failure_code", "failure_reason", "failed_at"])
     for line in payout.lines.select_for_update(of=("self",)).select_related("ledger_entry"):
         if line.ledger_entry is not None and not line.reversal_entry_id:
-            line.reversal_entry = ledger_reverse(entry=line.ledger_entry,
-                                                 memo=f"Payout #{payout.pk} {final_status}: {reason}"[:500])
+            line.reversal_entry = ledger_reverse(
+                entry=line.ledger_entry, memo=f"Payout #{payout.pk} {final_status}: {reason}"[:500]
+            )
             line.save(update_fields=["reversal_entry"])
     return old, payout
 
 
 # --- transfer events (the platform endpoint) ---------------------------------------------------
+
 
 def _payout_for_transfer(transfer: dict[str, Any]) -> Payout | None:
     payout = Payout.objects.filter(stripe_transfer_id=transfer.get("id") or "-").first()
@@ -530,14 +652,21 @@ def payout_apply_transfer_event(*, event_type: str, transfer: dict[str, Any]) ->
     payout.refresh_from_db()
     reversed_amount = transfer.get("amount_reversed") or 0
     if reversed_amount >= payout.amount_minor:
-        old, reversed_ = _fail(payout.pk, code="transfer_reversed", final_status=Payout.Status.REVERSED,
-                               reason="The transfer was reversed: the amount is owed to you again and goes out "
-                                      "with the next payout run.")
+        old, reversed_ = _fail(
+            payout.pk,
+            code="transfer_reversed",
+            final_status=Payout.Status.REVERSED,
+            reason="The transfer was reversed: the amount is owed to you again and goes out with the next payout run.",
+        )
         if reversed_ is not None:
             changes.append((reversed_, old))
     elif reversed_amount:
-        log.warning("partial reversal of %s (%s of %s) left for finance to reconcile", transfer.get("id"),
-                    reversed_amount, payout.amount_minor)
+        log.warning(
+            "partial reversal of %s (%s of %s) left for finance to reconcile",
+            transfer.get("id"),
+            reversed_amount,
+            payout.amount_minor,
+        )
     return changes
 
 
@@ -545,13 +674,21 @@ def payout_apply_transfer_event(*, event_type: str, transfer: dict[str, Any]) ->
 
 PAYOUT_EVENTS = ("payout.created", "payout.updated", "payout.paid", "payout.failed", "payout.canceled")
 # A Stripe payout's status, as the state of the money it carries.
-_FROM_STRIPE_PAYOUT = {"pending": Payout.Status.IN_TRANSIT, "in_transit": Payout.Status.IN_TRANSIT,
-                       "paid": Payout.Status.ARRIVED, "failed": Payout.Status.BANK_FAILED,
-                       "canceled": Payout.Status.SENT}
+_FROM_STRIPE_PAYOUT = {
+    "pending": Payout.Status.IN_TRANSIT,
+    "in_transit": Payout.Status.IN_TRANSIT,
+    "paid": Payout.Status.ARRIVED,
+    "failed": Payout.Status.BANK_FAILED,
+    "canceled": Payout.Status.SENT,
+}
 # Within one Stripe payout states only move forward; "paid" may still turn "failed" (a bank
 # can return a payout after Stripe saw it paid), never the other way round.
-_RANK: dict[str, int] = {Payout.Status.SENT: 0, Payout.Status.IN_TRANSIT: 1, Payout.Status.ARRIVED: 2,
-         Payout.Status.BANK_FAILED: 3}
+_RANK: dict[str, int] = {
+    Payout.Status.SENT: 0,
+    Payout.Status.IN_TRANSIT: 1,
+    Payout.Status.ARRIVED: 2,
+    Payout.Status.BANK_FAILED: 3,
+}
 
 
 def payout_event_sources(*, account_id: str, stripe_payout: dict[str, Any]) -> list[dict[str, Any]]:
@@ -566,16 +703,18 @@ def payout_event_sources(*, account_id: str, stripe_payout: dict[str, Any]) -> l
         found = gateway.transfer_find(transfer_group=payout.transfer_group)
         if found is not None:
             record_transfer(payout_id=payout.pk, transfer=found)
-    for payout in Payout.objects.filter(connected_account=account, stripe_transfer_id__isnull=False,
-                                        stripe_destination_payment__isnull=True):
+    for payout in Payout.objects.filter(
+        connected_account=account, stripe_transfer_id__isnull=False, stripe_destination_payment__isnull=True
+    ):
         assert payout.stripe_transfer_id is not None  # the filter's
         record_transfer(payout_id=payout.pk, transfer=gateway.transfer_retrieve(transfer_id=payout.stripe_transfer_id))
     return gateway.payout_balance_transactions(account_id=account_id, payout_id=stripe_payout["id"])
 
 
 @transaction.atomic
-def payout_apply_account_payout(*, account_id: str, stripe_payout: dict[str, Any],
-                                sources: list[dict[str, Any]]) -> list[tuple[Payout, str]]:
+def payout_apply_account_payout(
+    *, account_id: str, stripe_payout: dict[str, Any], sources: list[dict[str, Any]]
+) -> list[tuple[Payout, str]]:
     """Bring our payouts to what one of the connected account's payouts says (its status in
     the event), whatever order the events arrive in: `payment` balance transactions name
     our transfers' payments; `payout_failure` ones name an earlier payout whose money this
@@ -588,8 +727,15 @@ def payout_apply_account_payout(*, account_id: str, stripe_payout: dict[str, Any
         return []
     payments = [_id_of(t.get("source")) for t in sources if t.get("type") == "payment"]
     failed_payouts = [_id_of(t.get("source")) for t in sources if t.get("type") == "payout_failure"]
-    matched = Payout.objects.select_for_update().filter(connected_account=account).filter(
-        Q(stripe_destination_payment__in=payments) | Q(stripe_payout_id__in=failed_payouts) | Q(stripe_payout_id=po_id))
+    matched = (
+        Payout.objects.select_for_update()
+        .filter(connected_account=account)
+        .filter(
+            Q(stripe_destination_payment__in=payments)
+            | Q(stripe_payout_id__in=failed_payouts)
+            | Q(stripe_payout_id=po_id)
+        )
+    )
     created = int(stripe_payout.get("created") or 0)
     changes = []
     for payout in matched.order_by("pk"):
@@ -621,8 +767,7 @@ def payout_apply_account_payout(*, account_id: str, stripe_payout: dict[str, Any
         elif target == Payout.Status.BANK_FAILED:
             payout.failed_at = now
             payout.failure_code = str(stripe_payout.get("failure_code") or "payout_failed")[:64]
-            payout.failure_reason = str(stripe_payout.get("failure_message")
-                                        or "Your bank returned the payout.")
+            payout.failure_reason = str(stripe_payout.get("failure_message") or "Your bank returned the payout.")
             fields += ["failed_at", "failure_code", "failure_reason"]
         payout.save(update_fields=list(dict.fromkeys(fields)))
         changes.append((payout, old))

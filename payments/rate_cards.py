@@ -2,6 +2,7 @@
 records why (policy, audit); this module keeps the card's own invariants: amounts are
 non-negative integer minor units, versions only grow, and a published card is never
 edited (a new version is drafted and published instead)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,9 +15,18 @@ from payments.models import RateCard
 
 # The terms a draft may set; everything else (program, version, published_at) is the engine's.
 TERMS = (
-    "currency", "hourly_rate_minor", "pay_floor_hourly_minor", "share_bonus_minor", "bounty_low_minor",
-    "bounty_medium_minor", "bounty_high_minor", "bounty_critical_minor", "marketing_licence_minor",
-    "daily_time_cap_minutes", "minimum_payout_minor", "notes",
+    "currency",
+    "hourly_rate_minor",
+    "pay_floor_hourly_minor",
+    "share_bonus_minor",
+    "bounty_low_minor",
+    "bounty_medium_minor",
+    "bounty_high_minor",
+    "bounty_critical_minor",
+    "marketing_licence_minor",
+    "daily_time_cap_minutes",
+    "minimum_payout_minor",
+    "notes",
 )
 AMOUNTS = tuple(t for t in TERMS if t.endswith("_minor"))
 
@@ -69,11 +79,14 @@ def rate_card_publish(*, card_id: int) -> tuple[RateCard, RateCard | None]:
     card = RateCard.objects.select_for_update().get(pk=card_id)
     if card.published_at is not None:
         raise RateCardImmutable(f"Rate card version {card.version} is already published; draft a new version.")
-    previous = (RateCard.objects.filter(program_id=card.program_id, published_at__isnull=False)
-                .order_by("-version").first())
+    previous = (
+        RateCard.objects.filter(program_id=card.program_id, published_at__isnull=False).order_by("-version").first()
+    )
     if previous is not None and previous.version > card.version:
-        raise RateCardImmutable(f"Version {card.version} is older than the published version {previous.version}; "
-                                "draft a new version.", field="version")
+        raise RateCardImmutable(
+            f"Version {card.version} is older than the published version {previous.version}; draft a new version.",
+            field="version",
+        )
     card.published_at = timezone.now()
     card.save(update_fields=["published_at"])
     return card, previous

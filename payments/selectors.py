@@ -1,5 +1,6 @@
 """Engine reads: rate cards, balances and ledger lines, for the platform's pages, API,
 payout runs and reports."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,9 +22,7 @@ _PAID = Q(kind=Kind.PAYOUT) | Q(kind=Kind.REVERSAL, reverses__kind=Kind.PAYOUT)
 
 
 def current_rate_card(*, program_id: int) -> RateCard | None:
-    return (
-        RateCard.objects.filter(program_id=program_id, published_at__isnull=False).order_by("-version").first()
-    )
+    return RateCard.objects.filter(program_id=program_id, published_at__isnull=False).order_by("-version").first()
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,14 @@ class Balance:
         return format_minor(self.unpaid, self.currency)
 
 
-def _entries(*, artist: Any = None, program_id: int | None = None, currency: str | None = None,
-             start: dt.datetime | None = None, end: dt.datetime | None = None) -> QuerySet[LedgerEntry]:
+def _entries(
+    *,
+    artist: Any = None,
+    program_id: int | None = None,
+    currency: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> QuerySet[LedgerEntry]:
     qs = LedgerEntry.objects.all()
     if artist is not None:
         qs = qs.filter(artist_id=getattr(artist, "pk", artist))
@@ -71,7 +76,8 @@ def balances_for(*, artist: Any, program_id: int | None = None) -> list[Balance]
     """The artist's balance per currency (most used first). Earned counts every entry that
     is not money paid out, so adjustments and reversals of earnings reduce it."""
     rows = (
-        _entries(artist=artist, program_id=program_id).values("currency")
+        _entries(artist=artist, program_id=program_id)
+        .values("currency")
         .annotate(total=Sum("amount_minor"), paid_out=Sum("amount_minor", filter=_PAID))
         .order_by("currency")
     )
@@ -89,8 +95,13 @@ def balance_for(*, artist: Any, currency: str, program_id: int | None = None) ->
     return Balance(currency=currency, earned=0, paid=0, unpaid=0)
 
 
-def unpaid_balances(*, program_id: int | None = None, currency: str | None = None,
-                    as_of: dt.datetime | None = None, by_program: bool = False) -> list[dict[str, Any]]:
+def unpaid_balances(
+    *,
+    program_id: int | None = None,
+    currency: str | None = None,
+    as_of: dt.datetime | None = None,
+    by_program: bool = False,
+) -> list[dict[str, Any]]:
     """What each artist is owed (unpaid > 0), per artist and currency, counting entries
     created before `as_of`: the input of a payout run. Rows: {artist_id, currency,
     unpaid_minor}, ordered by artist id; with `by_program`, per program too (rows carry
@@ -104,16 +115,19 @@ def unpaid_balances(*, program_id: int | None = None, currency: str | None = Non
     if as_of is not None:
         qs = qs.filter(Q(created_at__lt=as_of) | _PAID)
     keys = ("artist_id", "program_id", "currency") if by_program else ("artist_id", "currency")
-    rows = (
-        qs.values(*keys).annotate(unpaid_minor=Sum("amount_minor"))
-        .filter(unpaid_minor__gt=0).order_by(*keys)
-    )
+    rows = qs.values(*keys).annotate(unpaid_minor=Sum("amount_minor")).filter(unpaid_minor__gt=0).order_by(*keys)
     return [dict(row) for row in rows]
 
 
-def ledger_sum(*, artist: Any, program_id: int | None = None, currency: str | None = None,
-               kinds: Iterable[str] | None = None, start: dt.datetime | None = None,
-               end: dt.datetime | None = None) -> int:
+def ledger_sum(
+    *,
+    artist: Any,
+    program_id: int | None = None,
+    currency: str | None = None,
+    kinds: Iterable[str] | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> int:
     qs = _entries(artist=artist, program_id=program_id, currency=currency, start=start, end=end)
     if kinds is not None:
         qs = qs.filter(kind__in=list(kinds))
@@ -134,11 +148,16 @@ def entries_for_sources(*, source_type: str, source_ids: Iterable[Any]) -> dict[
 
 # --- payouts ------------------------------------------------------------------------------
 
+
 def payouts_for_artist(*, artist: Any) -> QuerySet[Payout]:
     from payments.models import Payout
 
-    return (Payout.objects.filter(artist_id=getattr(artist, "pk", artist))
-            .select_related("run", "run__program").prefetch_related("lines__program").order_by("-created_at", "-id"))
+    return (
+        Payout.objects.filter(artist_id=getattr(artist, "pk", artist))
+        .select_related("run", "run__program")
+        .prefetch_related("lines__program")
+        .order_by("-created_at", "-id")
+    )
 
 
 def payout_totals_by_status(*, run_id: int | None = None) -> list[dict[str, Any]]:
@@ -148,8 +167,14 @@ def payout_totals_by_status(*, run_id: int | None = None) -> list[dict[str, Any]
     from payments.models import Payout
 
     qs = Payout.objects.all() if run_id is None else Payout.objects.filter(run_id=run_id)
-    return cast(list[dict[str, Any]], list(qs.values("status", "currency").annotate(count=Count("id"), amount_minor=Sum("amount_minor"))
-                .order_by("status", "currency")))
+    return cast(
+        list[dict[str, Any]],
+        list(
+            qs.values("status", "currency")
+            .annotate(count=Count("id"), amount_minor=Sum("amount_minor"))
+            .order_by("status", "currency")
+        ),
+    )
 
 
 def run_lines_by_program(*, run_id: int) -> list[dict[str, Any]]:
@@ -158,10 +183,15 @@ def run_lines_by_program(*, run_id: int) -> list[dict[str, Any]]:
 
     from payments.models import PayoutLine
 
-    return cast(list[dict[str, Any]], list(PayoutLine.objects.filter(payout__run_id=run_id)
-                .values("program_id", "program__name", "payout__currency", "payout__status")
-                .annotate(amount_minor=Sum("amount_minor"), payouts=Count("payout_id", distinct=True))
-                .order_by("program__name", "payout__currency", "payout__status")))
+    return cast(
+        list[dict[str, Any]],
+        list(
+            PayoutLine.objects.filter(payout__run_id=run_id)
+            .values("program_id", "program__name", "payout__currency", "payout__status")
+            .annotate(amount_minor=Sum("amount_minor"), payouts=Count("payout_id", distinct=True))
+            .order_by("program__name", "payout__currency", "payout__status")
+        ),
+    )
 
 
 def run_composition_by_kind(*, run: Any) -> list[dict[str, Any]]:
@@ -170,8 +200,9 @@ def run_composition_by_kind(*, run: Any) -> list[dict[str, Any]]:
     earlier payouts and reversals). Per currency these sum to the run's planned total."""
     from payments.models import PayoutLine
 
-    pairs = list(PayoutLine.objects.filter(payout__run_id=run.pk).values_list("payout__artist_id", "program_id")
-                 .distinct())
+    pairs = list(
+        PayoutLine.objects.filter(payout__run_id=run.pk).values_list("payout__artist_id", "program_id").distinct()
+    )
     if not pairs:
         return []
     cutoff = min(run.as_of, run.created_at)
@@ -182,21 +213,34 @@ def run_composition_by_kind(*, run: Any) -> list[dict[str, Any]]:
         by_program.setdefault(program_id, []).append(artist_id)
     for program_id, artist_ids in by_program.items():
         condition |= Q(program_id=program_id, artist_id__in=artist_ids)
-    return cast(list[dict[str, Any]], list(LedgerEntry.objects.filter(condition).filter(counted)
-                                           .values("kind", "currency").annotate(amount_minor=Sum("amount_minor"))
-                                           .order_by("currency", "kind")))
+    return cast(
+        list[dict[str, Any]],
+        list(
+            LedgerEntry.objects.filter(condition)
+            .filter(counted)
+            .values("kind", "currency")
+            .annotate(amount_minor=Sum("amount_minor"))
+            .order_by("currency", "kind")
+        ),
+    )
 
 
-def period_ledger_by_kind(*, start: dt.datetime, end: dt.datetime,
-                          program_id: int | None = None) -> list[dict[str, Any]]:
+def period_ledger_by_kind(
+    *, start: dt.datetime, end: dt.datetime, program_id: int | None = None
+) -> list[dict[str, Any]]:
     """Ledger movements in [start, end) per program, currency and kind."""
-    return cast(list[dict[str, Any]], list(_entries(program_id=program_id, start=start, end=end)
-                .values("program_id", "program__name", "currency", "kind")
-                .annotate(amount_minor=Sum("amount_minor")).order_by("program__name", "currency", "kind")))
+    return cast(
+        list[dict[str, Any]],
+        list(
+            _entries(program_id=program_id, start=start, end=end)
+            .values("program_id", "program__name", "currency", "kind")
+            .annotate(amount_minor=Sum("amount_minor"))
+            .order_by("program__name", "currency", "kind")
+        ),
+    )
 
 
-def period_payout_lines(*, start: dt.datetime, end: dt.datetime,
-                        program_id: int | None = None) -> QuerySet[PayoutLine]:
+def period_payout_lines(*, start: dt.datetime, end: dt.datetime, program_id: int | None = None) -> QuerySet[PayoutLine]:
     """Payout lines whose transfer was sent in [start, end)."""
     from payments.models import PayoutLine
 
@@ -207,6 +251,7 @@ def period_payout_lines(*, start: dt.datetime, end: dt.datetime,
 
 
 # --- statements ------------------------------------------------------------------------------
+
 
 @dataclass
 class StatementPart:
@@ -237,17 +282,25 @@ def payout_statement(*, payout: Any) -> list[StatementPart]:
     parts = []
     settled_statuses = list(Payout.PAID_OUT)
     for line in payout.lines.select_related("program").order_by("program__name", "pk"):
-        base = LedgerEntry.objects.filter(artist_id=payout.artist_id, program_id=line.program_id,
-                                          currency=payout.currency)
-        counted = list(base.filter(_counted_by_run(payout.run)).select_related("program", "reverses")
-                       .order_by("created_at", "pk"))
+        base = LedgerEntry.objects.filter(
+            artist_id=payout.artist_id, program_id=line.program_id, currency=payout.currency
+        )
+        counted = list(
+            base.filter(_counted_by_run(payout.run)).select_related("program", "reverses").order_by("created_at", "pk")
+        )
         counted_ids = {entry.pk for entry in counted}
-        earlier = (PayoutLine.objects.filter(payout__artist_id=payout.artist_id, program_id=line.program_id,
-                                             payout__currency=payout.currency, payout__run__created_at__lte=
-                                             payout.run.created_at)
-                   .exclude(payout_id=payout.pk).filter(ledger_entry__isnull=False)
-                   .filter(Q(payout__status__in=settled_statuses) | Q(payout__status=Payout.Status.REVERSED))
-                   .select_related("payout__run"))
+        earlier = (
+            PayoutLine.objects.filter(
+                payout__artist_id=payout.artist_id,
+                program_id=line.program_id,
+                payout__currency=payout.currency,
+                payout__run__created_at__lte=payout.run.created_at,
+            )
+            .exclude(payout_id=payout.pk)
+            .filter(ledger_entry__isnull=False)
+            .filter(Q(payout__status__in=settled_statuses) | Q(payout__status=Payout.Status.REVERSED))
+            .select_related("payout__run")
+        )
         # An id may be None (a line not yet reversed): such a group is never settled.
         settled: set[int | None] = set()
         for other in earlier:
@@ -261,6 +314,12 @@ def payout_statement(*, payout: Any) -> list[StatementPart]:
         entries = [entry for entry in counted if entry.pk not in settled]
         if sum(entry.amount_minor for entry in entries) != line.amount_minor:
             entries = counted
-        parts.append(StatementPart(program_id=line.program_id, program_name=line.program.name,
-                                   amount_minor=line.amount_minor, entries=entries))
+        parts.append(
+            StatementPart(
+                program_id=line.program_id,
+                program_name=line.program.name,
+                amount_minor=line.amount_minor,
+                entries=entries,
+            )
+        )
     return parts

@@ -8,6 +8,7 @@ row updates, done right after in its own transaction (a failure is recorded on t
 row and retried by `webhook_retry_failed`, or by Stripe's own redelivery). A payout event
 first reads, outside that transaction, which payments the payout carries (Stripe's payout
 reconciliation); matching is always within the event's `account`."""
+
 from __future__ import annotations
 
 import logging
@@ -49,13 +50,16 @@ def _account_updated(event: WebhookEvent, obj: dict[str, Any], prepared: Any) ->
 
 
 def _transfer(event: WebhookEvent, obj: dict[str, Any], prepared: Any) -> list[Any]:
-    return [("payout", payout, old) for payout, old in
-            payout_apply_transfer_event(event_type=event.type, transfer=obj)]
+    return [("payout", payout, old) for payout, old in payout_apply_transfer_event(event_type=event.type, transfer=obj)]
 
 
 def _account_payout(event: WebhookEvent, obj: dict[str, Any], prepared: Any) -> list[Any]:
-    return [("payout", payout, old) for payout, old in
-            payout_apply_account_payout(account_id=event.account, stripe_payout=obj, sources=prepared or [])]
+    return [
+        ("payout", payout, old)
+        for payout, old in payout_apply_account_payout(
+            account_id=event.account, stripe_payout=obj, sources=prepared or []
+        )
+    ]
 
 
 def _payout_sources(event: WebhookEvent, obj: dict[str, Any]) -> list[dict[str, Any]]:
@@ -80,9 +84,13 @@ def webhook_receive(*, payload: bytes, signature_header: str | None, endpoint: s
     event = gateway.event_verify(payload=payload, signature_header=signature_header, endpoint=endpoint)
     try:
         with transaction.atomic():
-            row = WebhookEvent.objects.create(stripe_event_id=event["id"][:80], type=event["type"][:80],
-                                              payload=event, endpoint=endpoint,
-                                              account=str(event.get("account") or "")[:64])
+            row = WebhookEvent.objects.create(
+                stripe_event_id=event["id"][:80],
+                type=event["type"][:80],
+                payload=event,
+                endpoint=endpoint,
+                account=str(event.get("account") or "")[:64],
+            )
         return Outcome(event=row, created=True)
     except IntegrityError:
         return Outcome(event=WebhookEvent.objects.get(stripe_event_id=event["id"][:80]), created=False)
@@ -118,13 +126,16 @@ def webhook_process(*, event_id: int) -> Outcome:
     except Exception as exc:  # recorded on the row; Stripe redelivers on our non-2xx answer
         log.exception("webhook event %s failed", event_id)
         WebhookEvent.objects.filter(pk=event_id).exclude(status=WebhookEvent.Status.PROCESSED).update(
-            status=WebhookEvent.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
-            attempts=F("attempts") + 1)
+            status=WebhookEvent.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], attempts=F("attempts") + 1
+        )
         outcome.event.refresh_from_db()
     return outcome
 
 
 def webhook_retry_failed(*, limit: int = 100) -> list[Outcome]:
-    ids = list(WebhookEvent.objects.filter(status__in=[WebhookEvent.Status.FAILED, WebhookEvent.Status.RECEIVED])
-               .order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
+    ids = list(
+        WebhookEvent.objects.filter(status__in=[WebhookEvent.Status.FAILED, WebhookEvent.Status.RECEIVED])
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
     return [webhook_process(event_id=pk) for pk in ids]

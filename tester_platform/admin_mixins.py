@@ -5,6 +5,7 @@ every write is a service that asks the one policy and writes an audit event. The
 for superusers (who passed their second factor, see StaffTwoFactorMiddleware) and shows
 domain models read-only; what it may change it changes through admin actions that call
 the same services."""
+
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 

@@ -25,6 +25,7 @@ Registered with kombu as the `atelierfs://` scheme when this module is imported;
 settings import it whenever the broker URL is `atelierfs://` (the default) or
 `filesystem://`, which maps here too (see the README, "The embedded broker").
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -111,15 +112,25 @@ class Channel(filesystem.Channel):
 
     @cached_property
     def _checked_folders(self) -> bool:
-        pairs = ((self.staging_folder, self.data_folder_out), (self.processed_folder, self.data_folder_in),
-                 (self.quarantine_folder, self.data_folder_in))
-        for folder in {self.staging_folder, self.processed_folder, self.quarantine_folder,
-                       self.data_folder_in, self.data_folder_out}:
+        pairs = (
+            (self.staging_folder, self.data_folder_out),
+            (self.processed_folder, self.data_folder_in),
+            (self.quarantine_folder, self.data_folder_in),
+        )
+        for folder in {
+            self.staging_folder,
+            self.processed_folder,
+            self.quarantine_folder,
+            self.data_folder_in,
+            self.data_folder_out,
+        }:
             os.makedirs(folder, exist_ok=True)
         for folder, queue_folder in pairs:
             if os.stat(folder).st_dev != os.stat(queue_folder).st_dev:
-                raise ChannelError(f"Broker folder {folder!r} is not on the filesystem of {queue_folder!r}: "
-                                   "messages move between them by rename, which must not cross filesystems")
+                raise ChannelError(
+                    f"Broker folder {folder!r} is not on the filesystem of {queue_folder!r}: "
+                    "messages move between them by rename, which must not cross filesystems"
+                )
         return True
 
     # --- messages --------------------------------------------------------------------
@@ -135,7 +146,7 @@ class Channel(filesystem.Channel):
             fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 while data:
-                    data = data[os.write(fd, data):]
+                    data = data[os.write(fd, data) :]
                 if self.fsync:
                     os.fsync(fd)
             finally:
@@ -184,8 +195,13 @@ class Channel(filesystem.Channel):
             os.rename(claimed, target)
         except OSError as exc:
             target = f"{claimed} (could not move it: {exc})"
-        logger.error("broker: message file %s on queue %r is %s; quarantined at %s, the consumer goes on",
-                     name, queue, problem, target)
+        logger.error(
+            "broker: message file %s on queue %r is %s; quarantined at %s, the consumer goes on",
+            name,
+            queue,
+            problem,
+            target,
+        )
 
     # --- exchange tables (fanout) ----------------------------------------------------
     def get_table(self, exchange):
@@ -205,8 +221,9 @@ class Channel(filesystem.Channel):
         try:
             return [filesystem.exchange_queue_t(*entry) for entry in loads(bytes_to_str(raw))]
         except Exception as exc:  # a damaged table must not stop deliveries to other exchanges
-            logger.error("broker: exchange table %s is undecodable (%s: %s); treated as empty",
-                         file, type(exc).__name__, exc)
+            logger.error(
+                "broker: exchange table %s is undecodable (%s: %s); treated as empty", file, type(exc).__name__, exc
+            )
             return []
 
     def _update_table(self, exchange, change, *, create: bool) -> None:

@@ -1,4 +1,5 @@
 """The Celery app shared by web, workers and beat. Tasks are discovered by app label."""
+
 import os
 
 from celery import Celery

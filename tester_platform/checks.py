@@ -9,6 +9,7 @@ settings.py raises ConfigurationError at start-up, and a deploy system check
 
 Importable from settings.py: Django's check framework is imported only where it is used.
 """
+
 from __future__ import annotations
 
 from tester_platform.audit.keys import DEMO_AUDIT_CHAIN_KEY
@@ -17,34 +18,46 @@ _DEMO_AUDIT_CHAIN_SECRET = DEMO_AUDIT_CHAIN_KEY.partition(":")[2]
 
 # Every secret value that exists in the repository. A new demo default or placeholder goes
 # here too (tests/core/test_production_secrets.py reads .env.example and the Procfile).
-SHIPPED_SECRETS: frozenset[str] = frozenset({
-    # settings.py demo defaults (the Stripe one is also the Procfile's and the local
-    # Stripe server's default webhook secret)
-    "demo-only-insecure-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-    "sk_test_atelier_local",
-    "whsec_atelier_local",
-    "demo-metrics-token",
-    DEMO_AUDIT_CHAIN_KEY,
-    _DEMO_AUDIT_CHAIN_SECRET,
-    # .env.example placeholders
-    "change-me-to-50-or-more-random-characters-0123456789abcdefghijkl",
-    "sk_live_...",
-    "whsec_...",
-    "change-me-to-a-long-random-metrics-token",
-    "k1:change-me-to-32-or-more-random-characters-0123456789",
-    "change-me-to-32-or-more-random-characters-0123456789",
-})
+SHIPPED_SECRETS: frozenset[str] = frozenset(
+    {
+        # settings.py demo defaults (the Stripe one is also the Procfile's and the local
+        # Stripe server's default webhook secret)
+        "demo-only-insecure-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "sk_test_atelier_local",
+        "whsec_atelier_local",
+        "demo-metrics-token",
+        DEMO_AUDIT_CHAIN_KEY,
+        _DEMO_AUDIT_CHAIN_SECRET,
+        # .env.example placeholders
+        "change-me-to-50-or-more-random-characters-0123456789abcdefghijkl",
+        "sk_live_...",
+        "whsec_...",
+        "change-me-to-a-long-random-metrics-token",
+        "k1:change-me-to-32-or-more-random-characters-0123456789",
+        "change-me-to-32-or-more-random-characters-0123456789",
+    }
+)
 
 
-def production_secret_problems(*, secret_key: str, stripe_secret_key: str, stripe_webhook_secret: str,
-                               metrics_token: str, audit_chain_keys: dict[str, str],
-                               stripe_connect_webhook_secret: str | None = None) -> list[str]:
+def production_secret_problems(
+    *,
+    secret_key: str,
+    stripe_secret_key: str,
+    stripe_webhook_secret: str,
+    metrics_token: str,
+    audit_chain_keys: dict[str, str],
+    stripe_connect_webhook_secret: str | None = None,
+) -> list[str]:
     """What is wrong with production's secrets; empty means nothing. Never echoes a value."""
     problems = []
     shipped = "is a value shipped in the repository (a demo default or an .env.example placeholder); set your own"
-    for name, value in (("SECRET_KEY", secret_key), ("STRIPE_SECRET_KEY", stripe_secret_key),
-                        ("STRIPE_WEBHOOK_SECRET", stripe_webhook_secret), ("METRICS_TOKEN", metrics_token),
-                        ("STRIPE_CONNECT_WEBHOOK_SECRET", stripe_connect_webhook_secret or "")):
+    for name, value in (
+        ("SECRET_KEY", secret_key),
+        ("STRIPE_SECRET_KEY", stripe_secret_key),
+        ("STRIPE_WEBHOOK_SECRET", stripe_webhook_secret),
+        ("METRICS_TOKEN", metrics_token),
+        ("STRIPE_CONNECT_WEBHOOK_SECRET", stripe_connect_webhook_secret or ""),
+    ):
         if value and value.strip() in SHIPPED_SECRETS:
             problems.append(f"{name} {shipped}")
     if not stripe_webhook_secret:
@@ -52,8 +65,9 @@ def production_secret_problems(*, secret_key: str, stripe_secret_key: str, strip
         problems.append("STRIPE_WEBHOOK_SECRET must be set in production (the endpoint's whsec_... signing secret)")
     if stripe_connect_webhook_secret is not None and not stripe_connect_webhook_secret:
         # Payouts reach "arrived" or "bank failed" only through the Connect endpoint's events.
-        problems.append("STRIPE_CONNECT_WEBHOOK_SECRET must be set in production (the Connect endpoint's "
-                        "whsec_... signing secret)")
+        problems.append(
+            "STRIPE_CONNECT_WEBHOOK_SECRET must be set in production (the Connect endpoint's whsec_... signing secret)"
+        )
     if stripe_connect_webhook_secret and stripe_connect_webhook_secret == stripe_webhook_secret:
         problems.append("STRIPE_CONNECT_WEBHOOK_SECRET must differ from STRIPE_WEBHOOK_SECRET (two endpoints)")
     if not audit_chain_keys:

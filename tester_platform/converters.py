@@ -1,4 +1,5 @@
 """URL converters shared by the product's apps (registered once, on import)."""
+
 from django.urls import register_converter
 
 

@@ -3,6 +3,7 @@
 A typo in production configuration must stop the process at start-up, not surface as
 odd behaviour hours later (the Healthchecks `envbool` approach).
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ status) and in the API (problem details, tester_platform.api.problems).
 Three families share one shape — `message`, `code`, `field` (or None), `http_status` — the
 platform's DomainError below and the engines' GenerationError and PaymentsError, which keep
 their own bases because the engines never import the product."""
+
 from __future__ import annotations
 
 from typing import Protocol

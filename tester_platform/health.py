@@ -8,6 +8,7 @@ It answers within DEADLINE_SECONDS whatever is down: the checks run at once, eac
 own daemon thread, and one that has not finished by the deadline is reported failing
 (a black-holed broker or database accepts a connection and never answers; the clients'
 own timeouts end such a thread soon after). A load balancer's probe must never hang."""
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,9 @@ def _check_broker() -> None:
     url = getattr(settings, "CELERY_BROKER_WRITE_URL", None) or settings.CELERY_BROKER_URL
     bounded = {"socket_connect_timeout": BROKER_TIMEOUT_SECONDS, "socket_timeout": BROKER_TIMEOUT_SECONDS}
     options = bounded if url.startswith(("redis://", "rediss://", "sentinel://")) else None
-    with celery_app.connection_for_write(url=url, connect_timeout=BROKER_TIMEOUT_SECONDS,
-                                         transport_options=options) as conn:
+    with celery_app.connection_for_write(
+        url=url, connect_timeout=BROKER_TIMEOUT_SECONDS, transport_options=options
+    ) as conn:
         conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
 
 

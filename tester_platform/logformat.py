@@ -1,4 +1,5 @@
 """JSON log lines for production: one object per line, with the job id a worker is on."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Markdown written by staff (announcements, assignment instructions), rendered and then
 sanitised: never trusted as HTML."""
+
 from __future__ import annotations
 
 import markdown

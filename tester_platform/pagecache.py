@@ -43,6 +43,7 @@ The cache therefore only has to be right about what a page *shows*; who may see 
 decided on every request. It costs one query for the user (and one for a staff page's
 roles), none where the two-factor middleware has already loaded them (production).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,6 +93,7 @@ def user_scope(user_id) -> str:
 
 # --- what each model's rows belong to ---------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PageScopes:
     """people: paths from a row to the users whose pages show it ("artist",
@@ -125,8 +127,10 @@ THIRD_PARTY: dict[str, PageScopes] = {
     "auth.Group": pages("user"),  # roles are group names: renaming or deleting one changes its members' pages
     "auth.Permission": no_pages("roles are group names; no page reads permissions"),
     "contenttypes.ContentType": no_pages("framework bookkeeping, written by migrations"),
-    "sessions.Session": no_pages("written on every sign-in; a page is keyed by its session key, and a hit runs the "
-                                 "page's access check on the user the session names"),
+    "sessions.Session": no_pages(
+        "written on every sign-in; a page is keyed by its session key, and a hit runs the "
+        "page's access check on the user the session names"
+    ),
     "admin.LogEntry": no_pages("the admin's own history, shown only in the admin"),
     "account.EmailAddress": pages("user"),  # allauth: the person's addresses and their verification
     "account.EmailConfirmation": no_pages("a pending confirmation key; its address row is what changes"),
@@ -182,8 +186,11 @@ def _resolve(model: type[Model], path: str) -> _Path:
 def _user_links(model: type[Model]) -> set[str]:
     """The model's own fields that point at a person (foreign keys and many-to-many)."""
     user_model = get_user_model()
-    return {f.name for f in model._meta.get_fields()
-            if f.is_relation and not f.auto_created and f.related_model is user_model}
+    return {
+        f.name
+        for f in model._meta.get_fields()
+        if f.is_relation and not f.auto_created and f.related_model is user_model
+    }
 
 
 def declare(declarations: Mapping[str, PageScopes]) -> None:
@@ -195,8 +202,9 @@ def declare(declarations: Mapping[str, PageScopes]) -> None:
         paths = tuple(_resolve(model, path) for path in scopes.people)
         for name in scopes.others:
             if name not in _user_links(model):
-                raise ImproperlyConfigured(f"{model._meta.label}: others names {name!r}, which is not a link "
-                                           "to a person")
+                raise ImproperlyConfigured(
+                    f"{model._meta.label}: others names {name!r}, which is not a link to a person"
+                )
         if _DECLARED.get(model, scopes) != scopes:
             raise ImproperlyConfigured(f"{model._meta.label}: declared twice with different page-cache scopes")
         _DECLARED[model], _PATHS[model] = scopes, paths
@@ -283,22 +291,31 @@ def check_declarations(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             continue
         declared = _DECLARED.get(model)
         if declared is None:
-            errors.append(checks.Error(
-                f"{model._meta.label} has no page-cache declaration",
-                hint="Declare it in its app's AppConfig.ready with pagecache.declare({...: pages(...)}) or "
-                     "no_pages(reason); a third-party model in pagecache.THIRD_PARTY.",
-                obj=model, id="pagecache.E001"))
+            errors.append(
+                checks.Error(
+                    f"{model._meta.label} has no page-cache declaration",
+                    hint="Declare it in its app's AppConfig.ready with pagecache.declare({...: pages(...)}) or "
+                    "no_pages(reason); a third-party model in pagecache.THIRD_PARTY.",
+                    obj=model,
+                    id="pagecache.E001",
+                )
+            )
         elif not declared.no_pages:
             heads = {path.split("__")[0] for path in declared.people} | set(declared.others)
             for name in sorted(_user_links(model) - heads):
-                errors.append(checks.Error(
-                    f"{model._meta.label}.{name} links to a person but is neither a page scope nor in others",
-                    hint="Add it to pages(...) if that person's pages show the row, else to others=(...).",
-                    obj=model, id="pagecache.E002"))
+                errors.append(
+                    checks.Error(
+                        f"{model._meta.label}.{name} links to a person but is neither a page scope nor in others",
+                        hint="Add it to pages(...) if that person's pages show the row, else to others=(...).",
+                        obj=model,
+                        id="pagecache.E002",
+                    )
+                )
     return errors
 
 
 # --- versions -------------------------------------------------------------------------------
+
 
 def _bump_now(scopes: Iterable[str]) -> None:
     try:
@@ -378,6 +395,7 @@ def on_engine_write(sender, artist_ids=(), **kwargs) -> None:
 
 # --- bulk writes: Django sends no signal for these, so they go through here --------------------
 
+
 def _moves_people(model: type[Model], fields: Iterable[str]) -> bool:
     declared = _declaration(model)
     if declared is None or declared.no_pages:
@@ -424,6 +442,7 @@ def bulk_update(model: type[Model], objs: Iterable[Model], fields: Iterable[str]
 
 # --- the page decorator -----------------------------------------------------------------------
 
+
 def _has_pending_messages(request) -> bool:
     return bool(request.COOKIES.get("messages")) or "_messages" in request.session
 
@@ -465,11 +484,22 @@ def cached_page(*, access: Callable, scopes: tuple[str, ...], params: tuple[str,
             if not user.is_authenticated or not session_key or _has_pending_messages(request):
                 return view(request, *args, **kwargs)
             page_scopes = [user_scope(user.pk), *scopes]
-            key = PAGE_PREFIX + hashlib.sha256("\x1f".join([
-                view.__module__, view.__qualname__, session_key, request.path,
-                *(f"{name}={request.GET.get(name, '')}" for name in params),
-                request.headers.get("HX-Request", ""), *page_scopes,
-            ]).encode()).hexdigest()
+            key = (
+                PAGE_PREFIX
+                + hashlib.sha256(
+                    "\x1f".join(
+                        [
+                            view.__module__,
+                            view.__qualname__,
+                            session_key,
+                            request.path,
+                            *(f"{name}={request.GET.get(name, '')}" for name in params),
+                            request.headers.get("HX-Request", ""),
+                            *page_scopes,
+                        ]
+                    ).encode()
+                ).hexdigest()
+            )
             try:
                 versions, stored = _lookup(key, page_scopes)
             except Exception:
@@ -480,10 +510,17 @@ def cached_page(*, access: Callable, scopes: tuple[str, ...], params: tuple[str,
                 response["X-Page-Cache"] = "hit"
                 return response
             response = view(request, *args, **kwargs)
-            rendered_for_this_session = (request.user.is_authenticated and request.user.pk == user.pk
-                                         and request.session.session_key == session_key)
-            if (response.status_code == 200 and rendered_for_this_session and not response.streaming
-                    and not response.cookies):
+            rendered_for_this_session = (
+                request.user.is_authenticated
+                and request.user.pk == user.pk
+                and request.session.session_key == session_key
+            )
+            if (
+                response.status_code == 200
+                and rendered_for_this_session
+                and not response.streaming
+                and not response.cookies
+            ):
                 if hasattr(response, "render") and callable(response.render):
                     response.render()
                 try:

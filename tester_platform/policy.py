@@ -17,6 +17,7 @@ those paths were authorized by configuration, not by a person.
 
 Denials are domain errors: staff of other programs get 404 (this program's objects'
 existence is not theirs to learn), everything else 403 with a code saying why."""
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -123,8 +124,11 @@ def authorize(actor, act: Act, *, program=None, subject=None) -> None:
     if not _has_act(actor, act, program_id):
         # Staff of other programs do not learn that this program's objects exist; anyone
         # else (an artist of the program) is simply told no.
-        if (program_id is not None and is_staff_member(actor)
-                and not programs_for(actor, Act.READ).filter(pk=program_id).exists()):
+        if (
+            program_id is not None
+            and is_staff_member(actor)
+            and not programs_for(actor, Act.READ).filter(pk=program_id).exists()
+        ):
             raise NotFound("No such object among your programs.")
         raise PolicyDenied(_DENIED[act])
     if not second_factor_passed(actor):

@@ -1,6 +1,7 @@
 """Atelier settings. Everything that differs between a laptop demo and production comes
 from the environment (see README "Configuration"); `ATELIER_MODE` picks the defaults.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -212,8 +213,12 @@ STORAGES = {
     "default": (
         {
             "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": _s3_bucket, "default_acl": "private", "querystring_auth": True,
-                        "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None},
+            "OPTIONS": {
+                "bucket_name": _s3_bucket,
+                "default_acl": "private",
+                "querystring_auth": True,
+                "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
+            },
         }
         if _s3_bucket
         else {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(MEDIA_ROOT)}}
@@ -274,10 +279,16 @@ CONTENT_SECURITY_POLICY = {
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
-                    "KEY_PREFIX": "atelier"},
-        "pages": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
-                  "KEY_PREFIX": "atelier-pages"},
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "atelier",
+        },
+        "pages": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "atelier-pages",
+        },
     }
     # A Redis that stops answering costs a request 2 s, not a hung worker thread.
     for _cache in CACHES.values():
@@ -288,12 +299,17 @@ elif PRODUCTION:
     raise ConfigurationError("CACHE_URL must be a redis:// URL in production")
 else:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                    "LOCATION": str(VAR_DIR / "cache")},
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        },
         # Rendered pages (tester_platform/pagecache.py) in their own store, so they never
         # push rate-limit counters or sessions out.
-        "pages": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                  "LOCATION": str(VAR_DIR / "cache-pages"), "OPTIONS": {"MAX_ENTRIES": 2000}},
+        "pages": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache-pages"),
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
     }
 
 # Sessions are read on every request: from the cache first, the database behind it.
@@ -331,16 +347,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ProgramStatusEnum": "tester_platform.programs.models.Program.Status",
-                            "EnrollmentStatusEnum": "tester_platform.programs.models.Enrollment.Status",
-                            "PayoutStatusEnum": "payments.models.Payout.Status",
-                            "PayoutRunStatusEnum": "payments.models.PayoutRun.Status",
-                            "SeverityEnum": "payments.models.Severity",
-                            "LedgerRateBasisEnum": "payments.models.LedgerEntry.RateBasis",
-                            "FeedbackCategoryEnum": "tester_platform.labour.models.FeedbackReport.Category",
-                            "TaskCategoryEnum": "tester_platform.labour.models.Task.Category",
-                            "ShotStateEnum": ["done", "running", "waiting"],
-                            "AppealOutcomeEnum": ["upheld", "overturned"]},
+    "ENUM_NAME_OVERRIDES": {
+        "ProgramStatusEnum": "tester_platform.programs.models.Program.Status",
+        "EnrollmentStatusEnum": "tester_platform.programs.models.Enrollment.Status",
+        "PayoutStatusEnum": "payments.models.Payout.Status",
+        "PayoutRunStatusEnum": "payments.models.PayoutRun.Status",
+        "SeverityEnum": "payments.models.Severity",
+        "LedgerRateBasisEnum": "payments.models.LedgerEntry.RateBasis",
+        "FeedbackCategoryEnum": "tester_platform.labour.models.FeedbackReport.Category",
+        "TaskCategoryEnum": "tester_platform.labour.models.Task.Category",
+        "ShotStateEnum": ["done", "running", "waiting"],
+        "AppealOutcomeEnum": ["upheld", "overturned"],
+    },
 }
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
 
@@ -351,7 +369,7 @@ API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
 # (celery/kombu#1551). Redis/RabbitMQ URLs pass through untouched.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "atelierfs://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_URL = "atelierfs://" + CELERY_BROKER_URL[len("filesystem://"):]
+    CELERY_BROKER_URL = "atelierfs://" + CELERY_BROKER_URL[len("filesystem://") :]
 BROKER_FOLDER = Path(env_str("ATELIER_BROKER_FOLDER", str(VAR_DIR / "broker"))).resolve()
 BROKER_EMBEDDED = CELERY_BROKER_URL.startswith("atelierfs://")
 if BROKER_EMBEDDED:
@@ -369,8 +387,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
     # Above kombu's 1 s BRPOP wait, so an idle worker's poll never times out.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,
-                                       "socket_connect_timeout": 2, "socket_timeout": 3}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 3,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -388,11 +409,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     **labour_schedule.beat_schedule(),
     **notifications_schedule.beat_schedule(),
     **finance_schedule.beat_schedule(resume_every=env_int("PAYOUT_RESUME_EVERY_SECONDS", 60, minimum=1)),
-    "sharing-resolve-overdue": {"task": "tester_platform.sharing.tasks.resolve_overdue_share_requests",
-                                "schedule": 60.0},
+    "sharing-resolve-overdue": {
+        "task": "tester_platform.sharing.tasks.resolve_overdue_share_requests",
+        "schedule": 60.0,
+    },
     "access-scan-for-anomalies": {"task": "tester_platform.access.tasks.scan_for_anomalies", "schedule": 10.0},
-    "sharing-moderator-digest": {"task": "tester_platform.sharing.tasks.send_moderator_digest",
-                                 "schedule": 3 * 3600.0},
+    "sharing-moderator-digest": {"task": "tester_platform.sharing.tasks.send_moderator_digest", "schedule": 3 * 3600.0},
     # Pins the audit chain's head in AUDIT_CHECKPOINT_FILE, outside the database.
     "audit-checkpoint-chain-head": {"task": "tester_platform.audit.tasks.checkpoint_audit_chain", "schedule": 600.0},
 }
@@ -417,8 +439,10 @@ STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET", _DEMO_W
 # The demo's web server listens on WEB_PORT (the Makefile sets it; honcho's own PORT differs
 # per process) and its local Stripe on WEB_PORT + 420 (8420 beside 8000), unless STRIPE_PORT says.
 WEB_PORT = env_int("WEB_PORT", 8000, minimum=1)
-STRIPE_API_BASE = env_str("STRIPE_API_BASE", "" if PRODUCTION else "http://127.0.0.1:"
-                          f"{local_stripe_port(WEB_PORT, env_int('STRIPE_PORT', 0, minimum=0))}")
+STRIPE_API_BASE = env_str(
+    "STRIPE_API_BASE",
+    "" if PRODUCTION else f"http://127.0.0.1:{local_stripe_port(WEB_PORT, env_int('STRIPE_PORT', 0, minimum=0))}",
+)
 if _os.environ.get("STRIPE_API_BASE", None) == "":
     STRIPE_API_BASE = ""  # set but empty: talk to api.stripe.com (test mode with an sk_test_ key)
 if STRIPE_API_BASE and not STRIPE_API_BASE.startswith(("http://127.0.0.1", "http://localhost", "https://")):
@@ -460,7 +484,9 @@ from tester_platform.audit.keys import DEMO_AUDIT_CHAIN_KEY, parse_chain_keys  #
 # keys so the events they signed still verify (tester_platform/audit/keys.py).
 AUDIT_CHAIN_KEY_ID, AUDIT_CHAIN_KEYS = parse_chain_keys(
     env_str("AUDIT_CHAIN_KEY", "" if PRODUCTION else DEMO_AUDIT_CHAIN_KEY, required=PRODUCTION),
-    env_list("AUDIT_CHAIN_OLD_KEYS", []), production=PRODUCTION)
+    env_list("AUDIT_CHAIN_OLD_KEYS", []),
+    production=PRODUCTION,
+)
 # Signed checkpoints of the chain head (beat, every 10 minutes). Keep the file where the
 # database's writers cannot write: it is what catches a chain rewritten with the key.
 AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")))
@@ -470,8 +496,12 @@ if PRODUCTION:
     from tester_platform.checks import production_secret_problems  # noqa: E402
 
     _secret_problems = production_secret_problems(
-        secret_key=SECRET_KEY, stripe_secret_key=STRIPE_SECRET_KEY, stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+        secret_key=SECRET_KEY,
+        stripe_secret_key=STRIPE_SECRET_KEY,
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
         stripe_connect_webhook_secret=STRIPE_CONNECT_WEBHOOK_SECRET,
-        metrics_token=METRICS_TOKEN, audit_chain_keys=AUDIT_CHAIN_KEYS)
+        metrics_token=METRICS_TOKEN,
+        audit_chain_keys=AUDIT_CHAIN_KEYS,
+    )
     if _secret_problems:
         raise ConfigurationError("; ".join(_secret_problems))

@@ -134,8 +134,7 @@ def mail_now(monkeypatch, django_capture_on_commit_callbacks):
     manager around the decision: `with mail_now(): ...`."""
     from tester_platform.notifications import services
 
-    monkeypatch.setattr(services, "_dispatch_email",
-                        lambda pk: services.notification_email_send(notification_id=pk))
+    monkeypatch.setattr(services, "_dispatch_email", lambda pk: services.notification_email_send(notification_id=pk))
 
     def run():
         return django_capture_on_commit_callbacks(execute=True)

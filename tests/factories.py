@@ -61,8 +61,14 @@ def enroll(artist: User, program: Program, *, status: str = Enrollment.Status.AC
 def sign(artist: User, program: Program, *, training_use: bool = False, marketing_use: bool = False):
     document = ConsentDocument.objects.filter(program=program, published_at__isnull=False).order_by("-version").first()
     return consent_sign(
-        artist=artist, program=program, document_version=document.version, participation=True,
-        training_use=training_use, marketing_use=marketing_use, ip_address="127.0.0.1", user_agent="tests",
+        artist=artist,
+        program=program,
+        document_version=document.version,
+        participation=True,
+        training_use=training_use,
+        marketing_use=marketing_use,
+        ip_address="127.0.0.1",
+        user_agent="tests",
     )
 
 
@@ -84,10 +90,25 @@ def make_output(artist: User, program: Program, *, frames: int = 9, width: int =
     rng = np.random.default_rng(artist.pk)
     video = rng.integers(0, 255, size=(frames, height, width, 3), dtype=np.uint8)
     job = GenerationJob.objects.create(
-        artist=artist, program=program, enrollment=artist.enrollments.get(program=program), consent_record=consent,
-        training_use=consent.training_use, mode="text_to_video", prompt="a test output", seed=1, width=width,
-        height=height, num_frames=frames, fps=16, steps=4, duration_seconds=frames / 16, aspect_ratio="4:3",
-        resolution="preview", model_profile="wan-tiny", status="succeeded", progress=100,
+        artist=artist,
+        program=program,
+        enrollment=artist.enrollments.get(program=program),
+        consent_record=consent,
+        training_use=consent.training_use,
+        mode="text_to_video",
+        prompt="a test output",
+        seed=1,
+        width=width,
+        height=height,
+        num_frames=frames,
+        fps=16,
+        steps=4,
+        duration_seconds=frames / 16,
+        aspect_ratio="4:3",
+        resolution="preview",
+        model_profile="wan-tiny",
+        status="succeeded",
+        progress=100,
         manifest_validation_state="Trusted",
     )
     job.video.save(f"job-{job.pk}.mp4", ContentFile(encode_mp4(video, fps=16)), save=False)

@@ -1,4 +1,5 @@
 """Storage faults for worker processes started by tests (selected in tests/settings.py)."""
+
 from __future__ import annotations
 
 import errno

@@ -3,6 +3,7 @@
 It imports tests.settings like the test process, so it shares the session's broker
 folder (or Redis key space), and it is pointed at the test database through DATABASE_URL:
 tests that use it need committed rows (`django_db(transaction=True)`)."""
+
 from __future__ import annotations
 
 import os
@@ -29,25 +30,57 @@ def test_database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, *, queues: str = "celery", name: str = "testworker", extra_env: dict | None = None,
-                 log_dir: Path | None = None, concurrency: int = 1, pool: str = "solo", hostname: str | None = None):
+    def __init__(
+        self,
+        *,
+        queues: str = "celery",
+        name: str = "testworker",
+        extra_env: dict | None = None,
+        log_dir: Path | None = None,
+        concurrency: int = 1,
+        pool: str = "solo",
+        hostname: str | None = None,
+    ):
         self.queues = queues
         self.name = name  # `hostname` fixes the Celery node name, as operators do (-n gpu0@%h)
         self.log_path = (log_dir or Path(os.environ["ATELIER_TEST_RUN_DIR"])) / f"{name}-{time.time_ns()}.log"
         env = dict(os.environ)
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": test_database_url(),
-            "PYTHONUNBUFFERED": "1",
-            "HF_HUB_OFFLINE": "1",
-        })
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "tests.settings",
+                "DATABASE_URL": test_database_url(),
+                "PYTHONUNBUFFERED": "1",
+                "HF_HUB_OFFLINE": "1",
+            }
+        )
         env.update(extra_env or {})
         self._log = open(self.log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tester_platform", "worker", "-l", "INFO",
-             "-Q", queues, "-n", hostname or f"{name}-{os.getpid()}-{time.time_ns()}@%h", "-P", pool, "-c", str(concurrency),
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tester_platform",
+                "worker",
+                "-l",
+                "INFO",
+                "-Q",
+                queues,
+                "-n",
+                hostname or f"{name}-{os.getpid()}-{time.time_ns()}@%h",
+                "-P",
+                pool,
+                "-c",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def log(self) -> str:

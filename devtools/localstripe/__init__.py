@@ -39,6 +39,7 @@ produces only what Stripe's Connect produces today (transfers and payouts split,
 
 It imports nothing from Django: it is a separate process.
 """
+
 from devtools.localstripe.state import (  # noqa: F401  (the package's names)
     DEFAULT_BALANCE_MINOR,
     ONBOARDING_REQUIREMENTS,

@@ -1,5 +1,6 @@
 """LocalStripe: localstripe's aiohttp app with the Connect routes it lacks (see the package
 docstring), the idempotency middleware, the event outbox and its signed deliveries."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,18 +22,32 @@ log = logging.getLogger("atelier.localstripe")
 
 
 class LocalStripe(ConnectMixin):
-    def __init__(self, *, folder: Path, balance_minor: int, webhook_url: str, webhook_secret: str,
-                 connect_webhook_url: str = "", connect_webhook_secret: str = "", payout_delay_ms: int = 2000,
-                 arrival_delay_ms: int = 2000, public_url: str = "", persist: bool = False):
+    def __init__(
+        self,
+        *,
+        folder: Path,
+        balance_minor: int,
+        webhook_url: str,
+        webhook_secret: str,
+        connect_webhook_url: str = "",
+        connect_webhook_secret: str = "",
+        payout_delay_ms: int = 2000,
+        arrival_delay_ms: int = 2000,
+        public_url: str = "",
+        persist: bool = False,
+    ):
         from localstripe import resources, server  # imported here: it is only the server's business
 
         self.resources = resources
         self.server = server
         self.state = State(folder, balance_minor=balance_minor)
         self.state.load()
-        for name, value in (("webhook_url", webhook_url), ("webhook_secret", webhook_secret),
-                            ("connect_webhook_url", connect_webhook_url),
-                            ("connect_webhook_secret", connect_webhook_secret)):
+        for name, value in (
+            ("webhook_url", webhook_url),
+            ("webhook_secret", webhook_secret),
+            ("connect_webhook_url", connect_webhook_url),
+            ("connect_webhook_secret", connect_webhook_secret),
+        ):
             if value:
                 setattr(self.state, name, value)
         # The connected accounts' payout schedule: how long money sits in an account's balance
@@ -103,14 +118,29 @@ class LocalStripe(ConnectMixin):
         connected account: it carries `account` and goes to the Connect endpoint."""
         endpoint = "connect" if account else "platform"
         url = self.state.connect_webhook_url if account else self.state.webhook_url
-        event = {"id": _id("evt_"), "object": "event", "api_version": "2025-01-27.acacia", "created": int(time.time()),
-                 "type": type_, "livemode": False, "pending_webhooks": 1 if url else 0,
-                 "data": {"object": json.loads(json.dumps(obj))}, "request": {"id": None, "idempotency_key": None}}
+        event = {
+            "id": _id("evt_"),
+            "object": "event",
+            "api_version": "2025-01-27.acacia",
+            "created": int(time.time()),
+            "type": type_,
+            "livemode": False,
+            "pending_webhooks": 1 if url else 0,
+            "data": {"object": json.loads(json.dumps(obj))},
+            "request": {"id": None, "idempotency_key": None},
+        }
         if account:
             event["account"] = account
         payload = json.dumps(event, sort_keys=True)
-        entry = {"seq": len(self.state.outbox) + 1, "id": event["id"], "type": type_, "payload": payload,
-                 "endpoint": endpoint, "account": account, "delivered": None}
+        entry = {
+            "seq": len(self.state.outbox) + 1,
+            "id": event["id"],
+            "type": type_,
+            "payload": payload,
+            "endpoint": endpoint,
+            "account": account,
+            "delivered": None,
+        }
         self.state.outbox.append(entry)
         self.mark_dirty()
         if self._deliveries is not None:
@@ -136,8 +166,10 @@ class LocalStripe(ConnectMixin):
             url, secret = self._target(entry)
             if not url or not secret:
                 continue
-            headers = {"Content-Type": "application/json; charset=utf-8",
-                       "Stripe-Signature": self.sign(entry["payload"], secret=secret)}
+            headers = {
+                "Content-Type": "application/json; charset=utf-8",
+                "Stripe-Signature": self.sign(entry["payload"], secret=secret),
+            }
             for attempt in range(3):
                 try:
                     assert self._session is not None
@@ -178,17 +210,25 @@ class LocalStripe(ConnectMixin):
         if request.method != "POST" or not key or not request.path.startswith("/v1/"):
             return await handler(request)
         body = await request.read()
-        fingerprint = hashlib.sha256(b"%s %s\n%s" % (request.method.encode(), request.path.encode(),
-                                                      _canonical(body))).hexdigest()
+        fingerprint = hashlib.sha256(
+            b"%s %s\n%s" % (request.method.encode(), request.path.encode(), _canonical(body))
+        ).hexdigest()
         seen = self.state.idempotency.get(key)
         if seen is not None:
             if seen["fingerprint"] != fingerprint:
-                return _error(400, f"Keys for idempotent requests can only be used with the same parameters they "
-                                   f"were first used with. Try using a key other than '{key}' if you meant to "
-                                   f"execute a different request.", type_="idempotency_error")
+                return _error(
+                    400,
+                    f"Keys for idempotent requests can only be used with the same parameters they "
+                    f"were first used with. Try using a key other than '{key}' if you meant to "
+                    f"execute a different request.",
+                    type_="idempotency_error",
+                )
             if seen["status"] is None:
-                return _error(409, "There is currently another in-progress request using this Stripe token "
-                                   "(idempotency key).", code="idempotency_key_in_use")
+                return _error(
+                    409,
+                    "There is currently another in-progress request using this Stripe token (idempotency key).",
+                    code="idempotency_key_in_use",
+                )
             response = web.Response(body=seen["body"].encode(), status=seen["status"], content_type="application/json")
             response.headers["Idempotent-Replayed"] = "true"
             return response
@@ -200,8 +240,11 @@ class LocalStripe(ConnectMixin):
             raise
         if isinstance(response, web.Response) and response.status < 500 and response.body is not None:
             body_bytes = bytes(response.body)
-            self.state.idempotency[key] = {"fingerprint": fingerprint, "status": response.status,
-                                           "body": body_bytes.decode()}
+            self.state.idempotency[key] = {
+                "fingerprint": fingerprint,
+                "status": response.status,
+                "body": body_bytes.decode(),
+            }
         else:
             del self.state.idempotency[key]
         self.mark_dirty()
@@ -252,12 +295,24 @@ class LocalStripe(ConnectMixin):
         if data.get("type", "express") not in ("express", "custom", "standard"):
             return _error(400, "Invalid type: must be one of express, custom, standard", param="type")
         account = {
-            "id": _id("acct_"), "object": "account", "type": data.get("type", "express"),
-            "country": data.get("country", "DE"), "email": data.get("email"), "created": int(time.time()),
-            "default_currency": "eur", "details_submitted": False, "charges_enabled": False, "payouts_enabled": False,
-            "capabilities": {"transfers": "inactive"}, "metadata": data.get("metadata") or {},
-            "requirements": {"currently_due": list(ONBOARDING_REQUIREMENTS), "eventually_due": [], "past_due": [],
-                             "disabled_reason": "requirements.past_due"},
+            "id": _id("acct_"),
+            "object": "account",
+            "type": data.get("type", "express"),
+            "country": data.get("country", "DE"),
+            "email": data.get("email"),
+            "created": int(time.time()),
+            "default_currency": "eur",
+            "details_submitted": False,
+            "charges_enabled": False,
+            "payouts_enabled": False,
+            "capabilities": {"transfers": "inactive"},
+            "metadata": data.get("metadata") or {},
+            "requirements": {
+                "currently_due": list(ONBOARDING_REQUIREMENTS),
+                "eventually_due": [],
+                "past_due": [],
+                "disabled_reason": "requirements.past_due",
+            },
             "settings": {"payouts": {"schedule": {"interval": "daily", "delay_days": 2}}},
         }
         self.state.accounts[account["id"]] = account
@@ -299,10 +354,19 @@ class LocalStripe(ConnectMixin):
                 return _error(400, f"Missing required param: {field}.", code="parameter_missing", param=field)
         token = secrets.token_urlsafe(16)
         base = self.public_url or f"{request.scheme}://{request.host}"
-        link = {"object": "account_link", "created": int(time.time()), "expires_at": int(time.time()) + 300,
-                "url": f"{base}/_atelier/onboard/{token}"}
-        self.state.links[token] = {"account": account["id"], "return_url": data["return_url"],
-                                   "refresh_url": data["refresh_url"], "expires_at": link["expires_at"], "used": False}
+        link = {
+            "object": "account_link",
+            "created": int(time.time()),
+            "expires_at": int(time.time()) + 300,
+            "url": f"{base}/_atelier/onboard/{token}",
+        }
+        self.state.links[token] = {
+            "account": account["id"],
+            "return_url": data["return_url"],
+            "refresh_url": data["refresh_url"],
+            "expires_at": link["expires_at"],
+            "used": False,
+        }
         self.mark_dirty()
         return web.json_response(link)
 
@@ -317,9 +381,13 @@ class LocalStripe(ConnectMixin):
             raise web.HTTPFound(link["refresh_url"])
         link["used"] = True
         account = self.state.accounts[link["account"]]
-        account.update(details_submitted=True, payouts_enabled=True, charges_enabled=True,
-                       capabilities={"transfers": "active"},
-                       requirements={"currently_due": [], "eventually_due": [], "past_due": [], "disabled_reason": None})
+        account.update(
+            details_submitted=True,
+            payouts_enabled=True,
+            charges_enabled=True,
+            capabilities={"transfers": "active"},
+            requirements={"currently_due": [], "eventually_due": [], "past_due": [], "disabled_reason": None},
+        )
         self.state.banks[account["id"]] = {"id": _id("ba_"), "status": "new", "refuse": None}
         self.emit("account.updated", account, account=account["id"])
         if self._available(account["id"]) > 0:
@@ -336,10 +404,15 @@ class LocalStripe(ConnectMixin):
                 account[field] = _truthy(data[field])
         if "requirements_due" in data:
             due = [r for r in str(data["requirements_due"]).split(",") if r]
-            disabled = data.get("disabled_reason") or ("requirements.past_due" if due and not account["payouts_enabled"]
-                                                       else None)
-            account["requirements"] = {"currently_due": due, "eventually_due": [], "past_due": [],
-                                       "disabled_reason": disabled}
+            disabled = data.get("disabled_reason") or (
+                "requirements.past_due" if due and not account["payouts_enabled"] else None
+            )
+            account["requirements"] = {
+                "currently_due": due,
+                "eventually_due": [],
+                "past_due": [],
+                "disabled_reason": disabled,
+            }
         account["capabilities"] = {"transfers": "active" if account["payouts_enabled"] else "inactive"}
         self.emit("account.updated", account, account=account["id"])
         return web.json_response(account)
@@ -357,29 +430,53 @@ class LocalStripe(ConnectMixin):
             return _error(400, "Invalid currency", code="parameter_invalid_string", param="currency")
         account = self._account(str(data.get("destination") or ""))
         if account is None:
-            return _error(400, f"No such destination: '{data.get('destination')}'", code="resource_missing",
-                          param="destination")
+            return _error(
+                400, f"No such destination: '{data.get('destination')}'", code="resource_missing", param="destination"
+            )
         if not account["payouts_enabled"]:
-            return _error(400, "Your destination account needs to have at least one of the following capabilities "
-                               "enabled: transfers, crypto_transfers, legacy_payments", code="account_invalid",
-                          param="destination")
+            return _error(
+                400,
+                "Your destination account needs to have at least one of the following capabilities "
+                "enabled: transfers, crypto_transfers, legacy_payments",
+                code="account_invalid",
+                param="destination",
+            )
         if self.state.balance.get(currency, 0) < amount:
-            return _error(400, "You have insufficient available funds in your Stripe account. Try adding funds "
-                               "directly to your available balance by creating Charges using the "
-                               "4000000000000077 test card.", code="balance_insufficient")
+            return _error(
+                400,
+                "You have insufficient available funds in your Stripe account. Try adding funds "
+                "directly to your available balance by creating Charges using the "
+                "4000000000000077 test card.",
+                code="balance_insufficient",
+            )
         self.state.balance[currency] -= amount
         transfer = {
-            "id": _id("tr_"), "object": "transfer", "amount": amount, "amount_reversed": 0, "currency": currency,
-            "destination": account["id"], "transfer_group": data.get("transfer_group"),
-            "metadata": data.get("metadata") or {}, "description": data.get("description") or None,
-            "created": int(time.time()), "reversed": False, "livemode": False,
-            "balance_transaction": _id("txn_"), "destination_payment": _id("py_"),
+            "id": _id("tr_"),
+            "object": "transfer",
+            "amount": amount,
+            "amount_reversed": 0,
+            "currency": currency,
+            "destination": account["id"],
+            "transfer_group": data.get("transfer_group"),
+            "metadata": data.get("metadata") or {},
+            "description": data.get("description") or None,
+            "created": int(time.time()),
+            "reversed": False,
+            "livemode": False,
+            "balance_transaction": _id("txn_"),
+            "destination_payment": _id("py_"),
             "reversals": {"object": "list", "data": [], "has_more": False, "total_count": 0},
         }
         self.state.transfers[transfer["id"]] = transfer
         # On the connected account the transfer is a payment into its balance.
-        self._txn(account["id"], type_="payment", amount=amount, currency=currency,
-                  source=transfer["destination_payment"], description=transfer["description"])
+        self._txn(
+            account["id"],
+            type_="payment",
+            amount=amount,
+            currency=currency,
+            source=transfer["destination_payment"],
+            description=transfer["description"],
+        )
         self.mark_dirty()
         self.emit("transfer.created", transfer)
         self._schedule_sweep(account["id"])
@@ -413,18 +510,33 @@ class LocalStripe(ConnectMixin):
             return _error(400, "The reversal amount is more than what is left of the transfer.", param="amount")
         if self._available(transfer["destination"]) < amount:
             # As on Stripe: money the account already paid out to its bank is not there to take back.
-            return _error(400, "Insufficient funds in the destination account to reverse this transfer.",
-                          code="balance_insufficient")
-        reversal = {"id": _id("trr_"), "object": "transfer_reversal", "amount": amount, "currency": transfer["currency"],
-                    "transfer": transfer["id"], "created": int(time.time()), "metadata": data.get("metadata") or {},
-                    "destination_payment_refund": _id("pyr_")}
+            return _error(
+                400,
+                "Insufficient funds in the destination account to reverse this transfer.",
+                code="balance_insufficient",
+            )
+        reversal = {
+            "id": _id("trr_"),
+            "object": "transfer_reversal",
+            "amount": amount,
+            "currency": transfer["currency"],
+            "transfer": transfer["id"],
+            "created": int(time.time()),
+            "metadata": data.get("metadata") or {},
+            "destination_payment_refund": _id("pyr_"),
+        }
         transfer["amount_reversed"] += amount
         transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
         transfer["reversals"]["data"].append(reversal)
         transfer["reversals"]["total_count"] += 1
         self.state.balance[transfer["currency"]] = self.state.balance.get(transfer["currency"], 0) + amount
-        self._txn(transfer["destination"], type_="payment_refund", amount=-amount, currency=transfer["currency"],
-                  source=reversal["destination_payment_refund"])
+        self._txn(
+            transfer["destination"],
+            type_="payment_refund",
+            amount=-amount,
+            currency=transfer["currency"],
+            source=reversal["destination_payment_refund"],
+        )
         self.emit("transfer.reversed", transfer)
         return web.json_response(reversal)
 
@@ -462,10 +574,15 @@ class LocalStripe(ConnectMixin):
                     return _error(400, f"{name} is an integer", param=name)
                 setattr(self, name, value)
         self.mark_dirty()
-        return web.json_response({"webhook_url": self.state.webhook_url,
-                                  "connect_webhook_url": self.state.connect_webhook_url,
-                                  "payout_delay_ms": self.payout_delay_ms, "arrival_delay_ms": self.arrival_delay_ms,
-                                  "transfer_latency_ms": self.transfer_latency_ms})
+        return web.json_response(
+            {
+                "webhook_url": self.state.webhook_url,
+                "connect_webhook_url": self.state.connect_webhook_url,
+                "payout_delay_ms": self.payout_delay_ms,
+                "arrival_delay_ms": self.arrival_delay_ms,
+                "transfer_latency_ms": self.transfer_latency_ms,
+            }
+        )
 
     async def events_get(self, request):
         after = _int(request.query.get("after")) or 0
@@ -476,8 +593,10 @@ class LocalStripe(ConnectMixin):
         return web.json_response({"data": events})
 
     async def state_delete(self, request):
-        keep = {name: getattr(self.state, name) for name in ("webhook_url", "webhook_secret", "connect_webhook_url",
-                                                             "connect_webhook_secret")}
+        keep = {
+            name: getattr(self.state, name)
+            for name in ("webhook_url", "webhook_secret", "connect_webhook_url", "connect_webhook_secret")
+        }
         for handle in self._sweeps.values():
             handle.cancel()
         self._sweeps.clear()

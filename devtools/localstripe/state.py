@@ -1,4 +1,5 @@
 """The local Stripe's own state (saved as JSON in the run's folder) and small helpers."""
+
 from __future__ import annotations
 
 import json
@@ -10,15 +11,20 @@ from typing import Any
 from aiohttp import web
 
 DEFAULT_BALANCE_MINOR = 10_000_000  # €100,000.00 in the demo's platform balance
-ONBOARDING_REQUIREMENTS = ["external_account", "individual.dob.day", "individual.first_name",
-                           "individual.last_name", "tos_acceptance.date"]
+ONBOARDING_REQUIREMENTS = [
+    "external_account",
+    "individual.dob.day",
+    "individual.first_name",
+    "individual.last_name",
+    "tos_acceptance.date",
+]
 
 
 # Stripe's failure messages for the payout failures a bank returns most (failure_code → text).
 PAYOUT_FAILURES = {
     "account_closed": "The bank account has been closed.",
     "no_account": "The bank account details on file are probably incorrect. No bank account could be located "
-                  "with those details.",
+    "with those details.",
     "invalid_account_number": "The bank account number or routing number on file is incorrect.",
     "account_frozen": "The bank account has been frozen.",
     "could_not_process": "The bank could not process this payout.",
@@ -54,10 +60,25 @@ class State:
     # Saving the whole state on every write would make N transfers cost O(N²): writes mark
     # the state dirty and one save runs at most every two seconds, and at shutdown.
     def dump(self) -> dict:
-        return {k: getattr(self, k) for k in ("accounts", "links", "transfers", "balance", "idempotency",
-                                              "outbox", "webhook_url", "webhook_secret", "connect_webhook_url",
-                                              "connect_webhook_secret", "balance_txns", "payouts", "banks",
-                                              "paid_in")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "accounts",
+                "links",
+                "transfers",
+                "balance",
+                "idempotency",
+                "outbox",
+                "webhook_url",
+                "webhook_secret",
+                "connect_webhook_url",
+                "connect_webhook_secret",
+                "balance_txns",
+                "payouts",
+                "banks",
+                "paid_in",
+            )
+        }
 
     def load(self) -> None:
         path = self.folder / "atelier-state.json"
@@ -76,8 +97,9 @@ def _id(prefix: str) -> str:
     return prefix + secrets.token_hex(8)
 
 
-def _error(status: int, message: str, *, code: str = "", type_: str = "invalid_request_error",
-           param: str = "") -> web.Response:
+def _error(
+    status: int, message: str, *, code: str = "", type_: str = "invalid_request_error", param: str = ""
+) -> web.Response:
     body: dict[str, Any] = {"type": type_, "message": message}
     if code:
         body["code"] = code

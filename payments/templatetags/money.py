@@ -2,6 +2,7 @@
 
 Templates never show minor units: every amount goes through payments.money.format_minor,
 as the rest of the code does. An empty amount shows as "—"."""
+
 from __future__ import annotations
 
 from django import template

@@ -1,5 +1,6 @@
 """Access that cannot leak wholesale: per-program thresholds, per-token activity, and the
 flags that suspend one token (or one artist's generation) instead of the whole program."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -36,8 +37,11 @@ class TokenActivity(models.Model):
     requests = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["token", "minute", "ip", "user_agent_hash"],
-                                               name="unique_token_activity_bucket")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token", "minute", "ip", "user_agent_hash"], name="unique_token_activity_bucket"
+            )
+        ]
         indexes = [models.Index(fields=["minute", "token"], name="token_activity_minute_idx")]
 
     def __str__(self) -> str:
@@ -62,8 +66,9 @@ class AccessFlag(models.Model):
     metrics = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
 
@@ -71,8 +76,9 @@ class AccessFlag(models.Model):
         ordering = ["-created_at"]
         constraints = [
             # One open flag per token: a scan that runs again does not pile up duplicates.
-            models.UniqueConstraint(fields=["token"], condition=models.Q(status="open", kind="token"),
-                                    name="one_open_flag_per_token"),
+            models.UniqueConstraint(
+                fields=["token"], condition=models.Q(status="open", kind="token"), name="one_open_flag_per_token"
+            ),
         ]
 
     def __str__(self) -> str:

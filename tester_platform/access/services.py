@@ -1,5 +1,6 @@
 """Recording token use, scanning it for anomalies, and the flags that suspend one token or
 one artist's generation — never the program."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,9 +51,16 @@ def policy_for_user(user) -> AccessPolicy:
     if not policies:
         return DEFAULT_POLICY
     strictest = AccessPolicy()
-    for field in ("requests_per_minute_per_token", "requests_per_minute_per_artist",
-                  "generations_per_hour_per_artist", "max_client_ips_per_token", "max_user_agents_per_token",
-                  "baseline_multiplier", "min_requests_to_flag", "max_concurrent_generations"):
+    for field in (
+        "requests_per_minute_per_token",
+        "requests_per_minute_per_artist",
+        "generations_per_hour_per_artist",
+        "max_client_ips_per_token",
+        "max_user_agents_per_token",
+        "baseline_multiplier",
+        "min_requests_to_flag",
+        "max_concurrent_generations",
+    ):
         setattr(strictest, field, min(getattr(p, field) for p in policies))
     strictest.window_seconds = max(p.window_seconds for p in policies)
     return strictest
@@ -60,8 +68,12 @@ def policy_for_user(user) -> AccessPolicy:
 
 def _baseline_per_minute(token_id: int, *, before: datetime) -> float:
     """The token's usual volume: the median requests per active minute over the past week."""
-    rows = (TokenActivity.objects.filter(token_id=token_id, minute__lt=before, minute__gte=before - timedelta(days=7))
-            .values("minute").annotate(n=Sum("requests")).values_list("n", flat=True))
+    rows = (
+        TokenActivity.objects.filter(token_id=token_id, minute__lt=before, minute__gte=before - timedelta(days=7))
+        .values("minute")
+        .annotate(n=Sum("requests"))
+        .values_list("n", flat=True)
+    )
     counts = list(rows)
     return float(statistics.median(counts)) if counts else 0.0
 
@@ -70,10 +82,15 @@ def token_anomalies(*, now: datetime | None = None) -> list[tuple[ApiToken, str,
     now = now or timezone.now()
     found = []
     window_start = _minute(now - timedelta(seconds=DEFAULT_POLICY.window_seconds))
-    recent = (TokenActivity.objects.filter(minute__gte=window_start, token__suspended_at__isnull=True,
-                                           token__revoked_at__isnull=True)
-              .values("token_id").annotate(requests=Sum("requests"), ips=Count("ip", distinct=True),
-                                           agents=Count("user_agent_hash", distinct=True)))
+    recent = (
+        TokenActivity.objects.filter(
+            minute__gte=window_start, token__suspended_at__isnull=True, token__revoked_at__isnull=True
+        )
+        .values("token_id")
+        .annotate(
+            requests=Sum("requests"), ips=Count("ip", distinct=True), agents=Count("user_agent_hash", distinct=True)
+        )
+    )
     for row in recent:
         token = ApiToken.objects.select_related("user").get(pk=row["token_id"])
         policy = policy_for_user(token.user)
@@ -82,17 +99,27 @@ def token_anomalies(*, now: datetime | None = None) -> list[tuple[ApiToken, str,
         volume_limit = max(policy.min_requests_to_flag, policy.baseline_multiplier * baseline * minutes)
         reasons = []
         if row["ips"] > policy.max_client_ips_per_token:
-            reasons.append(f"used from {row['ips']} different IP addresses within a minute "
-                           f"(limit {policy.max_client_ips_per_token})")
+            reasons.append(
+                f"used from {row['ips']} different IP addresses within a minute "
+                f"(limit {policy.max_client_ips_per_token})"
+            )
         if row["agents"] > policy.max_user_agents_per_token:
-            reasons.append(f"used by {row['agents']} different client programs within a minute "
-                           f"(limit {policy.max_user_agents_per_token})")
+            reasons.append(
+                f"used by {row['agents']} different client programs within a minute "
+                f"(limit {policy.max_user_agents_per_token})"
+            )
         if row["requests"] > volume_limit:
-            reasons.append(f"made {row['requests']} requests in {minutes:.0f} min, far above its usual "
-                           f"{baseline:.0f} a minute")
+            reasons.append(
+                f"made {row['requests']} requests in {minutes:.0f} min, far above its usual {baseline:.0f} a minute"
+            )
         if reasons:
-            found.append((token, "This token was " + "; ".join(reasons) + ".",
-                          {**row, "baseline_per_minute": baseline, "window_start": window_start.isoformat()}))
+            found.append(
+                (
+                    token,
+                    "This token was " + "; ".join(reasons) + ".",
+                    {**row, "baseline_per_minute": baseline, "window_start": window_start.isoformat()},
+                )
+            )
     return found
 
 
@@ -101,8 +128,11 @@ def artist_anomalies(*, now: datetime | None = None) -> list[tuple[Enrollment, s
 
     now = now or timezone.now()
     hour_ago = now - timedelta(hours=1)
-    rows = (GenerationJob.objects.filter(created_at__gte=hour_ago, enrollment__status=Enrollment.Status.ACTIVE)
-            .values("enrollment_id").annotate(n=Count("id")))
+    rows = (
+        GenerationJob.objects.filter(created_at__gte=hour_ago, enrollment__status=Enrollment.Status.ACTIVE)
+        .values("enrollment_id")
+        .annotate(n=Count("id"))
+    )
     found = []
     for row in rows:
         enrollment = Enrollment.objects.select_related("artist", "program").get(pk=row["enrollment_id"])
@@ -110,13 +140,19 @@ def artist_anomalies(*, now: datetime | None = None) -> list[tuple[Enrollment, s
         active = GenerationJob.objects.filter(enrollment=enrollment, status__in=GenerationJob.ACTIVE_STATUSES).count()
         reasons = []
         if row["n"] > policy.generations_per_hour_per_artist:
-            reasons.append(f"{row['n']} generations submitted in the last hour "
-                           f"(limit {policy.generations_per_hour_per_artist})")
+            reasons.append(
+                f"{row['n']} generations submitted in the last hour (limit {policy.generations_per_hour_per_artist})"
+            )
         if active > policy.max_concurrent_generations:
             reasons.append(f"{active} generations running at once (limit {policy.max_concurrent_generations})")
         if reasons:
-            found.append((enrollment, "Generation was suspended: " + "; ".join(reasons) + ".",
-                          {"generations_last_hour": row["n"], "active": active}))
+            found.append(
+                (
+                    enrollment,
+                    "Generation was suspended: " + "; ".join(reasons) + ".",
+                    {"generations_last_hour": row["n"], "active": active},
+                )
+            )
     return found
 
 
@@ -125,19 +161,30 @@ def _tell(*, flag: AccessFlag) -> None:
     suspended enrollment tells them itself, through enrollment_suspend)."""
     from django.contrib.auth import get_user_model
 
-    managers = get_user_model().objects.filter(pk__in=ProgramStaff.objects.filter(
-        program__enrollments__artist=flag.artist, role=ProgramStaff.Role.MANAGER).values("user_id"))
-    notify_many(users=list(managers), kind=Kind.ACCESS_FLAG, program=flag.program,
-                title=f"Access flag: {flag.get_kind_display()} for {flag.artist.email}",
-                body=f"{flag.reason}\nReview it in the staff dashboard (Access flags); you can undo it there.",
-                link=reverse("access:flags"))
+    managers = get_user_model().objects.filter(
+        pk__in=ProgramStaff.objects.filter(
+            program__enrollments__artist=flag.artist, role=ProgramStaff.Role.MANAGER
+        ).values("user_id")
+    )
+    notify_many(
+        users=list(managers),
+        kind=Kind.ACCESS_FLAG,
+        program=flag.program,
+        title=f"Access flag: {flag.get_kind_display()} for {flag.artist.email}",
+        body=f"{flag.reason}\nReview it in the staff dashboard (Access flags); you can undo it there.",
+        link=reverse("access:flags"),
+    )
     if flag.kind == AccessFlag.Kind.TOKEN:
-        notify(user=flag.artist, kind=Kind.TOKEN_SUSPENDED,
-               title=f"We suspended your API token {flag.token.prefix}…" if flag.token_id else
-               "We suspended one of your API tokens",
-               body=f"{flag.reason}\nOnly this token is affected; everything else on your account keeps working. "
-                    "Staff will review it; reply if you know why this happened.",
-               link=reverse("access:tokens"))
+        notify(
+            user=flag.artist,
+            kind=Kind.TOKEN_SUSPENDED,
+            title=f"We suspended your API token {flag.token.prefix}…"
+            if flag.token_id
+            else "We suspended one of your API tokens",
+            body=f"{flag.reason}\nOnly this token is affected; everything else on your account keeps working. "
+            "Staff will review it; reply if you know why this happened.",
+            link=reverse("access:tokens"),
+        )
 
 
 @transaction.atomic
@@ -148,10 +195,16 @@ def token_flag_and_suspend(*, token: ApiToken, reason: str, metrics: dict) -> Ac
     token.suspended_at = timezone.now()
     token.suspended_reason = reason
     token.save(update_fields=["suspended_at", "suspended_reason"])
-    flag = AccessFlag.objects.create(kind=AccessFlag.Kind.TOKEN, token=token, artist=token.user, reason=reason,
-                                     metrics=metrics)
-    audit_record(action="access.token_suspended", actor=None, subject=token.user, target=token,
-                 data={"prefix": token.prefix, "reason": reason, "metrics": metrics})
+    flag = AccessFlag.objects.create(
+        kind=AccessFlag.Kind.TOKEN, token=token, artist=token.user, reason=reason, metrics=metrics
+    )
+    audit_record(
+        action="access.token_suspended",
+        actor=None,
+        subject=token.user,
+        target=token,
+        data={"prefix": token.prefix, "reason": reason, "metrics": metrics},
+    )
     _tell(flag=flag)
     # The flood came through the suspended token: it must not keep the artist's other
     # tokens under the per-artist rate limit it exhausted.
@@ -167,8 +220,13 @@ def artist_flag_and_suspend(*, enrollment: Enrollment, reason: str, metrics: dic
     if enrollment.status != Enrollment.Status.ACTIVE:
         return None
     enrollment_suspend(enrollment=enrollment, actor=None, reason=reason)
-    flag = AccessFlag.objects.create(kind=AccessFlag.Kind.ARTIST, artist=enrollment.artist,
-                                     program=enrollment.program, reason=reason, metrics=metrics)
+    flag = AccessFlag.objects.create(
+        kind=AccessFlag.Kind.ARTIST,
+        artist=enrollment.artist,
+        program=enrollment.program,
+        reason=reason,
+        metrics=metrics,
+    )
     _tell(flag=flag)
     return flag
 
@@ -189,12 +247,16 @@ def anomalies_scan(*, now: datetime | None = None) -> list[AccessFlag]:
 
 @transaction.atomic
 def access_flag_review(*, flag: AccessFlag, reviewer, undo: bool, note: str = "") -> AccessFlag:
-    flag = AccessFlag.objects.select_for_update(of=("self",)).select_related("token", "artist", "program").get(
-        pk=flag.pk)
+    flag = (
+        AccessFlag.objects.select_for_update(of=("self",)).select_related("token", "artist", "program").get(pk=flag.pk)
+    )
     # The flag's program's managers, never the flagged artist themself. A token reaches
     # every program of its artist, so restoring one needs a manager of each (or an admin).
-    programs = [flag.program_id] if flag.program_id else list(
-        Enrollment.objects.filter(artist=flag.artist).values_list("program_id", flat=True)) or [None]
+    programs = (
+        [flag.program_id]
+        if flag.program_id
+        else list(Enrollment.objects.filter(artist=flag.artist).values_list("program_id", flat=True)) or [None]
+    )
     for program_id in programs:
         authorize(reviewer, Act.MANAGE, program=program_id, subject=flag.artist)
     if flag.status != AccessFlag.Status.OPEN:
@@ -209,6 +271,12 @@ def access_flag_review(*, flag: AccessFlag, reviewer, undo: bool, note: str = ""
         enrollment = Enrollment.objects.get(artist=flag.artist, program=flag.program)
         if enrollment.status == Enrollment.Status.SUSPENDED:
             enrollment_reinstate(enrollment=enrollment, actor=reviewer, note=note)
-    audit_record(action=f"access.flag_{flag.status}", actor=reviewer, subject=flag.artist, program=flag.program,
-                 target=flag, data={"note": note, "kind": flag.kind})
+    audit_record(
+        action=f"access.flag_{flag.status}",
+        actor=reviewer,
+        subject=flag.artist,
+        program=flag.program,
+        target=flag,
+        data={"note": note, "kind": flag.kind},
+    )
     return flag

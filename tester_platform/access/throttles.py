@@ -15,6 +15,7 @@ The demo's default file-based cache has no atomic increment (Django's generic in
 write), so concurrent requests there can overshoot a limit; sequential requests stop at it. Production
 requires Redis (CACHE_URL), where INCR is atomic.
 """
+
 from __future__ import annotations
 
 import math

@@ -25,14 +25,26 @@ def tokens(request):
     raw = None
     if request.method == "POST" and form.is_valid():
         with errors_on(form):
-            _, raw = token_create(user=request.user, name=form.cleaned_data["name"],
-                                  scopes=form.cleaned_data["scopes"], ttl_days=form.cleaned_data["ttl_days"],
-                                  ip_address=client_ip(request), second_factor=request.user.is_verified())
+            _, raw = token_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                ttl_days=form.cleaned_data["ttl_days"],
+                ip_address=client_ip(request),
+                second_factor=request.user.is_verified(),
+            )
             form = TokenForm()
-    return render(request, "access/tokens.html", {
-        "form": form, "raw_token": raw, "tokens": ApiToken.objects.filter(user=request.user),
-        "flags": AccessFlag.objects.filter(artist=request.user, status=AccessFlag.Status.OPEN),
-    }, status=form_status(form))
+    return render(
+        request,
+        "access/tokens.html",
+        {
+            "form": form,
+            "raw_token": raw,
+            "tokens": ApiToken.objects.filter(user=request.user),
+            "flags": AccessFlag.objects.filter(artist=request.user, status=AccessFlag.Status.OPEN),
+        },
+        status=form_status(form),
+    )
 
 
 @login_required
@@ -57,25 +69,38 @@ def flags(request):
         if not programs:
             messages.error(request, "Only program managers can suspend artists.")
         elif suspend_form.is_valid():
-            enrollment = Enrollment.objects.filter(artist__email__iexact=suspend_form.cleaned_data["email"],
-                                                   program_id=suspend_form.cleaned_data["program"]).first()
+            enrollment = Enrollment.objects.filter(
+                artist__email__iexact=suspend_form.cleaned_data["email"],
+                program_id=suspend_form.cleaned_data["program"],
+            ).first()
             if enrollment is None:
                 suspend_form.add_error("email", "No artist with this email in that program.")
             else:
                 with errors_on(suspend_form):
-                    enrollment_suspend(enrollment=enrollment, actor=request.user,
-                                       reason=suspend_form.cleaned_data["reason"])
-                    messages.success(request, f"{enrollment.artist.email} can no longer generate in "
-                                              f"{enrollment.program.name}.")
+                    enrollment_suspend(
+                        enrollment=enrollment, actor=request.user, reason=suspend_form.cleaned_data["reason"]
+                    )
+                    messages.success(
+                        request, f"{enrollment.artist.email} can no longer generate in {enrollment.program.name}."
+                    )
                     return redirect("access:flags")
     visible = AccessFlag.objects.select_related("artist", "token", "program", "reviewed_by")
     if not has_role(request.user, ADMIN):
         visible = visible.filter(artist__enrollments__program__staff__user=request.user).distinct()
     suspended = Enrollment.objects.filter(status=Enrollment.Status.SUSPENDED, program__in=programs).select_related(
-        "artist", "program")
-    return render(request, "access/flags.html", {"flags": visible[:200], "suspend_form": suspend_form,
-                                                 "review_form": FlagReviewForm(), "suspended": suspended,
-                                                 "can_suspend": bool(programs)})
+        "artist", "program"
+    )
+    return render(
+        request,
+        "access/flags.html",
+        {
+            "flags": visible[:200],
+            "suspend_form": suspend_form,
+            "review_form": FlagReviewForm(),
+            "suspended": suspended,
+            "can_suspend": bool(programs),
+        },
+    )
 
 
 @role_required(MODERATOR, PROGRAM_MANAGER, ADMIN)
@@ -83,14 +108,21 @@ def flags(request):
 def flag_review(request, pk: int):
     # Visible to staff of the flagged artist's programs; who may decide is the service's
     # policy (the flag's program's managers, never the artist themself).
-    visible = AccessFlag.objects.all() if has_role(request.user, ADMIN) else AccessFlag.objects.filter(
-        artist__enrollments__program__in=programs_for(request.user, Act.READ)).distinct()
+    visible = (
+        AccessFlag.objects.all()
+        if has_role(request.user, ADMIN)
+        else AccessFlag.objects.filter(artist__enrollments__program__in=programs_for(request.user, Act.READ)).distinct()
+    )
     flag = get_object_or_404(visible, pk=pk)
     form = FlagReviewForm(request.POST)
     if form.is_valid():
         with errors_as_message(request):
-            access_flag_review(flag=flag, reviewer=request.user, undo=form.cleaned_data["decision"] == "undo",
-                               note=form.cleaned_data["note"])
+            access_flag_review(
+                flag=flag,
+                reviewer=request.user,
+                undo=form.cleaned_data["decision"] == "undo",
+                note=form.cleaned_data["note"],
+            )
     return redirect("access:flags")
 
 

@@ -10,7 +10,9 @@ class AccountsConfig(AppConfig):
         from tester_platform.pagecache import THIRD_PARTY, declare, pages
 
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).
-        declare({
-            "accounts.User": pages("pk"),
-            **THIRD_PARTY,  # the installed apps' models, declared here beside the user model and roles
-        })
+        declare(
+            {
+                "accounts.User": pages("pk"),
+                **THIRD_PARTY,  # the installed apps' models, declared here beside the user model and roles
+            }
+        )

@@ -11,8 +11,16 @@ from tester_platform.accounts.roles import is_staff_member
 # out, and public pages. Everything else — staff pages, the artist portal (a moderator who
 # is also an artist opens others' outputs from there), htmx fragments and the session
 # API — waits for it. An allowlist, so a new area is closed until someone opens it.
-_OPEN_BEFORE_SECOND_FACTOR = ("/account/two-factor/", "/accounts/logout/", "/static/", "/s/", "/healthz",
-                              "/api/v1/auth/token/", "/api/schema/", "/api/docs/")
+_OPEN_BEFORE_SECOND_FACTOR = (
+    "/account/two-factor/",
+    "/accounts/logout/",
+    "/static/",
+    "/s/",
+    "/healthz",
+    "/api/v1/auth/token/",
+    "/api/schema/",
+    "/api/docs/",
+)
 
 
 class StaffTwoFactorMiddleware:
@@ -31,10 +39,16 @@ class StaffTwoFactorMiddleware:
                 # the API's problem shape (tester_platform.api.problems), written out: core
                 # apps import no workflow app
                 return JsonResponse(
-                    {"type": "about:blank", "title": "Forbidden", "status": 403,
-                     "detail": "Staff must complete two-factor sign-in in the web app first.", "code": "otp_required",
-                     "errors": {}},
-                    status=403, content_type="application/problem+json",
+                    {
+                        "type": "about:blank",
+                        "title": "Forbidden",
+                        "status": 403,
+                        "detail": "Staff must complete two-factor sign-in in the web app first.",
+                        "code": "otp_required",
+                        "errors": {},
+                    },
+                    status=403,
+                    content_type="application/problem+json",
                 )
             return redirect(f"{reverse('accounts:two_factor')}?next={request.path}")
         return self.get_response(request)

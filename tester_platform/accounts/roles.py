@@ -1,6 +1,7 @@
 """The five roles of Atelier, as Django groups. Per-program staff duties (moderating or
 managing one program) live in programs.ProgramStaff; the group says what kind of person
 someone is, the membership says where they may act."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

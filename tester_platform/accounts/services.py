@@ -63,5 +63,6 @@ def role_groups_sync() -> None:
     for role, apps in ROLE_ADMIN_PERMISSIONS.items():
         group = Group.objects.get(name=role)
         for app_label, models in apps.items():
-            group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label,
-                                                             content_type__model__in=models))
+            group.permissions.add(
+                *Permission.objects.filter(content_type__app_label=app_label, content_type__model__in=models)
+            )

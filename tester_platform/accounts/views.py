@@ -31,7 +31,8 @@ def two_factor(request):
     setting_up = device is None
     if setting_up:
         device = TOTPDevice.objects.filter(user=user, confirmed=False).first() or TOTPDevice.objects.create(
-            user=user, name="Authenticator app", confirmed=False)
+            user=user, name="Authenticator app", confirmed=False
+        )
     form = TwoFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["otp_token"]):
@@ -47,6 +48,9 @@ def two_factor(request):
         buffer = io.BytesIO()
         qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage).save(buffer)
         qr_svg = buffer.getvalue().decode()
-    return render(request, "accounts/two_factor.html",
-                  {"form": form, "setting_up": setting_up, "qr_svg": qr_svg, "device": device},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "accounts/two_factor.html",
+        {"form": form, "setting_up": setting_up, "qr_svg": qr_svg, "device": device},
+        status=400 if form.errors else 200,
+    )

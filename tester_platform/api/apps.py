@@ -11,6 +11,8 @@ class ApiConfig(AppConfig):
         from tester_platform.pagecache import declare, pages
 
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).
-        declare({
-            "api.ApiToken": pages("user"),
-        })
+        declare(
+            {
+                "api.ApiToken": pages("user"),
+            }
+        )

@@ -37,22 +37,26 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if token.suspended_at is not None:
             raise exceptions.AuthenticationFailed(
                 f"This token is suspended: {token.suspended_reason} Your other tokens still work; "
-                "staff have been told and will review it.")
+                "staff have been told and will review it."
+            )
         user = token.user
         if settings.STAFF_2FA_REQUIRED and (user.is_staff or is_staff_member(user)):
             fresh_after = now - timedelta(hours=settings.STAFF_TOKEN_2FA_HOURS)
             if token.second_factor_at is None or token.second_factor_at <= fresh_after:
                 raise exceptions.AuthenticationFailed(
                     "Staff tokens last as long as the second factor they were made with: create a new one with "
-                    "your current authenticator code.", code="otp_required")
+                    "your current authenticator code.",
+                    code="otp_required",
+                )
         # What the one policy reads: this request carries a passed second factor, or not.
         verified = token.second_factor_at is not None
         user.is_verified = lambda: verified
         ip = client_ip(request)
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY or token.last_used_ip != ip:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
-        token_used.send(sender=ApiToken, token_id=token.pk, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""),
-                        now=now)
+        token_used.send(
+            sender=ApiToken, token_id=token.pk, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""), now=now
+        )
         return user, token
 
     def authenticate_header(self, request):

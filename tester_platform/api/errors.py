@@ -4,6 +4,7 @@ errors of every family with their `http_status`, DRF's own (validation, auth wit
 WWW-Authenticate, permission, not found, throttled with Retry-After, parse), Django's
 validation errors, a body over the size limit (413), the database away (503 with
 Retry-After), and anything unforeseen as a logged 500. Bad input is a 4xx, never a 500."""
+
 from __future__ import annotations
 
 from rest_framework.response import Response

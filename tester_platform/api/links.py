@@ -1,4 +1,5 @@
 """Every link the API returns is absolute, so a client can follow it as it is."""
+
 from __future__ import annotations
 
 from typing import Any, overload

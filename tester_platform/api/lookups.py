@@ -16,14 +16,17 @@ def pk_or_404(value) -> int:
 
 # --- staff queues (`?queue=review` on share requests, feedback, time entries) -----------
 
+
 def _queue_query_serializer():
     from rest_framework import serializers
 
     class QueueQuery(serializers.Serializer):
         queue = serializers.ChoiceField(
-            choices=["review"], required=False,
+            choices=["review"],
+            required=False,
             help_text="`review`: what awaits review in the programs you review (moderators, managers, admins), "
-                      "instead of your own; 403 if you review no program.")
+            "instead of your own; 403 if you review no program.",
+        )
         program = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
     return QueueQuery

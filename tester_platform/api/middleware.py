@@ -4,6 +4,7 @@ and any other error answer another layer gave (the URL resolver's 404, a CSRF 40
 for a suspicious request, Django's 500 page, DEBUG's technical pages, a view's plain-JSON
 error in the earlier shape). First in MIDDLEWARE, so it sees what every other middleware
 answers. Other paths keep their HTML error pages."""
+
 from __future__ import annotations
 
 import json
@@ -93,4 +94,3 @@ def _from_plain_json(response) -> dict | None:
     detail = data.get("detail") if isinstance(data.get("detail"), str) else (summary(errors) if errors else None)
     code = data.get("code") if isinstance(data.get("code"), str) else None
     return problem(response.status_code, code=code, detail=detail, errors=errors, legacy_fields=fields)
-

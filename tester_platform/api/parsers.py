@@ -1,6 +1,7 @@
 """JSON with a nesting limit. Python's decoder recurses once per level, so a body of
 100,000 `[` raised RecursionError, which escaped DRF's parser as a 500; no request of
 this API nests more than a few levels."""
+
 from __future__ import annotations
 
 from rest_framework.exceptions import ParseError

@@ -8,6 +8,7 @@ programs), `errors` ({field: [messages]}, empty when no field is at fault). For 
 field errors are also repeated at the top level, where clients of the earlier shape read
 them (`body["program"][0]`); a field whose name is one of the RFC members (a feedback
 `title`, say) is only under `errors`."""
+
 from __future__ import annotations
 
 import logging
@@ -31,13 +32,29 @@ NON_FIELD = "non_field_errors"
 DATABASE_RETRY_AFTER = 5
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
-_CODES = {400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
-          405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
-          415: "unsupported_media_type", 429: "throttled", 500: "internal_error", 503: "unavailable"}
-_DETAILS = {400: "The request could not be understood.", 403: "You do not have permission to do this.",
-            404: "There is nothing here, or it is not yours to see.",
-            405: "This method is not allowed here.", 413: "The request body is too large.",
-            500: "Something went wrong on our side.", 503: "The service is unavailable; try again shortly."}
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "internal_error",
+    503: "unavailable",
+}
+_DETAILS = {
+    400: "The request could not be understood.",
+    403: "You do not have permission to do this.",
+    404: "There is nothing here, or it is not yours to see.",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+    500: "Something went wrong on our side.",
+    503: "The service is unavailable; try again shortly.",
+}
 
 
 def is_api_path(path: str) -> bool:
@@ -63,8 +80,15 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def problem(status: int, *, code: str | None = None, detail: str | None = None,
-            errors: dict[str, list[str]] | None = None, legacy_fields: dict | None = None, **extra) -> dict:
+def problem(
+    status: int,
+    *,
+    code: str | None = None,
+    detail: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    legacy_fields: dict | None = None,
+    **extra,
+) -> dict:
     """The body of a problem response. `legacy_fields` are repeated at the top level for
     clients of the earlier error shape (never over an RFC member)."""
     body = {
@@ -82,8 +106,7 @@ def problem(status: int, *, code: str | None = None, detail: str | None = None,
     return body
 
 
-def problem_response(status: int, *, body: dict | None = None, headers: dict | None = None,
-                     **kwargs) -> JsonResponse:
+def problem_response(status: int, *, body: dict | None = None, headers: dict | None = None, **kwargs) -> JsonResponse:
     """A plain Django answer (middleware, 404/500 handlers) with `body` or problem(status,
     **kwargs); DRF views answer through tester_platform.api.errors.exception_handler."""
     response = JsonResponse(body or problem(status, **kwargs), status=status, content_type=PROBLEM_CONTENT_TYPE)
@@ -179,11 +202,21 @@ def describe(exc, request) -> tuple[dict, int, dict] | None:
     if isinstance(exc, RequestDataTooBig):
         return too_large_body(), 413, {}
     if isinstance(exc, (OperationalError, InterfaceError)):
-        logger.error("database unavailable on %s [request=%s]", request.path, request_id(request),
-                     exc_info=exc, extra={"request_id": request_id(request)})
+        logger.error(
+            "database unavailable on %s [request=%s]",
+            request.path,
+            request_id(request),
+            exc_info=exc,
+            extra={"request_id": request_id(request)},
+        )
         retry = {"Retry-After": str(DATABASE_RETRY_AFTER)}
-        return problem(503, code="database_unavailable",
-                       detail="The database is not answering; try again in a few seconds."), 503, retry
+        return (
+            problem(
+                503, code="database_unavailable", detail="The database is not answering; try again in a few seconds."
+            ),
+            503,
+            retry,
+        )
     return None
 
 
@@ -200,15 +233,27 @@ def answer_unexpected(exc, request) -> tuple[dict, int, dict]:
     client re-raises it), and answer a 500 that says nothing about the cause."""
     rid = request_id(request)
     django_request = getattr(request, "_request", request)
-    logger.error("unhandled %s on %s %s [request=%s]", type(exc).__name__, django_request.method,
-                 django_request.path, rid, exc_info=exc, extra={"request_id": rid})
+    logger.error(
+        "unhandled %s on %s %s [request=%s]",
+        type(exc).__name__,
+        django_request.method,
+        django_request.path,
+        rid,
+        exc_info=exc,
+        extra={"request_id": rid},
+    )
     signals.got_request_exception.send(sender=None, request=django_request)
-    body = problem(500, code="internal_error",
-                   detail=f"Something went wrong on our side. It was logged as request {rid}.", request_id=rid)
+    body = problem(
+        500,
+        code="internal_error",
+        detail=f"Something went wrong on our side. It was logged as request {rid}.",
+        request_id=rid,
+    )
     return body, 500, {}
 
 
 # --- Django's error handlers (tester_platform.urls): JSON under /api/, the site's pages elsewhere ---
+
 
 def page_not_found(request, exception):
     from django.views import defaults
@@ -223,6 +268,10 @@ def server_error(request):
 
     if is_api_path(request.path):
         rid = request_id(request)
-        return problem_response(500, code="internal_error", request_id=rid,
-                                detail=f"Something went wrong on our side. It was logged as request {rid}.")
+        return problem_response(
+            500,
+            code="internal_error",
+            request_id=rid,
+            detail=f"Something went wrong on our side. It was logged as request {rid}.",
+        )
     return defaults.server_error(request)  # templates/500.html, rendered without a database query

@@ -2,6 +2,7 @@
 problem-details answers (tester_platform.api.problems) every operation can give, added by
 one AutoSchema from what the operation is (method, path and query parameters, body, its
 permissions and throttles) rather than by a decorator on each view."""
+
 from __future__ import annotations
 
 from django.core.validators import RegexValidator
@@ -42,9 +43,10 @@ class ProblemDetailsSerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="The HTTP status code.")
     detail = serializers.CharField(help_text="What went wrong, for people.")
     code = serializers.CharField(help_text="What went wrong, for programs (e.g. `not_found`, `quota_exceeded`).")
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
-                                   help_text="Messages per field at fault (`non_field_errors` for the whole body); "
-                                             "empty when no field is.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per field at fault (`non_field_errors` for the whole body); empty when no field is.",
+    )
 
 
 # DRF refuses a NUL character in any text field (PostgreSQL cannot store one), and a
@@ -56,9 +58,13 @@ NOT_BLANK_NO_NUL = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 class ProblemAutoSchema(AutoSchema):
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
-        if (direction == "request" and isinstance(field, serializers.CharField) and schema.get("type") == "string"
-                and not {"enum", "format", "pattern"} & set(schema)
-                and not any(isinstance(v, RegexValidator) for v in field.validators)):
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"enum", "format", "pattern"} & set(schema)
+            and not any(isinstance(v, RegexValidator) for v in field.validators)
+        ):
             trimmed_required = field.trim_whitespace and not field.allow_blank
             schema["pattern"] = NOT_BLANK_NO_NUL if trimmed_required else NO_NUL_CHARACTERS
         return schema
@@ -69,8 +75,9 @@ class ProblemAutoSchema(AutoSchema):
             responses = operation.setdefault("responses", {})
             for status in self._error_statuses(operation):
                 if status not in responses:
-                    response = self._get_response_for_code(ProblemDetailsSerializer, status,
-                                                           media_types=[PROBLEM_CONTENT_TYPE])
+                    response = self._get_response_for_code(
+                        ProblemDetailsSerializer, status, media_types=[PROBLEM_CONTENT_TYPE]
+                    )
                     response["description"] = ERROR_DESCRIPTIONS[status]
                     responses[status] = response
         return operation

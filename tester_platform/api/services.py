@@ -21,14 +21,23 @@ def token_digest(raw: str) -> str:
 
 
 @transaction.atomic
-def token_create(*, user, name: str = "", scopes: list[str] | None = None, ttl_days: int | None = None,
-                 ip_address: str | None = None, second_factor: bool = False) -> tuple[ApiToken, str]:
+def token_create(
+    *,
+    user,
+    name: str = "",
+    scopes: list[str] | None = None,
+    ttl_days: int | None = None,
+    ip_address: str | None = None,
+    second_factor: bool = False,
+) -> tuple[ApiToken, str]:
     """Mint a token; the raw value is returned once and never stored. `second_factor` says
     the caller has just seen the user pass theirs (an OTP-verified session, or a code sent
     with the request); staff get no token without it while staff 2FA is required."""
     if not second_factor and not second_factor_passed(user):
-        raise SecondFactorRequired("Staff tokens need your second factor: create the token from the web app "
-                                   "after two-factor sign-in, or send the current code as `otp`.")
+        raise SecondFactorRequired(
+            "Staff tokens need your second factor: create the token from the web app "
+            "after two-factor sign-in, or send the current code as `otp`."
+        )
     scopes = list(ApiToken.ALL_SCOPES if scopes is None else scopes)
     unknown = sorted(set(scopes) - set(ApiToken.ALL_SCOPES))
     if unknown or not scopes:
@@ -39,11 +48,21 @@ def token_create(*, user, name: str = "", scopes: list[str] | None = None, ttl_d
     prefix = secrets.token_hex(4)
     raw = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
-        user=user, name=name[:80], prefix=prefix, token_hash=token_digest(raw), scopes=scopes,
-        expires_at=timezone.now() + timedelta(days=ttl), second_factor_at=timezone.now() if second_factor else None,
+        user=user,
+        name=name[:80],
+        prefix=prefix,
+        token_hash=token_digest(raw),
+        scopes=scopes,
+        expires_at=timezone.now() + timedelta(days=ttl),
+        second_factor_at=timezone.now() if second_factor else None,
     )
-    audit_record(action="api_token.created", actor=user, subject=user, target=token,
-                 data={"prefix": prefix, "scopes": scopes, "ip": ip_address, "second_factor": second_factor})
+    audit_record(
+        action="api_token.created",
+        actor=user,
+        subject=user,
+        target=token,
+        data={"prefix": prefix, "scopes": scopes, "ip": ip_address, "second_factor": second_factor},
+    )
     return token, raw
 
 
@@ -54,7 +73,9 @@ def token_revoke(*, token: ApiToken, actor) -> ApiToken:
         raise InvalidTransition("This token is already revoked.")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
-    audit_record(action="api_token.revoked", actor=actor, subject=token.user, target=token, data={"prefix": token.prefix})
+    audit_record(
+        action="api_token.revoked", actor=actor, subject=token.user, target=token, data={"prefix": token.prefix}
+    )
     return token
 
 

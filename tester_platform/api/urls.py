@@ -1,5 +1,6 @@
 """The API's URL root: the token endpoints of the API itself, then each workflow app's
 `api_urls`, named by string so that the API layer imports no app above it."""
+
 from django.urls import include, path
 
 from tester_platform.api import views

@@ -1,5 +1,6 @@
 """The API's own endpoints: exchanging a password for a bearer token and revoking it. Every
 other operation lives with its workflow app (`<app>/api.py`, routed by tester_platform.api.urls)."""
+
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
@@ -31,19 +32,31 @@ class TokenView(APIView):
         data = s.TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            user = authenticate(request._request, username=data.validated_data["email"].lower(),
-                                password=data.validated_data["password"])
+            user = authenticate(
+                request._request,
+                username=data.validated_data["email"].lower(),
+                password=data.validated_data["password"],
+            )
         except DjangoPermissionDenied:  # a backend refused the sign-in outright: the same 401 as a wrong password
             user = None
         if user is None:
             raise AuthenticationFailed("Email or password is wrong.")
-        token, raw = token_create(user=user, name=data.validated_data.get("name", ""), ip_address=client_ip(request),
-                                  second_factor=otp_code_valid(user=user, code=data.validated_data.get("otp")))
-        return Response({"token": raw, "expires_at": token.expires_at, "scopes": token.scopes},
-                        status=status.HTTP_201_CREATED)
+        token, raw = token_create(
+            user=user,
+            name=data.validated_data.get("name", ""),
+            ip_address=client_ip(request),
+            second_factor=otp_code_valid(user=user, code=data.validated_data.get("otp")),
+        )
+        return Response(
+            {"token": raw, "expires_at": token.expires_at, "scopes": token.scopes}, status=status.HTTP_201_CREATED
+        )
 
-    @extend_schema(request=None, responses={204: None}, auth=[{"bearerAuth": []}],
-                   description="Revokes the bearer token this request is authenticated with.")
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        auth=[{"bearerAuth": []}],
+        description="Revokes the bearer token this request is authenticated with.",
+    )
     def delete(self, request):
         result = BearerTokenAuthentication().authenticate(request)
         if result is None:

@@ -18,8 +18,11 @@ class AuditConfig(AppConfig):
         from tester_platform.pagecache import declare, no_pages
 
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).
-        declare({
-            "audit.AuditEvent": no_pages("the audit trail is read by staff reports, not by a cached page; written by "
-                                          "every service"),
-            "audit.AuditChainHead": no_pages("the hash chain's bookkeeping"),
-        })
+        declare(
+            {
+                "audit.AuditEvent": no_pages(
+                    "the audit trail is read by staff reports, not by a cached page; written by every service"
+                ),
+                "audit.AuditChainHead": no_pages("the hash chain's bookkeeping"),
+            }
+        )

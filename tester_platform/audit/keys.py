@@ -7,6 +7,7 @@ rotate by id: `AUDIT_CHAIN_KEY="<id>:<secret>"` signs new events, and
 
 Importable from settings.py: no Django imports at module level.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,5 +47,6 @@ def parse_chain_keys(current: str, old: list[str], *, production: bool) -> tuple
         short = [key_id for key_id, secret in keys.items() if len(secret) < MIN_SECRET_LENGTH]
         if short:
             raise ConfigurationError(
-                f"audit chain key(s) {', '.join(short)} must have secrets of at least {MIN_SECRET_LENGTH} characters")
+                f"audit chain key(s) {', '.join(short)} must have secrets of at least {MIN_SECRET_LENGTH} characters"
+            )
     return current_id, keys

@@ -20,6 +20,10 @@ def audit_chain_head() -> dict | None:
     if head is None or head["last_event_id"] is None:
         return None
     event = AuditEvent.objects.filter(pk=head["last_event_id"]).values("created_at", "key_id").first()
-    return {"event_id": head["last_event_id"], "hash": head["last_hash"],
-            # Full precision (the link covers it), not the JSON encoder's milliseconds.
-            "at": event["created_at"].isoformat() if event else None, "key_id": event["key_id"] if event else None}
+    return {
+        "event_id": head["last_event_id"],
+        "hash": head["last_hash"],
+        # Full precision (the link covers it), not the JSON encoder's milliseconds.
+        "at": event["created_at"].isoformat() if event else None,
+        "key_id": event["key_id"] if event else None,
+    }

@@ -7,6 +7,7 @@ Two defences, against two attackers:
   signed checkpoints of the head, appended to a file outside the database
   (AUDIT_CHECKPOINT_FILE) by a periodic task, pin every checkpointed event's hash.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,6 +67,7 @@ def audit_record(
 
 # --- verification ----------------------------------------------------------------------------
 
+
 @dataclass
 class ChainReport:
     problems: list[str] = field(default_factory=list)
@@ -78,8 +80,9 @@ class ChainReport:
     last_key_id: str = ""
 
 
-def _walk(report: ChainReport, events, *, expected_prev: str, keys: dict[str, str],
-          watch: set[int] | None = None) -> dict[int, str]:
+def _walk(
+    report: ChainReport, events, *, expected_prev: str, keys: dict[str, str], watch: set[int] | None = None
+) -> dict[int, str]:
     """Check every event's link and its pointer to the one before; return the hashes of the
     events in `watch` (the checkpointed ones) as they are now."""
     seen: dict[int, str] = {}
@@ -100,8 +103,10 @@ def _walk(report: ChainReport, events, *, expected_prev: str, keys: dict[str, st
             if not hmac.compare_digest(event.compute_hash(keys), event.hash):
                 report.problems.append(f"event {event.pk}: contents do not match its hash")
         except UnknownChainKey:
-            report.problems.append(f"event {event.pk}: linked with key id {event.key_id!r}, which is not configured "
-                                   "(AUDIT_CHAIN_KEY / AUDIT_CHAIN_OLD_KEYS)")
+            report.problems.append(
+                f"event {event.pk}: linked with key id {event.key_id!r}, which is not configured "
+                "(AUDIT_CHAIN_KEY / AUDIT_CHAIN_OLD_KEYS)"
+            )
         if watch is not None and event.pk in watch:
             seen[event.pk] = event.hash
         expected_prev = event.hash
@@ -117,25 +122,35 @@ def audit_chain_verify(*, checkpoint_file: str | Path | None = None) -> ChainRep
     report = ChainReport(checkpoint_file=path)
     checkpoints = _read_checkpoints(path, keys=keys, report=report)
     watch = {c["event_id"] for c in checkpoints}
-    current = _walk(report, AuditEvent.objects.order_by("id").iterator(chunk_size=2000),
-                    expected_prev=GENESIS_HASH, keys=keys, watch=watch)
+    current = _walk(
+        report,
+        AuditEvent.objects.order_by("id").iterator(chunk_size=2000),
+        expected_prev=GENESIS_HASH,
+        keys=keys,
+        watch=watch,
+    )
     head = AuditChainHead.objects.filter(pk=1).first()
     if head is not None and (head.last_event_id != report.last_id or head.last_hash != report.last_hash):
-        report.problems.append("chain head does not point at the newest event (events deleted or appended around "
-                               "the service)")
+        report.problems.append(
+            "chain head does not point at the newest event (events deleted or appended around the service)"
+        )
     if report.last_id is not None and not report.last_key_id and report.last_id not in watch:
         # Legacy links are pinned by the first keyed event after them, or by a checkpoint.
         # With neither, a chain rewritten wholesale as legacy SHA-256 would pass unnoticed.
-        report.problems.append(f"the newest {report.legacy} event(s) have legacy (unkeyed) links that neither a keyed "
-                               "event nor a checkpoint pins yet")
+        report.problems.append(
+            f"the newest {report.legacy} event(s) have legacy (unkeyed) links that neither a keyed "
+            "event nor a checkpoint pins yet"
+        )
     for checkpoint in checkpoints:
         now = current.get(checkpoint["event_id"])
         where = f"checkpoint of {checkpoint['written_at']}"
         if now is None:
             report.problems.append(f"{where}: event {checkpoint['event_id']} is missing")
         elif not hmac.compare_digest(now, checkpoint["hash"]):
-            report.problems.append(f"{where}: event {checkpoint['event_id']} has a different hash than when it was "
-                                   "checkpointed (the chain was rewritten)")
+            report.problems.append(
+                f"{where}: event {checkpoint['event_id']} has a different hash than when it was "
+                "checkpointed (the chain was rewritten)"
+            )
     return report
 
 
@@ -173,8 +188,9 @@ def _read_checkpoints(path: Path, *, keys: dict[str, str], report: ChainReport) 
                 report.problems.append(f"{path}:{number}: not a checkpoint line")
                 continue
             if secret is None:
-                report.problems.append(f"{path}:{number}: signed with key id {checkpoint['key_id']!r}, which is not "
-                                       "configured")
+                report.problems.append(
+                    f"{path}:{number}: signed with key id {checkpoint['key_id']!r}, which is not configured"
+                )
             elif not ok:
                 report.problems.append(f"{path}:{number}: checkpoint signature does not verify (the line was edited)")
             else:
@@ -229,8 +245,13 @@ def audit_checkpoint_write(*, checkpoint_file: str | Path | None = None) -> dict
         return None
     at = AuditEvent.objects.filter(pk=head.last_event_id).values_list("created_at", flat=True).get()
     key_id = settings.AUDIT_CHAIN_KEY_ID
-    checkpoint = {"event_id": head.last_event_id, "hash": head.last_hash, "at": at.isoformat(),
-                  "written_at": timezone.now().isoformat(), "key_id": key_id}
+    checkpoint = {
+        "event_id": head.last_event_id,
+        "hash": head.last_hash,
+        "at": at.isoformat(),
+        "written_at": timezone.now().isoformat(),
+        "key_id": key_id,
+    }
     checkpoint["sig"] = _checkpoint_signature(checkpoint, keys[key_id])
     path.parent.mkdir(parents=True, exist_ok=True)
     # One write of one line in append mode: concurrent writers never interleave inside a line;

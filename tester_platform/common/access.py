@@ -1,4 +1,5 @@
 """Page decorators every app's views share."""
+
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login

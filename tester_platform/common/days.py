@@ -7,6 +7,7 @@ whatever TIME_ZONE is. Database-side grouping (TruncDate, TruncWeek) uses the sa
 time zone. The engines cannot import the product and apply the same rule themselves:
 generation.services._day_bounds (the quota window) and payments.payouts.period_cutoff;
 tests/core/test_days.py holds all of them to it under a time zone that is not UTC."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -14,6 +14,7 @@ see tester_platform.errors) is answered in one of three ways, and never as a 500
 
 The API answers the same errors as problem details (tester_platform.api.problems, with the
 same code, message and field); this middleware leaves /api/ paths to it."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -27,9 +28,15 @@ from tester_platform.errors import ServiceError, domain_error_classes
 
 API_PREFIX = "/api/"
 
-_TITLES = {400: "That did not work", 402: "Refused by the payment provider", 403: "Not allowed",
-           404: "Not found", 409: "Not possible right now", 429: "Too many requests",
-           502: "A service we depend on is not reachable right now"}
+_TITLES = {
+    400: "That did not work",
+    402: "Refused by the payment provider",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Not possible right now",
+    429: "Too many requests",
+    502: "A service we depend on is not reachable right now",
+}
 
 
 def is_service_error(exc: BaseException) -> bool:
@@ -118,10 +125,17 @@ def error_page(request, error: ServiceError, *, title: str | None = None):
     back = request.META.get("HTTP_REFERER", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = "/"
-    return render(request, "error.html", {
-        "title": title or _TITLES.get(status, _TITLES[400]), "message": error.message,
-        "code": getattr(error, "code", ""), "back": back,
-    }, status=status)
+    return render(
+        request,
+        "error.html",
+        {
+            "title": title or _TITLES.get(status, _TITLES[400]),
+            "message": error.message,
+            "code": getattr(error, "code", ""),
+            "back": back,
+        },
+        status=status,
+    )
 
 
 class ServiceErrorMiddleware:

@@ -1,4 +1,5 @@
 """Small facts about a request that pages, the API and services all read the same way."""
+
 from __future__ import annotations
 
 

@@ -2,6 +2,7 @@
 Safari plays at all) only when a `Range: bytes=…` request gets 206 and the slice. Used by
 the signed media view, the public share video and the API's downloads, so all three
 answer ranges the same way."""
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,9 @@ def _slice(handle, start: int, length: int):
         handle.close()
 
 
-def ranged_file_response(request, *, storage, name: str, content_type: str, as_attachment: bool = False,
-                         filename: str = ""):
+def ranged_file_response(
+    request, *, storage, name: str, content_type: str, as_attachment: bool = False, filename: str = ""
+):
     """200 with the whole file, 206 with the requested slice, or 416; `Accept-Ranges:
     bytes` on each. A Range with an If-Range we cannot validate gets the whole file."""
     size = storage.size(name)
@@ -64,13 +66,15 @@ def ranged_file_response(request, *, storage, name: str, content_type: str, as_a
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
     elif wanted is None:
-        response = FileResponse(storage.open(name, "rb"), content_type=content_type, as_attachment=as_attachment,
-                                filename=filename)
+        response = FileResponse(
+            storage.open(name, "rb"), content_type=content_type, as_attachment=as_attachment, filename=filename
+        )
     else:
         start, end = wanted
         length = end - start + 1
-        response = StreamingHttpResponse(_slice(storage.open(name, "rb"), start, length), status=206,
-                                         content_type=content_type)
+        response = StreamingHttpResponse(
+            _slice(storage.open(name, "rb"), start, length), status=206, content_type=content_type
+        )
         response["Content-Length"] = str(length)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         if as_attachment or filename:
@@ -84,8 +88,9 @@ def ranged_file_response(request, *, storage, name: str, content_type: str, as_a
 SIGNED_URL_SECONDS = 5 * 60
 
 
-def send_stored_file(request, *, storage, name: str, content_type: str, as_attachment: bool = False,
-                     filename: str = ""):
+def send_stored_file(
+    request, *, storage, name: str, content_type: str, as_attachment: bool = False, filename: str = ""
+):
     """A stored file the caller was found allowed to read, by the configured means: through
     Python with Range here, through the web server (X-Accel-Redirect), or by a redirect to
     the storage backend's signed URL. Every door to media calls this after its own check."""
@@ -93,13 +98,20 @@ def send_stored_file(request, *, storage, name: str, content_type: str, as_attac
 
     mode = settings.MEDIA_SERVE
     if mode == "x-accel":
-        return _x_accel(settings.MEDIA_ACCEL_PREFIX, name=name, content_type=content_type,
-                        as_attachment=as_attachment, filename=filename)
+        return _x_accel(
+            settings.MEDIA_ACCEL_PREFIX,
+            name=name,
+            content_type=content_type,
+            as_attachment=as_attachment,
+            filename=filename,
+        )
     if mode == "storage-url":
-        return _storage_redirect(storage, name=name, content_type=content_type, as_attachment=as_attachment,
-                                 filename=filename)
-    return ranged_file_response(request, storage=storage, name=name, content_type=content_type,
-                                as_attachment=as_attachment, filename=filename)
+        return _storage_redirect(
+            storage, name=name, content_type=content_type, as_attachment=as_attachment, filename=filename
+        )
+    return ranged_file_response(
+        request, storage=storage, name=name, content_type=content_type, as_attachment=as_attachment, filename=filename
+    )
 
 
 def _x_accel(prefix: str, *, name: str, content_type: str, as_attachment: bool, filename: str) -> HttpResponse:

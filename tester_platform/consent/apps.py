@@ -10,7 +10,9 @@ class ConsentConfig(AppConfig):
         from tester_platform.pagecache import PROGRAMS, declare, pages
 
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).
-        declare({
-            "consent.ConsentDocument": pages(shared=(PROGRAMS,)),
-            "consent.ConsentRecord": pages("artist"),
-        })
+        declare(
+            {
+                "consent.ConsentDocument": pages(shared=(PROGRAMS,)),
+                "consent.ConsentRecord": pages("artist"),
+            }
+        )

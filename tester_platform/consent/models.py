@@ -38,9 +38,13 @@ class ConsentDocument(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk:
-            stored = ConsentDocument.objects.filter(pk=self.pk).values("published_at", "body", "title", "version").first()
-            if stored and stored["published_at"] and (
-                stored["body"] != self.body or stored["title"] != self.title or stored["version"] != self.version
+            stored = (
+                ConsentDocument.objects.filter(pk=self.pk).values("published_at", "body", "title", "version").first()
+            )
+            if (
+                stored
+                and stored["published_at"]
+                and (stored["body"] != self.body or stored["title"] != self.title or stored["version"] != self.version)
             ):
                 raise ImmutableRecord("A published consent document cannot be changed; publish a new version.")
         self.sha256 = body_sha256(self.body)

@@ -1,5 +1,6 @@
 """Consent: signing, withdrawing, publishing versions, and the check every generation
 passes through (`consent_required`)."""
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -23,10 +24,7 @@ def current_document(*, program) -> ConsentDocument | None:
 
 def latest_record(*, artist, program) -> ConsentRecord | None:
     return (
-        ConsentRecord.objects.filter(artist=artist, program=program)
-        .select_related("document")
-        .order_by("-id")
-        .first()
+        ConsentRecord.objects.filter(artist=artist, program=program).select_related("document").order_by("-id").first()
     )
 
 
@@ -98,9 +96,17 @@ def consent_sign(
         document_sha256=document.sha256,
     )
     audit_record(
-        action="consent.signed", actor=artist, subject=artist, program=program, target=record,
-        data={"version": document.version, "sha256": document.sha256, "training_use": record.training_use,
-              "marketing_use": record.marketing_use},
+        action="consent.signed",
+        actor=artist,
+        subject=artist,
+        program=program,
+        target=record,
+        data={
+            "version": document.version,
+            "sha256": document.sha256,
+            "training_use": record.training_use,
+            "marketing_use": record.marketing_use,
+        },
     )
     if enrollment.status == Enrollment.Status.ONBOARDING:
         enrollment_activate(enrollment=enrollment, actor=artist)
@@ -126,8 +132,14 @@ def consent_withdraw(*, artist, program, ip_address: str | None = None, user_age
         user_agent=(user_agent or "")[:400],
         document_sha256=current.document_sha256,
     )
-    audit_record(action="consent.withdrawn", actor=artist, subject=artist, program=program, target=record,
-                 data={"version": current.document.version})
+    audit_record(
+        action="consent.withdrawn",
+        actor=artist,
+        subject=artist,
+        program=program,
+        target=record,
+        data={"version": current.document.version},
+    )
     return record
 
 
@@ -153,11 +165,16 @@ def consent_document_draft(*, program, actor, title: str, body: str) -> ConsentD
         document.save()
     else:
         before = None
-        document = ConsentDocument.objects.create(program=program, version=newest.version + 1 if newest else 1,
-                                                  title=title, body=body)
-    audit_record(action="consent.document_drafted", actor=actor, program=program, target=document,
-                 data={"version": document.version, "title": title, "sha256": document.sha256,
-                       "previous_draft_sha256": before})
+        document = ConsentDocument.objects.create(
+            program=program, version=newest.version + 1 if newest else 1, title=title, body=body
+        )
+    audit_record(
+        action="consent.document_drafted",
+        actor=actor,
+        program=program,
+        target=document,
+        data={"version": document.version, "title": title, "sha256": document.sha256, "previous_draft_sha256": before},
+    )
     return document
 
 
@@ -174,8 +191,13 @@ def consent_document_publish(*, document: ConsentDocument, actor) -> ConsentDocu
         raise InvalidInput(f"Publish a version above {newest.version}.", field="version")
     document.published_at = timezone.now()
     document.save()
-    audit_record(action="consent.document_published", actor=actor, program=document.program, target=document,
-                 data={"version": document.version, "sha256": document.sha256})
+    audit_record(
+        action="consent.document_published",
+        actor=actor,
+        program=document.program,
+        target=document,
+        data={"version": document.version, "sha256": document.sha256},
+    )
     _tell_testers(document)
     return document
 
@@ -187,10 +209,19 @@ def _tell_testers(document: ConsentDocument) -> None:
     from tester_platform.notifications.services import notify_many
 
     program = document.program
-    testers = [e.artist for e in Enrollment.objects.filter(
-        program=program, status__in=[Enrollment.Status.ONBOARDING, Enrollment.Status.ACTIVE]).select_related("artist")]
-    notify_many(users=testers, kind=Kind.CONSENT_VERSION, program=program,
-                title=f"{program.name}: consent agreement v{document.version} to sign",
-                body=f"{program.name} published version {document.version} of its consent agreement.\n"
-                     "Please read it and sign again before your next generation. Your earlier signatures stay on "
-                     "record.", link=reverse("portal:consent", args=[program.slug]))
+    testers = [
+        e.artist
+        for e in Enrollment.objects.filter(
+            program=program, status__in=[Enrollment.Status.ONBOARDING, Enrollment.Status.ACTIVE]
+        ).select_related("artist")
+    ]
+    notify_many(
+        users=testers,
+        kind=Kind.CONSENT_VERSION,
+        program=program,
+        title=f"{program.name}: consent agreement v{document.version} to sign",
+        body=f"{program.name} published version {document.version} of its consent agreement.\n"
+        "Please read it and sign again before your next generation. Your earlier signatures stay on "
+        "record.",
+        link=reverse("portal:consent", args=[program.slug]),
+    )

@@ -1,6 +1,7 @@
 """Forms of the staff console. They turn what a person typed into the arguments of a
 service (money into minor units, a pasted list or a CSV into addresses); every rule about
 the values themselves is the service's, whose errors come back onto these fields."""
+
 from __future__ import annotations
 
 import csv
@@ -19,21 +20,32 @@ CURRENCIES = [("EUR", "EUR (€)"), ("USD", "USD ($)"), ("GBP", "GBP (£)")]
 
 class ProgramSettingsForm(forms.Form):
     name = forms.CharField(max_length=120)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}),
-                                  help_text="Markdown; artists read it before they join.")
-    daily_compute_seconds = forms.IntegerField(label="Compute seconds per artist per day",
-                                               min_value=SETTINGS_RANGES["daily_compute_seconds"][0],
-                                               max_value=SETTINGS_RANGES["daily_compute_seconds"][1])
-    max_concurrent_jobs = forms.IntegerField(label="Jobs at once per artist",
-                                             min_value=SETTINGS_RANGES["max_concurrent_jobs"][0],
-                                             max_value=SETTINGS_RANGES["max_concurrent_jobs"][1])
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Markdown; artists read it before they join.",
+    )
+    daily_compute_seconds = forms.IntegerField(
+        label="Compute seconds per artist per day",
+        min_value=SETTINGS_RANGES["daily_compute_seconds"][0],
+        max_value=SETTINGS_RANGES["daily_compute_seconds"][1],
+    )
+    max_concurrent_jobs = forms.IntegerField(
+        label="Jobs at once per artist",
+        min_value=SETTINGS_RANGES["max_concurrent_jobs"][0],
+        max_value=SETTINGS_RANGES["max_concurrent_jobs"][1],
+    )
     max_resolution = forms.ChoiceField(label="Highest resolution", choices=Program.Resolution.choices)
-    max_duration_seconds = forms.IntegerField(label="Longest video (seconds)",
-                                              min_value=SETTINGS_RANGES["max_duration_seconds"][0],
-                                              max_value=SETTINGS_RANGES["max_duration_seconds"][1])
-    share_review_hours = forms.IntegerField(label="Share review deadline (hours)",
-                                            min_value=SETTINGS_RANGES["share_review_hours"][0],
-                                            max_value=SETTINGS_RANGES["share_review_hours"][1])
+    max_duration_seconds = forms.IntegerField(
+        label="Longest video (seconds)",
+        min_value=SETTINGS_RANGES["max_duration_seconds"][0],
+        max_value=SETTINGS_RANGES["max_duration_seconds"][1],
+    )
+    share_review_hours = forms.IntegerField(
+        label="Share review deadline (hours)",
+        min_value=SETTINGS_RANGES["share_review_hours"][0],
+        max_value=SETTINGS_RANGES["share_review_hours"][1],
+    )
     share_approve_on_expiry = forms.BooleanField(label="No decision by the deadline means approved", required=False)
 
     @classmethod
@@ -53,11 +65,15 @@ class InvitationsForm(forms.Form):
     CSV file (an "email" column, else the first column). `entries` is then a list of
     (where it was, address) for the service and for pointing at a bad line."""
 
-    emails = forms.CharField(required=False, label="Email addresses",
-                             widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off"}),
-                             help_text="One a line, or separated by commas or semicolons.")
-    csv_file = forms.FileField(required=False, label="Or a CSV file",
-                               help_text="With an “email” column, or the addresses in the first column.")
+    emails = forms.CharField(
+        required=False,
+        label="Email addresses",
+        widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off"}),
+        help_text="One a line, or separated by commas or semicolons.",
+    )
+    csv_file = forms.FileField(
+        required=False, label="Or a CSV file", help_text="With an “email” column, or the addresses in the first column."
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -128,15 +144,17 @@ class RateCardForm(forms.Form):
     }
 
     currency = forms.ChoiceField(choices=CURRENCIES, initial="EUR")
-    daily_time_cap_minutes = forms.IntegerField(label="Most testing minutes per artist per day", min_value=1,
-                                                max_value=24 * 60, initial=12 * 60)
+    daily_time_cap_minutes = forms.IntegerField(
+        label="Most testing minutes per artist per day", min_value=1, max_value=24 * 60, initial=12 * 60
+    )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, label in self.MONEY.items():
-            self.fields[name] = forms.CharField(label=label, max_length=20, initial="0.00",
-                                                widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+            self.fields[name] = forms.CharField(
+                label=label, max_length=20, initial="0.00", widget=forms.TextInput(attrs={"inputmode": "decimal"})
+            )
         # Amounts first, in the order above; currency, cap and notes after.
         order = ["currency", *self.MONEY, "daily_time_cap_minutes", "notes"]
         self.order_fields(order)
@@ -172,8 +190,11 @@ class RateCardForm(forms.Form):
 
 class ConsentDraftForm(forms.Form):
     title = forms.CharField(max_length=200)
-    body = forms.CharField(label="Agreement text", widget=forms.Textarea(attrs={"rows": 14}),
-                           help_text="Markdown. Once published, this version never changes.")
+    body = forms.CharField(
+        label="Agreement text",
+        widget=forms.Textarea(attrs={"rows": 14}),
+        help_text="Markdown. Once published, this version never changes.",
+    )
 
 
 class StaffGrantForm(forms.Form):
@@ -189,6 +210,10 @@ class StaffGrantForm(forms.Form):
 
 class AnnouncementForm(forms.Form):
     title = forms.CharField(max_length=200)
-    body = forms.CharField(label="Message", max_length=20_000, widget=forms.Textarea(attrs={"rows": 8}),
-                           help_text="Markdown. Every tester of the program finds it in their inbox.")
+    body = forms.CharField(
+        label="Message",
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Markdown. Every tester of the program finds it in their inbox.",
+    )
     email = forms.BooleanField(required=False, label="Also email it (to testers who did not switch announcements off)")

@@ -5,6 +5,7 @@ artist sees the line on their earnings page and in their next statement.
 
 Its own module beside console.py; its views are console views like the others (program in
 the URL, the one policy, the service that checks it again)."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -30,12 +31,18 @@ def _opted_in(program: Program, artist_ids: set[int]) -> set[int]:
     if document is None or not artist_ids:
         return set()
     newest: dict[int, ConsentRecord] = {}
-    for record in (ConsentRecord.objects.filter(program=program, artist_id__in=artist_ids)
-                   .order_by("artist_id", "-signed_at", "-id")):
+    for record in ConsentRecord.objects.filter(program=program, artist_id__in=artist_ids).order_by(
+        "artist_id", "-signed_at", "-id"
+    ):
         newest.setdefault(record.artist_id, record)
-    return {artist_id for artist_id, record in newest.items()
-            if record.kind == ConsentRecord.Kind.GRANT and record.participation and record.document_id == document.pk
-            and record.marketing_use}
+    return {
+        artist_id
+        for artist_id, record in newest.items()
+        if record.kind == ConsentRecord.Kind.GRANT
+        and record.participation
+        and record.document_id == document.pk
+        and record.marketing_use
+    }
 
 
 @console_view()
@@ -48,21 +55,40 @@ def marketing(request, program: Program):
         with errors_as_message(request):
             entry = marketing_licence_post(generation_id=int(raw), actor=request.user, program=program)
             if entry.created:
-                messages.success(request, f"Output #{raw} recorded as used in marketing: "
-                                          f"{entry.amount_display} posted to the artist's earnings.")
+                messages.success(
+                    request,
+                    f"Output #{raw} recorded as used in marketing: "
+                    f"{entry.amount_display} posted to the artist's earnings.",
+                )
             else:
-                messages.info(request, f"Output #{raw} was already licensed ({entry.amount_display}); nothing "
-                                       f"posted twice.")
+                messages.info(
+                    request, f"Output #{raw} was already licensed ({entry.amount_display}); nothing posted twice."
+                )
         return redirect("dashboard:console_marketing", slug=program.slug)
-    jobs = list(GenerationJob.objects.filter(program=program, status=GenerationJob.Status.SUCCEEDED)
-                .select_related("artist").order_by("-created_at", "-pk")[:SHOWN])
+    jobs = list(
+        GenerationJob.objects.filter(program=program, status=GenerationJob.Status.SUCCEEDED)
+        .select_related("artist")
+        .order_by("-created_at", "-pk")[:SHOWN]
+    )
     opted_in = _opted_in(program, {job.artist_id for job in jobs})
-    licensed = {source_id: entries for source_id, entries in entries_for_sources(
-        source_type="generation.generationjob", source_ids=[job.pk for job in jobs]).items()}
+    licensed = {
+        source_id: entries
+        for source_id, entries in entries_for_sources(
+            source_type="generation.generationjob", source_ids=[job.pk for job in jobs]
+        ).items()
+    }
     for job in jobs:
         job.opted_in = job.artist_id in opted_in
-        job.licence = next((e for e in licensed.get(str(job.pk), [])
-                            if e.kind == LedgerEntry.Kind.MARKETING_LICENCE), None)
-    return _page(request, program, "marketing.html", "marketing", {
-        "jobs": jobs, "card": current_rate_card(program_id=program.pk),
-    })
+        job.licence = next(
+            (e for e in licensed.get(str(job.pk), []) if e.kind == LedgerEntry.Kind.MARKETING_LICENCE), None
+        )
+    return _page(
+        request,
+        program,
+        "marketing.html",
+        "marketing",
+        {
+            "jobs": jobs,
+            "card": current_rate_card(program_id=program.pk),
+        },
+    )

@@ -12,12 +12,17 @@ STAFF = (MODERATOR, PROGRAM_MANAGER, FINANCE, ADMIN)
 
 @role_required(*STAFF)
 def home(request):
-    programs = programs_for(request.user, Act.READ).annotate(
-        active_testers=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ACTIVE), distinct=True),
-        onboarding=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ONBOARDING), distinct=True),
-        open_applications=Count("applications", filter=Q(applications__status=Application.Status.SUBMITTED),
-                                distinct=True),
-    ).order_by("name")
+    programs = (
+        programs_for(request.user, Act.READ)
+        .annotate(
+            active_testers=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ACTIVE), distinct=True),
+            onboarding=Count("enrollments", filter=Q(enrollments__status=Enrollment.Status.ONBOARDING), distinct=True),
+            open_applications=Count(
+                "applications", filter=Q(applications__status=Application.Status.SUBMITTED), distinct=True
+            ),
+        )
+        .order_by("name")
+    )
     managed = set(programs_for(request.user, Act.MANAGE).values_list("pk", flat=True))
     return render(request, "dashboard/home.html", {"programs": programs, "managed": managed})
 
@@ -28,5 +33,8 @@ def workers(request):
     video per GPU-second they made (batches, busy %, queue wait)."""
     from tester_platform.metrics import queue_depths
 
-    return render(request, "dashboard/workers.html", {"rows": worker_stats(), "queues": queue_depths(),
-                                                      "throughput": throughput_stats()})
+    return render(
+        request,
+        "dashboard/workers.html",
+        {"rows": worker_stats(), "queues": queue_depths(), "throughput": throughput_stats()},
+    )

@@ -1,4 +1,5 @@
 """API v1 for payouts: the artist's payout account and payouts; finance's payout runs."""
+
 from __future__ import annotations
 
 from django.http import Http404
@@ -35,7 +36,6 @@ PDF = {(200, "application/pdf"): OpenApiTypes.BINARY}
 CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
 
 
-
 class PayoutAccountView(APIView):
     """The artist's Stripe payout account: its state (GET), or an onboarding link (POST)."""
 
@@ -44,15 +44,19 @@ class PayoutAccountView(APIView):
     @extend_schema(responses=s.PayoutAccountSerializer)
     def get(self, request):
         account = connected_account_for(artist=request.user)
-        return Response(s.PayoutAccountSerializer({
-            "connected": account is not None,
-            "stripe_account_id": account.stripe_account_id if account else None,
-            "details_submitted": bool(account and account.details_submitted),
-            "payouts_enabled": bool(account and account.payouts_enabled),
-            "requirements": list(account.requirements_due) if account else [],
-            "disabled_reason": account.disabled_reason if account else "",
-            "missing": account.missing if account else ["Connect a payout account"],
-        }).data)
+        return Response(
+            s.PayoutAccountSerializer(
+                {
+                    "connected": account is not None,
+                    "stripe_account_id": account.stripe_account_id if account else None,
+                    "details_submitted": bool(account and account.details_submitted),
+                    "payouts_enabled": bool(account and account.payouts_enabled),
+                    "requirements": list(account.requirements_due) if account else [],
+                    "disabled_reason": account.disabled_reason if account else "",
+                    "missing": account.missing if account else ["Connect a payout account"],
+                }
+            ).data
+        )
 
     @extend_schema(request=None, responses={201: s.OnboardingSerializer})
     def post(self, request):
@@ -65,8 +69,9 @@ class PayoutAccountView(APIView):
         refresh = request.build_absolute_uri(reverse("finance:payout_refresh"))
         back = request.build_absolute_uri(reverse("finance:payout_return"))
         account, url = payout_account_connect(artist=request.user, refresh_url=refresh, return_url=back)
-        return Response({"onboarding_url": url, "stripe_account_id": account.stripe_account_id},
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            {"onboarding_url": url, "stripe_account_id": account.stripe_account_id}, status=status.HTTP_201_CREATED
+        )
 
 
 class PayoutViewSet(viewsets.ViewSet):
@@ -89,15 +94,22 @@ class PayoutViewSet(viewsets.ViewSet):
             raise Http404("No such payout.")
         return Response(s.PayoutSerializer(payout, context={"request": request}).data)
 
-    @extend_schema(parameters=[ITEM_ID], responses=PDF, summary="The payout's statement as PDF",
-                   description="Every ledger line the payout pays. Your own payouts (finance reads any); "
-                               "another artist's answers 404.")
+    @extend_schema(
+        parameters=[ITEM_ID],
+        responses=PDF,
+        summary="The payout's statement as PDF",
+        description="Every ledger line the payout pays. Your own payouts (finance reads any); "
+        "another artist's answers 404.",
+    )
     @action(detail=True, methods=["get"], content_negotiation_class=FileDownloadNegotiation)
     def statement(self, request, pk=None):
         from tester_platform.finance.views import statement_pdf_response
 
-        payout = (Payout.objects.select_related("artist", "run", "run__program", "connected_account")
-                  .filter(pk=pk_or_404(pk)).first())
+        payout = (
+            Payout.objects.select_related("artist", "run", "run__program", "connected_account")
+            .filter(pk=pk_or_404(pk))
+            .first()
+        )
         if payout is None or (payout.artist_id != request.user.pk and not has_role(request.user, FINANCE, ADMIN)):
             raise Http404("No such payout.")
         return statement_pdf_response(payout)
@@ -110,11 +122,18 @@ class PayoutRunViewSet(viewsets.ViewSet):
     permission_classes = DEFAULT_PERMISSIONS
     lookup_value_regex = r"[0-9]+"
     pagination_class = PageNumberPagination
-    action_scopes = {"create": ApiToken.Scope.FINANCE, "approve": ApiToken.Scope.FINANCE,
-                     "discard": ApiToken.Scope.FINANCE}
+    action_scopes = {
+        "create": ApiToken.Scope.FINANCE,
+        "approve": ApiToken.Scope.FINANCE,
+        "discard": ApiToken.Scope.FINANCE,
+    }
     # The reports name every artist paid and how much: a token needs `finance` to read them.
-    read_scopes = {"report_csv": ApiToken.Scope.FINANCE, "report_pdf": ApiToken.Scope.FINANCE,
-                   "period_report_csv": ApiToken.Scope.FINANCE, "period_report_pdf": ApiToken.Scope.FINANCE}
+    read_scopes = {
+        "report_csv": ApiToken.Scope.FINANCE,
+        "report_pdf": ApiToken.Scope.FINANCE,
+        "period_report_csv": ApiToken.Scope.FINANCE,
+        "period_report_pdf": ApiToken.Scope.FINANCE,
+    }
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -134,8 +153,9 @@ class PayoutRunViewSet(viewsets.ViewSet):
     def list(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(self._queryset().order_by("-created_at", "-id"), request, view=self)
-        return paginator.get_paginated_response(s.PayoutRunSerializer(page, many=True,
-                                                                      context={"request": request}).data)
+        return paginator.get_paginated_response(
+            s.PayoutRunSerializer(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(request=s.PayoutRunCreateSerializer, responses={201: s.PayoutRunSerializer})
     def create(self, request):
@@ -146,10 +166,11 @@ class PayoutRunViewSet(viewsets.ViewSet):
             program = Program.objects.filter(pk=data.validated_data["program"]).first()
             if program is None:
                 return Response({"program": ["No such program."], "code": "invalid"}, status=400)
-        run = payout_run_prepare(actor=request.user, period_end=data.validated_data.get("period_end"),
-                                 program=program)
-        return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk), context={"request": request}).data,
-                        status=status.HTTP_201_CREATED)
+        run = payout_run_prepare(actor=request.user, period_end=data.validated_data.get("period_end"), program=program)
+        return Response(
+            s.PayoutRunSerializer(self._queryset().get(pk=run.pk), context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(parameters=[ITEM_ID], responses=s.PayoutRunSerializer)
     def retrieve(self, request, pk=None):
@@ -174,16 +195,26 @@ class PayoutRunViewSet(viewsets.ViewSet):
         return Response(s.PayoutRunSerializer(self._queryset().get(pk=run.pk), context={"request": request}).data)
 
     @extend_schema(parameters=[ITEM_ID], responses=CSV, summary="The run's report as CSV")
-    @action(detail=True, methods=["get"], url_path="report/csv", url_name="report-csv",
-            content_negotiation_class=FileDownloadNegotiation)
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="report/csv",
+        url_name="report-csv",
+        content_negotiation_class=FileDownloadNegotiation,
+    )
     def report_csv(self, request, pk=None):
         from tester_platform.finance.views import run_report_response
 
         return run_report_response(self._run(pk), "csv")
 
     @extend_schema(parameters=[ITEM_ID], responses=PDF, summary="The run's report as PDF")
-    @action(detail=True, methods=["get"], url_path="report/pdf", url_name="report-pdf",
-            content_negotiation_class=FileDownloadNegotiation)
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="report/pdf",
+        url_name="report-pdf",
+        content_negotiation_class=FileDownloadNegotiation,
+    )
     def report_pdf(self, request, pk=None):
         from tester_platform.finance.views import run_report_response
 
@@ -199,19 +230,34 @@ class PayoutRunViewSet(viewsets.ViewSet):
             program = Program.objects.filter(pk=query.validated_data["program"]).first()
             if program is None:
                 raise Http404("No such program.")
-        return period_report_response(start=query.validated_data["start"], end=query.validated_data["end"],
-                                      program=program, kind=kind)
+        return period_report_response(
+            start=query.validated_data["start"], end=query.validated_data["end"], program=program, kind=kind
+        )
 
-    @extend_schema(parameters=[s.PeriodReportQuerySerializer], responses=CSV,
-                   summary="Payouts of a period (every run), as CSV")
-    @action(detail=False, methods=["get"], url_path="period-report/csv", url_name="period-report-csv",
-            pagination_class=None, content_negotiation_class=FileDownloadNegotiation)
+    @extend_schema(
+        parameters=[s.PeriodReportQuerySerializer], responses=CSV, summary="Payouts of a period (every run), as CSV"
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="period-report/csv",
+        url_name="period-report-csv",
+        pagination_class=None,
+        content_negotiation_class=FileDownloadNegotiation,
+    )
     def period_report_csv(self, request):
         return self._period_report(request, "csv")
 
-    @extend_schema(parameters=[s.PeriodReportQuerySerializer], responses=PDF,
-                   summary="Payouts of a period (every run), as PDF")
-    @action(detail=False, methods=["get"], url_path="period-report/pdf", url_name="period-report-pdf",
-            pagination_class=None, content_negotiation_class=FileDownloadNegotiation)
+    @extend_schema(
+        parameters=[s.PeriodReportQuerySerializer], responses=PDF, summary="Payouts of a period (every run), as PDF"
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="period-report/pdf",
+        url_name="period-report-pdf",
+        pagination_class=None,
+        content_negotiation_class=FileDownloadNegotiation,
+    )
     def period_report_pdf(self, request):
         return self._period_report(request, "pdf")

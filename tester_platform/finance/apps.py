@@ -13,15 +13,21 @@ class FinanceConfig(AppConfig):
         # The payments engine may not import the product: finance, which shows its rows,
         # declares them (tester_platform/pagecache.py) and listens to the signal the engine
         # sends for the bulk writes Django never reports.
-        declare({
-            "payments.RateCard": pages(shared=(PROGRAMS,)),
-            "payments.LedgerEntry": pages("artist", others=("created_by",)),
-            "payments.ConnectedAccount": pages("artist"),
-            "payments.PayoutRun": no_pages("a run is shown to finance staff on console pages, which are not cached"),
-            "payments.PayoutRunAttempt": no_pages("a run's execution log, on the finance console only"),
-            "payments.Payout": pages("artist"),
-            "payments.PayoutLine": pages("payout__artist"),
-            "payments.WebhookEvent": no_pages("Stripe's event inbox; its effects are written to payouts and ledger"),
-            "payments.Reconciliation": no_pages("finance's daily check against Stripe, on the console only"),
-        })
+        declare(
+            {
+                "payments.RateCard": pages(shared=(PROGRAMS,)),
+                "payments.LedgerEntry": pages("artist", others=("created_by",)),
+                "payments.ConnectedAccount": pages("artist"),
+                "payments.PayoutRun": no_pages(
+                    "a run is shown to finance staff on console pages, which are not cached"
+                ),
+                "payments.PayoutRunAttempt": no_pages("a run's execution log, on the finance console only"),
+                "payments.Payout": pages("artist"),
+                "payments.PayoutLine": pages("payout__artist"),
+                "payments.WebhookEvent": no_pages(
+                    "Stripe's event inbox; its effects are written to payouts and ledger"
+                ),
+                "payments.Reconciliation": no_pages("finance's daily check against Stripe, on the console only"),
+            }
+        )
         payouts_updated.connect(on_engine_write, dispatch_uid="pagecache.payouts_updated")

@@ -9,10 +9,12 @@ from tester_platform.programs.models import Program
 
 
 class PayoutRunForm(forms.Form):
-    program = forms.ModelChoiceField(queryset=Program.objects.order_by("name"), required=False,
-                                     empty_label="All programs")
-    period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}),
-                                 help_text="Everything earned up to the end of this day is paid.")
+    program = forms.ModelChoiceField(
+        queryset=Program.objects.order_by("name"), required=False, empty_label="All programs"
+    )
+    period_end = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), help_text="Everything earned up to the end of this day is paid."
+    )
 
     def clean_period_end(self):
         value = self.cleaned_data["period_end"]
@@ -24,8 +26,9 @@ class PayoutRunForm(forms.Form):
 class PeriodForm(forms.Form):
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    program = forms.ModelChoiceField(queryset=Program.objects.order_by("name"), required=False,
-                                     empty_label="All programs")
+    program = forms.ModelChoiceField(
+        queryset=Program.objects.order_by("name"), required=False, empty_label="All programs"
+    )
 
     def clean(self):
         data = super().clean()

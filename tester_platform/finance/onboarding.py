@@ -1,5 +1,6 @@
 """Connecting an artist's Stripe Express account (an Account Link that brings them back to
 where they started), shared by the finance pages and the portal's onboarding step."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
@@ -21,8 +22,10 @@ def is_artist(user) -> bool:
 def connect_urls(request, next_path: str) -> tuple[str, str]:
     """(refresh_url, return_url) for an Account Link that comes back to `next_path`."""
     query = urlencode({"next": next_path})
-    return (request.build_absolute_uri(reverse("finance:payout_refresh") + "?" + query),
-            request.build_absolute_uri(reverse("finance:payout_return") + "?" + query))
+    return (
+        request.build_absolute_uri(reverse("finance:payout_refresh") + "?" + query),
+        request.build_absolute_uri(reverse("finance:payout_return") + "?" + query),
+    )
 
 
 def start_onboarding(request, next_path: str):

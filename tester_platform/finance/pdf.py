@@ -1,5 +1,6 @@
 """PDF documents (WeasyPrint): payout reports for finance, payout statements for artists.
 Rendered from templates/finance/pdf_*.html; charts are the same inline SVG as the pages."""
+
 from __future__ import annotations
 
 from django.template.loader import render_to_string

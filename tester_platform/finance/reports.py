@@ -2,6 +2,7 @@
 kind, and the metered compute (GPU seconds) beside the labour paid per program. Composed
 here from the engines' selectors (payments for money, generation for compute): neither
 engine knows about the other. Money stays integer minor units; only display is text."""
+
 from __future__ import annotations
 
 import csv
@@ -65,17 +66,37 @@ def bar_chart(*, chart_id: str, title: str, rows: list[tuple[str, int, str]]) ->
     for index, (label, value, display) in enumerate(rows):
         width = max(0, value) * plot // peak
         y = 8 + index * ROW_HEIGHT
-        bars.append({"label": label, "display": display, "x": LABEL_WIDTH, "y": y, "width": width,
-                     "height": ROW_HEIGHT - 8, "text_y": y + ROW_HEIGHT // 2 + 1, "value_x": LABEL_WIDTH + width + 8})
-    return {"id": chart_id, "title": title, "bars": bars, "width": CHART_WIDTH,
-            "height": 16 + max(1, len(rows)) * ROW_HEIGHT, "label_x": LABEL_WIDTH - 8}
+        bars.append(
+            {
+                "label": label,
+                "display": display,
+                "x": LABEL_WIDTH,
+                "y": y,
+                "width": width,
+                "height": ROW_HEIGHT - 8,
+                "text_y": y + ROW_HEIGHT // 2 + 1,
+                "value_x": LABEL_WIDTH + width + 8,
+            }
+        )
+    return {
+        "id": chart_id,
+        "title": title,
+        "bars": bars,
+        "width": CHART_WIDTH,
+        "height": 16 + max(1, len(rows)) * ROW_HEIGHT,
+        "label_x": LABEL_WIDTH - 8,
+    }
 
 
 # --- run report ---------------------------------------------------------------------------------
 
+
 def _previous_period_end(run: PayoutRun) -> dt.datetime | None:
-    previous = (PayoutRun.objects.filter(program_id=run.program_id, period_end__lt=run.period_end)
-                .order_by("-period_end").first())
+    previous = (
+        PayoutRun.objects.filter(program_id=run.program_id, period_end__lt=run.period_end)
+        .order_by("-period_end")
+        .first()
+    )
     return previous.as_of if previous else None
 
 
@@ -89,23 +110,43 @@ def _gpu_seconds_by_program(*, start, end, program_ids=None) -> dict[int, int]:
 
 def run_report(run: PayoutRun) -> Report:
     currency = next(iter(run.total_minor), "EUR")
-    report = Report(title=f"Payout run #{run.pk}", currency=currency, run=run,
-                    subtitle=f"{run.program.name if run.program else 'All programs'} · period ending "
-                             f"{run.period_end:%d %b %Y} · {run.get_status_display()}")
+    report = Report(
+        title=f"Payout run #{run.pk}",
+        currency=currency,
+        run=run,
+        subtitle=f"{run.program.name if run.program else 'All programs'} · period ending "
+        f"{run.period_end:%d %b %Y} · {run.get_status_display()}",
+    )
     report.start, report.end = _previous_period_end(run), run.as_of
-    report.by_status = [dict(row, amount=_money(row["amount_minor"], row["currency"]),
-                             label=Payout.Status(row["status"]).label)
-                        for row in payout_totals_by_status(run_id=run.pk)]
+    report.by_status = [
+        dict(row, amount=_money(row["amount_minor"], row["currency"]), label=Payout.Status(row["status"]).label)
+        for row in payout_totals_by_status(run_id=run.pk)
+    ]
 
     # by program: paid (sent + paid), failed/reversed, pending, and compute beside it
     programs: dict[tuple[int, str], dict] = {}
     for row in run_lines_by_program(run_id=run.pk):
         key = (row["program_id"], row["payout__currency"])
-        entry = programs.setdefault(key, {"program_id": row["program_id"], "program": row["program__name"],
-                                          "currency": row["payout__currency"], "paid_minor": 0, "failed_minor": 0,
-                                          "pending_minor": 0, "planned_minor": 0, "payouts": 0})
-        bucket = ("paid_minor" if row["payout__status"] in PAID_STATUSES else
-                  "pending_minor" if row["payout__status"] == Payout.Status.PENDING else "failed_minor")
+        entry = programs.setdefault(
+            key,
+            {
+                "program_id": row["program_id"],
+                "program": row["program__name"],
+                "currency": row["payout__currency"],
+                "paid_minor": 0,
+                "failed_minor": 0,
+                "pending_minor": 0,
+                "planned_minor": 0,
+                "payouts": 0,
+            },
+        )
+        bucket = (
+            "paid_minor"
+            if row["payout__status"] in PAID_STATUSES
+            else "pending_minor"
+            if row["payout__status"] == Payout.Status.PENDING
+            else "failed_minor"
+        )
         entry[bucket] += row["amount_minor"]
         entry["planned_minor"] += row["amount_minor"]
         entry["payouts"] += row["payouts"]
@@ -117,14 +158,26 @@ def run_report(run: PayoutRun) -> Report:
     report.by_program = sorted(programs.values(), key=lambda e: (e["program"], e["currency"]))
 
     payouts = run.payouts.select_related("artist").order_by("artist__display_name", "artist__email", "currency")
-    report.by_artist = [{"artist_id": p.artist_id, "artist": str(p.artist), "email": p.artist.email,
-                         "payout_id": p.pk, "currency": p.currency, "status": p.status,
-                         "status_label": p.get_status_display(), "amount_minor": p.amount_minor,
-                         "amount": p.amount_display, "stripe_transfer_id": p.stripe_transfer_id or "",
-                         "failure_reason": p.failure_reason} for p in payouts]
-    report.by_kind = [dict(row, label=KIND_LABELS.get(row["kind"], row["kind"]),
-                           amount=_money(row["amount_minor"], row["currency"]))
-                      for row in run_composition_by_kind(run=run)]
+    report.by_artist = [
+        {
+            "artist_id": p.artist_id,
+            "artist": str(p.artist),
+            "email": p.artist.email,
+            "payout_id": p.pk,
+            "currency": p.currency,
+            "status": p.status,
+            "status_label": p.get_status_display(),
+            "amount_minor": p.amount_minor,
+            "amount": p.amount_display,
+            "stripe_transfer_id": p.stripe_transfer_id or "",
+            "failure_reason": p.failure_reason,
+        }
+        for p in payouts
+    ]
+    report.by_kind = [
+        dict(row, label=KIND_LABELS.get(row["kind"], row["kind"]), amount=_money(row["amount_minor"], row["currency"]))
+        for row in run_composition_by_kind(run=run)
+    ]
     report.skipped = skipped_rows(run.skipped)
     report.totals = _totals(report.by_artist)
     report.charts = _charts(report)
@@ -135,82 +188,153 @@ def skipped_rows(skipped: list[dict]) -> list[dict]:
     """Artists owed money who are not paid (by a run, or by a run that was not created), with
     their email, the program concerned and the amount as text."""
     names = dict(User.objects.filter(pk__in=[s["artist_id"] for s in skipped]).values_list("pk", "email"))
-    programs = dict(Program.objects.filter(pk__in=[s["program_id"] for s in skipped if s.get("program_id")])
-                    .values_list("pk", "name"))
-    return [dict(s, artist=names.get(s["artist_id"], f"#{s['artist_id']}"),
-                 program=programs.get(s.get("program_id"), "All its programs"),
-                 amount=_money(s["unpaid_minor"], s["currency"])) for s in skipped]
+    programs = dict(
+        Program.objects.filter(pk__in=[s["program_id"] for s in skipped if s.get("program_id")]).values_list(
+            "pk", "name"
+        )
+    )
+    return [
+        dict(
+            s,
+            artist=names.get(s["artist_id"], f"#{s['artist_id']}"),
+            program=programs.get(s.get("program_id"), "All its programs"),
+            amount=_money(s["unpaid_minor"], s["currency"]),
+        )
+        for s in skipped
+    ]
 
 
 def _totals(by_artist: list[dict]) -> dict[str, Any]:
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in by_artist:
-        bucket = ("paid" if row["status"] in PAID_STATUSES else
-                  "pending" if row["status"] == Payout.Status.PENDING else "failed")
+        bucket = (
+            "paid"
+            if row["status"] in PAID_STATUSES
+            else "pending"
+            if row["status"] == Payout.Status.PENDING
+            else "failed"
+        )
         totals[row["currency"]][bucket] += row["amount_minor"]
         totals[row["currency"]]["planned"] += row["amount_minor"]
-    return {currency: {k: {"minor": v, "display": _money(v, currency)} for k, v in values.items()}
-            for currency, values in totals.items()}
+    return {
+        currency: {k: {"minor": v, "display": _money(v, currency)} for k, v in values.items()}
+        for currency, values in totals.items()
+    }
 
 
 def _charts(report: Report) -> list[dict]:
     charts = []
     if report.by_program:
-        charts.append(bar_chart(chart_id="chart-paid-by-program", title="Labour paid per program",
-                                rows=[(f"{e['program']} ({e['currency']})", e["paid_minor"], e["paid_display"])
-                                      for e in report.by_program]))
-        charts.append(bar_chart(chart_id="chart-gpu-by-program", title="Metered GPU seconds per program",
-                                rows=[(e["program"], e["gpu_seconds"], f"{e['gpu_seconds']:,} s")
-                                      for e in report.by_program]))
+        charts.append(
+            bar_chart(
+                chart_id="chart-paid-by-program",
+                title="Labour paid per program",
+                rows=[
+                    (f"{e['program']} ({e['currency']})", e["paid_minor"], e["paid_display"]) for e in report.by_program
+                ],
+            )
+        )
+        charts.append(
+            bar_chart(
+                chart_id="chart-gpu-by-program",
+                title="Metered GPU seconds per program",
+                rows=[(e["program"], e["gpu_seconds"], f"{e['gpu_seconds']:,} s") for e in report.by_program],
+            )
+        )
     earnings = [row for row in report.by_kind if row["amount_minor"] > 0]
     if earnings:
-        charts.append(bar_chart(chart_id="chart-by-kind", title="Earnings by kind",
-                                rows=[(f"{row['label']} ({row['currency']})", row["amount_minor"], row["amount"])
-                                      for row in earnings]))
+        charts.append(
+            bar_chart(
+                chart_id="chart-by-kind",
+                title="Earnings by kind",
+                rows=[(f"{row['label']} ({row['currency']})", row["amount_minor"], row["amount"]) for row in earnings],
+            )
+        )
     return charts
 
 
 # --- period report ------------------------------------------------------------------------------
 
+
 def period_report(*, start: dt.date, end: dt.date, program: Program | None = None) -> Report:
     since, until = days_bounds(start, end)
     program_id = program.pk if program else None
-    report = Report(title="Payouts by period", currency="EUR", start=since, end=until,
-                    subtitle=f"{program.name if program else 'All programs'} · {start:%d %b %Y} – {end:%d %b %Y}")
+    report = Report(
+        title="Payouts by period",
+        currency="EUR",
+        start=since,
+        end=until,
+        subtitle=f"{program.name if program else 'All programs'} · {start:%d %b %Y} – {end:%d %b %Y}",
+    )
     lines = period_payout_lines(start=since, end=until, program_id=program_id)
     programs: dict[tuple[int, str], dict] = {}
-    for row in (lines.values("program_id", "program__name", "payout__currency", "payout__status")
-                .annotate(amount_minor=Sum("amount_minor")).order_by()):
+    for row in (
+        lines.values("program_id", "program__name", "payout__currency", "payout__status")
+        .annotate(amount_minor=Sum("amount_minor"))
+        .order_by()
+    ):
         key = (row["program_id"], row["payout__currency"])
-        entry = programs.setdefault(key, {"program_id": row["program_id"], "program": row["program__name"],
-                                          "currency": row["payout__currency"], "paid_minor": 0, "failed_minor": 0,
-                                          "pending_minor": 0, "payouts": 0})
+        entry = programs.setdefault(
+            key,
+            {
+                "program_id": row["program_id"],
+                "program": row["program__name"],
+                "currency": row["payout__currency"],
+                "paid_minor": 0,
+                "failed_minor": 0,
+                "pending_minor": 0,
+                "payouts": 0,
+            },
+        )
         entry["paid_minor" if row["payout__status"] in PAID_STATUSES else "failed_minor"] += row["amount_minor"]
     gpu = _gpu_seconds_by_program(start=since, end=until, program_ids=None if program is None else [program.pk])
     for program_pk in gpu:
         if not any(k[0] == program_pk for k in programs):
             name = Program.objects.filter(pk=program_pk).values_list("name", flat=True).first() or f"#{program_pk}"
-            programs[(program_pk, "EUR")] = {"program_id": program_pk, "program": name, "currency": "EUR",
-                                             "paid_minor": 0, "failed_minor": 0, "pending_minor": 0, "payouts": 0}
+            programs[(program_pk, "EUR")] = {
+                "program_id": program_pk,
+                "program": name,
+                "currency": "EUR",
+                "paid_minor": 0,
+                "failed_minor": 0,
+                "pending_minor": 0,
+                "payouts": 0,
+            }
     for entry in programs.values():
         entry["gpu_seconds"] = gpu.get(entry["program_id"], 0)
         for name in ("paid", "failed", "pending"):
             entry[f"{name}_display"] = _money(entry[f"{name}_minor"], entry["currency"])
     report.by_program = sorted(programs.values(), key=lambda e: (e["program"], e["currency"]))
-    payouts = (Payout.objects.filter(sent_at__gte=since, sent_at__lt=until).select_related("artist")
-               .order_by("artist__display_name", "artist__email", "currency"))
+    payouts = (
+        Payout.objects.filter(sent_at__gte=since, sent_at__lt=until)
+        .select_related("artist")
+        .order_by("artist__display_name", "artist__email", "currency")
+    )
     if program_id is not None:
         payouts = payouts.filter(lines__program_id=program_id).distinct()
-    report.by_artist = [{"artist_id": p.artist_id, "artist": str(p.artist), "email": p.artist.email,
-                         "payout_id": p.pk, "currency": p.currency, "status": p.status,
-                         "status_label": p.get_status_display(), "amount_minor": p.amount_minor,
-                         "amount": p.amount_display, "stripe_transfer_id": p.stripe_transfer_id or "",
-                         "failure_reason": p.failure_reason} for p in payouts]
+    report.by_artist = [
+        {
+            "artist_id": p.artist_id,
+            "artist": str(p.artist),
+            "email": p.artist.email,
+            "payout_id": p.pk,
+            "currency": p.currency,
+            "status": p.status,
+            "status_label": p.get_status_display(),
+            "amount_minor": p.amount_minor,
+            "amount": p.amount_display,
+            "stripe_transfer_id": p.stripe_transfer_id or "",
+            "failure_reason": p.failure_reason,
+        }
+        for p in payouts
+    ]
     kinds: dict[tuple[str, str], int] = defaultdict(int)
     for row in period_ledger_by_kind(start=since, end=until, program_id=program_id):
         kinds[(row["kind"], row["currency"])] += row["amount_minor"]
-    report.by_kind = [{"kind": k, "currency": c, "label": KIND_LABELS.get(k, k), "amount_minor": v,
-                       "amount": _money(v, c)} for (k, c), v in sorted(kinds.items(), key=lambda i: (i[0][1], i[0][0]))]
+    report.by_kind = [
+        {"kind": k, "currency": c, "label": KIND_LABELS.get(k, k), "amount_minor": v, "amount": _money(v, c)}
+        for (k, c), v in sorted(kinds.items(), key=lambda i: (i[0][1], i[0][0]))
+    ]
     report.totals = _totals(report.by_artist)
     report.charts = _charts(report)
     return report
@@ -232,19 +356,41 @@ def statement(payout: Payout) -> dict[str, Any]:
     total = sum(entry.amount_minor for entry in lines)
     first = min((entry.created_at for entry in lines), default=None)
     return {
-        "payout": payout, "parts": parts, "lines": lines, "line_count": len(lines), "total_minor": total,
-        "adds_up": total == payout.amount_minor, "currency": payout.currency,
-        "period_start": local_day(first) if first else None, "period_end": payout.run.period_end,
-        "payer": PAYER, "payer_programs": [part.program_name for part in parts],
-        "payee": payout.artist, "stripe_account": payout.connected_account.stripe_account_id,
+        "payout": payout,
+        "parts": parts,
+        "lines": lines,
+        "line_count": len(lines),
+        "total_minor": total,
+        "adds_up": total == payout.amount_minor,
+        "currency": payout.currency,
+        "period_start": local_day(first) if first else None,
+        "period_end": payout.run.period_end,
+        "payer": PAYER,
+        "payer_programs": [part.program_name for part in parts],
+        "payee": payout.artist,
+        "stripe_account": payout.connected_account.stripe_account_id,
         "kind_labels": KIND_LABELS,
     }
 
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-CSV_COLUMNS = ["section", "program_id", "program", "artist_id", "artist", "kind", "status", "currency", "payouts",
-               "amount_minor", "amount", "gpu_seconds", "stripe_transfer_id", "note"]
+CSV_COLUMNS = [
+    "section",
+    "program_id",
+    "program",
+    "artist_id",
+    "artist",
+    "kind",
+    "status",
+    "currency",
+    "payouts",
+    "amount_minor",
+    "amount",
+    "gpu_seconds",
+    "stripe_transfer_id",
+    "note",
+]
 
 
 def _safe(value) -> str:
@@ -268,23 +414,53 @@ def report_csv(report: Report) -> str:
         writer.writerow([_safe(values.get(column, "")) for column in CSV_COLUMNS])
 
     for r in report.by_artist:
-        row(section="by_artist", artist_id=r["artist_id"], artist=r["email"], status=r["status"],
-            currency=r["currency"], payouts=1, amount_minor=r["amount_minor"], amount=r["amount"],
-            stripe_transfer_id=r["stripe_transfer_id"], note=r["failure_reason"])
+        row(
+            section="by_artist",
+            artist_id=r["artist_id"],
+            artist=r["email"],
+            status=r["status"],
+            currency=r["currency"],
+            payouts=1,
+            amount_minor=r["amount_minor"],
+            amount=r["amount"],
+            stripe_transfer_id=r["stripe_transfer_id"],
+            note=r["failure_reason"],
+        )
     for r in report.by_program:
         for name in ("paid", "failed", "pending"):
             if r[f"{name}_minor"] or name == "paid":
-                row(section="by_program", program_id=r["program_id"], program=r["program"], status=name,
-                    currency=r["currency"], payouts=r["payouts"], amount_minor=r[f"{name}_minor"],
-                    amount=r[f"{name}_display"], gpu_seconds=r["gpu_seconds"])
+                row(
+                    section="by_program",
+                    program_id=r["program_id"],
+                    program=r["program"],
+                    status=name,
+                    currency=r["currency"],
+                    payouts=r["payouts"],
+                    amount_minor=r[f"{name}_minor"],
+                    amount=r[f"{name}_display"],
+                    gpu_seconds=r["gpu_seconds"],
+                )
     for r in report.by_kind:
-        row(section="by_kind", kind=r["kind"], currency=r["currency"], amount_minor=r["amount_minor"],
-            amount=r["amount"], note=r["label"])
+        row(
+            section="by_kind",
+            kind=r["kind"],
+            currency=r["currency"],
+            amount_minor=r["amount_minor"],
+            amount=r["amount"],
+            note=r["label"],
+        )
     for r in report.skipped:
-        row(section="skipped", artist_id=r["artist_id"], artist=r["artist"], status=r["code"],
-            currency=r["currency"], amount_minor=r["unpaid_minor"], amount=r["amount"], note=r["reason"])
+        row(
+            section="skipped",
+            artist_id=r["artist_id"],
+            artist=r["artist"],
+            status=r["code"],
+            currency=r["currency"],
+            amount_minor=r["unpaid_minor"],
+            amount=r["amount"],
+            note=r["reason"],
+        )
     for currency, values in report.totals.items():
         for name, value in values.items():
-            row(section="total", status=name, currency=currency, amount_minor=value["minor"],
-                amount=value["display"])
+            row(section="total", status=name, currency=currency, amount_minor=value["minor"], amount=value["display"])
     return out.getvalue()

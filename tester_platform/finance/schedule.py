@@ -1,6 +1,7 @@
 """Periodic tasks of finance, for settings.py to merge into CELERY_BEAT_SCHEDULE (optional).
 
 Importable from settings.py: no Django imports here."""
+
 from __future__ import annotations
 
 from celery.schedules import crontab
@@ -29,6 +30,9 @@ def beat_schedule(*, resume_every: int = 60) -> dict[str, dict]:
     schedule = {name: dict(entry) for name, entry in BEAT_SCHEDULE.items()}
     # Interrupted runs, and runs without progress for PAYOUT_RUN_STALL_SECONDS (a killed
     # worker), are resumed through the same idempotent path; nobody has to click.
-    schedule["finance-payout-runs-resume"] = {"task": "finance.payout_runs_resume", "schedule": resume_every,
-                                              "options": {"expires": max(resume_every, 30)}}
+    schedule["finance-payout-runs-resume"] = {
+        "task": "finance.payout_runs_resume",
+        "schedule": resume_every,
+        "options": {"expires": max(resume_every, 30)},
+    }
     return schedule

@@ -14,8 +14,9 @@ class PayoutAccountSerializer(serializers.Serializer):
     stripe_account_id = serializers.CharField(allow_null=True)
     details_submitted = serializers.BooleanField()
     payouts_enabled = serializers.BooleanField()
-    requirements = serializers.ListField(child=serializers.CharField(),
-                                         help_text="Stripe's requirements.currently_due (and past_due).")
+    requirements = serializers.ListField(
+        child=serializers.CharField(), help_text="Stripe's requirements.currently_due (and past_due)."
+    )
     disabled_reason = serializers.CharField(allow_blank=True, help_text="Stripe's requirements.disabled_reason.")
     missing = serializers.ListField(child=serializers.CharField(), help_text="What Stripe still needs, in words.")
 
@@ -34,9 +35,11 @@ class PayoutSerializer(serializers.ModelSerializer):
     # Plain strings in the schema: a second enum named "status" collides with the others
     # (drf-spectacular W001); see the note about ENUM_NAME_OVERRIDES in the finance report.
     status = serializers.CharField(
-        read_only=True, help_text="pending (planned) | sent (in your Stripe balance) | in_transit (Stripe's payout "
-                                  "to your bank) | arrived | bank_failed (your bank returned it: see failure_reason) "
-                                  "| failed (not sent) | reversed | discarded")
+        read_only=True,
+        help_text="pending (planned) | sent (in your Stripe balance) | in_transit (Stripe's payout "
+        "to your bank) | arrived | bank_failed (your bank returned it: see failure_reason) "
+        "| failed (not sent) | reversed | discarded",
+    )
     amount = serializers.IntegerField(source="amount_minor", help_text="Minor units (cents).")
     amount_display = serializers.CharField()
     run = serializers.IntegerField(source="run_id")
@@ -46,9 +49,26 @@ class PayoutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Payout
-        fields = ["id", "amount", "amount_display", "currency", "status", "failure_code", "failure_reason",
-                  "stripe_transfer_id", "run", "period_end", "lines", "created_at", "sent_at", "in_transit_at",
-                  "arrival_date", "paid_at", "failed_at", "statement_url"]
+        fields = [
+            "id",
+            "amount",
+            "amount_display",
+            "currency",
+            "status",
+            "failure_code",
+            "failure_reason",
+            "stripe_transfer_id",
+            "run",
+            "period_end",
+            "lines",
+            "created_at",
+            "sent_at",
+            "in_transit_at",
+            "arrival_date",
+            "paid_at",
+            "failed_at",
+            "statement_url",
+        ]
 
     @extend_schema_field(serializers.URLField())
     def get_statement_url(self, obj) -> str:
@@ -57,15 +77,24 @@ class PayoutSerializer(serializers.ModelSerializer):
 
 
 class RunPayoutSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(read_only=True, help_text="pending | sent | in_transit | arrived | bank_failed | "
-                                                             "failed | reversed | discarded")
+    status = serializers.CharField(
+        read_only=True, help_text="pending | sent | in_transit | arrived | bank_failed | failed | reversed | discarded"
+    )
     amount = serializers.IntegerField(source="amount_minor")
     artist = serializers.IntegerField(source="artist_id")
 
     class Meta:
         model = Payout
-        fields = ["id", "artist", "amount", "currency", "status", "failure_code", "failure_reason",
-                  "stripe_transfer_id"]
+        fields = [
+            "id",
+            "artist",
+            "amount",
+            "currency",
+            "status",
+            "failure_code",
+            "failure_reason",
+            "stripe_transfer_id",
+        ]
 
 
 class SkippedSerializer(serializers.Serializer):
@@ -88,14 +117,17 @@ class AttemptSerializer(serializers.Serializer):
 
 
 class PayoutRunSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(read_only=True,
-                                   help_text="prepared (awaiting approval) | approved | running | done | "
-                                             "done_with_failures | interrupted (resumes by itself) | discarded")
+    status = serializers.CharField(
+        read_only=True,
+        help_text="prepared (awaiting approval) | approved | running | done | "
+        "done_with_failures | interrupted (resumes by itself) | discarded",
+    )
     program = serializers.IntegerField(source="program_id", allow_null=True)
     prepared_by = serializers.IntegerField(source="created_by_id", allow_null=True)
     approved_by = serializers.IntegerField(source="approved_by_id", allow_null=True)
-    total = serializers.DictField(source="total_minor", child=serializers.IntegerField(),
-                                  help_text="Planned total per currency, minor units.")
+    total = serializers.DictField(
+        source="total_minor", child=serializers.IntegerField(), help_text="Planned total per currency, minor units."
+    )
     skipped = SkippedSerializer(many=True)
     payouts = RunPayoutSerializer(many=True)
     attempts = AttemptSerializer(many=True)
@@ -105,9 +137,27 @@ class PayoutRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PayoutRun
-        fields = ["id", "program", "period_end", "status", "created_at", "prepared_by", "approved_by", "approved_at",
-                  "started_at", "finished_at", "payout_count", "total", "skipped", "payouts", "attempts", "last_error",
-                  "preview_digest", "report_csv", "report_pdf"]
+        fields = [
+            "id",
+            "program",
+            "period_end",
+            "status",
+            "created_at",
+            "prepared_by",
+            "approved_by",
+            "approved_at",
+            "started_at",
+            "finished_at",
+            "payout_count",
+            "total",
+            "skipped",
+            "payouts",
+            "attempts",
+            "last_error",
+            "preview_digest",
+            "report_csv",
+            "report_pdf",
+        ]
 
     def get_preview_digest(self, obj) -> str:
         from payments.payouts import run_preview_digest
@@ -126,13 +176,18 @@ class PayoutRunSerializer(serializers.ModelSerializer):
 
 class PayoutRunCreateSerializer(serializers.Serializer):
     program = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID)
-    period_end = serializers.DateField(required=False, allow_null=True,
-                                       help_text="Default: the end of the last closed period (last Sunday).")
+    period_end = serializers.DateField(
+        required=False, allow_null=True, help_text="Default: the end of the last closed period (last Sunday)."
+    )
 
 
 class PayoutRunApproveSerializer(serializers.Serializer):
-    digest = serializers.CharField(required=False, allow_blank=True, max_length=64,
-                                   help_text="The run's preview_digest as you read it: approval fails if it changed.")
+    digest = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The run's preview_digest as you read it: approval fails if it changed.",
+    )
 
 
 class PeriodReportQuerySerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """Finance workflows over the payments engine: the platform decides who may do what and
 records every sensitive action in the audit trail; the engine moves the money."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,10 +24,16 @@ log = logging.getLogger(__name__)
 def payout_account_connect(*, artist, refresh_url: str, return_url: str) -> tuple[ConnectedAccount, str]:
     """Create the artist's Stripe Express account if needed and an onboarding link."""
     existed = engine.connected_account_for(artist=artist) is not None
-    account, url = engine.connected_account_start(artist=artist, email=artist.email, refresh_url=refresh_url,
-                                                  return_url=return_url)
-    audit_record(action="payout_account.onboarding_started" if existed else "payout_account.created",
-                 actor=artist, subject=artist, target=account, data={"stripe_account": account.stripe_account_id})
+    account, url = engine.connected_account_start(
+        artist=artist, email=artist.email, refresh_url=refresh_url, return_url=return_url
+    )
+    audit_record(
+        action="payout_account.onboarding_started" if existed else "payout_account.created",
+        actor=artist,
+        subject=artist,
+        target=account,
+        data={"stripe_account": account.stripe_account_id},
+    )
     return account, url
 
 
@@ -36,8 +43,13 @@ def payout_account_refresh(*, artist) -> ConnectedAccount | None:
         return None
     account, changed = engine.connected_account_refresh(account=account)
     if changed:
-        audit_record(action="payout_account.updated", actor=artist, subject=artist, target=account,
-                     data={"changed": changed, "via": "return from onboarding"})
+        audit_record(
+            action="payout_account.updated",
+            actor=artist,
+            subject=artist,
+            target=account,
+            data={"changed": changed, "via": "return from onboarding"},
+        )
     return account
 
 
@@ -48,20 +60,32 @@ def closed_period_end(today: dt.date | None = None) -> dt.date:
     return today - dt.timedelta(days=today.weekday() + 1)
 
 
-def payout_run_prepare(*, actor: Any, period_end: dt.date | None = None, program: Program | None = None,
-                       scheduled: bool = False) -> PayoutRun:
+def payout_run_prepare(
+    *, actor: Any, period_end: dt.date | None = None, program: Program | None = None, scheduled: bool = False
+) -> PayoutRun:
     """Fix a run's amounts and show them: nothing is sent until a second finance user
     approves (`payout_run_approve`). A run with nothing to pay is not created
     (NothingToPay says who is owed but cannot be paid, and why)."""
     authorize(actor, Act.FINANCE)
     period_end = period_end or closed_period_end()
     with transaction.atomic():
-        run = engine.payout_run_create(period_end=period_end, program_id=program.pk if program else None,
-                                       created_by=actor, scheduled=scheduled)
-        audit_record(action="payout_run.prepared", actor=actor, program=program, target=run,
-                     data={"period_end": period_end.isoformat(), "payouts": run.payout_count,
-                           "total_minor": run.total_minor, "skipped": len(run.skipped), "scheduled": scheduled,
-                           "digest": engine.run_preview_digest(run_id=run.pk)})
+        run = engine.payout_run_create(
+            period_end=period_end, program_id=program.pk if program else None, created_by=actor, scheduled=scheduled
+        )
+        audit_record(
+            action="payout_run.prepared",
+            actor=actor,
+            program=program,
+            target=run,
+            data={
+                "period_end": period_end.isoformat(),
+                "payouts": run.payout_count,
+                "total_minor": run.total_minor,
+                "skipped": len(run.skipped),
+                "scheduled": scheduled,
+                "digest": engine.run_preview_digest(run_id=run.pk),
+            },
+        )
     return run
 
 
@@ -73,9 +97,18 @@ def payout_run_approve(*, actor: Any, run: PayoutRun, digest: str | None = None)
     authorize(actor, Act.FINANCE)
     with transaction.atomic():
         run = engine.payout_run_approve(run_id=run.pk, approved_by=actor, digest=digest)
-        audit_record(action="payout_run.approved", actor=actor, program=run.program, target=run,
-                     data={"prepared_by": run.created_by_id, "payouts": run.payout_count,
-                           "total_minor": run.total_minor, "digest": engine.run_preview_digest(run_id=run.pk)})
+        audit_record(
+            action="payout_run.approved",
+            actor=actor,
+            program=run.program,
+            target=run,
+            data={
+                "prepared_by": run.created_by_id,
+                "payouts": run.payout_count,
+                "total_minor": run.total_minor,
+                "digest": engine.run_preview_digest(run_id=run.pk),
+            },
+        )
         run_id = run.pk
         transaction.on_commit(lambda: payout_run_execute_task.delay(run_id, "approval"))
     return run
@@ -86,18 +119,34 @@ def payout_run_discard(*, actor: Any, run: PayoutRun) -> PayoutRun:
     authorize(actor, Act.FINANCE)
     with transaction.atomic():
         run = engine.payout_run_discard(run_id=run.pk, discarded_by=actor)
-        audit_record(action="payout_run.discarded", actor=actor, program=run.program, target=run,
-                     data={"payouts": run.payout_count, "total_minor": run.total_minor})
+        audit_record(
+            action="payout_run.discarded",
+            actor=actor,
+            program=run.program,
+            target=run,
+            data={"payouts": run.payout_count, "total_minor": run.total_minor},
+        )
     return run
 
 
 def _audit_payout_change(payout: Payout, old_status: str, *, via: str) -> None:
-    audit_record(action=f"payout.{payout.status}", subject=payout.artist, target=payout,
-                 program=payout.run.program if payout.run_id else None,
-                 data={"from": old_status, "amount_minor": payout.amount_minor, "currency": payout.currency,
-                       "stripe_transfer": payout.stripe_transfer_id or "", "stripe_payout": payout.stripe_payout_id,
-                       "failure_code": payout.failure_code, "failure_reason": payout.failure_reason,
-                       "run": payout.run_id, "via": via})
+    audit_record(
+        action=f"payout.{payout.status}",
+        subject=payout.artist,
+        target=payout,
+        program=payout.run.program if payout.run_id else None,
+        data={
+            "from": old_status,
+            "amount_minor": payout.amount_minor,
+            "currency": payout.currency,
+            "stripe_transfer": payout.stripe_transfer_id or "",
+            "stripe_payout": payout.stripe_payout_id,
+            "failure_code": payout.failure_code,
+            "failure_reason": payout.failure_reason,
+            "run": payout.run_id,
+            "via": via,
+        },
+    )
     # The notification hook of the payout lifecycle (sent, arrived, failed, reversed).
     from tester_platform.notifications.payouts import payout_status_changed
 
@@ -110,22 +159,34 @@ def payout_run_execute(*, run_id: int, actor: Any = None, trigger: str = "manual
     authorize(actor, Act.FINANCE)
     try:
         run = engine.payout_run_execute(
-            run_id=run_id, trigger=trigger, actor=actor,
-            on_change=lambda payout, old: _audit_payout_change(payout, old, via="payout run"))
+            run_id=run_id,
+            trigger=trigger,
+            actor=actor,
+            on_change=lambda payout, old: _audit_payout_change(payout, old, via="payout run"),
+        )
     except Exception as exc:
         try:
             run = PayoutRun.objects.select_related("program").get(pk=run_id)
             if run.status == PayoutRun.Status.INTERRUPTED:
-                audit_record(action="payout_run.interrupted", actor=actor, program=run.program, target=run,
-                             data={"trigger": trigger, "error": run.last_error})
+                audit_record(
+                    action="payout_run.interrupted",
+                    actor=actor,
+                    program=run.program,
+                    target=run,
+                    data={"trigger": trigger, "error": run.last_error},
+                )
         except Exception:  # the database itself is what failed; the stalled run is resumed later
             log.exception("could not audit the interruption of payout run %s", run_id)
         raise exc
     attempt = run.attempts.order_by("-pk").first()
     if attempt is not None and attempt.outcome == attempt.Outcome.FINISHED and attempt.trigger == trigger[:20]:
-        audit_record(action="payout_run.executed", actor=actor, program=run.program, target=run,
-                     data={"trigger": trigger, "status": run.status, "attempt": attempt.pk,
-                           "recorded": attempt.recorded})
+        audit_record(
+            action="payout_run.executed",
+            actor=actor,
+            program=run.program,
+            target=run,
+            data={"trigger": trigger, "status": run.status, "attempt": attempt.pk, "recorded": attempt.recorded},
+        )
     return run
 
 
@@ -153,15 +214,24 @@ def reconciliation_run(*, actor: Any = None):
 
     authorize(actor, Act.FINANCE)
     report = reconcile(requested_by=actor)
-    audit_record(action="reconciliation.run", actor=actor, target=report,
-                 data={"differences": report.difference_count, "codes": sorted({d["code"] for d in report.differences}),
-                       "accounts": report.accounts_checked, "transfers": report.transfers_checked,
-                       "error": report.error})
+    audit_record(
+        action="reconciliation.run",
+        actor=actor,
+        target=report,
+        data={
+            "differences": report.difference_count,
+            "codes": sorted({d["code"] for d in report.differences}),
+            "accounts": report.accounts_checked,
+            "transfers": report.transfers_checked,
+            "error": report.error,
+        },
+    )
     return report
 
 
-def webhook_handle(*, payload: bytes, signature_header: str | None,
-                   endpoint: str = webhooks.PLATFORM) -> webhooks.Outcome:
+def webhook_handle(
+    *, payload: bytes, signature_header: str | None, endpoint: str = webhooks.PLATFORM
+) -> webhooks.Outcome:
     """Verify (with the endpoint's own secret), store once, process once; audit what the
     event changed."""
     outcome = webhooks.webhook_receive(payload=payload, signature_header=signature_header, endpoint=endpoint)
@@ -173,8 +243,10 @@ def webhook_handle(*, payload: bytes, signature_header: str | None,
         if kind == "payout":
             _audit_payout_change(obj, detail, via=f"stripe {processed.event.type}")
         elif kind == "account":
-            audit_record(action="payout_account.updated", subject=obj.artist, target=obj,
-                         data={"changed": detail, "via": f"stripe {processed.event.type}"})
+            audit_record(
+                action="payout_account.updated",
+                subject=obj.artist,
+                target=obj,
+                data={"changed": detail, "via": f"stripe {processed.event.type}"},
+            )
     return processed
-
-

@@ -1,5 +1,6 @@
 """Finance pages (payout runs, reports, CSV/PDF), the artist's payout pages (account,
 payouts, statements) and the Stripe webhook endpoint. Thin: forms in, services out."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,6 +55,7 @@ def _run_or_404(run_id: int) -> PayoutRun:
 
 # --- finance: runs --------------------------------------------------------------------------
 
+
 def _runs():
     return PayoutRun.objects.select_related("program", "created_by", "approved_by")[:50]
 
@@ -63,14 +65,19 @@ def home(request):
     from payments.models import Reconciliation
 
     form = PayoutRunForm(initial={"period_end": closed_period_end()})
-    return render(request, "finance/home.html", {
-        "last_reconciliation": Reconciliation.objects.first(),
-        "form": form, "runs": _runs(), "closed_period_end": closed_period_end(),
-        "by_status": [dict(r, label=Payout.Status(r["status"]).label) for r in payout_totals_by_status()],
-        "failed_events": WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count(),
-        "period_form": PeriodForm(initial={"start": local_day().replace(day=1),
-                                           "end": local_day()}),
-    })
+    return render(
+        request,
+        "finance/home.html",
+        {
+            "last_reconciliation": Reconciliation.objects.first(),
+            "form": form,
+            "runs": _runs(),
+            "closed_period_end": closed_period_end(),
+            "by_status": [dict(r, label=Payout.Status(r["status"]).label) for r in payout_totals_by_status()],
+            "failed_events": WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count(),
+            "period_form": PeriodForm(initial={"start": local_day().replace(day=1), "end": local_day()}),
+        },
+    )
 
 
 @error_title("The payout run was not prepared")
@@ -82,20 +89,37 @@ def run_create(request):
 
     form = PayoutRunForm(request.POST)
     if not form.is_valid():
-        return render(request, "finance/home.html", {"form": form, "runs": _runs(), "by_status": [],
-                                                     "closed_period_end": closed_period_end(),
-                                                     "period_form": PeriodForm()}, status=400)
+        return render(
+            request,
+            "finance/home.html",
+            {
+                "form": form,
+                "runs": _runs(),
+                "by_status": [],
+                "closed_period_end": closed_period_end(),
+                "period_form": PeriodForm(),
+            },
+            status=400,
+        )
     try:
-        run = payout_run_prepare(actor=request.user, period_end=form.cleaned_data["period_end"],
-                                 program=form.cleaned_data["program"])
+        run = payout_run_prepare(
+            actor=request.user, period_end=form.cleaned_data["period_end"], program=form.cleaned_data["program"]
+        )
     except NothingToPay as nothing:
         # Recovers: the page lists who is owed but not payable now, and why, so finance
         # knows what to chase (any other service error goes to the page handler).
-        return render(request, "finance/nothing_to_pay.html", {
-            "message": nothing.message, "skipped": reports.skipped_rows(nothing.skipped)}, status=nothing.http_status)
-    messages.success(request, f"Payout run #{run.pk} prepared: {run.payout_count} payout{pluralize(run.payout_count)}. "
-                              f"Nothing is sent until "
-                              f"a second finance user approves it.")
+        return render(
+            request,
+            "finance/nothing_to_pay.html",
+            {"message": nothing.message, "skipped": reports.skipped_rows(nothing.skipped)},
+            status=nothing.http_status,
+        )
+    messages.success(
+        request,
+        f"Payout run #{run.pk} prepared: {run.payout_count} payout{pluralize(run.payout_count)}. "
+        f"Nothing is sent until "
+        f"a second finance user approves it.",
+    )
     return redirect("finance:run_detail", run_id=run.pk)
 
 
@@ -105,11 +129,17 @@ def run_detail(request, run_id: int):
 
     run = _run_or_404(run_id)
     report = reports.run_report(run)
-    return render(request, "finance/run_detail.html", {
-        "run": run, "report": report, "attempts": run.attempts.select_related("actor"),
-        "digest": run_preview_digest(run_id=run.pk) if run.status == PayoutRun.Status.PREPARED else "",
-        "is_preparer": run.created_by_id == request.user.pk,
-    })
+    return render(
+        request,
+        "finance/run_detail.html",
+        {
+            "run": run,
+            "report": report,
+            "attempts": run.attempts.select_related("actor"),
+            "digest": run_preview_digest(run_id=run.pk) if run.status == PayoutRun.Status.PREPARED else "",
+            "is_preparer": run.created_by_id == request.user.pk,
+        },
+    )
 
 
 @role_required(*FINANCE_ROLES)
@@ -147,14 +177,16 @@ def run_execute(request, run_id: int):
 
 # --- finance: reconciliation -------------------------------------------------------------------
 
+
 @role_required(*FINANCE_ROLES)
 def reconciliation(request):
     """The latest comparison of the ledger, our payouts and Stripe, with every difference."""
     from payments.models import Reconciliation
 
     reports_ = list(Reconciliation.objects.select_related("requested_by")[:10])
-    return render(request, "finance/reconciliation.html", {"report": reports_[0] if reports_ else None,
-                                                           "history": reports_})
+    return render(
+        request, "finance/reconciliation.html", {"report": reports_[0] if reports_ else None, "history": reports_}
+    )
 
 
 @role_required(*FINANCE_ROLES)
@@ -167,14 +199,18 @@ def reconciliation_run_view(request):
         if report.error:
             messages.error(request, f"The check could not finish: {report.error}")
         elif report.difference_count:
-            messages.warning(request, f"{report.difference_count} difference{pluralize(report.difference_count)} "
-                                      f"between the ledger and Stripe.")
+            messages.warning(
+                request,
+                f"{report.difference_count} difference{pluralize(report.difference_count)} "
+                f"between the ledger and Stripe.",
+            )
         else:
             messages.success(request, "The ledger, the payouts and Stripe agree.")
     return redirect("finance:reconciliation")
 
 
 # --- finance: reports ------------------------------------------------------------------------
+
 
 @role_required(*FINANCE_ROLES)
 def run_report(request, run_id: int):
@@ -187,15 +223,17 @@ def _period(request) -> tuple[PeriodForm, reports.Report | None]:
     form = PeriodForm(request.GET or {"start": today.replace(day=1).isoformat(), "end": today.isoformat()})
     if not form.is_valid():
         return form, None
-    return form, reports.period_report(start=form.cleaned_data["start"], end=form.cleaned_data["end"],
-                                       program=form.cleaned_data["program"])
+    return form, reports.period_report(
+        start=form.cleaned_data["start"], end=form.cleaned_data["end"], program=form.cleaned_data["program"]
+    )
 
 
 @role_required(*FINANCE_ROLES)
 def period_report(request):
     form, report = _period(request)
-    return render(request, "finance/report.html", {"report": report, "period_form": form},
-                  status=200 if report else 400)
+    return render(
+        request, "finance/report.html", {"report": report, "period_form": form}, status=200 if report else 400
+    )
 
 
 def _csv(report: reports.Report, filename: str) -> HttpResponse:
@@ -214,21 +252,30 @@ def run_report_response(run: PayoutRun, kind: str) -> HttpResponse:
     """A run's report as a CSV or PDF attachment (the pages and the API serve the same file)."""
     if kind == "csv":
         return _csv(reports.run_report(run), f"atelier-payout-run-{run.pk}.csv")
-    return _pdf("finance/pdf_report.html", {"report": reports.run_report(run), "generated_at": timezone.now()},
-                f"atelier-payout-run-{run.pk}.pdf")
+    return _pdf(
+        "finance/pdf_report.html",
+        {"report": reports.run_report(run), "generated_at": timezone.now()},
+        f"atelier-payout-run-{run.pk}.pdf",
+    )
 
 
 def period_report_response(*, start: dt.date, end: dt.date, program, kind: str) -> HttpResponse:
     report = reports.period_report(start=start, end=end, program=program)
     if kind == "csv":
         return _csv(report, f"atelier-payouts-{start}-{end}.csv")
-    return _pdf("finance/pdf_report.html", {"report": report, "generated_at": timezone.now()},
-                f"atelier-payouts-{start}-{end}.pdf")
+    return _pdf(
+        "finance/pdf_report.html",
+        {"report": report, "generated_at": timezone.now()},
+        f"atelier-payouts-{start}-{end}.pdf",
+    )
 
 
 def statement_pdf_response(payout: Payout) -> HttpResponse:
-    return _pdf("finance/pdf_statement.html", {"statement": reports.statement(payout), "generated_at": timezone.now()},
-                f"atelier-statement-{payout.pk}.pdf")
+    return _pdf(
+        "finance/pdf_statement.html",
+        {"statement": reports.statement(payout), "generated_at": timezone.now()},
+        f"atelier-statement-{payout.pk}.pdf",
+    )
 
 
 @role_required(*FINANCE_ROLES)
@@ -254,16 +301,21 @@ def period_report_pdf(request):
     form, report = _period(request)
     if report is None:
         return JsonResponse({"errors": form.errors}, status=400)
-    return _pdf("finance/pdf_report.html", {"report": report, "generated_at": timezone.now()},
-                f"atelier-payouts-{form.cleaned_data['start']}-{form.cleaned_data['end']}.pdf")
+    return _pdf(
+        "finance/pdf_report.html",
+        {"report": report, "generated_at": timezone.now()},
+        f"atelier-payouts-{form.cleaned_data['start']}-{form.cleaned_data['end']}.pdf",
+    )
 
 
 # --- artist: payout account and payouts ----------------------------------------------------------
 
+
 def _safe_next(request, default: str) -> str:
     target = request.GET.get("next") or request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -272,9 +324,17 @@ def _safe_next(request, default: str) -> str:
 def payouts_page(request):
     account = connected_account_for(artist=request.user)
     payouts = list(payouts_for_artist(artist=request.user))
-    return allow_stripe_form_action(render(request, "finance/payouts.html", {
-        "account": account, "payouts": payouts, "balances": balances_for(artist=request.user),
-    }))
+    return allow_stripe_form_action(
+        render(
+            request,
+            "finance/payouts.html",
+            {
+                "account": account,
+                "payouts": payouts,
+                "balances": balances_for(artist=request.user),
+            },
+        )
+    )
 
 
 @login_required
@@ -315,8 +375,9 @@ def payout_return(request):
 
 
 def _own_payout_or_404(request, payout_id: int) -> Payout:
-    payout = (Payout.objects.select_related("artist", "run", "run__program", "connected_account")
-              .filter(pk=payout_id).first())
+    payout = (
+        Payout.objects.select_related("artist", "run", "run__program", "connected_account").filter(pk=payout_id).first()
+    )
     if payout is None or (payout.artist_id != request.user.pk and not has_role(request.user, *FINANCE_ROLES)):
         raise Http404("No such payout.")
     return payout
@@ -336,17 +397,20 @@ def statement_pdf(request, payout_id: int):
 
 # --- Stripe webhook --------------------------------------------------------------------------
 
+
 def _webhook(request, endpoint: str):
     try:
-        outcome = webhook_handle(payload=request.body, signature_header=request.headers.get("Stripe-Signature"),
-                                 endpoint=endpoint)
+        outcome = webhook_handle(
+            payload=request.body, signature_header=request.headers.get("Stripe-Signature"), endpoint=endpoint
+        )
     except WebhookSignatureInvalid as error:
         # Not a page: Stripe reads the status (400: do not redeliver a forged body) and the JSON.
         return JsonResponse({"detail": error.message, "code": error.code}, status=400)
     event = outcome.event
     status = 500 if event.status == WebhookEvent.Status.FAILED else 200  # Stripe redelivers on 5xx
-    return JsonResponse({"id": event.stripe_event_id, "status": event.status, "duplicate": not outcome.created},
-                        status=status)
+    return JsonResponse(
+        {"id": event.stripe_event_id, "status": event.status, "duplicate": not outcome.created}, status=status
+    )
 
 
 @csrf_exempt

@@ -6,8 +6,18 @@ from tester_platform.labour.models import FeedbackReport, PayFloorAssessment, Ti
 
 @admin.register(FeedbackReport)
 class FeedbackReportAdmin(ReadOnlyAdmin):
-    list_display = ("id", "title", "program", "artist", "category", "severity", "status", "created_at",
-                    "reviewed_at", "acted_on_at")
+    list_display = (
+        "id",
+        "title",
+        "program",
+        "artist",
+        "category",
+        "severity",
+        "status",
+        "created_at",
+        "reviewed_at",
+        "acted_on_at",
+    )
     list_filter = ("status", "category", "severity", "program")
     search_fields = ("title", "body", "artist__email")
     list_select_related = ("program", "artist")
@@ -24,7 +34,16 @@ class TimeEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(PayFloorAssessment)
 class PayFloorAssessmentAdmin(ReadOnlyAdmin):
-    list_display = ("period_key", "program", "artist", "accepted_minutes", "earned_minor", "target_minor",
-                    "topup_minor", "currency", "created_at")
+    list_display = (
+        "period_key",
+        "program",
+        "artist",
+        "accepted_minutes",
+        "earned_minor",
+        "target_minor",
+        "topup_minor",
+        "currency",
+        "created_at",
+    )
     list_filter = ("period_key", "program")
     list_select_related = ("program", "artist")

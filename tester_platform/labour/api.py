@@ -1,5 +1,6 @@
 """API v1 for labour: feedback, time entries, reviews, and earnings. Thin: validate,
 scope the object to the requester (another artist's → 404), call the service."""
+
 from __future__ import annotations
 
 from django.http import Http404
@@ -49,7 +50,6 @@ from tester_platform.programs.models import Program
 ITEM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
 
-
 def _filing_program(user, program_id: int) -> Program:
     # A program that does not exist and one the artist is not in answer the same way.
     program = Program.objects.filter(pk=program_id).first()
@@ -63,8 +63,12 @@ class _LabourViewSet(viewsets.ViewSet):
     lookup_value_regex = r"[0-9]+"
     pagination_class = PageNumberPagination  # also tells the schema that lists are paginated
 
-    action_scopes = {"create": ApiToken.Scope.LABOUR, "review": ApiToken.Scope.REVIEW,
-                     "rerate": ApiToken.Scope.REVIEW, "acted_on": ApiToken.Scope.PROGRAMS}
+    action_scopes = {
+        "create": ApiToken.Scope.LABOUR,
+        "review": ApiToken.Scope.REVIEW,
+        "rerate": ApiToken.Scope.REVIEW,
+        "acted_on": ApiToken.Scope.PROGRAMS,
+    }
 
     def _page(self, request, queryset, serializer_class):
         paginator = self.pagination_class()
@@ -81,11 +85,14 @@ class FeedbackViewSet(_LabourViewSet):
         review, program = queue_query(request)
         if review:
             reports = review_queue_or_403(request.user, feedback_queue, program_id=program).prefetch_related(
-                "generations", "attachments", "rerates__ledger_entry")
+                "generations", "attachments", "rerates__ledger_entry"
+            )
             return self._page(request, reports, s.FeedbackSerializer)
-        reports = (FeedbackReport.objects.filter(artist=request.user)
-                   .prefetch_related("generations", "attachments", "rerates__ledger_entry")
-                   .order_by("-created_at", "-id"))
+        reports = (
+            FeedbackReport.objects.filter(artist=request.user)
+            .prefetch_related("generations", "attachments", "rerates__ledger_entry")
+            .order_by("-created_at", "-id")
+        )
         if program:
             reports = reports.filter(program_id=program)
         return self._page(request, reports, s.FeedbackSerializer)
@@ -100,9 +107,14 @@ class FeedbackViewSet(_LabourViewSet):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         report = feedback_submit(
-            artist=request.user, program=_filing_program(request.user, values["program"]),
-            category=values["category"], severity=values["severity"], title=values["title"], body=values["body"],
-            generation_id=values.get("generation"), generation_ids=values["generations"],
+            artist=request.user,
+            program=_filing_program(request.user, values["program"]),
+            category=values["category"],
+            severity=values["severity"],
+            title=values["title"],
+            body=values["body"],
+            generation_id=values.get("generation"),
+            generation_ids=values["generations"],
         )
         return Response(s.FeedbackSerializer(report, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
@@ -116,8 +128,12 @@ class FeedbackViewSet(_LabourViewSet):
         data = s.FeedbackRerateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = self._visible(request, pk)
-        feedback_rerate(report=report, moderator=request.user, severity=data.validated_data["severity"],
-                        reason=data.validated_data["reason"])
+        feedback_rerate(
+            report=report,
+            moderator=request.user,
+            severity=data.validated_data["severity"],
+            reason=data.validated_data["reason"],
+        )
         report.refresh_from_db()
         return Response(s.FeedbackSerializer(report, context={"request": request}).data)
 
@@ -126,9 +142,13 @@ class FeedbackViewSet(_LabourViewSet):
     def review(self, request, pk=None):
         data = s.FeedbackReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = feedback_review(report=self._visible(request, pk), reviewer=request.user,
-                                 decision=data.validated_data["decision"], reason=data.validated_data["reason"],
-                                 duplicate_of_id=data.validated_data.get("duplicate_of"))
+        report = feedback_review(
+            report=self._visible(request, pk),
+            reviewer=request.user,
+            decision=data.validated_data["decision"],
+            reason=data.validated_data["reason"],
+            duplicate_of_id=data.validated_data.get("duplicate_of"),
+        )
         return Response(s.FeedbackSerializer(report, context={"request": request}).data)
 
     @extend_schema(parameters=[ITEM_ID], request=s.ActedOnSerializer, responses=s.FeedbackSerializer)
@@ -136,8 +156,9 @@ class FeedbackViewSet(_LabourViewSet):
     def acted_on(self, request, pk=None):
         data = s.ActedOnSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = feedback_mark_acted_on(report=self._visible(request, pk), actor=request.user,
-                                        note=data.validated_data["note"])
+        report = feedback_mark_acted_on(
+            report=self._visible(request, pk), actor=request.user, note=data.validated_data["note"]
+        )
         return Response(s.FeedbackSerializer(report, context={"request": request}).data)
 
     @staticmethod
@@ -156,10 +177,10 @@ class TimeEntryViewSet(_LabourViewSet):
         """Mine; with `queue=review`, the entries waiting for review in the programs I review."""
         review, program = queue_query(request)
         if review:
-            return self._page(request, review_queue_or_403(request.user, time_queue, program_id=program),
-                              s.TimeEntrySerializer)
-        entries = (TimeEntry.objects.filter(artist=request.user).prefetch_related("generations")
-                   .order_by("-date", "-id"))
+            return self._page(
+                request, review_queue_or_403(request.user, time_queue, program_id=program), s.TimeEntrySerializer
+            )
+        entries = TimeEntry.objects.filter(artist=request.user).prefetch_related("generations").order_by("-date", "-id")
         if program:
             entries = entries.filter(program_id=program)
         return self._page(request, entries, s.TimeEntrySerializer)
@@ -174,8 +195,12 @@ class TimeEntryViewSet(_LabourViewSet):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         entry = time_entry_submit(
-            artist=request.user, program=_filing_program(request.user, values["program"]), date=values["date"],
-            minutes=values["minutes"], description=values["description"], generation_ids=values["generations"],
+            artist=request.user,
+            program=_filing_program(request.user, values["program"]),
+            date=values["date"],
+            minutes=values["minutes"],
+            description=values["description"],
+            generation_ids=values["generations"],
         )
         return Response(s.TimeEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
@@ -184,12 +209,15 @@ class TimeEntryViewSet(_LabourViewSet):
     def review(self, request, pk=None):
         data = s.TimeReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        entry = time_entry_review(entry=self._visible(request, pk), reviewer=request.user,
-                                  decision=data.validated_data["decision"], reason=data.validated_data["reason"])
+        entry = time_entry_review(
+            entry=self._visible(request, pk),
+            reviewer=request.user,
+            decision=data.validated_data["decision"],
+            reason=data.validated_data["reason"],
+        )
         return Response(s.TimeEntrySerializer(entry).data)
 
-    @extend_schema(parameters=[s.SuggestionQuerySerializer],
-                   responses=s.TimeSuggestionSerializer(many=True))
+    @extend_schema(parameters=[s.SuggestionQuerySerializer], responses=s.TimeSuggestionSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)
     def suggestions(self, request):
         """Proposed minutes per day from the artist's metered generation activity."""
@@ -218,8 +246,9 @@ class TaskViewSet(_LabourViewSet):
         """Open to me and not yet taken; with `queue=review`, every task of the programs I review."""
         review, program = queue_query(request)
         if review:
-            return self._page(request, review_queue_or_403(request.user, task_queue, program_id=program),
-                              s.TaskSerializer)
+            return self._page(
+                request, review_queue_or_403(request.user, task_queue, program_id=program), s.TaskSerializer
+            )
         tasks = tasks_offered(artist=request.user)
         if program:
             tasks = tasks.filter(program_id=program)
@@ -248,8 +277,9 @@ class AssignmentViewSet(_LabourViewSet):
         """Mine; with `queue=review`, those awaiting review in the programs I review."""
         review, program = queue_query(request)
         if review:
-            return self._page(request, review_queue_or_403(request.user, assignment_queue, program_id=program),
-                              s.AssignmentSerializer)
+            return self._page(
+                request, review_queue_or_403(request.user, assignment_queue, program_id=program), s.AssignmentSerializer
+            )
         mine = self._queryset().filter(artist=request.user).order_by("-accepted_at", "-id")
         if program:
             mine = mine.filter(task__program_id=program)
@@ -267,15 +297,22 @@ class AssignmentViewSet(_LabourViewSet):
 
         data = s.AssignmentReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        assignment = assignment_review(assignment=self._visible(request, pk), reviewer=request.user,
-                                       decision=data.validated_data["decision"], reason=data.validated_data["reason"])
-        return Response(s.AssignmentSerializer(self._queryset().get(pk=assignment.pk),
-                                               context={"request": request}).data)
+        assignment = assignment_review(
+            assignment=self._visible(request, pk),
+            reviewer=request.user,
+            decision=data.validated_data["decision"],
+            reason=data.validated_data["reason"],
+        )
+        return Response(
+            s.AssignmentSerializer(self._queryset().get(pk=assignment.pk), context={"request": request}).data
+        )
 
     def _visible(self, request, pk) -> Assignment:
         assignment = self._queryset().filter(pk=pk_or_404(pk)).first()
-        if assignment is None or not (assignment.artist_id == request.user.pk
-                                      or can_review(user=request.user, program_id=assignment.task.program_id)):
+        if assignment is None or not (
+            assignment.artist_id == request.user.pk
+            or can_review(user=request.user, program_id=assignment.task.program_id)
+        ):
             raise Http404("No such assignment.")
         return assignment
 
@@ -289,10 +326,17 @@ class EarningsView(APIView):
     @extend_schema(responses=s.EarningsSerializer)
     def get(self, request):
         earnings = earnings_for(artist=request.user)
-        return Response(s.EarningsSerializer({
-            "currency": earnings.currency, "balance": earnings.balance, "balances": earnings.balances,
-            "lines": earnings.lines,
-        }, context={"request": request}).data)
+        return Response(
+            s.EarningsSerializer(
+                {
+                    "currency": earnings.currency,
+                    "balance": earnings.balance,
+                    "balances": earnings.balances,
+                    "lines": earnings.lines,
+                },
+                context={"request": request},
+            ).data
+        )
 
 
 SEVERITY_DESCRIPTIONS = {
@@ -315,7 +359,14 @@ class ProgramSeveritiesView(APIView):
 
         program = visible_program_or_404(request.user, pk)
         card = current_rate_card(program_id=program.pk)
-        rows = [{"code": value, "label": label, "description": SEVERITY_DESCRIPTIONS.get(value, ""),
-                 "bounty": card.bounty_for(value) if card else None, "currency": card.currency if card else None}
-                for value, label in Severity.choices]
+        rows = [
+            {
+                "code": value,
+                "label": label,
+                "description": SEVERITY_DESCRIPTIONS.get(value, ""),
+                "bounty": card.bounty_for(value) if card else None,
+                "currency": card.currency if card else None,
+            }
+            for value, label in Severity.choices
+        ]
         return Response(s.SeveritySerializer(rows, many=True).data)

@@ -6,6 +6,7 @@ ledger line of kind "time" (testing work, which the pay floor counts, with the m
 stands for): hourly tasks at the program's current hourly rate × the minutes worked, fixed
 tasks at their price for their estimated minutes. Its source is the assignment, so a
 second acceptance, a double click or a retried request posts nothing more."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -57,23 +58,39 @@ def _whole(value, *, field: str, low: int, high: int, label: str) -> int:
 
 
 def _testers(program: Program):
-    return get_user_model().objects.filter(enrollments__program=program,
-                                           enrollments__status__in=FILING_STATUSES).distinct()
+    return (
+        get_user_model()
+        .objects.filter(enrollments__program=program, enrollments__status__in=FILING_STATUSES)
+        .distinct()
+    )
 
 
 # --- managers ----------------------------------------------------------------------------
 
+
 @transaction.atomic
-def task_publish(*, program: Program, actor, title: str, instructions: str, category: str, estimated_minutes: int,
-                 pay: str, capacity: int, due_at: dt.datetime, fixed_pay_minor: int | None = None,
-                 invited_ids: Iterable[int] = ()) -> Task:
+def task_publish(
+    *,
+    program: Program,
+    actor,
+    title: str,
+    instructions: str,
+    category: str,
+    estimated_minutes: int,
+    pay: str,
+    capacity: int,
+    due_at: dt.datetime,
+    fixed_pay_minor: int | None = None,
+    invited_ids: Iterable[int] = (),
+) -> Task:
     authorize(actor, Act.MANAGE, program=program)
     title = _text(title, field="title", max_length=200, label="title")
     instructions = _text(instructions, field="instructions", max_length=20_000, label="instructions")
     if category not in Task.Category.values:
         raise InvalidInput(f"Choose one of: {', '.join(Task.Category.values)}.", field="category")
-    estimated_minutes = _whole(estimated_minutes, field="estimated_minutes", low=1, high=MINUTES_PER_DAY,
-                               label="estimate in minutes")
+    estimated_minutes = _whole(
+        estimated_minutes, field="estimated_minutes", low=1, high=MINUTES_PER_DAY, label="estimate in minutes"
+    )
     capacity = _whole(capacity, field="capacity", low=1, high=10_000, label="number of testers")
     if pay not in Task.Pay.values:
         raise InvalidInput("Pay is fixed per task or hourly.", field="pay")
@@ -92,23 +109,49 @@ def task_publish(*, program: Program, actor, title: str, instructions: str, cate
         raise InvalidInput("Choose testers of this program.", field="invited")
     if any(person.pk == actor.pk for person in invited):
         raise InvalidInput("You cannot publish a task to yourself.", field="invited", code="self_dealing")
-    task = Task.objects.create(program=program, title=title, instructions=instructions, category=category,
-                               estimated_minutes=estimated_minutes, pay=pay, fixed_pay_minor=fixed_pay_minor,
-                               currency=card.currency, capacity=capacity, due_at=due_at, created_by=actor)
+    task = Task.objects.create(
+        program=program,
+        title=title,
+        instructions=instructions,
+        category=category,
+        estimated_minutes=estimated_minutes,
+        pay=pay,
+        fixed_pay_minor=fixed_pay_minor,
+        currency=card.currency,
+        capacity=capacity,
+        due_at=due_at,
+        created_by=actor,
+    )
     if invited:
         task.invited.set(invited)
-    audit_record(action="task.published", actor=actor, program=program, target=task,
-                 data={"title": title, "category": category, "pay": pay, "fixed_pay_minor": fixed_pay_minor,
-                       "currency": card.currency, "estimated_minutes": estimated_minutes, "capacity": capacity,
-                       "due_at": due_at.isoformat(), "invited": [p.pk for p in invited]})
+    audit_record(
+        action="task.published",
+        actor=actor,
+        program=program,
+        target=task,
+        data={
+            "title": title,
+            "category": category,
+            "pay": pay,
+            "fixed_pay_minor": fixed_pay_minor,
+            "currency": card.currency,
+            "estimated_minutes": estimated_minutes,
+            "capacity": capacity,
+            "due_at": due_at.isoformat(),
+            "invited": [p.pk for p in invited],
+        },
+    )
     audience = invited or [p for p in _testers(program) if p.pk != actor.pk]
-    pay_text = (format_minor(fixed_pay_minor, card.currency) if fixed_pay_minor
-                else f"{card.hourly_display} an hour")
-    notify_many(users=audience, kind=Kind.TASK_PUBLISHED, program=program,
-                title=f"New assignment in {program.name}: {title}",
-                body=f"{Task.Category(category).label}, about {estimated_minutes} min, pays {pay_text}. "
-                     f"Due {due_at:%d %b %Y %H:%M} UTC. {capacity} place(s).",
-                link=reverse("labour:task_detail", args=[task.pk]))
+    pay_text = format_minor(fixed_pay_minor, card.currency) if fixed_pay_minor else f"{card.hourly_display} an hour"
+    notify_many(
+        users=audience,
+        kind=Kind.TASK_PUBLISHED,
+        program=program,
+        title=f"New assignment in {program.name}: {title}",
+        body=f"{Task.Category(category).label}, about {estimated_minutes} min, pays {pay_text}. "
+        f"Due {due_at:%d %b %Y %H:%M} UTC. {capacity} place(s).",
+        link=reverse("labour:task_detail", args=[task.pk]),
+    )
     return task
 
 
@@ -126,10 +169,12 @@ def task_close(*, task: Task, actor) -> Task:
 
 # --- artists -----------------------------------------------------------------------------
 
+
 def task_open_to(*, task: Task, artist) -> bool:
     """May this artist take the task on (ignoring capacity)?"""
-    if not Enrollment.objects.filter(program_id=task.program_id, artist=artist, status=Enrollment.Status.ACTIVE
-                                     ).exists():
+    if not Enrollment.objects.filter(
+        program_id=task.program_id, artist=artist, status=Enrollment.Status.ACTIVE
+    ).exists():
         return False
     invited = list(task.invited.values_list("pk", flat=True))
     return not invited or artist.pk in invited
@@ -137,8 +182,11 @@ def task_open_to(*, task: Task, artist) -> bool:
 
 def task_visible_to(*, task: Task, user) -> bool:
     """Who may read a task: those it is open to, those who took it, and its program's reviewers."""
-    return (task_open_to(task=task, artist=user) or task.assignments.filter(artist=user).exists()
-            or can(user, Act.REVIEW, program=task.program_id))
+    return (
+        task_open_to(task=task, artist=user)
+        or task.assignments.filter(artist=user).exists()
+        or can(user, Act.REVIEW, program=task.program_id)
+    )
 
 
 @transaction.atomic
@@ -160,8 +208,14 @@ def assignment_take(*, task: Task, artist) -> Assignment:
             assignment = Assignment.objects.create(task=task, artist=artist, accepted_at=timezone.now())
     except IntegrityError:
         raise InvalidTransition("You already took this task on.", code="already_taken") from None
-    audit_record(action="task.accepted_by_artist", actor=artist, subject=artist, program=task.program,
-                 target=assignment, data={"task": task.pk, "title": task.title})
+    audit_record(
+        action="task.accepted_by_artist",
+        actor=artist,
+        subject=artist,
+        program=task.program,
+        target=assignment,
+        data={"task": task.pk, "title": task.title},
+    )
     return assignment
 
 
@@ -176,19 +230,27 @@ def _own(assignment: Assignment, artist) -> Assignment:
 def assignment_withdraw(*, assignment: Assignment, artist) -> Assignment:
     assignment = _own(assignment, artist)
     if assignment.status not in Assignment.OPEN_STATUSES:
-        raise InvalidTransition(f"An assignment that is {assignment.get_status_display().lower()} cannot be given "
-                                "back.")
+        raise InvalidTransition(
+            f"An assignment that is {assignment.get_status_display().lower()} cannot be given back."
+        )
     assignment.status = Assignment.Status.WITHDRAWN
     assignment.save(update_fields=["status"])
-    audit_record(action="task.withdrawn", actor=artist, subject=artist, program=assignment.task.program,
-                 target=assignment, data={"task": assignment.task_id})
+    audit_record(
+        action="task.withdrawn",
+        actor=artist,
+        subject=artist,
+        program=assignment.task.program,
+        target=assignment,
+        data={"task": assignment.task_id},
+    )
     return assignment
 
 
 def generations_while_active(*, assignment: Assignment, until: dt.datetime | None = None):
     """The artist's generations in the task's program made since they took it on."""
-    jobs = GenerationJob.objects.filter(artist_id=assignment.artist_id, program_id=assignment.task.program_id,
-                                        created_at__gte=assignment.accepted_at)
+    jobs = GenerationJob.objects.filter(
+        artist_id=assignment.artist_id, program_id=assignment.task.program_id, created_at__gte=assignment.accepted_at
+    )
     if until is not None:
         jobs = jobs.filter(created_at__lte=until)
     return jobs.order_by("created_at", "id")
@@ -208,15 +270,20 @@ def assignment_for_finding(*, assignment_id: int | None, artist, program: Progra
 
 
 @transaction.atomic
-def assignment_submit(*, assignment: Assignment, artist, note: str = "", minutes: int | None = None,
-                      generation_ids: Iterable[int] | None = None) -> Assignment:
+def assignment_submit(
+    *,
+    assignment: Assignment,
+    artist,
+    note: str = "",
+    minutes: int | None = None,
+    generation_ids: Iterable[int] | None = None,
+) -> Assignment:
     """Hand the work in. Unless the artist chooses, every generation they made in the program
     since taking the task on is linked."""
     assignment = _own(assignment, artist)
     task = assignment.task
     if assignment.status not in Assignment.OPEN_STATUSES:
-        raise InvalidTransition(f"An assignment that is {assignment.get_status_display().lower()} cannot be "
-                                "submitted.")
+        raise InvalidTransition(f"An assignment that is {assignment.get_status_display().lower()} cannot be submitted.")
     note = _text(note, field="note", max_length=10_000, label="summary", required=False)
     if task.pay == Task.Pay.HOURLY:
         minutes = _whole(minutes, field="minutes", low=1, high=MINUTES_PER_DAY, label="time you worked, in minutes")
@@ -224,8 +291,11 @@ def assignment_submit(*, assignment: Assignment, artist, note: str = "", minutes
         minutes = None
     findings = assignment.findings.count()
     if not findings and not note:
-        raise InvalidInput("Submit at least one finding, or say in the summary what you tested and found.",
-                           field="note", code="nothing_to_submit")
+        raise InvalidInput(
+            "Submit at least one finding, or say in the summary what you tested and found.",
+            field="note",
+            code="nothing_to_submit",
+        )
     now = timezone.now()
     if generation_ids is None:
         jobs = list(generations_while_active(assignment=assignment, until=now))
@@ -233,19 +303,32 @@ def assignment_submit(*, assignment: Assignment, artist, note: str = "", minutes
         wanted = sorted(set(generation_ids))
         jobs = list(GenerationJob.objects.filter(pk__in=wanted, artist=artist, program_id=task.program_id))
         if len(jobs) != len(wanted):
-            raise InvalidInput("Link only your own generations in this program.", field="generations",
-                               code="not_your_generation")
+            raise InvalidInput(
+                "Link only your own generations in this program.", field="generations", code="not_your_generation"
+            )
     assignment.generations.set(jobs)
     assignment.status, assignment.submitted_at = Assignment.Status.SUBMITTED, now
     assignment.note, assignment.minutes = note, minutes
     assignment.save(update_fields=["status", "submitted_at", "note", "minutes"])
-    audit_record(action="task.submitted", actor=artist, subject=artist, program=task.program, target=assignment,
-                 data={"task": task.pk, "findings": findings, "generations": len(jobs), "minutes": minutes,
-                       "generation_ids": [j.pk for j in jobs]})
+    audit_record(
+        action="task.submitted",
+        actor=artist,
+        subject=artist,
+        program=task.program,
+        target=assignment,
+        data={
+            "task": task.pk,
+            "findings": findings,
+            "generations": len(jobs),
+            "minutes": minutes,
+            "generation_ids": [j.pk for j in jobs],
+        },
+    )
     return assignment
 
 
 # --- moderators --------------------------------------------------------------------------
+
 
 def _pay(assignment: Assignment, reviewer) -> LedgerEntry | None:
     task = assignment.task
@@ -253,8 +336,11 @@ def _pay(assignment: Assignment, reviewer) -> LedgerEntry | None:
     if card is None:
         raise Conflict("This program has no published rate card, so work cannot be paid yet.", code="no_rate_card")
     if card.currency != task.currency:
-        raise Conflict(f"The task pays in {task.currency} but the rate card is now in {card.currency}; "
-                       "publish the task again in the new currency.", code="currency_changed")
+        raise Conflict(
+            f"The task pays in {task.currency} but the rate card is now in {card.currency}; "
+            "publish the task again in the new currency.",
+            code="currency_changed",
+        )
     if task.pay == Task.Pay.HOURLY:
         minutes = assignment.minutes or task.estimated_minutes
         amount = time_amount_minor(hourly_rate_minor=card.hourly_rate_minor, minutes=minutes)
@@ -266,9 +352,18 @@ def _pay(assignment: Assignment, reviewer) -> LedgerEntry | None:
     if amount <= 0:  # a rate of zero pays nothing; the acceptance still counts
         return None
     return ledger_post(
-        artist=assignment.artist_id, program_id=task.program_id, kind=LedgerEntry.Kind.TIME, amount_minor=amount,
-        currency=card.currency, source=(Assignment.SOURCE_TYPE, assignment.pk), rate_card=card, rate_minor=rate,
-        rate_basis=basis, quantity=quantity, created_by=reviewer, source_label=assignment.label,
+        artist=assignment.artist_id,
+        program_id=task.program_id,
+        kind=LedgerEntry.Kind.TIME,
+        amount_minor=amount,
+        currency=card.currency,
+        source=(Assignment.SOURCE_TYPE, assignment.pk),
+        rate_card=card,
+        rate_minor=rate,
+        rate_basis=basis,
+        quantity=quantity,
+        created_by=reviewer,
+        source_label=assignment.label,
         memo=f"{task.get_pay_display()}; {minutes} min",
     )
 
@@ -276,15 +371,18 @@ def _pay(assignment: Assignment, reviewer) -> LedgerEntry | None:
 @transaction.atomic
 def assignment_review(*, assignment: Assignment, reviewer, decision: str, reason: str = "") -> Assignment:
     """Accept (the pay posts once) or return with a reason (the artist fixes and resubmits)."""
-    assignment = Assignment.objects.select_for_update().select_related("task", "task__program", "artist").get(
-        pk=assignment.pk)
+    assignment = (
+        Assignment.objects.select_for_update().select_related("task", "task__program", "artist").get(pk=assignment.pk)
+    )
     task = assignment.task
     authorize(reviewer, Act.REVIEW, program=task.program_id, subject=assignment.artist_id)
     if decision not in (ACCEPT, RETURN):
         raise InvalidInput("Decide accept or return.", field="decision")
     if assignment.status != Assignment.Status.SUBMITTED:
-        raise InvalidTransition(f"An assignment that is {assignment.get_status_display().lower()} is not waiting "
-                                "for review.", code="already_reviewed")
+        raise InvalidTransition(
+            f"An assignment that is {assignment.get_status_display().lower()} is not waiting for review.",
+            code="already_reviewed",
+        )
     reason = (reason or "").strip()
     if len(reason) > 2000:
         raise InvalidInput("Keep the reason under 2000 characters.", field="reason")
@@ -299,21 +397,39 @@ def assignment_review(*, assignment: Assignment, reviewer, decision: str, reason
         assignment.status = Assignment.Status.RETURNED
     assignment.reviewed_by, assignment.reviewed_at, assignment.reason = reviewer, timezone.now(), reason
     assignment.save(update_fields=["status", "reviewed_by", "reviewed_at", "reason", "ledger_entry", "paid_minutes"])
-    audit_record(action="task.work_accepted" if decision == ACCEPT else "task.work_returned", actor=reviewer,
-                 subject=assignment.artist, program=task.program, target=assignment,
-                 data={"task": task.pk, "reason": reason, "ledger_entry": entry.pk if entry else None,
-                       "amount_minor": entry.amount_minor if entry else 0, "currency": entry.currency if entry else None,
-                       "minutes": assignment.paid_minutes if entry else None})
+    audit_record(
+        action="task.work_accepted" if decision == ACCEPT else "task.work_returned",
+        actor=reviewer,
+        subject=assignment.artist,
+        program=task.program,
+        target=assignment,
+        data={
+            "task": task.pk,
+            "reason": reason,
+            "ledger_entry": entry.pk if entry else None,
+            "amount_minor": entry.amount_minor if entry else 0,
+            "currency": entry.currency if entry else None,
+            "minutes": assignment.paid_minutes if entry else None,
+        },
+    )
     if decision == ACCEPT:
         title = f"Assignment “{task.title}” accepted"
         paid = f" {entry.amount_display} was added to your earnings ({entry.rate_display})." if entry else ""
         body = f"Your work on “{task.title}” was accepted.{paid}" + (f"\nNote: {reason}" if reason else "")
     else:
         title = f"Assignment “{task.title}” returned to you"
-        body = f"Your work on “{task.title}” was returned. Reason: {reason}\nChange what is asked and submit it " \
-               f"again before {task.due_at:%d %b %Y %H:%M} UTC."
-    notify(user=assignment.artist, kind=Kind.TASK_REVIEWED, program=task.program, title=title, body=body,
-           link=reverse("labour:task_detail", args=[task.pk]))
+        body = (
+            f"Your work on “{task.title}” was returned. Reason: {reason}\nChange what is asked and submit it "
+            f"again before {task.due_at:%d %b %Y %H:%M} UTC."
+        )
+    notify(
+        user=assignment.artist,
+        kind=Kind.TASK_REVIEWED,
+        program=task.program,
+        title=title,
+        body=body,
+        link=reverse("labour:task_detail", args=[task.pk]),
+    )
     return assignment
 
 

@@ -1,5 +1,6 @@
 """Review queues for feedback and time in the moderation dashboard: inline accept/reject
 with htmx (the forms work without it too), bulk accept, and "acted on" for managers."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -45,16 +46,24 @@ def queue(request):
     acted = list(accepted_not_acted_on(user=request.user, program_id=program_id))
     for report in acted:
         report.can_mark = can_mark_acted_on(user=request.user, program_id=report.program_id)
-    return render(request, "labour/dashboard/queue.html", {
-        "programs": programs, "program_id": program_id, "reports": reports, "entries": entries,
-        "acted": acted,
-    })
+    return render(
+        request,
+        "labour/dashboard/queue.html",
+        {
+            "programs": programs,
+            "program_id": program_id,
+            "reports": reports,
+            "entries": entries,
+            "acted": acted,
+        },
+    )
 
 
 def _back(request):
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(target)
     return redirect(reverse("labour_review:queue"))
 
@@ -67,8 +76,12 @@ def _after_review(request, *, template: str, item, error: DomainError | None, na
     if _is_htmx(request):
         item.refresh_from_db()
         item.rate_card = current_rate_card(program_id=item.program_id)
-        return render(request, template, {name: item, "error": error.message if error else ""},
-                      status=error_status(error) if error else 200)
+        return render(
+            request,
+            template,
+            {name: item, "error": error.message if error else ""},
+            status=error_status(error) if error else 200,
+        )
     if error:
         messages.error(request, f"{item.label}: {error.message}")
     else:
@@ -90,11 +103,17 @@ def feedback_decide(request, report_id: int):
         # The row shows the error (htmx swaps it in), whichever family raised it: a refused
         # ledger posting is a PaymentsError.
         with errors_caught() as caught:
-            feedback_review(report=report, reviewer=request.user, decision=form.cleaned_data["decision"],
-                            reason=form.cleaned_data["reason"], duplicate_of_id=form.cleaned_data["duplicate_of"])
+            feedback_review(
+                report=report,
+                reviewer=request.user,
+                decision=form.cleaned_data["decision"],
+                reason=form.cleaned_data["reason"],
+                duplicate_of_id=form.cleaned_data["duplicate_of"],
+            )
         error = caught.error
-    return _after_review(request, template="labour/dashboard/_feedback_row.html", item=report, error=error,
-                         name="report")
+    return _after_review(
+        request, template="labour/dashboard/_feedback_row.html", item=report, error=error, name="report"
+    )
 
 
 @role_required(*REVIEWERS)
@@ -109,8 +128,12 @@ def time_decide(request, entry_id: int):
         error = DomainError("Choose accept or reject, and give a reason when rejecting.")
     else:
         with errors_caught() as caught:
-            time_entry_review(entry=entry, reviewer=request.user, decision=form.cleaned_data["decision"],
-                              reason=form.cleaned_data["reason"])
+            time_entry_review(
+                entry=entry,
+                reviewer=request.user,
+                decision=form.cleaned_data["decision"],
+                reason=form.cleaned_data["reason"],
+            )
         error = caught.error
     return _after_review(request, template="labour/dashboard/_time_row.html", item=entry, error=error, name="entry")
 
@@ -123,10 +146,12 @@ def _ids(values) -> list[int]:
 @require_POST
 def bulk(request):
     allowed = reviewable_programs(user=request.user)
-    feedback_ids = FeedbackReport.objects.filter(pk__in=_ids(request.POST.getlist("feedback")),
-                                                 program__in=allowed).values_list("pk", flat=True)
-    time_ids = TimeEntry.objects.filter(pk__in=_ids(request.POST.getlist("time")),
-                                        program__in=allowed).values_list("pk", flat=True)
+    feedback_ids = FeedbackReport.objects.filter(
+        pk__in=_ids(request.POST.getlist("feedback")), program__in=allowed
+    ).values_list("pk", flat=True)
+    time_ids = TimeEntry.objects.filter(pk__in=_ids(request.POST.getlist("time")), program__in=allowed).values_list(
+        "pk", flat=True
+    )
     if not feedback_ids and not time_ids:
         messages.error(request, "Select the items to accept first.")
     else:
@@ -163,7 +188,11 @@ def rerate(request, report_id: int):
         messages.error(request, "Choose the new severity and tell the artist why.")
     else:
         with errors_as_message(request, f"{report.label}: {{message}}"):
-            feedback_rerate(report=report, moderator=request.user, severity=form.cleaned_data["severity"],
-                            reason=form.cleaned_data["reason"])
+            feedback_rerate(
+                report=report,
+                moderator=request.user,
+                severity=form.cleaned_data["severity"],
+                reason=form.cleaned_data["reason"],
+            )
             messages.success(request, f"{report.label}: re-rated; the artist sees your reason.")
     return redirect(reverse("labour:feedback_detail", args=[report.pk]))

@@ -7,6 +7,7 @@ video stream, within the length limit, and is stored as uploaded. Sizes are boun
 anything is decoded. Files go to private storage; only a permission-checked view serves
 them. (generation/images.py checks studio stills the same way; it is the engine's and not
 committed yet, so the platform keeps this small checker for evidence.)"""
+
 from __future__ import annotations
 
 import hashlib
@@ -93,8 +94,16 @@ def _image(data: bytes, name: str, lim: Limits) -> Evidence | None:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)
     png = out.getvalue()
-    return Evidence(kind="image", data=png, extension="png", content_type="image/png", width=width, height=height,
-                    duration_ms=None, sha256=hashlib.sha256(png).hexdigest())
+    return Evidence(
+        kind="image",
+        data=png,
+        extension="png",
+        content_type="image/png",
+        width=width,
+        height=height,
+        duration_ms=None,
+        sha256=hashlib.sha256(png).hexdigest(),
+    )
 
 
 def _video(data: bytes, name: str, lim: Limits) -> Evidence | None:
@@ -120,9 +129,16 @@ def _video(data: bytes, name: str, lim: Limits) -> Evidence | None:
     if duration is None or duration > lim.video_max_ms:
         raise _refuse(name, f"clips may be at most {_seconds(lim.video_max_ms)} seconds long.")
     content_type, extension = kind
-    return Evidence(kind="video", data=data, extension=extension, content_type=content_type, width=width or 0,
-                    height=height or 0, duration_ms=duration,
-                    sha256=hashlib.sha256(data).hexdigest())
+    return Evidence(
+        kind="video",
+        data=data,
+        extension=extension,
+        content_type=content_type,
+        width=width or 0,
+        height=height or 0,
+        duration_ms=duration,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
 
 
 def check_evidence(data: bytes, *, name: str = "") -> Evidence:

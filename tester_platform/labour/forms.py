@@ -22,8 +22,10 @@ class MultipleFileField(forms.FileField):
     """Several files in one input; each is proven by the service (labour.evidence)."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif,"
-                                                                      "video/mp4,video/webm"}))
+        kwargs.setdefault(
+            "widget",
+            MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif,video/mp4,video/webm"}),
+        )
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -33,21 +35,40 @@ class MultipleFileField(forms.FileField):
 
 class FeedbackForm(forms.Form):
     program = forms.TypedChoiceField(coerce=int, label="Program")
-    generation = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="About this output",
-                                        help_text="Optional: the generation the report is about.")
-    generations = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Other outputs that show it",
-                                                 help_text="Optional. Hold Ctrl or ⌘ to pick several.")
+    generation = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="About this output",
+        help_text="Optional: the generation the report is about.",
+    )
+    generations = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        label="Other outputs that show it",
+        help_text="Optional. Hold Ctrl or ⌘ to pick several.",
+    )
     assignment = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
-    attachments = MultipleFileField(required=False, label="Evidence (images or short clips)",
-                                    help_text="Up to 5 files: PNG, JPEG, WebP or GIF stills (10 MB), MP4 or WebM "
-                                              "clips up to 30 s (25 MB). Only you and the program's moderators see "
-                                              "them.")
+    attachments = MultipleFileField(
+        required=False,
+        label="Evidence (images or short clips)",
+        help_text="Up to 5 files: PNG, JPEG, WebP or GIF stills (10 MB), MP4 or WebM "
+        "clips up to 30 s (25 MB). Only you and the program's moderators see "
+        "them.",
+    )
     category = forms.ChoiceField(choices=FeedbackReport.Category.choices)
-    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM,
-                                 help_text="Accepted reports earn the rate card's bounty for their severity.")
+    severity = forms.ChoiceField(
+        choices=Severity.choices,
+        initial=Severity.MEDIUM,
+        help_text="Accepted reports earn the rate card's bounty for their severity.",
+    )
     title = forms.CharField(max_length=200)
-    body = forms.CharField(label="What happened", max_length=10_000, widget=forms.Textarea(attrs={"rows": 6}),
-                           help_text="Steps, prompt, what you expected and what you got.")
+    body = forms.CharField(
+        label="What happened",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Steps, prompt, what you expected and what you got.",
+    )
 
     def __init__(self, *args, programs, jobs, **kwargs):
         super().__init__(*args, **kwargs)
@@ -66,8 +87,12 @@ class TimeEntryForm(forms.Form):
     date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="The day you did the work.")
     minutes = forms.IntegerField(label="Minutes", help_text="Whole minutes; e.g. 90 for an hour and a half.")
     description = forms.CharField(label="What you did", max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
-    generations = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Generations from this work",
-                                                 help_text="Optional. Hold Ctrl or ⌘ to pick several.")
+    generations = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        label="Generations from this work",
+        help_text="Optional. Hold Ctrl or ⌘ to pick several.",
+    )
 
     def __init__(self, *args, programs, jobs, **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,19 +120,31 @@ class TaskForm(forms.Form):
     the values is the service's (labour.assignments.task_publish)."""
 
     title = forms.CharField(max_length=200)
-    instructions = forms.CharField(max_length=20_000, widget=forms.Textarea(attrs={"rows": 8}),
-                                   help_text="Markdown: what to test, how, and what a good finding looks like.")
+    instructions = forms.CharField(
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Markdown: what to test, how, and what a good finding looks like.",
+    )
     category = forms.ChoiceField(choices=[])
     estimated_minutes = forms.IntegerField(label="Estimated minutes", min_value=1, max_value=24 * 60)
     pay = forms.ChoiceField(choices=[])
-    fixed_pay = forms.CharField(label="Fixed pay per task", required=False, max_length=20,
-                                widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-                                help_text="Only for fixed pay, e.g. 40.00 (in the rate card's currency).")
+    fixed_pay = forms.CharField(
+        label="Fixed pay per task",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+        help_text="Only for fixed pay, e.g. 40.00 (in the rate card's currency).",
+    )
     capacity = forms.IntegerField(label="How many testers", min_value=1, max_value=10_000, initial=5)
-    due_at = forms.DateTimeField(label="Due (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
-                                                                               format="%Y-%m-%dT%H:%M"))
-    invited = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Only for these testers",
-                                             help_text="Leave empty to offer it to every tester of the program.")
+    due_at = forms.DateTimeField(
+        label="Due (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    invited = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        label="Only for these testers",
+        help_text="Leave empty to offer it to every tester of the program.",
+    )
 
     def __init__(self, *args, testers=(), currency: str = "EUR", **kwargs):
         from tester_platform.labour.models import Task
@@ -131,11 +168,16 @@ class TaskForm(forms.Form):
 
 
 class AssignmentSubmitForm(forms.Form):
-    note = forms.CharField(label="Summary of what you tested and found", required=False, max_length=10_000,
-                           widget=forms.Textarea(attrs={"rows": 4}))
+    note = forms.CharField(
+        label="Summary of what you tested and found",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
     minutes = forms.IntegerField(label="Minutes you worked", required=False, min_value=1, max_value=24 * 60)
-    generations = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Generations from this work",
-                                                 widget=forms.CheckboxSelectMultiple)
+    generations = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, label="Generations from this work", widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, jobs=(), hourly: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

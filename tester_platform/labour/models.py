@@ -1,5 +1,6 @@
 """Testing labour: feedback reports, time entries, and pay-floor assessments. What they
 earn lives in the payments engine's ledger, keyed by these objects as its sources."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -30,36 +31,52 @@ class FeedbackReport(models.Model):
 
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="feedback_reports")
     artist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="feedback_reports")
-    generation = models.ForeignKey("generation.GenerationJob", on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", help_text="The output the report is about, if any.")
-    generations = models.ManyToManyField("generation.GenerationJob", blank=True, related_name="+",
-                                         help_text="More of the artist's outputs that show it.")
+    generation = models.ForeignKey(
+        "generation.GenerationJob",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The output the report is about, if any.",
+    )
+    generations = models.ManyToManyField(
+        "generation.GenerationJob", blank=True, related_name="+", help_text="More of the artist's outputs that show it."
+    )
     category = models.CharField(max_length=12, choices=Category.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     title = models.CharField(max_length=200)
     body = models.TextField(max_length=10_000)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
-    duplicate_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="duplicates")
-    assignment = models.ForeignKey("labour.Assignment", on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="findings", help_text="The assignment this finding was made for.")
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    duplicate_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates")
+    assignment = models.ForeignKey(
+        "labour.Assignment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="findings",
+        help_text="The assignment this finding was made for.",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
     acted_on_at = models.DateTimeField(null=True, blank=True)
-    acted_on_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    acted_on_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     acted_on_note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=~Q(status="duplicate") | Q(duplicate_of__isnull=False),
-                                   name="labour_duplicate_names_original"),
-            models.CheckConstraint(condition=Q(status="submitted") | Q(reviewed_at__isnull=False),
-                                   name="labour_feedback_decided_has_time"),
+            models.CheckConstraint(
+                condition=~Q(status="duplicate") | Q(duplicate_of__isnull=False), name="labour_duplicate_names_original"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="submitted") | Q(reviewed_at__isnull=False), name="labour_feedback_decided_has_time"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -111,13 +128,17 @@ class SeverityRerate(models.Model):
     reason = models.TextField(max_length=2000)
     rerated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    ledger_entry = models.OneToOneField("payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True,
-                                        related_name="+")
+    ledger_entry = models.OneToOneField(
+        "payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.CheckConstraint(condition=~Q(from_severity=models.F("to_severity")),
-                                              name="labour_rerate_changes_severity")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_severity=models.F("to_severity")), name="labour_rerate_changes_severity"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Report #{self.report_id}: {self.from_severity} → {self.to_severity}"
@@ -138,8 +159,9 @@ class TimeEntry(models.Model):
     description = models.TextField(max_length=4000)
     generations = models.ManyToManyField("generation.GenerationJob", blank=True, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -149,10 +171,12 @@ class TimeEntry(models.Model):
         verbose_name_plural = "time entries"
         indexes = [models.Index(fields=["artist", "program", "date"], name="labour_time_artist_day_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(minutes__gte=1, minutes__lte=MINUTES_PER_DAY),
-                                   name="labour_time_minutes_within_a_day"),
-            models.CheckConstraint(condition=Q(status="submitted") | Q(reviewed_at__isnull=False),
-                                   name="labour_time_decided_has_time"),
+            models.CheckConstraint(
+                condition=Q(minutes__gte=1, minutes__lte=MINUTES_PER_DAY), name="labour_time_minutes_within_a_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="submitted") | Q(reviewed_at__isnull=False), name="labour_time_decided_has_time"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -183,14 +207,17 @@ class PayFloorAssessment(models.Model):
     topup_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     rate_card = models.ForeignKey("payments.RateCard", on_delete=models.PROTECT, related_name="+")
-    ledger_entry = models.OneToOneField("payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True,
-                                        related_name="+")
+    ledger_entry = models.OneToOneField(
+        "payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-period_start", "artist_id"]
         constraints = [
-            models.UniqueConstraint(fields=["artist", "program", "period_key"], name="labour_pay_floor_once_per_period"),
+            models.UniqueConstraint(
+                fields=["artist", "program", "period_key"], name="labour_pay_floor_once_per_period"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -243,8 +270,12 @@ class Task(models.Model):
     capacity = models.PositiveSmallIntegerField(help_text="How many testers may take it on.")
     due_at = models.DateTimeField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
-    invited = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tasks_offered",
-                                     help_text="Only these testers; nobody chosen = every tester of the program.")
+    invited = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="tasks_offered",
+        help_text="Only these testers; nobody chosen = every tester of the program.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -290,14 +321,17 @@ class Assignment(models.Model):
     note = models.TextField(max_length=10_000, blank=True, help_text="The artist's summary at submission.")
     minutes = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Minutes worked (hourly tasks).")
     generations = models.ManyToManyField("generation.GenerationJob", blank=True, related_name="+")
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     reason = models.TextField(blank=True)
-    paid_minutes = models.PositiveSmallIntegerField(null=True, blank=True,
-                                                    help_text="Minutes the pay stands for (the pay floor counts them).")
-    ledger_entry = models.OneToOneField("payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True,
-                                        related_name="+")
+    paid_minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Minutes the pay stands for (the pay floor counts them)."
+    )
+    ledger_entry = models.OneToOneField(
+        "payments.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-accepted_at", "-id"]

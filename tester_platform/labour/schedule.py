@@ -1,6 +1,7 @@
 """Periodic tasks of labour, for settings.py to merge into CELERY_BEAT_SCHEDULE.
 
 Importable from settings.py: no Django imports here."""
+
 from __future__ import annotations
 
 from celery.schedules import crontab

@@ -1,5 +1,6 @@
 """Reads for labour: who may review what, review queues, proposed time from metered
 activity, and the artist's earnings as the portal and the API show them."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +24,7 @@ FILING_STATUSES = (Enrollment.Status.ACTIVE, Enrollment.Status.LEFT)
 
 
 # --- who may do what ---------------------------------------------------------------------
+
 
 def reviewable_programs(*, user) -> QuerySet[Program]:
     return programs_for(user, Act.REVIEW)
@@ -52,8 +54,11 @@ def time_entries_visible_to(*, user) -> QuerySet[TimeEntry]:
 
 # --- review queues -----------------------------------------------------------------------
 
+
 def feedback_queue(*, user, program_id: int | None = None) -> QuerySet[FeedbackReport]:
-    qs = FeedbackReport.objects.filter(program__in=reviewable_programs(user=user), status=FeedbackReport.Status.SUBMITTED)
+    qs = FeedbackReport.objects.filter(
+        program__in=reviewable_programs(user=user), status=FeedbackReport.Status.SUBMITTED
+    )
     if program_id:
         qs = qs.filter(program_id=program_id)
     return qs.exclude(artist=user).select_related("program", "artist", "generation").order_by("created_at", "id")
@@ -63,8 +68,12 @@ def time_queue(*, user, program_id: int | None = None) -> QuerySet[TimeEntry]:
     qs = TimeEntry.objects.filter(program__in=reviewable_programs(user=user), status=TimeEntry.Status.SUBMITTED)
     if program_id:
         qs = qs.filter(program_id=program_id)
-    return (qs.exclude(artist=user).select_related("program", "artist").prefetch_related("generations")
-            .order_by("date", "id"))
+    return (
+        qs.exclude(artist=user)
+        .select_related("program", "artist")
+        .prefetch_related("generations")
+        .order_by("date", "id")
+    )
 
 
 def assignment_queue(*, user, program_id: int | None = None) -> QuerySet[Assignment]:
@@ -72,17 +81,25 @@ def assignment_queue(*, user, program_id: int | None = None) -> QuerySet[Assignm
     qs = Assignment.objects.filter(task__program__in=reviewable_programs(user=user), status=Assignment.Status.SUBMITTED)
     if program_id:
         qs = qs.filter(task__program_id=program_id)
-    return (qs.exclude(artist=user).select_related("task", "task__program", "artist", "ledger_entry")
-            .prefetch_related("generations", "findings__attachments").order_by("submitted_at", "id"))
+    return (
+        qs.exclude(artist=user)
+        .select_related("task", "task__program", "artist", "ledger_entry")
+        .prefetch_related("generations", "findings__attachments")
+        .order_by("submitted_at", "id")
+    )
 
 
 def with_progress(tasks: QuerySet[Task]) -> QuerySet[Task]:
     """Tasks annotated with how many of their assignments are in each state, and `taken`
     (those holding a place)."""
-    counts = {status: Count("assignments", filter=Q(assignments__status=status), distinct=True)
-              for status in Assignment.Status.values}
-    return tasks.annotate(**counts, taken=Count("assignments", filter=Q(
-        assignments__status__in=Assignment.HOLDING_CAPACITY), distinct=True))
+    counts = {
+        status: Count("assignments", filter=Q(assignments__status=status), distinct=True)
+        for status in Assignment.Status.values
+    }
+    return tasks.annotate(
+        **counts,
+        taken=Count("assignments", filter=Q(assignments__status__in=Assignment.HOLDING_CAPACITY), distinct=True),
+    )
 
 
 def task_queue(*, user, program_id: int | None = None) -> QuerySet[Task]:
@@ -96,21 +113,29 @@ def task_queue(*, user, program_id: int | None = None) -> QuerySet[Task]:
 def tasks_offered(*, artist) -> QuerySet[Task]:
     """Open, not yet due tasks of the artist's active programs, for everyone or for them."""
     programs = Enrollment.objects.filter(artist=artist, status=Enrollment.Status.ACTIVE).values("program_id")
-    return with_progress(
-        Task.objects.filter(program_id__in=programs, status=Task.Status.OPEN, due_at__gt=timezone.now())
-        .filter(Q(invited__isnull=True) | Q(invited=artist)).exclude(assignments__artist=artist).distinct()
-    ).select_related("program").order_by("due_at", "id")
+    return (
+        with_progress(
+            Task.objects.filter(program_id__in=programs, status=Task.Status.OPEN, due_at__gt=timezone.now())
+            .filter(Q(invited__isnull=True) | Q(invited=artist))
+            .exclude(assignments__artist=artist)
+            .distinct()
+        )
+        .select_related("program")
+        .order_by("due_at", "id")
+    )
 
 
 def accepted_not_acted_on(*, user, program_id: int | None = None) -> QuerySet[FeedbackReport]:
-    qs = FeedbackReport.objects.filter(program__in=reviewable_programs(user=user), status=FeedbackReport.Status.ACCEPTED,
-                                       acted_on_at__isnull=True)
+    qs = FeedbackReport.objects.filter(
+        program__in=reviewable_programs(user=user), status=FeedbackReport.Status.ACCEPTED, acted_on_at__isnull=True
+    )
     if program_id:
         qs = qs.filter(program_id=program_id)
     return qs.select_related("program", "artist").order_by("-reviewed_at")[:50]
 
 
 # --- time --------------------------------------------------------------------------------
+
 
 def daily_cap_minutes(*, program_id: int) -> int:
     card = current_rate_card(program_id=program_id)
@@ -148,8 +173,13 @@ class TimeSuggestion:
         return len(self.job_ids)
 
     def as_dict(self) -> dict:
-        return {"date": self.date, "minutes": self.minutes, "filed_minutes": self.filed_minutes,
-                "unfiled_minutes": self.unfiled_minutes, "generations": self.job_ids}
+        return {
+            "date": self.date,
+            "minutes": self.minutes,
+            "filed_minutes": self.filed_minutes,
+            "unfiled_minutes": self.unfiled_minutes,
+            "generations": self.job_ids,
+        }
 
 
 def time_suggestions(*, artist, program_id: int, days: int = 14, today: dt.date | None = None) -> list[TimeSuggestion]:
@@ -159,8 +189,11 @@ def time_suggestions(*, artist, program_id: int, days: int = 14, today: dt.date 
     today = today or local_day()
     first_day = today - dt.timedelta(days=days - 1)
     since = day_start(first_day)
-    jobs = (GenerationJob.objects.filter(artist=artist, program_id=program_id, created_at__gte=since)
-            .order_by("created_at").values_list("id", "created_at", "started_at", "finished_at"))
+    jobs = (
+        GenerationJob.objects.filter(artist=artist, program_id=program_id, created_at__gte=since)
+        .order_by("created_at")
+        .values_list("id", "created_at", "started_at", "finished_at")
+    )
     per_day: dict[dt.date, list[tuple[int, dt.datetime, dt.datetime]]] = {}
     for job_id, created, started, finished in jobs:
         end = (finished or started or created) + REVIEW_ALLOWANCE
@@ -168,7 +201,9 @@ def time_suggestions(*, artist, program_id: int, days: int = 14, today: dt.date 
     cap = daily_cap_minutes(program_id=program_id)
     filed = dict(
         TimeEntry.objects.filter(artist=artist, program_id=program_id, date__gte=first_day)
-        .exclude(status=TimeEntry.Status.REJECTED).values("date").annotate(total=Sum("minutes"))
+        .exclude(status=TimeEntry.Status.REJECTED)
+        .values("date")
+        .annotate(total=Sum("minutes"))
         .values_list("date", "total")
     )
     suggestions = []
@@ -185,8 +220,14 @@ def time_suggestions(*, artist, program_id: int, days: int = 14, today: dt.date 
         # Whole minutes, rounded up to the next step (timedelta // timedelta is an int).
         minutes = -(-total // dt.timedelta(minutes=1))
         minutes = -(-minutes // SUGGESTION_STEP_MINUTES) * SUGGESTION_STEP_MINUTES
-        suggestions.append(TimeSuggestion(date=day, minutes=min(minutes, cap), filed_minutes=filed.get(day, 0),
-                                          job_ids=[job_id for job_id, _, _ in spans]))
+        suggestions.append(
+            TimeSuggestion(
+                date=day,
+                minutes=min(minutes, cap),
+                filed_minutes=filed.get(day, 0),
+                job_ids=[job_id for job_id, _, _ in spans],
+            )
+        )
     return suggestions
 
 
@@ -231,8 +272,9 @@ def earnings_for(*, artist) -> Earnings:
         currency = max(balances, key=lambda b: (counts.get(b.currency, 0), b.currency)).currency
     else:
         currency = _artist_currency(artist)
-    balance = next((b for b in balances if b.currency == currency),
-                   Balance(currency=currency, earned=0, paid=0, unpaid=0))
+    balance = next(
+        (b for b in balances if b.currency == currency), Balance(currency=currency, earned=0, paid=0, unpaid=0)
+    )
     for line in lines:
         line.url = source_url(line)
     return Earnings(currency=currency, balance=balance, balances=balances, lines=lines)
@@ -244,8 +286,9 @@ def _artist_currency(artist) -> str:
     return card.currency if card else DEFAULT_CURRENCY
 
 
-def weekly_earnings(*, lines: list[LedgerEntry], currency: str, weeks: int = 12,
-                    today: dt.date | None = None) -> list[tuple[dt.date, int]]:
+def weekly_earnings(
+    *, lines: list[LedgerEntry], currency: str, weeks: int = 12, today: dt.date | None = None
+) -> list[tuple[dt.date, int]]:
     """Earnings (payouts excluded) per ISO week, oldest first, for the chart: (monday, minor)."""
     today = today or local_day()
     this_monday = today - dt.timedelta(days=today.weekday())

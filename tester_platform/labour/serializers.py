@@ -63,9 +63,25 @@ class FeedbackSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FeedbackReport
-        fields = ["id", "program", "generation", "generations", "category", "severity", "title", "body", "status",
-                  "duplicate_of", "reason", "reviewed_at", "acted_on_at", "acted_on_note", "attachments", "rerates",
-                  "created_at"]
+        fields = [
+            "id",
+            "program",
+            "generation",
+            "generations",
+            "category",
+            "severity",
+            "title",
+            "body",
+            "status",
+            "duplicate_of",
+            "reason",
+            "reviewed_at",
+            "acted_on_at",
+            "acted_on_note",
+            "attachments",
+            "rerates",
+            "created_at",
+        ]
 
 
 class FeedbackRerateSerializer(serializers.Serializer):
@@ -87,12 +103,15 @@ class TimeEntryCreateSerializer(serializers.Serializer):
     program = _id()
     date = serializers.DateField()
     minutes = serializers.IntegerField(
-        min_value=1, max_value=24 * 60,
-        error_messages={"min_value": "Enter the time as a positive number of minutes.",
-                        "max_value": "A day has 24 hours (1440 minutes); one entry cannot be longer."})
+        min_value=1,
+        max_value=24 * 60,
+        error_messages={
+            "min_value": "Enter the time as a positive number of minutes.",
+            "max_value": "A day has 24 hours (1440 minutes); one entry cannot be longer.",
+        },
+    )
     description = serializers.CharField(max_length=4000)
-    generations = serializers.ListField(child=_id(), required=False, default=list,
-                                        max_length=200)
+    generations = serializers.ListField(child=_id(), required=False, default=list, max_length=200)
 
 
 class TimeEntrySerializer(serializers.ModelSerializer):
@@ -101,8 +120,18 @@ class TimeEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TimeEntry
-        fields = ["id", "program", "date", "minutes", "description", "generations", "status", "reason",
-                  "reviewed_at", "created_at"]
+        fields = [
+            "id",
+            "program",
+            "date",
+            "minutes",
+            "description",
+            "generations",
+            "status",
+            "reason",
+            "reviewed_at",
+            "created_at",
+        ]
 
 
 class TimeReviewSerializer(serializers.Serializer):
@@ -136,12 +165,14 @@ class CurrencyBalanceSerializer(BalanceSerializer):
 class LedgerSourceSerializer(serializers.Serializer):
     """What caused a ledger line."""
 
-    type = serializers.CharField(help_text="e.g. `labour.feedbackreport`, `labour.timeentry`, `labour.assignment`, "
-                                           "`sharing.sharerequest`.")
+    type = serializers.CharField(
+        help_text="e.g. `labour.feedbackreport`, `labour.timeentry`, `labour.assignment`, `sharing.sharerequest`."
+    )
     id = serializers.CharField(help_text="The cause's id, as text.")
     label = serializers.CharField(allow_blank=True, help_text="The cause in words.")
-    url = serializers.URLField(allow_null=True, help_text="Where to see it in the web app (absolute); null if "
-                                                           "it has no page.")
+    url = serializers.URLField(
+        allow_null=True, help_text="Where to see it in the web app (absolute); null if it has no page."
+    )
 
 
 class LedgerRateSerializer(serializers.Serializer):
@@ -167,15 +198,24 @@ class LedgerLineSerializer(serializers.Serializer):
 
     @extend_schema_field(LedgerSourceSerializer())
     def get_source(self, entry) -> dict:
-        return {"type": entry.source_type, "id": entry.source_id, "label": entry.source_label,
-                "url": absolute(self.context, getattr(entry, "url", None))}
+        return {
+            "type": entry.source_type,
+            "id": entry.source_id,
+            "label": entry.source_label,
+            "url": absolute(self.context, getattr(entry, "url", None)),
+        }
 
     @extend_schema_field(LedgerRateSerializer(allow_null=True))
     def get_rate(self, entry) -> dict | None:
         if entry.rate_minor is None:
             return None
-        return {"amount": entry.rate_minor, "basis": entry.rate_basis, "quantity": entry.quantity,
-                "rate_card_version": entry.rate_card_version, "display": entry.rate_display}
+        return {
+            "amount": entry.rate_minor,
+            "basis": entry.rate_basis,
+            "quantity": entry.quantity,
+            "rate_card_version": entry.rate_card_version,
+            "display": entry.rate_display,
+        }
 
 
 class EarningsSerializer(serializers.Serializer):
@@ -189,12 +229,15 @@ class SeveritySerializer(serializers.Serializer):
     code = serializers.ChoiceField(choices=Severity.choices)
     label = serializers.CharField()
     description = serializers.CharField()
-    bounty = serializers.IntegerField(allow_null=True, help_text="Minor units per accepted report, under the "
-                                                                 "program's published rate card; null before one.")
+    bounty = serializers.IntegerField(
+        allow_null=True,
+        help_text="Minor units per accepted report, under the program's published rate card; null before one.",
+    )
     currency = serializers.CharField(allow_null=True)
 
 
 # --- tasks and assignments ---------------------------------------------------------------
+
 
 class TaskProgressSerializer(serializers.Serializer):
     taken = serializers.IntegerField(help_text="Places held (working, submitted, returned or accepted).")
@@ -207,17 +250,34 @@ class TaskProgressSerializer(serializers.Serializer):
 
 class TaskSerializer(serializers.ModelSerializer):
     program = serializers.IntegerField(source="program_id")
-    fixed_pay = serializers.IntegerField(source="fixed_pay_minor", allow_null=True,
-                                         help_text="Fixed pay, minor units; null for hourly tasks.")
+    fixed_pay = serializers.IntegerField(
+        source="fixed_pay_minor", allow_null=True, help_text="Fixed pay, minor units; null for hourly tasks."
+    )
     places_left = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
-        fields = ["id", "program", "title", "instructions", "category", "estimated_minutes", "pay", "fixed_pay",
-                  "currency", "capacity", "places_left", "due_at", "status", "created_at", "closed_at", "progress",
-                  "url"]
+        fields = [
+            "id",
+            "program",
+            "title",
+            "instructions",
+            "category",
+            "estimated_minutes",
+            "pay",
+            "fixed_pay",
+            "currency",
+            "capacity",
+            "places_left",
+            "due_at",
+            "status",
+            "created_at",
+            "closed_at",
+            "progress",
+            "url",
+        ]
 
     def _counts(self, task) -> dict:
         if not hasattr(task, "taken"):  # not from a selector that annotates them
@@ -250,8 +310,23 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Assignment
-        fields = ["id", "task", "program", "title", "status", "accepted_at", "submitted_at", "note", "minutes",
-                  "generations", "findings", "reviewed_at", "reason", "paid_minutes", "pay"]
+        fields = [
+            "id",
+            "task",
+            "program",
+            "title",
+            "status",
+            "accepted_at",
+            "submitted_at",
+            "note",
+            "minutes",
+            "generations",
+            "findings",
+            "reviewed_at",
+            "reason",
+            "paid_minutes",
+            "pay",
+        ]
 
     def get_findings(self, assignment) -> list[int]:
         return [report.pk for report in assignment.findings.all()]
@@ -264,5 +339,10 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 class AssignmentReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[ACCEPT, "return"])
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
-                                   help_text="Required when returning: what the artist should change.")
+    reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required when returning: what the artist should change.",
+    )

@@ -1,5 +1,6 @@
 """Assignments in the portal (artists), the review queue (moderators) and the console
 (managers). Thin views over labour.assignments."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -34,8 +35,7 @@ REVIEWERS = ("moderator", "program_manager", "admin")
 
 @login_required
 def tasks(request):
-    mine = list(Assignment.objects.filter(artist=request.user).select_related("task", "task__program",
-                                                                              "ledger_entry"))
+    mine = list(Assignment.objects.filter(artist=request.user).select_related("task", "task__program", "ledger_entry"))
     offered = list(tasks_offered(artist=request.user))
     for task in offered:
         task.places_left = max(0, task.capacity - task.taken)
@@ -55,23 +55,42 @@ def _visible_task(request, task_id: int) -> Task:
 def task_detail(request, task_id: int):
     task = _visible_task(request, task_id)
     assignment = Assignment.objects.filter(task=task, artist=request.user).select_related("ledger_entry").first()
-    context = {"task": task, "assignment": assignment, "instructions_html": render_markdown(task.instructions),
-               "taken": task.assignments.filter(status__in=Assignment.HOLDING_CAPACITY).count(),
-               "rate_card": current_rate_card(program_id=task.program_id)}
+    context = {
+        "task": task,
+        "assignment": assignment,
+        "instructions_html": render_markdown(task.instructions),
+        "taken": task.assignments.filter(status__in=Assignment.HOLDING_CAPACITY).count(),
+        "rate_card": current_rate_card(program_id=task.program_id),
+    }
     if assignment is not None:
-        jobs = list(generations_while_active(assignment=assignment)) if assignment.status in \
-            Assignment.OPEN_STATUSES else list(assignment.generations.all())
-        context.update({
-            "findings": list(findings_of(assignment)), "jobs": jobs,
-            "submit_form": AssignmentSubmitForm(jobs=jobs, hourly=task.pay == Task.Pay.HOURLY,
-                                                initial={"generations": [j.pk for j in jobs],
-                                                         "minutes": assignment.minutes or task.estimated_minutes,
-                                                         "note": assignment.note})
-            if assignment.status in Assignment.OPEN_STATUSES else None,
-        })
+        jobs = (
+            list(generations_while_active(assignment=assignment))
+            if assignment.status in Assignment.OPEN_STATUSES
+            else list(assignment.generations.all())
+        )
+        context.update(
+            {
+                "findings": list(findings_of(assignment)),
+                "jobs": jobs,
+                "submit_form": AssignmentSubmitForm(
+                    jobs=jobs,
+                    hourly=task.pay == Task.Pay.HOURLY,
+                    initial={
+                        "generations": [j.pk for j in jobs],
+                        "minutes": assignment.minutes or task.estimated_minutes,
+                        "note": assignment.note,
+                    },
+                )
+                if assignment.status in Assignment.OPEN_STATUSES
+                else None,
+            }
+        )
     else:
-        context["can_take"] = (task_open_to(task=task, artist=request.user) and task.status == Task.Status.OPEN
-                               and task.due_at > timezone.now())
+        context["can_take"] = (
+            task_open_to(task=task, artist=request.user)
+            and task.status == Task.Status.OPEN
+            and task.due_at > timezone.now()
+        )
     return render(request, "labour/task_detail.html", context)
 
 
@@ -101,14 +120,20 @@ def _my_assignment(request, task_id: int) -> Assignment:
 def assignment_submit_view(request, task_id: int):
     assignment = _my_assignment(request, task_id)
     jobs = list(generations_while_active(assignment=assignment))
-    form = AssignmentSubmitForm(request.POST, jobs=list({j.pk: j for j in jobs}.values()),
-                                hourly=assignment.task.pay == Task.Pay.HOURLY)
+    form = AssignmentSubmitForm(
+        request.POST, jobs=list({j.pk: j for j in jobs}.values()), hourly=assignment.task.pay == Task.Pay.HOURLY
+    )
     if not form.is_valid():
         messages.error(request, "; ".join(str(e) for errors in form.errors.values() for e in errors))
         return _back(task_id)
     with errors_as_message(request):
-        assignment_submit(assignment=assignment, artist=request.user, note=form.cleaned_data["note"],
-                          minutes=form.cleaned_data.get("minutes"), generation_ids=form.cleaned_data["generations"])
+        assignment_submit(
+            assignment=assignment,
+            artist=request.user,
+            note=form.cleaned_data["note"],
+            minutes=form.cleaned_data.get("minutes"),
+            generation_ids=form.cleaned_data["generations"],
+        )
         messages.success(request, "Submitted. A moderator of the program reviews it; you will hear the outcome.")
     return _back(task_id)
 
@@ -125,6 +150,7 @@ def assignment_withdraw_view(request, task_id: int):
 
 # --- moderators --------------------------------------------------------------------------
 
+
 @role_required(*REVIEWERS)
 def review_queue(request):
     waiting = assignment_queue(user=request.user)
@@ -134,8 +160,9 @@ def review_queue(request):
 @role_required(*REVIEWERS)
 @require_POST
 def review(request, assignment_id: int):
-    assignment = Assignment.objects.filter(pk=assignment_id,
-                                           task__program__in=reviewable_programs(user=request.user)).first()
+    assignment = Assignment.objects.filter(
+        pk=assignment_id, task__program__in=reviewable_programs(user=request.user)
+    ).first()
     if assignment is None:
         raise Http404("No such assignment among the programs you review.")
     form = AssignmentReviewForm(request.POST)
@@ -144,9 +171,16 @@ def review(request, assignment_id: int):
     else:
         # Accepting posts the pay: a refused posting (PaymentsError) is shown like any other.
         with errors_as_message(request, f"{assignment.label}: {{message}}"):
-            assignment_review(assignment=assignment, reviewer=request.user, decision=form.cleaned_data["decision"],
-                              reason=form.cleaned_data["reason"])
-            outcome = "accepted: the pay is posted" if form.cleaned_data["decision"] == ACCEPT else \
-                "returned with your reason"
+            assignment_review(
+                assignment=assignment,
+                reviewer=request.user,
+                decision=form.cleaned_data["decision"],
+                reason=form.cleaned_data["reason"],
+            )
+            outcome = (
+                "accepted: the pay is posted"
+                if form.cleaned_data["decision"] == ACCEPT
+                else "returned with your reason"
+            )
             messages.success(request, f"{assignment.label}: {outcome}.")
     return redirect(reverse("labour_review:assignments"))

@@ -1,5 +1,6 @@
 """The artist's labour pages: file feedback and time (with proposed time), follow their
 review, and read the earnings ledger. Thin views over labour.services and selectors."""
+
 from __future__ import annotations
 
 import csv
@@ -35,11 +36,11 @@ RECENT_JOBS = 50
 
 
 def _recent_jobs(user, program_ids):
-    return (GenerationJob.objects.filter(artist=user, program_id__in=program_ids)
-            .order_by("-created_at")[:RECENT_JOBS])
+    return GenerationJob.objects.filter(artist=user, program_id__in=program_ids).order_by("-created_at")[:RECENT_JOBS]
 
 
 # --- feedback ----------------------------------------------------------------------------
+
 
 @login_required
 def feedback_list(request):
@@ -60,8 +61,9 @@ def feedback_new(request):
     if raw_assignment.isdigit() and len(raw_assignment) <= 18:
         from tester_platform.labour.models import Assignment
 
-        assignment = Assignment.objects.select_related("task").filter(pk=int(raw_assignment),
-                                                                      artist=request.user).first()
+        assignment = (
+            Assignment.objects.select_related("task").filter(pk=int(raw_assignment), artist=request.user).first()
+        )
         if assignment is not None:
             initial.update(assignment=assignment.pk, program=assignment.task.program_id)
     if request.GET.get("generation", "").isdigit():
@@ -74,10 +76,18 @@ def feedback_new(request):
         data = form.cleaned_data
         program = next(p for p in programs if p.pk == data["program"])
         with errors_on(form):
-            report = feedback_submit(artist=request.user, program=program, category=data["category"],
-                                     severity=data["severity"], title=data["title"], body=data["body"],
-                                     generation_id=data["generation"], generation_ids=data["generations"],
-                                     attachments=_uploads(data["attachments"]), assignment=data["assignment"])
+            report = feedback_submit(
+                artist=request.user,
+                program=program,
+                category=data["category"],
+                severity=data["severity"],
+                title=data["title"],
+                body=data["body"],
+                generation_id=data["generation"],
+                generation_ids=data["generations"],
+                attachments=_uploads(data["attachments"]),
+                assignment=data["assignment"],
+            )
             if report.assignment_id:
                 messages.success(request, "Finding added to your assignment. Submit the assignment when done.")
                 return redirect("labour:task_detail", task_id=report.assignment.task_id)
@@ -85,8 +95,12 @@ def feedback_new(request):
             return redirect("labour:feedback_detail", report_id=report.pk)
     for p in programs:
         p.rate_card = current_rate_card(program_id=p.pk)
-    return render(request, "labour/feedback_new.html", {"form": form, "programs": programs,
-                                                        "assignment": assignment}, status=form_status(form))
+    return render(
+        request,
+        "labour/feedback_new.html",
+        {"form": form, "programs": programs, "assignment": assignment},
+        status=form_status(form),
+    )
 
 
 def _uploads(files) -> list[tuple[str, bytes]]:
@@ -97,8 +111,10 @@ def _uploads(files) -> list[tuple[str, bytes]]:
     out = []
     for upload in files or ():
         if upload.size > largest:
-            raise InvalidInput(f"“{upload.name[:60]}” is {megabytes(upload.size)} MB; at most "
-                              f"{megabytes(largest)} MB is accepted.", field="attachments")
+            raise InvalidInput(
+                f"“{upload.name[:60]}” is {megabytes(upload.size)} MB; at most {megabytes(largest)} MB is accepted.",
+                field="attachments",
+            )
         out.append((upload.name or "", upload.read()))
     return out
 
@@ -108,21 +124,34 @@ def feedback_detail(request, report_id: int):
     from tester_platform.labour.forms import RerateForm
     from tester_platform.labour.models import SeverityRerate
 
-    report = (feedback_visible_to(user=request.user).select_related("program", "generation", "duplicate_of")
-              .prefetch_related("attachments", "generations").filter(pk=report_id).first())
+    report = (
+        feedback_visible_to(user=request.user)
+        .select_related("program", "generation", "duplicate_of")
+        .prefetch_related("attachments", "generations")
+        .filter(pk=report_id)
+        .first()
+    )
     if report is None:
         raise Http404("No such report.")
     source_ids = [report.pk]
     entries = entries_for_sources(source_type=FeedbackReport.SOURCE_TYPE, source_ids=source_ids).get(str(report.pk), [])
     rerates = list(SeverityRerate.objects.filter(report=report).select_related("ledger_entry", "rerated_by"))
     reviewer = can_review(user=request.user, program_id=report.program_id) and report.artist_id != request.user.pk
-    return render(request, "labour/feedback_detail.html", {
-        "report": report, "entries": entries, "is_owner": report.artist_id == request.user.pk,
-        "can_review": reviewer, "rerates": rerates,
-        "rerate_form": RerateForm(initial={"severity": report.severity}) if reviewer and report.status in (
-            "submitted", "accepted") else None,
-        "merged_here": list(report.duplicates.order_by("created_at").values_list("pk", flat=True)),
-    })
+    return render(
+        request,
+        "labour/feedback_detail.html",
+        {
+            "report": report,
+            "entries": entries,
+            "is_owner": report.artist_id == request.user.pk,
+            "can_review": reviewer,
+            "rerates": rerates,
+            "rerate_form": RerateForm(initial={"severity": report.severity})
+            if reviewer and report.status in ("submitted", "accepted")
+            else None,
+            "merged_here": list(report.duplicates.order_by("created_at").values_list("pk", flat=True)),
+        },
+    )
 
 
 @login_required
@@ -133,8 +162,9 @@ def attachment(request, attachment_id: int):
 
     from tester_platform.labour.models import FeedbackAttachment
 
-    item = FeedbackAttachment.objects.filter(pk=attachment_id,
-                                             report__in=feedback_visible_to(user=request.user)).first()
+    item = FeedbackAttachment.objects.filter(
+        pk=attachment_id, report__in=feedback_visible_to(user=request.user)
+    ).first()
     if item is None or not default_storage.exists(item.file.name):
         raise Http404("No such attachment.")
     response = FileResponse(default_storage.open(item.file.name, "rb"), content_type=item.content_type)
@@ -146,10 +176,15 @@ def attachment(request, attachment_id: int):
 
 # --- time --------------------------------------------------------------------------------
 
+
 @login_required
 def time_list(request):
-    entries = (TimeEntry.objects.filter(artist=request.user).select_related("program")
-               .prefetch_related("generations").order_by("-date", "-id"))
+    entries = (
+        TimeEntry.objects.filter(artist=request.user)
+        .select_related("program")
+        .prefetch_related("generations")
+        .order_by("-date", "-id")
+    )
     earned = entries_for_sources(source_type=TimeEntry.SOURCE_TYPE, source_ids=[e.pk for e in entries])
     for entry in entries:
         entry.entries = earned.get(str(entry.pk), [])
@@ -174,27 +209,44 @@ def time_new(request):
         data = form.cleaned_data
         program = next(p for p in programs if p.pk == data["program"])
         with errors_on(form):
-            entry = time_entry_submit(artist=request.user, program=program, date=data["date"],
-                                      minutes=data["minutes"], description=data["description"],
-                                      generation_ids=data["generations"])
+            entry = time_entry_submit(
+                artist=request.user,
+                program=program,
+                date=data["date"],
+                minutes=data["minutes"],
+                description=data["description"],
+                generation_ids=data["generations"],
+            )
             messages.success(request, "Time filed — it is waiting for review.")
             return redirect("labour:time_detail", entry_id=entry.pk)
     proposals = [(p, time_suggestions(artist=request.user, program_id=p.pk)) for p in programs]
     for p in programs:
         p.rate_card = current_rate_card(program_id=p.pk)
-    return render(request, "labour/time_new.html", {"form": form, "proposals": proposals, "programs": programs},
-                  status=form_status(form))
+    return render(
+        request,
+        "labour/time_new.html",
+        {"form": form, "proposals": proposals, "programs": programs},
+        status=form_status(form),
+    )
 
 
 @login_required
 def time_detail(request, entry_id: int):
-    entry = (time_entries_visible_to(user=request.user).select_related("program").prefetch_related("generations")
-             .filter(pk=entry_id).first())
+    entry = (
+        time_entries_visible_to(user=request.user)
+        .select_related("program")
+        .prefetch_related("generations")
+        .filter(pk=entry_id)
+        .first()
+    )
     if entry is None:
         raise Http404("No such time entry.")
     entries = entries_for_sources(source_type=TimeEntry.SOURCE_TYPE, source_ids=[entry.pk]).get(str(entry.pk), [])
-    return render(request, "labour/time_detail.html", {"entry": entry, "entries": entries,
-                                                        "is_owner": entry.artist_id == request.user.pk})
+    return render(
+        request,
+        "labour/time_detail.html",
+        {"entry": entry, "entries": entries, "is_owner": entry.artist_id == request.user.pk},
+    )
 
 
 # --- earnings ----------------------------------------------------------------------------
@@ -211,27 +263,47 @@ def _chart(weeks: list[tuple[dt.date, int]], currency: str) -> dict:
     for index, (monday, amount) in enumerate(weeks):
         height = max(0, amount) * plot_height // peak
         x = CHART_LEFT + index * slot
-        bars.append({"x": x + slot // 8, "width": slot * 3 // 4, "y": CHART_TOP + plot_height - height,
-                     "height": height, "label_x": x + slot // 2, "monday": monday,
-                     "amount": amount, "amount_display": format_minor(amount, currency)})
-    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "baseline": CHART_TOP + plot_height,
-            "label_y": CHART_HEIGHT - CHART_BOTTOM // 2, "peak_display": format_minor(peak, currency),
-            "has_earnings": any(amount > 0 for _, amount in weeks)}
+        bars.append(
+            {
+                "x": x + slot // 8,
+                "width": slot * 3 // 4,
+                "y": CHART_TOP + plot_height - height,
+                "height": height,
+                "label_x": x + slot // 2,
+                "monday": monday,
+                "amount": amount,
+                "amount_display": format_minor(amount, currency),
+            }
+        )
+    return {
+        "bars": bars,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "baseline": CHART_TOP + plot_height,
+        "label_y": CHART_HEIGHT - CHART_BOTTOM // 2,
+        "peak_display": format_minor(peak, currency),
+        "has_earnings": any(amount > 0 for _, amount in weeks),
+    }
 
 
 @cached_page(access=login_required, scopes=ARTIST_PAGE_SCOPES)
 def earnings(request):
     data = earnings_for(artist=request.user)
     weeks = weekly_earnings(lines=data.lines, currency=data.currency)
-    return render(request, "labour/earnings.html", {
-        "earnings": data, "balance": data.balance,
-        "earned_display": format_minor(data.balance.earned, data.currency),
-        "unpaid_display": format_minor(data.balance.unpaid, data.currency),
-        "paid_display": format_minor(data.balance.paid, data.currency),
-        "other_balances": [b for b in data.balances if b.currency != data.currency],
-        "chart": _chart(weeks, data.currency),
-        "assessments": pay_floor_assessments_for(artist=request.user)[:12],
-    })
+    return render(
+        request,
+        "labour/earnings.html",
+        {
+            "earnings": data,
+            "balance": data.balance,
+            "earned_display": format_minor(data.balance.earned, data.currency),
+            "unpaid_display": format_minor(data.balance.unpaid, data.currency),
+            "paid_display": format_minor(data.balance.paid, data.currency),
+            "other_balances": [b for b in data.balances if b.currency != data.currency],
+            "chart": _chart(weeks, data.currency),
+            "assessments": pay_floor_assessments_for(artist=request.user)[:12],
+        },
+    )
 
 
 def _csv_safe(value) -> str:
@@ -246,13 +318,45 @@ def earnings_csv(request):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="atelier-earnings.csv"'
     writer = csv.writer(response)
-    writer.writerow(["id", "created_at", "kind", "amount_minor", "currency", "amount", "program", "source_type",
-                     "source_id", "source", "rate_card_version", "rate_minor", "rate_basis", "quantity", "rate",
-                     "memo"])
+    writer.writerow(
+        [
+            "id",
+            "created_at",
+            "kind",
+            "amount_minor",
+            "currency",
+            "amount",
+            "program",
+            "source_type",
+            "source_id",
+            "source",
+            "rate_card_version",
+            "rate_minor",
+            "rate_basis",
+            "quantity",
+            "rate",
+            "memo",
+        ]
+    )
     for line in data.lines:
-        writer.writerow([line.pk, line.created_at.isoformat(), line.kind, line.amount_minor, line.currency,
-                         line.amount_display, _csv_safe(line.program.name), line.source_type, line.source_id,
-                         _csv_safe(line.source_label), line.rate_card_version or "",
-                         "" if line.rate_minor is None else line.rate_minor, line.rate_basis,
-                         "" if line.quantity is None else line.quantity, line.rate_display, _csv_safe(line.memo)])
+        writer.writerow(
+            [
+                line.pk,
+                line.created_at.isoformat(),
+                line.kind,
+                line.amount_minor,
+                line.currency,
+                line.amount_display,
+                _csv_safe(line.program.name),
+                line.source_type,
+                line.source_id,
+                _csv_safe(line.source_label),
+                line.rate_card_version or "",
+                "" if line.rate_minor is None else line.rate_minor,
+                line.rate_basis,
+                "" if line.quantity is None else line.quantity,
+                line.rate_display,
+                _csv_safe(line.memo),
+            ]
+        )
     return response

@@ -10,8 +10,10 @@ class NotificationsConfig(AppConfig):
         from tester_platform.pagecache import declare, no_pages, pages
 
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).
-        declare({
-            "notifications.Notification": pages("user"),
-            "notifications.EmailPreference": pages("user"),
-            "notifications.Announcement": no_pages("reaches pages as the Notification rows it fans out to"),
-        })
+        declare(
+            {
+                "notifications.Notification": pages("user"),
+                "notifications.EmailPreference": pages("user"),
+                "notifications.Announcement": no_pages("reaches pages as the Notification rows it fans out to"),
+            }
+        )

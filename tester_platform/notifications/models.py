@@ -1,5 +1,6 @@
 """The inbox: one row per thing Atelier told a person, and which kinds they also want by
 email. Written only by tester_platform.notifications.services.notify."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -44,8 +45,7 @@ class Notification(models.Model):
     # `user` (not `recipient`): the page cache retires this person's pages on every write.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
-    program = models.ForeignKey("programs.Program", on_delete=models.SET_NULL, null=True, blank=True,
-                                related_name="+")
+    program = models.ForeignKey("programs.Program", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, help_text="Plain text; escaped wherever it is shown.")
     link = models.CharField(max_length=500, blank=True, help_text="A path on this site, or a full URL.")
@@ -57,8 +57,10 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at"], name="notif_user_unread_idx"),
-                   models.Index(fields=["email_status", "created_at"], name="notif_email_status_idx")]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="notif_user_unread_idx"),
+            models.Index(fields=["email_status", "created_at"], name="notif_email_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.title}"

@@ -54,4 +54,5 @@ def announcements_visible_to(*, user) -> QuerySet[Announcement]:
 
     mine = Enrollment.objects.filter(artist=user).values("program_id")
     return Announcement.objects.filter(program_id__in=mine) | Announcement.objects.filter(
-        program__in=programs_for(user, Act.READ))
+        program__in=programs_for(user, Act.READ)
+    )

@@ -5,6 +5,7 @@ nobody) and, after commit, hands the email to a task: multipart (plain text + HT
 links absolute from SITE_URL, sent once (the row's email_status is claimed with a
 conditional update). A kind the person switched off still reaches the inbox; only its
 email stays home."""
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,11 @@ def email_enabled(*, user, kind: str) -> bool:
 
 
 def _email_off_kinds(user_ids: Iterable[int], kind: str) -> set[int]:
-    return set(EmailPreference.objects.filter(user_id__in=list(user_ids), kind=kind, email=False)
-               .values_list("user_id", flat=True))
+    return set(
+        EmailPreference.objects.filter(user_id__in=list(user_ids), kind=kind, email=False).values_list(
+            "user_id", flat=True
+        )
+    )
 
 
 def _dispatch_email(notification_id: int) -> None:
@@ -66,26 +70,36 @@ def _after_commit(ids: list[int]) -> None:
 
 
 @transaction.atomic
-def notify(*, user, kind: str, title: str, body: str = "", link: str = "", program=None,
-           email: bool = True) -> Notification:
+def notify(
+    *, user, kind: str, title: str, body: str = "", link: str = "", program=None, email: bool = True
+) -> Notification:
     """Tell `user` about something decided about them: an inbox item now, an email after
     commit unless they switched `kind` off (or `email` is False)."""
-    return notify_many(users=[user], kind=kind, title=title, body=body, link=link, program=program,
-                       email=email)[0]
+    return notify_many(users=[user], kind=kind, title=title, body=body, link=link, program=program, email=email)[0]
 
 
 @transaction.atomic
-def notify_many(*, users, kind: str, title: str, body: str = "", link: str = "", program=None,
-                email: bool = True) -> list[Notification]:
+def notify_many(
+    *, users, kind: str, title: str, body: str = "", link: str = "", program=None, email: bool = True
+) -> list[Notification]:
     if kind not in Kind.values:
         raise ValueError(f"unknown notification kind {kind!r}")
     users = [u for u in users if u is not None]
     if not users:
         return []
     off = _email_off_kinds((u.pk for u in users), kind) if email else {u.pk for u in users}
-    rows = [Notification(user=u, kind=kind, program=program, title=title[:200], body=body, link=link[:500],
-                         email_status=Notification.Email.OFF if u.pk in off or not u.email
-                         else Notification.Email.PENDING) for u in users]
+    rows = [
+        Notification(
+            user=u,
+            kind=kind,
+            program=program,
+            title=title[:200],
+            body=body,
+            link=link[:500],
+            email_status=Notification.Email.OFF if u.pk in off or not u.email else Notification.Email.PENDING,
+        )
+        for u in users
+    ]
     if len(rows) == 1:
         rows[0].save()
     else:
@@ -99,6 +113,7 @@ def notify_many(*, users, kind: str, title: str, body: str = "", link: str = "",
 
 # --- email -------------------------------------------------------------------------------------
 
+
 def _settings_link() -> str:
     return absolute_url(reverse("notifications:settings"))
 
@@ -109,36 +124,47 @@ def build_email(*, to: str, subject: str, template: str, context: dict) -> Email
     context = {"site_url": settings.SITE_URL, **context}
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}"[:250], body=text,
-                                     from_email=None, to=[to])
+    message = EmailMultiAlternatives(
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}"[:250], body=text, from_email=None, to=[to]
+    )
     message.attach_alternative(html, "text/html")
     return message
 
 
 def notification_email_message(notification: Notification) -> EmailMultiAlternatives:
-    return build_email(to=notification.user.email, subject=notification.title, template="notification", context={
-        "n": notification, "name": notification.user.display_name or notification.user.email,
-        "link": absolute_url(notification.link), "settings_link": _settings_link(),
-        "kind_label": notification.get_kind_display(),
-    })
+    return build_email(
+        to=notification.user.email,
+        subject=notification.title,
+        template="notification",
+        context={
+            "n": notification,
+            "name": notification.user.display_name or notification.user.email,
+            "link": absolute_url(notification.link),
+            "settings_link": _settings_link(),
+            "kind_label": notification.get_kind_display(),
+        },
+    )
 
 
 def notification_email_send(*, notification_id: int) -> bool:
     """The task's body: send one notification's email, once. True when sent now."""
     claimed = Notification.objects.filter(pk=notification_id, email_status=Notification.Email.PENDING).update(
-        email_status=Notification.Email.SENDING)
+        email_status=Notification.Email.SENDING
+    )
     if not claimed:
         return False
     notification = Notification.objects.select_related("user").get(pk=notification_id)
     try:
         notification_email_message(notification).send()
     except Exception as exc:
-        Notification.objects.filter(pk=notification_id).update(email_status=Notification.Email.FAILED,
-                                                               email_error=str(exc)[:300])
+        Notification.objects.filter(pk=notification_id).update(
+            email_status=Notification.Email.FAILED, email_error=str(exc)[:300]
+        )
         log.warning("notification %s: email failed: %s", notification_id, exc)
         return False
-    Notification.objects.filter(pk=notification_id).update(email_status=Notification.Email.SENT,
-                                                           emailed_at=timezone.now())
+    Notification.objects.filter(pk=notification_id).update(
+        email_status=Notification.Email.SENT, emailed_at=timezone.now()
+    )
     return True
 
 
@@ -148,8 +174,11 @@ def notifications_resend_pending(*, now=None) -> int:
     now = now or timezone.now()
     stuck = Notification.objects.filter(email_status=Notification.Email.SENDING, created_at__lt=now - 5 * RESEND_AFTER)
     stuck.update(email_status=Notification.Email.PENDING)
-    ids = list(Notification.objects.filter(email_status=Notification.Email.PENDING,
-                                           created_at__lt=now - RESEND_AFTER).values_list("pk", flat=True)[:500])
+    ids = list(
+        Notification.objects.filter(
+            email_status=Notification.Email.PENDING, created_at__lt=now - RESEND_AFTER
+        ).values_list("pk", flat=True)[:500]
+    )
     for pk in ids:
         _dispatch_email(pk)
     return len(ids)
@@ -162,6 +191,7 @@ def email_send_to_address(*, to: str, subject: str, template: str, context: dict
 
 
 # --- the person's own inbox ------------------------------------------------------------------------
+
 
 def _own(*, user, actor) -> None:
     if actor is None or not getattr(actor, "is_authenticated", False) or actor.pk != user.pk:
@@ -200,12 +230,18 @@ def email_preferences_set(*, user, actor, emailed: Iterable[str]) -> list[str]:
             EmailPreference.objects.update_or_create(user=user, kind=kind, defaults={"email": wanted})
             changed.append(kind)
     if changed:
-        audit_record(action="notifications.email_preferences_updated", actor=actor, subject=user, target=user,
-                     data={"email_off": sorted(set(Kind.values) - emailed), "changed": changed})
+        audit_record(
+            action="notifications.email_preferences_updated",
+            actor=actor,
+            subject=user,
+            target=user,
+            data={"email_off": sorted(set(Kind.values) - emailed), "changed": changed},
+        )
     return changed
 
 
 # --- announcements ------------------------------------------------------------------------------------
+
 
 @transaction.atomic
 def announcement_publish(*, program, actor, title: str, body: str, email: bool = False) -> Announcement:
@@ -223,14 +259,30 @@ def announcement_publish(*, program, actor, title: str, body: str, email: bool =
         raise InvalidInput("Write the announcement.", field="body")
     if len(body) > 20_000:
         raise InvalidInput("Keep the announcement under 20,000 characters.", field="body")
-    testers = [e.artist for e in Enrollment.objects.filter(
-        program=program, status__in=[Enrollment.Status.ONBOARDING, Enrollment.Status.ACTIVE,
-                                     Enrollment.Status.SUSPENDED]).select_related("artist")]
-    announcement = Announcement.objects.create(program=program, title=title, body=body, email=bool(email),
-                                               created_by=actor, recipients=len(testers))
-    notify_many(users=testers, kind=Kind.ANNOUNCEMENT, title=f"{program.name}: {title}", body=body,
-                link=reverse("notifications:announcement", args=[announcement.pk]), program=program,
-                email=bool(email))
-    audit_record(action="announcement.published", actor=actor, program=program, target=announcement,
-                 data={"title": title, "email": bool(email), "recipients": len(testers)})
+    testers = [
+        e.artist
+        for e in Enrollment.objects.filter(
+            program=program,
+            status__in=[Enrollment.Status.ONBOARDING, Enrollment.Status.ACTIVE, Enrollment.Status.SUSPENDED],
+        ).select_related("artist")
+    ]
+    announcement = Announcement.objects.create(
+        program=program, title=title, body=body, email=bool(email), created_by=actor, recipients=len(testers)
+    )
+    notify_many(
+        users=testers,
+        kind=Kind.ANNOUNCEMENT,
+        title=f"{program.name}: {title}",
+        body=body,
+        link=reverse("notifications:announcement", args=[announcement.pk]),
+        program=program,
+        email=bool(email),
+    )
+    audit_record(
+        action="announcement.published",
+        actor=actor,
+        program=program,
+        target=announcement,
+        data={"title": title, "email": bool(email), "recipients": len(testers)},
+    )
     return announcement

@@ -1,5 +1,6 @@
 """The inbox: every notice about me, unread first in the count, and which kinds also
 come by email. Thin views over notifications.services."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -42,8 +43,9 @@ def open_item(request, pk: int):
     if item is None:
         raise Http404("No such notice.")
     notifications_mark_read(user=request.user, actor=request.user, ids=[item.pk])
-    if item.link and url_has_allowed_host_and_scheme(item.link, allowed_hosts={request.get_host()},
-                                                     require_https=request.is_secure()):
+    if item.link and url_has_allowed_host_and_scheme(
+        item.link, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(item.link)
     return redirect("notifications:inbox")
 
@@ -53,8 +55,11 @@ def open_item(request, pk: int):
 def email_settings(request):
     from tester_platform.accounts.roles import STAFF_ROLES, has_role
 
-    kinds = [(value, label) for value, label in Kind.choices
-             if value not in STAFF_KINDS or has_role(request.user, *STAFF_ROLES)]
+    kinds = [
+        (value, label)
+        for value, label in Kind.choices
+        if value not in STAFF_KINDS or has_role(request.user, *STAFF_ROLES)
+    ]
     if request.method == "POST":
         shown = {value for value, _ in kinds}
         wanted = {k for k in request.POST.getlist("email") if k in shown}

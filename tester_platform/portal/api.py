@@ -3,6 +3,7 @@ quota, programs (and their kill switch, for their managers), consent, the audit 
 me (or, for staff, about a program), usage, and the export of everything (reads need the
 `read` scope; see tester_platform.api.permissions). The core apps sit below the API layer,
 so the endpoints over their services are composed here."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -72,8 +73,9 @@ class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body = s.ProgramSwitchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         program = self.get_object()
-        program = program_set_paused(program=program, actor=request.user, paused=paused,
-                                     reason=body.validated_data.get("reason", ""))
+        program = program_set_paused(
+            program=program, actor=request.user, paused=paused, reason=body.validated_data.get("reason", "")
+        )
         return Response(s.ProgramSerializer(program).data)
 
     @extend_schema(request=s.ProgramSwitchSerializer, responses=s.ProgramSerializer)
@@ -118,9 +120,13 @@ class ConsentView(APIView):
         data.is_valid(raise_exception=True)
         program = _program_for_artist(request.user, data.validated_data["program"])
         record = consent_sign(
-            artist=request.user, program=program, document_version=data.validated_data["document_version"],
-            participation=data.validated_data["participation"], training_use=data.validated_data["training_use"],
-            marketing_use=data.validated_data["marketing_use"], ip_address=client_ip(request),
+            artist=request.user,
+            program=program,
+            document_version=data.validated_data["document_version"],
+            participation=data.validated_data["participation"],
+            training_use=data.validated_data["training_use"],
+            marketing_use=data.validated_data["marketing_use"],
+            ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
         return Response(s.ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
@@ -135,8 +141,12 @@ class ConsentWithdrawView(APIView):
         data = s.ConsentWithdrawSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         program = _program_for_artist(request.user, data.validated_data["program"])
-        record = consent_withdraw(artist=request.user, program=program, ip_address=client_ip(request),
-                                  user_agent=request.META.get("HTTP_USER_AGENT", ""))
+        record = consent_withdraw(
+            artist=request.user,
+            program=program,
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
         return Response(s.ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
 
 
@@ -192,12 +202,17 @@ class UsageView(APIView):
         except OverflowError:  # `to` is the last day of year 9999: there is no day after it
             raise ValidationError({"to": [f"Enter a date before {dt.date.max.isoformat()}."]}) from None
         records = usage_records(artist=request.user, program_id=program_id, start=start_dt, end=end_dt).order_by(
-            "-created_at")[:500]
-        return Response(s.UsageReportSerializer({
-            "totals": usage_totals(artist=request.user, program_id=program_id, start=start_dt, end=end_dt),
-            "quota": [quota_for(artist=request.user, program=p) for p in programs],
-            "records": records,
-        }).data)
+            "-created_at"
+        )[:500]
+        return Response(
+            s.UsageReportSerializer(
+                {
+                    "totals": usage_totals(artist=request.user, program_id=program_id, start=start_dt, end=end_dt),
+                    "quota": [quota_for(artist=request.user, program=p) for p in programs],
+                    "records": records,
+                }
+            ).data
+        )
 
 
 class MeExportView(APIView):
@@ -206,8 +221,9 @@ class MeExportView(APIView):
     @extend_schema(
         summary="Download everything Atelier holds about you (ZIP)",
         description="One JSON file per kind of record and a CSV for the tabular ones, the audit chain head at export "
-                    "time in manifest.json, and links to your own videos.",
-        responses={(200, "application/zip"): OpenApiResponse(response=OpenApiTypes.BINARY)})
+        "time in manifest.json, and links to your own videos.",
+        responses={(200, "application/zip"): OpenApiResponse(response=OpenApiTypes.BINARY)},
+    )
     def get(self, request):
         response = HttpResponse(export_zip(request.user), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{export_filename(request.user)}"'

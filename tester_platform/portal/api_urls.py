@@ -1,6 +1,7 @@
 """The artist's account API routes. No app_name: tester_platform.api.urls includes them in
 its own namespace, so the names stay those the operations had before they moved here
 (`api:me`, `api:consent`, `api:program-list`…); the export keeps its `portal_api` namespace."""
+
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 

@@ -7,6 +7,7 @@ of the data model to the user — direct, or through one of their rows — must 
 a kind, by ACTING (rows of other people's objects where the person only acted, as staff:
 exported as references), or by COVERED_ELSEWHERE with the reason; tests/core/test_export.py
 walks Django's model graph and fails on a new model that is not."""
+
 from __future__ import annotations
 
 import csv
@@ -47,10 +48,12 @@ def _generation_links(job, user) -> dict:
 
     video = signed_media_url(job=job, kind="video", user=user)
     thumbnail = signed_media_url(job=job, kind="thumbnail", user=user)
-    return {"page_url": absolute_url(reverse("studio:detail", args=[job.pk])),
-            "video_url": absolute_url(video) if video else "",
-            "thumbnail_url": absolute_url(thumbnail) if thumbnail else "",
-            "video_url_valid_seconds": MEDIA_URL_MAX_AGE if video else None}
+    return {
+        "page_url": absolute_url(reverse("studio:detail", args=[job.pk])),
+        "video_url": absolute_url(video) if video else "",
+        "thumbnail_url": absolute_url(thumbnail) if thumbnail else "",
+        "video_url_valid_seconds": MEDIA_URL_MAX_AGE if video else None,
+    }
 
 
 def _attachment_links(attachment, user) -> dict:
@@ -61,56 +64,128 @@ def _attachment_links(attachment, user) -> dict:
 
 KINDS: tuple[Kind, ...] = (
     Kind("email_addresses", "account.emailaddress", ("user",), "Your email addresses and whether they are verified."),
-    Kind("two_factor_devices", "otp_totp.totpdevice", ("user",), "Your two-factor devices (never their keys).",
-         only=("id", "name", "confirmed", "created_at", "last_used_at")),
+    Kind(
+        "two_factor_devices",
+        "otp_totp.totpdevice",
+        ("user",),
+        "Your two-factor devices (never their keys).",
+        only=("id", "name", "confirmed", "created_at", "last_used_at"),
+    ),
     Kind("program_roles", "programs.programstaff", ("user",), "Programs you are staff of, and as what."),
-    Kind("invitations", "programs.invitation", ("accepted_by", "invited_by"),
-         "Invitations you accepted, or sent as staff.", exclude=("token_hash",)),
+    Kind(
+        "invitations",
+        "programs.invitation",
+        ("accepted_by", "invited_by"),
+        "Invitations you accepted, or sent as staff.",
+        exclude=("token_hash",),
+    ),
     Kind("applications", "programs.application", ("artist",), "Your applications to programs and their outcome."),
     Kind("enrollments", "programs.enrollment", ("artist",), "Your participation in programs (and any suspension)."),
     Kind("consent_records", "consent.consentrecord", ("artist",), "Every consent you signed or withdrew."),
-    Kind("generations", "generation.generationjob", ("artist",),
-         "Your generations with their prompts and parameters, provenance, and links to the videos "
-         "(video links are signed and expire; the page link needs you signed in).", extra=_generation_links),
+    Kind(
+        "generations",
+        "generation.generationjob",
+        ("artist",),
+        "Your generations with their prompts and parameters, provenance, and links to the videos "
+        "(video links are signed and expire; the page link needs you signed in).",
+        extra=_generation_links,
+    ),
     Kind("input_images", "generation.inputimage", ("artist",), "Stills you uploaded to start videos from."),
     Kind("usage", "generation.usagerecord", ("artist",), "Metered compute of each generation."),
     Kind("budget_accounts", "generation.budgetaccount", ("artist",), "Your quota accounts, per program."),
     Kind("share_requests", "sharing.sharerequest", ("artist",), "Your requests to share, and their decisions."),
-    Kind("share_events", "sharing.shareevent", ("share_request__artist", "actor"),
-         "The history of each of your share requests, step by step."),
-    Kind("feedback", "labour.feedbackreport", ("artist",), "Your feedback reports and their reviews.",
-         m2m=("generations",)),
-    Kind("feedback_attachments", "labour.feedbackattachment", ("report__artist",),
-         "Images and clips you attached to reports (links need you signed in).", exclude=("file",),
-         extra=_attachment_links),
-    Kind("severity_changes", "labour.severityrerate", ("report__artist",),
-         "Severity re-ratings of your reports, with the reason and the bounty change."),
+    Kind(
+        "share_events",
+        "sharing.shareevent",
+        ("share_request__artist", "actor"),
+        "The history of each of your share requests, step by step.",
+    ),
+    Kind(
+        "feedback",
+        "labour.feedbackreport",
+        ("artist",),
+        "Your feedback reports and their reviews.",
+        m2m=("generations",),
+    ),
+    Kind(
+        "feedback_attachments",
+        "labour.feedbackattachment",
+        ("report__artist",),
+        "Images and clips you attached to reports (links need you signed in).",
+        exclude=("file",),
+        extra=_attachment_links,
+    ),
+    Kind(
+        "severity_changes",
+        "labour.severityrerate",
+        ("report__artist",),
+        "Severity re-ratings of your reports, with the reason and the bounty change.",
+    ),
     Kind("time_entries", "labour.timeentry", ("artist",), "Time you filed and its review.", m2m=("generations",)),
     Kind("pay_floor_assessments", "labour.payfloorassessment", ("artist",), "Weekly pay-floor checks and top-ups."),
-    Kind("assignments_taken", "labour.assignment", ("artist",),
-         "Assignments you took on, your submissions and their review.", m2m=("generations",)),
-    Kind("tasks_offered_to_you", "labour.task", ("invited",),
-         "Tasks published to you by name (program-wide tasks are listed in the program)."),
+    Kind(
+        "assignments_taken",
+        "labour.assignment",
+        ("artist",),
+        "Assignments you took on, your submissions and their review.",
+        m2m=("generations",),
+    ),
+    Kind(
+        "tasks_offered_to_you",
+        "labour.task",
+        ("invited",),
+        "Tasks published to you by name (program-wide tasks are listed in the program).",
+    ),
     Kind("ledger", "payments.ledgerentry", ("artist",), "Every line of your earnings ledger (minor units)."),
     Kind("payouts", "payments.payout", ("artist",), "Your payouts and their state at Stripe."),
     Kind("payout_lines", "payments.payoutline", ("payout__artist",), "What each payout paid, per program."),
     Kind("payout_account", "payments.connectedaccount", ("artist",), "Your Stripe payout account's state."),
-    Kind("api_tokens", "api.apitoken", ("user",), "Your API tokens' metadata (never the secrets).",
-         exclude=("token_hash",)),
+    Kind(
+        "api_tokens",
+        "api.apitoken",
+        ("user",),
+        "Your API tokens' metadata (never the secrets).",
+        exclude=("token_hash",),
+    ),
     Kind("token_activity", "access.tokenactivity", ("token__user",), "Per-minute use of your tokens."),
     Kind("access_flags", "access.accessflag", ("artist",), "Access flags raised about you, and their review."),
-    Kind("audit_events", "audit.auditevent", ("subject", "actor"),
-         "Every audit event about you or by you, with its code and its link in the chain."),
+    Kind(
+        "audit_events",
+        "audit.auditevent",
+        ("subject", "actor"),
+        "Every audit event about you or by you, with its code and its link in the chain.",
+    ),
     Kind("notifications", "notifications.notification", ("user",), "Your inbox."),
     Kind("email_preferences", "notifications.emailpreference", ("user",), "Which notices you get by email."),
     Kind("announcements_sent", "notifications.announcement", ("created_by",), "Announcements you sent as staff."),
-    Kind("payout_runs_handled", "payments.payoutrun", ("created_by", "approved_by", "discarded_by"),
-         "Payout runs you prepared, approved or discarded (finance).",
-         only=("id", "program", "period_end", "status", "created_at", "created_by", "approved_by", "approved_at",
-               "discarded_by", "payout_count", "total_minor", "currency")),
+    Kind(
+        "payout_runs_handled",
+        "payments.payoutrun",
+        ("created_by", "approved_by", "discarded_by"),
+        "Payout runs you prepared, approved or discarded (finance).",
+        only=(
+            "id",
+            "program",
+            "period_end",
+            "status",
+            "created_at",
+            "created_by",
+            "approved_by",
+            "approved_at",
+            "discarded_by",
+            "payout_count",
+            "total_minor",
+            "currency",
+        ),
+    ),
     Kind("payout_run_attempts", "payments.payoutrunattempt", ("actor",), "Payout run executions you started."),
-    Kind("reconciliations", "payments.reconciliation", ("requested_by",), "Reconciliations you ran (finance).",
-         only=("id", "created_at", "requested_by", "difference_count", "error")),
+    Kind(
+        "reconciliations",
+        "payments.reconciliation",
+        ("requested_by",),
+        "Reconciliations you ran (finance).",
+        only=("id", "created_at", "requested_by", "difference_count", "error"),
+    ),
 )
 
 # Other people's objects where the person only acted (as staff): exported as references
@@ -207,10 +282,17 @@ def acting_rows(user) -> list[dict]:
 def profile(user) -> dict:
     from tester_platform.accounts.roles import roles_of
 
-    return {"id": user.pk, "email": user.email, "display_name": user.display_name, "public_id": str(user.public_id),
-            "portfolio_url": user.portfolio_url, "date_joined": user.date_joined, "last_login": user.last_login,
-            "roles": sorted(roles_of(user)),
-            "permissions": sorted(user.user_permissions.values_list("codename", flat=True))}
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "display_name": user.display_name,
+        "public_id": str(user.public_id),
+        "portfolio_url": user.portfolio_url,
+        "date_joined": user.date_joined,
+        "last_login": user.last_login,
+        "roles": sorted(roles_of(user)),
+        "permissions": sorted(user.user_permissions.values_list("codename", flat=True)),
+    }
 
 
 def _cell(value) -> str:
@@ -260,11 +342,15 @@ it names must still have that hash in the chain (Atelier's verify_audit_chain).
 def export_zip(user) -> bytes:
     """The whole export as ZIP bytes."""
     exported_at = timezone.now()
-    manifest = {"format_version": FORMAT_VERSION, "exported_at": exported_at, "user": {"id": user.pk,
-                "email": user.email, "public_id": str(user.public_id)},
-                # The whole chain's head now: kept by the person, it shows later whether the
-                # history up to this point was changed.
-                "audit_chain_head": audit_chain_head(), "files": {}}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "exported_at": exported_at,
+        "user": {"id": user.pk, "email": user.email, "public_id": str(user.public_id)},
+        # The whole chain's head now: kept by the person, it shows later whether the
+        # history up to this point was changed.
+        "audit_chain_head": audit_chain_head(),
+        "files": {},
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("README.txt", README)
@@ -278,12 +364,13 @@ def export_zip(user) -> bytes:
             manifest["files"][f"{kind.name}.json"] = {"about": kind.about, "records": len(rows), "model": kind.model}
             if kind.table:
                 archive.writestr(f"{kind.name}.csv", to_csv(rows))
-                manifest["files"][f"{kind.name}.csv"] = {"about": kind.about, "records": len(rows),
-                                                         "model": kind.model}
+                manifest["files"][f"{kind.name}.csv"] = {"about": kind.about, "records": len(rows), "model": kind.model}
         acting = acting_rows(user)
         archive.writestr("acting_as_staff.json", _json(acting))
-        manifest["files"]["acting_as_staff.json"] = {"about": "Other people's records where you acted as staff.",
-                                                     "records": len(acting)}
+        manifest["files"]["acting_as_staff.json"] = {
+            "about": "Other people's records where you acted as staff.",
+            "records": len(acting),
+        }
         archive.writestr("manifest.json", _json(manifest))
     return buffer.getvalue()
 

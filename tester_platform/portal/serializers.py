@@ -1,5 +1,6 @@
 """Serializers of the artist's account API (tester_platform.portal.api): who I am, programs,
 consent, the audit trail, usage."""
+
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -15,9 +16,20 @@ from tester_platform.studio.serializers import UsageInputSerializer, UsageShotSe
 class ProgramSerializer(serializers.ModelSerializer):
     class Meta:
         model = Program
-        fields = ["id", "slug", "name", "status", "description", "model_profile", "daily_compute_seconds",
-                  "max_concurrent_jobs", "max_resolution", "max_duration_seconds", "share_review_hours",
-                  "share_approve_on_expiry"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "status",
+            "description",
+            "model_profile",
+            "daily_compute_seconds",
+            "max_concurrent_jobs",
+            "max_resolution",
+            "max_duration_seconds",
+            "share_review_hours",
+            "share_approve_on_expiry",
+        ]
 
 
 class ProgramSwitchSerializer(serializers.Serializer):
@@ -73,8 +85,16 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ConsentRecord
-        fields = ["id", "kind", "document_version", "participation", "training_use", "marketing_use", "signed_at",
-                  "document_sha256"]
+        fields = [
+            "id",
+            "kind",
+            "document_version",
+            "participation",
+            "training_use",
+            "marketing_use",
+            "signed_at",
+            "document_sha256",
+        ]
 
 
 class ConsentStateSerializer(serializers.Serializer):
@@ -109,8 +129,18 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "created_at", "action", "sentence", "actor", "program", "target_type", "target_id", "data",
-                  "hash"]
+        fields = [
+            "id",
+            "created_at",
+            "action",
+            "sentence",
+            "actor",
+            "program",
+            "target_type",
+            "target_id",
+            "data",
+            "hash",
+        ]
 
     def get_actor(self, event) -> str | None:
         return str(event.actor) if event.actor_id else None
@@ -174,4 +204,3 @@ class UsageReportSerializer(serializers.Serializer):
     totals = UsageTotalsSerializer()
     quota = ProgramQuotaSerializer(many=True)
     records = UsageRecordSerializer(many=True)
-

@@ -1,4 +1,5 @@
 """The artist portal: thin views over the core services."""
+
 from __future__ import annotations
 
 import markdown
@@ -53,8 +54,12 @@ def home(request):
 def invitation(request, token: str):
     invite = invitation_for_token(token)
     program = invite.program
-    context = {"invite": invite, "program": program, "rate_card": current_rate_card(program_id=program.pk),
-               "description_html": render_markdown(program.description)}
+    context = {
+        "invite": invite,
+        "program": program,
+        "rate_card": current_rate_card(program_id=program.pk),
+        "description_html": render_markdown(program.description),
+    }
     if request.user.is_authenticated:
         if request.method == "POST":
             enrollment = invitation_accept(token=token, user=request.user)
@@ -69,8 +74,12 @@ def invitation(request, token: str):
     form = InvitationSignUpForm(request.POST or None, email=invite.email)
     if request.method == "POST" and form.is_valid():
         # The link came to this address, so following it verifies the address.
-        user = user_sign_up(email=invite.email, password=form.cleaned_data["password1"],
-                            display_name=form.cleaned_data["display_name"], email_verified=True)
+        user = user_sign_up(
+            email=invite.email,
+            password=form.cleaned_data["password1"],
+            display_name=form.cleaned_data["display_name"],
+            email_verified=True,
+        )
         enrollment = invitation_accept(token=token, user=user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("portal:onboarding", slug=enrollment.program.slug, step="profile")
@@ -83,13 +92,21 @@ def program_detail(request, slug: str):
     program = get_object_or_404(Program.objects.exclude(status=Program.Status.DRAFT), slug=slug)
     enrollment = Enrollment.objects.filter(program=program, artist=request.user).first()
     if enrollment is None and program.status != Program.Status.RECRUITING:
-        return render(request, "error.html", {"title": "Not found", "message": "No such program.", "back": "/"},
-                      status=404)
+        return render(
+            request, "error.html", {"title": "Not found", "message": "No such program.", "back": "/"}, status=404
+        )
     document = current_document(program=program)
-    return render(request, "portal/program.html", {
-        "program": program, "enrollment": enrollment, "rate_card": current_rate_card(program_id=program.pk),
-        "description_html": render_markdown(program.description), "document": document,
-    })
+    return render(
+        request,
+        "portal/program.html",
+        {
+            "program": program,
+            "enrollment": enrollment,
+            "rate_card": current_rate_card(program_id=program.pk),
+            "description_html": render_markdown(program.description),
+            "document": document,
+        },
+    )
 
 
 @login_required
@@ -100,7 +117,9 @@ def apply(request, slug: str):
     if request.method == "POST" and form.is_valid():
         with errors_on(form):
             application_submit(program=program, artist=request.user, **form.cleaned_data)
-            messages.success(request, f"Your application to {program.name} was sent. You will get an email with the decision.")
+            messages.success(
+                request, f"Your application to {program.name} was sent. You will get an email with the decision."
+            )
             return redirect("portal:home")
     return render(request, "portal/apply.html", {"program": program, "form": form}, status=form_status(form))
 
@@ -115,8 +134,10 @@ def onboarding(request, slug: str, step: str):
         return consent(request, slug)
     context = {"enrollment": enrollment, "program": enrollment.program, "steps": ONBOARDING_STEPS, "step": step}
     if step == "profile":
-        form = ProfileForm(request.POST or None, initial={"display_name": request.user.display_name,
-                                                          "portfolio_url": request.user.portfolio_url})
+        form = ProfileForm(
+            request.POST or None,
+            initial={"display_name": request.user.display_name, "portfolio_url": request.user.portfolio_url},
+        )
         if request.method == "POST" and form.is_valid():
             user_update_profile(user=request.user, **form.cleaned_data)
             return redirect("portal:onboarding", slug=slug, step="consent")
@@ -146,18 +167,34 @@ def consent(request, slug: str):
     in_onboarding = enrollment.status == Enrollment.Status.ONBOARDING or request.resolver_match.url_name == "onboarding"
     if request.method == "POST" and form.is_valid():
         with errors_on(form):
-            consent_sign(artist=request.user, program=program, ip_address=client_ip(request),
-                         user_agent=request.META.get("HTTP_USER_AGENT", ""), **form.cleaned_data)
+            consent_sign(
+                artist=request.user,
+                program=program,
+                ip_address=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                **form.cleaned_data,
+            )
             if in_onboarding:
                 return redirect("portal:onboarding", slug=slug, step="payout")
             messages.success(request, "Thank you — your consent is recorded.")
             return redirect("portal:home")
-    return render(request, "portal/consent.html", {
-        "enrollment": enrollment, "program": program, "document": document, "active": active, "form": form,
-        "body_html": render_markdown(document.body) if document else "", "steps": ONBOARDING_STEPS,
-        "step": "consent", "in_onboarding": in_onboarding,
-        "records": ConsentRecord.objects.filter(artist=request.user, program=program).select_related("document"),
-    }, status=form_status(form))
+    return render(
+        request,
+        "portal/consent.html",
+        {
+            "enrollment": enrollment,
+            "program": program,
+            "document": document,
+            "active": active,
+            "form": form,
+            "body_html": render_markdown(document.body) if document else "",
+            "steps": ONBOARDING_STEPS,
+            "step": "consent",
+            "in_onboarding": in_onboarding,
+            "records": ConsentRecord.objects.filter(artist=request.user, program=program).select_related("document"),
+        },
+        status=form_status(form),
+    )
 
 
 @error_title("Nothing to withdraw")
@@ -167,12 +204,19 @@ def consent_withdraw_view(request, slug: str):
     enrollment = _my_enrollment(request, slug)
     active = active_consent(artist=request.user, program=enrollment.program)
     if request.method == "POST":
-        consent_withdraw(artist=request.user, program=enrollment.program, ip_address=client_ip(request),
-                         user_agent=request.META.get("HTTP_USER_AGENT", ""))
+        consent_withdraw(
+            artist=request.user,
+            program=enrollment.program,
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
         messages.success(request, "Your consent is withdrawn. You can sign again at any time.")
         return redirect("portal:home")
-    return render(request, "portal/consent_withdraw.html", {"enrollment": enrollment, "program": enrollment.program,
-                                                            "active": active})
+    return render(
+        request,
+        "portal/consent_withdraw.html",
+        {"enrollment": enrollment, "program": enrollment.program, "active": active},
+    )
 
 
 @login_required

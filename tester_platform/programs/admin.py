@@ -31,8 +31,10 @@ class ProgramAdmin(ReadOnlyAdmin):
     actions = ["pause", "resume"]
     fieldsets = (
         (None, {"fields": ("name", "slug", "status", "description", "model_profile")}),
-        ("Quota policy", {"fields": ("daily_compute_seconds", "max_concurrent_jobs", "max_resolution",
-                                     "max_duration_seconds")}),
+        (
+            "Quota policy",
+            {"fields": ("daily_compute_seconds", "max_concurrent_jobs", "max_resolution", "max_duration_seconds")},
+        ),
         ("Share policy", {"fields": ("share_review_hours", "share_approve_on_expiry")}),
     )
 

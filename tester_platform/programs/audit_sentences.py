@@ -10,6 +10,7 @@ It lives with the programs, not in the audit app: it names actors by their role 
 event's program ("Moderator Mo"), so it reads accounts and programs, and the audit app,
 which every app writes to, imports neither.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -92,8 +93,7 @@ def _pay_floor(s: Said) -> str:
 def _severity(s: Said) -> str:
     change = s.money("amount_minor")
     follow = f"; the bounty changes by {change}" if change and s.data.get("amount_minor") else ""
-    return (f"{s.who} re-rated report #{s.tid} from {s.d('from')} to {s.d('to')} severity"
-            f"{s.why()}{follow}.")
+    return f"{s.who} re-rated report #{s.tid} from {s.d('from')} to {s.d('to')} severity{s.why()}{follow}."
 
 
 def _task_pay(s: Said) -> str:
@@ -119,64 +119,82 @@ SENTENCES: dict[str, Callable[[Said], str]] = {
     "application.submitted": lambda s: f"{s.who} applied to test {s.program}.",
     "application.accepted": lambda s: f"{s.who} accepted {s.whose} application to {s.program}{s.why()}.",
     "application.declined": lambda s: f"{s.who} declined {s.whose} application to {s.program}{s.why()}.",
-    "enrollment.started": lambda s: f"{s.who} started {s.whose} enrollment in {s.program} "
-                                    f"(by {s.d('via', 'invitation')}).",
+    "enrollment.started": lambda s: (
+        f"{s.who} started {s.whose} enrollment in {s.program} (by {s.d('via', 'invitation')})."
+    ),
     "enrollment.activated": lambda s: f"{s.who} completed onboarding: {s.whose} enrollment in {s.program} is active.",
     "enrollment.suspended": lambda s: f"{s.who} suspended {s.whose} participation in {s.program}{s.why()}.",
     "enrollment.reinstated": lambda s: f"{s.who} reinstated {s.whose} participation in {s.program}{s.note()}.",
     "program.paused": lambda s: f"{s.who} paused {s.program}{s.why()}.",
     "program.resumed": lambda s: f"{s.who} resumed {s.program}.",
-    "program.settings_updated": lambda s: f"{s.who} changed the settings of {s.program} "
-                                          f"({', '.join(k.replace('_', ' ') for k in s.d('changes', {})) or 'none'}).",
-    "program.staff_granted": lambda s: f"{s.who} made {s.subject or s.d('email')} "
-                                       f"{s.d('role', 'staff').replace('_', ' ')} of {s.program}.",
-    "program.staff_revoked": lambda s: f"{s.who} removed {s.subject or s.d('email')} as "
-                                       f"{s.d('role', 'staff').replace('_', ' ')} of {s.program}.",
-    "announcement.published": lambda s: f"{s.who} sent the announcement “{s.d('title')}” to "
-                                        f"{s.d('recipients', 0)} tester(s).",
+    "program.settings_updated": lambda s: (
+        f"{s.who} changed the settings of {s.program} "
+        f"({', '.join(k.replace('_', ' ') for k in s.d('changes', {})) or 'none'})."
+    ),
+    "program.staff_granted": lambda s: (
+        f"{s.who} made {s.subject or s.d('email')} {s.d('role', 'staff').replace('_', ' ')} of {s.program}."
+    ),
+    "program.staff_revoked": lambda s: (
+        f"{s.who} removed {s.subject or s.d('email')} as {s.d('role', 'staff').replace('_', ' ')} of {s.program}."
+    ),
+    "announcement.published": lambda s: (
+        f"{s.who} sent the announcement “{s.d('title')}” to {s.d('recipients', 0)} tester(s)."
+    ),
     "rate_card.drafted": lambda s: f"{s.who} drafted rate card v{s.d('version')} for {s.program}.",
     "rate_card.published": lambda s: f"{s.who} published rate card v{s.d('version')} for {s.program}.",
     # consent
-    "consent.signed": lambda s: f"{s.who} signed consent agreement v{s.d('version')} of {s.program} "
-                                f"(training use: {s.yes('training_use')}, marketing use: {s.yes('marketing_use')}).",
+    "consent.signed": lambda s: (
+        f"{s.who} signed consent agreement v{s.d('version')} of {s.program} "
+        f"(training use: {s.yes('training_use')}, marketing use: {s.yes('marketing_use')})."
+    ),
     "consent.withdrawn": lambda s: f"{s.who} withdrew consent to {s.program} (agreement v{s.d('version')}).",
     "consent.document_drafted": lambda s: f"{s.who} drafted consent agreement v{s.d('version')} of {s.program}.",
-    "consent.document_published": lambda s: f"{s.who} published consent agreement v{s.d('version')} of "
-                                            f"{s.program}; testers sign it again before they generate.",
+    "consent.document_published": lambda s: (
+        f"{s.who} published consent agreement v{s.d('version')} of "
+        f"{s.program}; testers sign it again before they generate."
+    ),
     # studio
     "generation.submitted": lambda s: f"{s.who} submitted generation #{s.tid}{_mode(s)}.",
     "generation.image_uploaded": lambda s: f"{s.who} uploaded a source image (#{s.tid}).",
     "generation.cancel_requested": lambda s: f"{s.who} cancelled generation #{s.tid}.",
     # sharing
-    "share.requested": lambda s: f"{s.who} requested to share {_gen(s)} "
-                                 f"({s.d('destination', 'a destination').replace('_', ' ')}): {_share(s)}.",
+    "share.requested": lambda s: (
+        f"{s.who} requested to share {_gen(s)} ({s.d('destination', 'a destination').replace('_', ' ')}): {_share(s)}."
+    ),
     "share.withdrawn": lambda s: f"{s.who} withdrew {_share(s)}.",
     "share.revoked": lambda s: f"{s.who} took {_share(s)} down; its public page is gone.",
     "share.resubmitted": lambda s: f"{s.who} resubmitted {_share(s)} for review.",
     "share.appealed": lambda s: f"{s.who} appealed the refusal of {_share(s)}.",
     "share.step_approved": lambda s: f"{s.who} approved a review step of {_share(s)}; the next moderator decides.",
     "share.approved": lambda s: f"{s.who} approved {_share(s)}{s.note()}.",
-    "share.rejected": lambda s: f"{s.who} rejected {_share(s)}. "
-                                f"Reason: {s.d('reason_label') or s.d('reason', 'not given').replace('_', ' ')}"
-                                f"{s.note()}.",
+    "share.rejected": lambda s: (
+        f"{s.who} rejected {_share(s)}. "
+        f"Reason: {s.d('reason_label') or s.d('reason', 'not given').replace('_', ' ')}"
+        f"{s.note()}."
+    ),
     "share.changes_requested": lambda s: f"{s.who} asked for changes to {_share(s)}{s.note()}.",
-    "share.auto_approved": lambda s: f"Nobody decided {_share(s)} by its deadline, so {s.who} approved it "
-                                     "automatically, as the program's policy promises.",
+    "share.auto_approved": lambda s: (
+        f"Nobody decided {_share(s)} by its deadline, so {s.who} approved it "
+        "automatically, as the program's policy promises."
+    ),
     "share.appeal_upheld": lambda s: f"{s.who} upheld the refusal of {_share(s)} on appeal.",
     "share.appeal_overturned": lambda s: f"{s.who} overturned the refusal of {_share(s)} on appeal: it is approved.",
     # labour
-    "feedback.submitted": lambda s: f"{s.who} filed report #{s.tid} ({s.d('severity')} severity, "
-                                    f"{s.d('category')}).",
+    "feedback.submitted": lambda s: f"{s.who} filed report #{s.tid} ({s.d('severity')} severity, {s.d('category')}).",
     "feedback.accepted": lambda s: f"{s.who} accepted report #{s.tid}{s.earned()}.",
     "feedback.rejected": lambda s: f"{s.who} rejected report #{s.tid}{s.why()}.",
-    "feedback.duplicate": lambda s: f"{s.who} merged report #{s.tid} into report #{s.d('duplicate_of')}, filed "
-                                    "earlier (the first reporter keeps the credit).",
+    "feedback.duplicate": lambda s: (
+        f"{s.who} merged report #{s.tid} into report #{s.d('duplicate_of')}, filed "
+        "earlier (the first reporter keeps the credit)."
+    ),
     "feedback.acted_on": lambda s: f"{s.who} marked report #{s.tid} as acted on{s.note()}.",
     "feedback.severity_rerated": _severity,
-    "feedback.attachment_added": lambda s: f"{s.who} attached {s.d('kind', 'a file')} #{s.d('attachment')} "
-                                           f"to report #{s.tid}.",
-    "time.submitted": lambda s: f"{s.who} filed {s.d('minutes')} min of testing for {s.d('date')} "
-                                f"(time entry #{s.tid}).",
+    "feedback.attachment_added": lambda s: (
+        f"{s.who} attached {s.d('kind', 'a file')} #{s.d('attachment')} to report #{s.tid}."
+    ),
+    "time.submitted": lambda s: (
+        f"{s.who} filed {s.d('minutes')} min of testing for {s.d('date')} (time entry #{s.tid})."
+    ),
     "time.accepted": lambda s: f"{s.who} accepted time entry #{s.tid} ({s.d('minutes')} min){s.earned()}.",
     "time.rejected": lambda s: f"{s.who} rejected time entry #{s.tid}{s.why()}.",
     "pay_floor.assessed": _pay_floor,
@@ -185,16 +203,19 @@ SENTENCES: dict[str, Callable[[Said], str]] = {
     "task.published": lambda s: f"{s.who} published the assignment “{s.d('title')}” (#{s.tid}).",
     "task.closed": lambda s: f"{s.who} closed assignment #{s.tid} to new testers.",
     "task.accepted_by_artist": lambda s: f"{s.who} took on assignment “{s.d('title')}” (#{s.d('task')}).",
-    "task.submitted": lambda s: f"{s.who} submitted assignment #{s.d('task')} with {s.d('findings', 0)} finding(s) "
-                                f"and {s.d('generations', 0)} linked generation(s).",
+    "task.submitted": lambda s: (
+        f"{s.who} submitted assignment #{s.d('task')} with {s.d('findings', 0)} finding(s) "
+        f"and {s.d('generations', 0)} linked generation(s)."
+    ),
     "task.work_accepted": lambda s: f"{s.who} accepted {s.whose} work on assignment #{s.d('task')}{_task_pay(s)}.",
     "task.work_returned": lambda s: f"{s.who} returned {s.whose} work on assignment #{s.d('task')}{s.why()}.",
     "task.withdrawn": lambda s: f"{s.who} gave assignment #{s.d('task')} back.",
     # money
     "payout_account.created": lambda s: f"{s.who} created {s.whose} Stripe payout account.",
     "payout_account.onboarding_started": lambda s: f"{s.who} opened Stripe's onboarding for {s.whose} payout account.",
-    "payout_account.updated": lambda s: f"Stripe updated {s.whose} payout account "
-                                        f"({', '.join(map(str, s.d('changed', []))) or 'details'}).",
+    "payout_account.updated": lambda s: (
+        f"Stripe updated {s.whose} payout account ({', '.join(map(str, s.d('changed', []))) or 'details'})."
+    ),
     "payout.pending": lambda s: _payout(s, "is planned"),
     "payout.sent": lambda s: _payout(s, "was sent to the Stripe balance"),
     "payout.in_transit": lambda s: _payout(s, "is on its way to the bank"),
@@ -207,10 +228,12 @@ SENTENCES: dict[str, Callable[[Said], str]] = {
     "payout_run.approved": lambda s: f"{s.who} approved payout run #{s.tid}.",
     "payout_run.discarded": lambda s: f"{s.who} discarded payout run #{s.tid}.",
     "payout_run.executed": lambda s: f"{s.who} executed payout run #{s.tid}.",
-    "payout_run.interrupted": lambda s: f"Payout run #{s.tid} was interrupted{s.why('error', 'Error')}; it resumes "
-                                        "by itself.",
-    "reconciliation.run": lambda s: f"{s.who} reconciled the ledger with Stripe: {s.d('differences', 0)} "
-                                    "difference(s).",
+    "payout_run.interrupted": lambda s: (
+        f"Payout run #{s.tid} was interrupted{s.why('error', 'Error')}; it resumes by itself."
+    ),
+    "reconciliation.run": lambda s: (
+        f"{s.who} reconciled the ledger with Stripe: {s.d('differences', 0)} difference(s)."
+    ),
 }
 
 
@@ -234,7 +257,8 @@ class Describer:
     def _load(self, events: list) -> None:
         actors = {e.actor_id for e in events if e.actor_id}
         for user_id, program_id, role in ProgramStaff.objects.filter(user_id__in=actors).values_list(
-                "user_id", "program_id", "role"):
+            "user_id", "program_id", "role"
+        ):
             self._program_roles[(user_id, program_id)] = role
         for event in events:
             if event.actor_id and event.actor_id not in self._site_roles and event.actor is not None:
@@ -254,8 +278,12 @@ class Describer:
         if role == "moderator":
             return f"Moderator {name}"
         roles = self._site_roles.get(event.actor_id, set())
-        for site_role, label in (("admin", "Administrator"), ("finance", "Finance"),
-                                 ("program_manager", "Manager"), ("moderator", "Moderator")):
+        for site_role, label in (
+            ("admin", "Administrator"),
+            ("finance", "Finance"),
+            ("program_manager", "Manager"),
+            ("moderator", "Moderator"),
+        ):
             if site_role in roles:
                 return f"{label} {name}"
         return name
@@ -270,9 +298,14 @@ class Describer:
             whose, subject = "their", _name(event.subject)
         else:
             whose, subject = f"{_name(event.subject)}'s", _name(event.subject)
-        return Said(who=self._who(event), whose=whose, subject=subject, tid=event.target_id or "",
-                    program=event.program.name if event.program_id and event.program else "the program",
-                    data=event.data or {})
+        return Said(
+            who=self._who(event),
+            whose=whose,
+            subject=subject,
+            tid=event.target_id or "",
+            program=event.program.name if event.program_id and event.program else "the program",
+            data=event.data or {},
+        )
 
     def sentence(self, event) -> str:
         s = self.said(event)

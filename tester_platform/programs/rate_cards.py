@@ -1,6 +1,7 @@
 """Rate cards, as staff write them: the policy and the audit trail here, the card's own
 invariants (whole minor units, growing versions, a published card never edited) in the
 payments engine, which knows nothing of people (payments.rate_cards)."""
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -27,8 +28,13 @@ def rate_card_draft(*, program: Program, actor, **terms) -> RateCard:
         raise InvalidInput("Testing time is paid: set an hourly rate above zero.", field="hourly_rate_minor")
     card, before = engine.rate_card_save_draft(program_id=program.pk, terms=terms)
     after = {t: getattr(card, t) for t in TERMS}
-    audit_record(action="rate_card.drafted", actor=actor, program=program, target=card,
-                 data={"version": card.version, "before": before, "after": after})
+    audit_record(
+        action="rate_card.drafted",
+        actor=actor,
+        program=program,
+        target=card,
+        data={"version": card.version, "before": before, "after": after},
+    )
     return card
 
 
@@ -40,7 +46,15 @@ def rate_card_publish(*, card: RateCard, actor) -> RateCard:
     program = Program.objects.select_for_update().get(pk=program_id)
     authorize(actor, Act.MANAGE, program=program)
     card, previous = engine.rate_card_publish(card_id=card.pk)
-    audit_record(action="rate_card.published", actor=actor, program=program, target=card,
-                 data={"version": card.version, "currency": card.currency,
-                       "replaces_version": previous.version if previous else None})
+    audit_record(
+        action="rate_card.published",
+        actor=actor,
+        program=program,
+        target=card,
+        data={
+            "version": card.version,
+            "currency": card.currency,
+            "replaces_version": previous.version if previous else None,
+        },
+    )
     return card

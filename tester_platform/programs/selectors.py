@@ -13,7 +13,7 @@ def programs_visible_to(*, user) -> QuerySet[Program]:
     if has_role(user, ADMIN, FINANCE):
         return Program.objects.all()
     return Program.objects.filter(
-        Q(enrollments__artist=user) | Q(pk__in=programs_for(user, Act.READ).values("pk"))
+        Q(enrollments__artist=user)
+        | Q(pk__in=programs_for(user, Act.READ).values("pk"))
         | Q(status=Program.Status.RECRUITING)
     ).distinct()
-

@@ -1,4 +1,5 @@
 """Write paths for programs, invitations, applications and enrollments."""
+
 from __future__ import annotations
 
 import hashlib
@@ -58,8 +59,13 @@ def invitation_create(*, program: Program, email: str, invited_by=None) -> tuple
         invited_by=invited_by,
         expires_at=timezone.now() + INVITATION_TTL,
     )
-    audit_record(action="invitation.created", actor=invited_by, program=program, target=invitation,
-                 data={"email": invitation.email})
+    audit_record(
+        action="invitation.created",
+        actor=invited_by,
+        program=program,
+        target=invitation,
+        data={"email": invitation.email},
+    )
     from tester_platform.programs.tasks import send_invitation_email
 
     transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk, token))
@@ -81,7 +87,9 @@ def invitation_for_token(token: str, *, for_update: bool = False) -> Invitation:
     if invitation.accepted_at:
         raise InvitationInvalid("This invitation has already been used.", code="invitation_used")
     if invitation.expires_at <= timezone.now():
-        raise InvitationInvalid("This invitation has expired; ask the program for a new one.", code="invitation_expired")
+        raise InvitationInvalid(
+            "This invitation has expired; ask the program for a new one.", code="invitation_expired"
+        )
     return invitation
 
 
@@ -108,8 +116,9 @@ def enrollment_start(*, program: Program, artist, actor, via: str) -> Enrollment
         enrollment.status = Enrollment.Status.ONBOARDING
         enrollment.save(update_fields=["status"])
     user_grant_role(user=artist, role=ARTIST)
-    audit_record(action="enrollment.started", actor=actor, subject=artist, program=program, target=enrollment,
-                 data={"via": via})
+    audit_record(
+        action="enrollment.started", actor=actor, subject=artist, program=program, target=enrollment, data={"via": via}
+    )
     return enrollment
 
 
@@ -123,8 +132,13 @@ def enrollment_activate(*, enrollment: Enrollment, actor) -> Enrollment:
     enrollment.status = Enrollment.Status.ACTIVE
     enrollment.activated_at = timezone.now()
     enrollment.save(update_fields=["status", "activated_at"])
-    audit_record(action="enrollment.activated", actor=actor, subject=enrollment.artist, program=enrollment.program,
-                 target=enrollment)
+    audit_record(
+        action="enrollment.activated",
+        actor=actor,
+        subject=enrollment.artist,
+        program=enrollment.program,
+        target=enrollment,
+    )
     return enrollment
 
 
@@ -158,8 +172,14 @@ def application_decide(*, application: Application, decided_by, accept: bool, re
     application.decided_at = timezone.now()
     application.reason = reason
     application.save(update_fields=["status", "decided_by", "decided_at", "reason"])
-    audit_record(action=f"application.{application.status}", actor=decided_by, subject=application.artist,
-                 program=application.program, target=application, data={"reason": reason})
+    audit_record(
+        action=f"application.{application.status}",
+        actor=decided_by,
+        subject=application.artist,
+        program=application.program,
+        target=application,
+        data={"reason": reason},
+    )
     if accept:
         enrollment_start(program=application.program, artist=application.artist, actor=decided_by, via="application")
     return application
@@ -184,29 +204,46 @@ def program_set_paused(*, program: Program, actor, paused: bool, reason: str = "
         program.status, program.paused_at = Program.Status.ACTIVE, None
     program.save(update_fields=["status", "paused_at"])
     cancelled = jobs_cancel_queued(program_id=program.pk, actor=actor) if paused else []
-    audit_record(action="program.paused" if paused else "program.resumed", actor=actor, program=program, target=program,
-                 data={"reason": reason, "cancelled_jobs": cancelled})
+    audit_record(
+        action="program.paused" if paused else "program.resumed",
+        actor=actor,
+        program=program,
+        target=program,
+        data={"reason": reason, "cancelled_jobs": cancelled},
+    )
     _tell_testers_paused(program, paused=paused, reason=reason, cancelled=cancelled)
     return program
 
 
 def _tell_testers_paused(program: Program, *, paused: bool, reason: str, cancelled) -> None:
-    testers = [e.artist for e in Enrollment.objects.filter(
-        program=program, status__in=[Enrollment.Status.ONBOARDING, Enrollment.Status.ACTIVE]).select_related("artist")]
+    testers = [
+        e.artist
+        for e in Enrollment.objects.filter(
+            program=program, status__in=[Enrollment.Status.ONBOARDING, Enrollment.Status.ACTIVE]
+        ).select_related("artist")
+    ]
     if paused:
         lines = [f"{program.name} is paused: new generations are refused until it resumes."]
         if reason.strip():
             lines.append(f"Reason: {reason.strip()}")
-        lines.append("Queued jobs were cancelled and not charged to your quota. Your outputs, earnings and "
-                     "pending reviews are unaffected.")
+        lines.append(
+            "Queued jobs were cancelled and not charged to your quota. Your outputs, earnings and "
+            "pending reviews are unaffected."
+        )
         title, kind = f"{program.name} is paused", Kind.PROGRAM_PAUSED
     else:
         lines = [f"{program.name} resumed: you can generate again."]
         if reason.strip():
             lines.append(f"Note: {reason.strip()}")
         title, kind = f"{program.name} resumed", Kind.PROGRAM_RESUMED
-    notify_many(users=testers, kind=kind, title=title, body="\n".join(lines), program=program,
-                link=reverse("portal:program", args=[program.slug]))
+    notify_many(
+        users=testers,
+        kind=kind,
+        title=title,
+        body="\n".join(lines),
+        program=program,
+        link=reverse("portal:program", args=[program.slug]),
+    )
 
 
 @transaction.atomic
@@ -226,13 +263,24 @@ def enrollment_suspend(*, enrollment: Enrollment, actor, reason: str) -> Enrollm
     enrollment.suspended_reason = reason.strip()
     enrollment.save(update_fields=["status", "suspended_reason", "suspended_from"])
     cancelled = jobs_cancel_queued(program_id=enrollment.program_id, artist_id=enrollment.artist_id, actor=actor)
-    audit_record(action="enrollment.suspended", actor=actor, subject=enrollment.artist, program=enrollment.program,
-                 target=enrollment, data={"reason": enrollment.suspended_reason, "cancelled_jobs": cancelled})
-    notify(user=enrollment.artist, kind=Kind.ENROLLMENT_SUSPENDED, program=enrollment.program,
-           title=f"Your participation in {enrollment.program.name} is suspended",
-           body=f"Reason: {enrollment.suspended_reason}\nYou cannot generate in this program until staff reinstate "
-                "you; queued jobs were cancelled. Your outputs and earnings stay yours. Reply to the program's staff "
-                "if you think this is a mistake.", link=reverse("portal:home"))
+    audit_record(
+        action="enrollment.suspended",
+        actor=actor,
+        subject=enrollment.artist,
+        program=enrollment.program,
+        target=enrollment,
+        data={"reason": enrollment.suspended_reason, "cancelled_jobs": cancelled},
+    )
+    notify(
+        user=enrollment.artist,
+        kind=Kind.ENROLLMENT_SUSPENDED,
+        program=enrollment.program,
+        title=f"Your participation in {enrollment.program.name} is suspended",
+        body=f"Reason: {enrollment.suspended_reason}\nYou cannot generate in this program until staff reinstate "
+        "you; queued jobs were cancelled. Your outputs and earnings stay yours. Reply to the program's staff "
+        "if you think this is a mistake.",
+        link=reverse("portal:home"),
+    )
     return enrollment
 
 
@@ -245,19 +293,37 @@ def enrollment_reinstate(*, enrollment: Enrollment, actor, note: str = "") -> En
     enrollment.status = enrollment.suspended_from or Enrollment.Status.ACTIVE
     enrollment.suspended_reason = ""
     enrollment.save(update_fields=["status", "suspended_reason"])
-    audit_record(action="enrollment.reinstated", actor=actor, subject=enrollment.artist, program=enrollment.program,
-                 target=enrollment, data={"note": note})
-    notify(user=enrollment.artist, kind=Kind.ENROLLMENT_REINSTATED, program=enrollment.program,
-           title=f"You are reinstated in {enrollment.program.name}",
-           body="You can generate again." + (f"\nNote from the staff: {note.strip()}" if note.strip() else ""),
-           link=reverse("portal:home"))
+    audit_record(
+        action="enrollment.reinstated",
+        actor=actor,
+        subject=enrollment.artist,
+        program=enrollment.program,
+        target=enrollment,
+        data={"note": note},
+    )
+    notify(
+        user=enrollment.artist,
+        kind=Kind.ENROLLMENT_REINSTATED,
+        program=enrollment.program,
+        title=f"You are reinstated in {enrollment.program.name}",
+        body="You can generate again." + (f"\nNote from the staff: {note.strip()}" if note.strip() else ""),
+        link=reverse("portal:home"),
+    )
     return enrollment
 
 
 # --- program settings ----------------------------------------------------------------------
 
-SETTINGS_FIELDS = ("name", "description", "daily_compute_seconds", "max_concurrent_jobs", "max_resolution",
-                   "max_duration_seconds", "share_review_hours", "share_approve_on_expiry")
+SETTINGS_FIELDS = (
+    "name",
+    "description",
+    "daily_compute_seconds",
+    "max_concurrent_jobs",
+    "max_resolution",
+    "max_duration_seconds",
+    "share_review_hours",
+    "share_approve_on_expiry",
+)
 # (lowest, highest) a manager may set; the model profile narrows the two caps further.
 SETTINGS_RANGES = {
     "daily_compute_seconds": (1, 24 * 3600),
@@ -271,8 +337,11 @@ def _profile_of(program: Program):
     try:
         return get_profile(program.model_profile, check_dir=False)
     except ModelProfileError:
-        raise InvalidInput(f"This program's model profile {program.model_profile!r} is not configured here, so "
-                           "its limits cannot be checked; ask an administrator.", field="max_resolution") from None
+        raise InvalidInput(
+            f"This program's model profile {program.model_profile!r} is not configured here, so "
+            "its limits cannot be checked; ask an administrator.",
+            field="max_resolution",
+        ) from None
 
 
 def _renders(resolution: str, profile) -> bool:
@@ -301,8 +370,11 @@ def program_caps(program: Program) -> dict:
     except ModelProfileError:
         return {"profile": program.model_profile, "resolutions": [], "max_duration_seconds": None}
     durations = [s for s in range(MIN_DURATION_SECONDS, MAX_DURATION_SECONDS + 1) if _fits_duration(s, profile)]
-    return {"profile": profile.label or profile.key, "resolutions": [r for r in RESOLUTIONS if _renders(r, profile)],
-            "max_duration_seconds": max(durations) if durations else None}
+    return {
+        "profile": profile.label or profile.key,
+        "resolutions": [r for r in RESOLUTIONS if _renders(r, profile)],
+        "max_duration_seconds": max(durations) if durations else None,
+    }
 
 
 def _clean_settings(program: Program, fields: dict) -> dict:
@@ -339,7 +411,9 @@ def _clean_settings(program: Program, fields: dict) -> dict:
             raise InvalidInput(
                 f"The model {profile.label or profile.key} cannot render {cleaned['max_resolution']} at every aspect "
                 f"ratio (it makes at most {profile.max_width}×{profile.max_height} px); choose "
-                f"{' or '.join(possible) or 'another profile'}.", field="max_resolution")
+                f"{' or '.join(possible) or 'another profile'}.",
+                field="max_resolution",
+            )
     if "max_duration_seconds" in cleaned and cleaned["max_duration_seconds"] != program.max_duration_seconds:
         profile = _profile_of(program)
         if not _fits_duration(cleaned["max_duration_seconds"], profile):
@@ -347,7 +421,8 @@ def _clean_settings(program: Program, fields: dict) -> dict:
             raise InvalidInput(
                 f"The model {profile.label or profile.key} makes videos (clips of up to {profile.max_frames} frames "
                 f"at {profile.fps} fps, longer ones chained) of {longest or 'no whole number of'} seconds at most.",
-                field="max_duration_seconds")
+                field="max_duration_seconds",
+            )
     return cleaned
 
 
@@ -358,15 +433,19 @@ def program_update_settings(*, program: Program, actor, **fields) -> Program:
     program = Program.objects.select_for_update().get(pk=program.pk)
     authorize(actor, Act.MANAGE, program=program)
     cleaned = _clean_settings(program, fields)
-    changes = {name: {"before": getattr(program, name), "after": value}
-               for name, value in cleaned.items() if getattr(program, name) != value}
+    changes = {
+        name: {"before": getattr(program, name), "after": value}
+        for name, value in cleaned.items()
+        if getattr(program, name) != value
+    }
     if not changes:
         return program
     for name, change in changes.items():
         setattr(program, name, change["after"])
     program.save(update_fields=list(changes))
-    audit_record(action="program.settings_updated", actor=actor, program=program, target=program,
-                 data={"changes": changes})
+    audit_record(
+        action="program.settings_updated", actor=actor, program=program, target=program, data={"changes": changes}
+    )
     return program
 
 
@@ -382,8 +461,11 @@ class InvitationListInvalid(InvalidInput):
     code = "invitation_list_invalid"
 
     def __init__(self, problems: list[tuple[int, str]]):
-        super().__init__(f"{len(problems)} of the addresses are not valid, so no invitation was sent. "
-                         "Correct them and send the list again.", field="emails")
+        super().__init__(
+            f"{len(problems)} of the addresses are not valid, so no invitation was sent. "
+            "Correct them and send the list again.",
+            field="emails",
+        )
         self.problems = problems
 
 
@@ -394,8 +476,11 @@ class InvitationBatch:
 
 
 def invitation_is_open(invitation: Invitation, *, now=None) -> bool:
-    return (invitation.accepted_at is None and invitation.revoked_at is None
-            and invitation.expires_at > (now or timezone.now()))
+    return (
+        invitation.accepted_at is None
+        and invitation.revoked_at is None
+        and invitation.expires_at > (now or timezone.now())
+    )
 
 
 @transaction.atomic
@@ -408,8 +493,9 @@ def invitation_create_many(*, program: Program, emails: Sequence[str], invited_b
     if not emails:
         raise InvalidInput("Give at least one email address.", field="emails")
     if len(emails) > MAX_INVITATIONS_AT_ONCE:
-        raise InvalidInput(f"At most {MAX_INVITATIONS_AT_ONCE} addresses at once ({len(emails)} given).",
-                           field="emails")
+        raise InvalidInput(
+            f"At most {MAX_INVITATIONS_AT_ONCE} addresses at once ({len(emails)} given).", field="emails"
+        )
     problems, addresses = [], []
     for index, raw in enumerate(emails):
         address = (raw or "").strip().lower()
@@ -423,10 +509,16 @@ def invitation_create_many(*, program: Program, emails: Sequence[str], invited_b
     if problems:
         raise InvitationListInvalid(problems)
     now = timezone.now()
-    invited = {i.email for i in Invitation.objects.filter(program=program, email__in=addresses)
-               if invitation_is_open(i, now=now)}
-    enrolled = set(Enrollment.objects.filter(program=program, artist__email__in=addresses).exclude(
-        status=Enrollment.Status.LEFT).values_list("artist__email", flat=True))
+    invited = {
+        i.email
+        for i in Invitation.objects.filter(program=program, email__in=addresses)
+        if invitation_is_open(i, now=now)
+    }
+    enrolled = set(
+        Enrollment.objects.filter(program=program, artist__email__in=addresses)
+        .exclude(status=Enrollment.Status.LEFT)
+        .values_list("artist__email", flat=True)
+    )
     enrolled = {e.lower() for e in enrolled}
     batch, seen = InvitationBatch(), set()
     for address in addresses:
@@ -459,8 +551,13 @@ def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
         return invitation
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
-    audit_record(action="invitation.revoked", actor=actor, program=invitation.program, target=invitation,
-                 data={"email": invitation.email})
+    audit_record(
+        action="invitation.revoked",
+        actor=actor,
+        program=invitation.program,
+        target=invitation,
+        data={"email": invitation.email},
+    )
     return invitation
 
 
@@ -474,8 +571,13 @@ def invitation_resend(*, invitation: Invitation, actor) -> tuple[Invitation, str
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     new, token = invitation_create(program=invitation.program, email=invitation.email, invited_by=actor)
-    audit_record(action="invitation.resent", actor=actor, program=invitation.program, target=new,
-                 data={"email": new.email, "replaces": invitation.pk})
+    audit_record(
+        action="invitation.resent",
+        actor=actor,
+        program=invitation.program,
+        target=new,
+        data={"email": new.email, "replaces": invitation.pk},
+    )
     return new, token
 
 
@@ -500,11 +602,18 @@ def program_staff_grant(*, program: Program, user, role: str, actor) -> ProgramS
         with transaction.atomic():
             staff = ProgramStaff.objects.create(program=program, user=user, role=role)
     except IntegrityError:
-        raise Conflict(f"{user.email} is already {ProgramStaff.Role(role).label.lower()} of this program.",
-                       field="email") from None
+        raise Conflict(
+            f"{user.email} is already {ProgramStaff.Role(role).label.lower()} of this program.", field="email"
+        ) from None
     user_grant_role(user=user, role=_STAFF_GROUPS[role])
-    audit_record(action="program.staff_granted", actor=actor, subject=user, program=program, target=staff,
-                 data={"role": role, "email": user.email})
+    audit_record(
+        action="program.staff_granted",
+        actor=actor,
+        subject=user,
+        program=program,
+        target=staff,
+        data={"role": role, "email": user.email},
+    )
     return staff
 
 
@@ -514,8 +623,14 @@ def program_staff_revoke(*, staff: ProgramStaff, actor) -> None:
     the site-wide group goes too, so the staff pages close to them."""
     staff = ProgramStaff.objects.select_for_update().select_related("program", "user").get(pk=staff.pk)
     authorize(actor, _staff_act(staff.role), program=staff.program, subject=staff.user)
-    audit_record(action="program.staff_revoked", actor=actor, subject=staff.user, program=staff.program,
-                 target=staff, data={"role": staff.role, "email": staff.user.email})
+    audit_record(
+        action="program.staff_revoked",
+        actor=actor,
+        subject=staff.user,
+        program=staff.program,
+        target=staff,
+        data={"role": staff.role, "email": staff.user.email},
+    )
     user, role = staff.user, staff.role
     staff.delete()
     if not ProgramStaff.objects.filter(user=user, role=role).exists():

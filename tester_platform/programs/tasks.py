@@ -13,6 +13,9 @@ def send_invitation_email(invitation_id: int, token: str) -> None:
     if invitation is None or invitation.accepted_at or invitation.revoked_at:
         return
     link = absolute_url(reverse("portal:invitation", args=[token]))
-    email_send_to_address(to=invitation.email, subject=f"You are invited to test {invitation.program.name}",
-                          template="invitation",
-                          context={"invitation": invitation, "program": invitation.program, "link": link})
+    email_send_to_address(
+        to=invitation.email,
+        subject=f"You are invited to test {invitation.program.name}",
+        template="invitation",
+        context={"invitation": invitation, "program": invitation.program, "link": link},
+    )

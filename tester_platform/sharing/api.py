@@ -1,4 +1,5 @@
 """Share-request endpoints of API v1."""
+
 from __future__ import annotations
 
 from django.http import Http404
@@ -40,8 +41,9 @@ class ReasonSerializer(serializers.Serializer):
 class AppealSerializer(serializers.Serializer):
     note = serializers.CharField(help_text="The artist's grounds.")
     appealed_at = serializers.DateTimeField()
-    outcome = serializers.ChoiceField(choices=["upheld", "overturned"], allow_null=True,
-                                      help_text="null while the appeal awaits a second moderator.")
+    outcome = serializers.ChoiceField(
+        choices=["upheld", "overturned"], allow_null=True, help_text="null while the appeal awaits a second moderator."
+    )
     decided_at = serializers.DateTimeField(allow_null=True)
     decision_note = serializers.CharField(allow_blank=True)
 
@@ -55,9 +57,25 @@ class ShareRequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ShareRequest
-        fields = ["id", "generation", "program", "caption", "destination", "status", "created_at", "submitted_at",
-                  "due_at", "decided_at", "auto_decided", "reason_code", "reason_label", "note", "public_url",
-                  "revoked_at", "appeal"]
+        fields = [
+            "id",
+            "generation",
+            "program",
+            "caption",
+            "destination",
+            "status",
+            "created_at",
+            "submitted_at",
+            "due_at",
+            "decided_at",
+            "auto_decided",
+            "reason_code",
+            "reason_label",
+            "note",
+            "public_url",
+            "revoked_at",
+            "appeal",
+        ]
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_public_url(self, obj) -> str | None:
@@ -71,8 +89,13 @@ class ShareRequestSerializer(serializers.ModelSerializer):
     def get_appeal(self, obj) -> dict | None:
         if not obj.appealed_at:
             return None
-        return {"note": obj.appeal_note, "appealed_at": obj.appealed_at, "outcome": obj.appeal_outcome or None,
-                "decided_at": obj.appeal_decided_at, "decision_note": obj.appeal_decision_note}
+        return {
+            "note": obj.appeal_note,
+            "appealed_at": obj.appealed_at,
+            "outcome": obj.appeal_outcome or None,
+            "decided_at": obj.appeal_decided_at,
+            "decision_note": obj.appeal_decision_note,
+        }
 
 
 class ShareCreateSerializer(serializers.Serializer):
@@ -108,9 +131,13 @@ class ShareRequestViewSet(viewsets.ViewSet):
     lookup_value_regex = r"[0-9]+"
 
     action_scopes = {
-        "create": ApiToken.Scope.SHARE, "appeal": ApiToken.Scope.SHARE, "resubmit": ApiToken.Scope.SHARE,
-        "revoke": ApiToken.Scope.SHARE, "withdraw": ApiToken.Scope.SHARE,
-        "decide": ApiToken.Scope.REVIEW, "appeal_decide": ApiToken.Scope.REVIEW,
+        "create": ApiToken.Scope.SHARE,
+        "appeal": ApiToken.Scope.SHARE,
+        "resubmit": ApiToken.Scope.SHARE,
+        "revoke": ApiToken.Scope.SHARE,
+        "withdraw": ApiToken.Scope.SHARE,
+        "decide": ApiToken.Scope.REVIEW,
+        "appeal_decide": ApiToken.Scope.REVIEW,
     }
 
     def _out(self, share_request, code=status.HTTP_200_OK):
@@ -118,8 +145,10 @@ class ShareRequestViewSet(viewsets.ViewSet):
 
     def _visible(self, pk) -> ShareRequest:
         share_request = ShareRequest.objects.select_related("program", "reason").filter(pk=pk).first()
-        if share_request is None or not (share_request.artist_id == self.request.user.pk
-                                         or can_review(user=self.request.user, program=share_request.program)):
+        if share_request is None or not (
+            share_request.artist_id == self.request.user.pk
+            or can_review(user=self.request.user, program=share_request.program)
+        ):
             raise Http404("No such share request.")
         return share_request
 
@@ -143,15 +172,19 @@ class ShareRequestViewSet(viewsets.ViewSet):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(
-            ShareRequestSerializer(page, many=True, context={"request": request}).data)
+            ShareRequestSerializer(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(request=ShareCreateSerializer, responses={201: ShareRequestSerializer})
     def create(self, request):
         data = ShareCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        share_request = share_request_create(artist=request.user, generation_id=data.validated_data["generation"],
-                                             caption=data.validated_data["caption"],
-                                             destination=data.validated_data["destination"])
+        share_request = share_request_create(
+            artist=request.user,
+            generation_id=data.validated_data["generation"],
+            caption=data.validated_data["caption"],
+            destination=data.validated_data["destination"],
+        )
         return self._out(share_request, status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[REQUEST_ID], responses=ShareRequestSerializer)
@@ -164,16 +197,18 @@ class ShareRequestViewSet(viewsets.ViewSet):
         data = DecideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         share_request = self._visible(pk)
-        return self._out(share_request_decide(share_request=share_request, moderator=request.user,
-                                              **data.validated_data))
+        return self._out(
+            share_request_decide(share_request=share_request, moderator=request.user, **data.validated_data)
+        )
 
     @extend_schema(parameters=[REQUEST_ID], request=NoteSerializer, responses=ShareRequestSerializer)
     @action(detail=True, methods=["post"])
     def appeal(self, request, pk=None):
         data = NoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._out(share_request_appeal(share_request=self._own(pk), artist=request.user,
-                                              note=data.validated_data["note"]))
+        return self._out(
+            share_request_appeal(share_request=self._own(pk), artist=request.user, note=data.validated_data["note"])
+        )
 
     @extend_schema(parameters=[REQUEST_ID], request=AppealDecideSerializer, responses=ShareRequestSerializer)
     @action(detail=True, methods=["post"], url_path="appeal/decide")
@@ -181,17 +216,25 @@ class ShareRequestViewSet(viewsets.ViewSet):
         data = AppealDecideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         share_request = self._visible(pk)
-        return self._out(share_appeal_decide(share_request=share_request, moderator=request.user,
-                                             overturn=data.validated_data["decision"] == "overturn",
-                                             note=data.validated_data["note"]))
+        return self._out(
+            share_appeal_decide(
+                share_request=share_request,
+                moderator=request.user,
+                overturn=data.validated_data["decision"] == "overturn",
+                note=data.validated_data["note"],
+            )
+        )
 
     @extend_schema(parameters=[REQUEST_ID], request=ResubmitSerializer, responses=ShareRequestSerializer)
     @action(detail=True, methods=["post"])
     def resubmit(self, request, pk=None):
         data = ResubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._out(share_request_resubmit(share_request=self._own(pk), artist=request.user,
-                                                caption=data.validated_data.get("caption")))
+        return self._out(
+            share_request_resubmit(
+                share_request=self._own(pk), artist=request.user, caption=data.validated_data.get("caption")
+            )
+        )
 
     def _artist_transition(self, request, pk, service):
         # Parse the (empty) body so malformed JSON is a 400, not ignored.

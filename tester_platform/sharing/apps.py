@@ -10,9 +10,11 @@ class SharingConfig(AppConfig):
         from tester_platform.pagecache import PROGRAMS, SHARING, declare, pages
 
         # Which cached pages a write to each model changes (tester_platform/pagecache.py).
-        declare({
-            "sharing.RejectionReason": pages(shared=(PROGRAMS, SHARING)),
-            "sharing.ReviewStep": pages(shared=(PROGRAMS, SHARING)),
-            "sharing.ShareRequest": pages("artist", shared=(SHARING,), others=("decided_by", "appeal_decided_by")),
-            "sharing.ShareEvent": pages("share_request__artist", shared=(SHARING,), others=("actor",)),
-        })
+        declare(
+            {
+                "sharing.RejectionReason": pages(shared=(PROGRAMS, SHARING)),
+                "sharing.ReviewStep": pages(shared=(PROGRAMS, SHARING)),
+                "sharing.ShareRequest": pages("artist", shared=(SHARING,), others=("decided_by", "appeal_decided_by")),
+                "sharing.ShareEvent": pages("share_request__artist", shared=(SHARING,), others=("actor",)),
+            }
+        )

@@ -29,10 +29,17 @@ class RejectionReason(models.Model):
 
 
 DEFAULT_REASONS = [
-    ("unannounced_feature", "Shows an unannounced feature",
-     "The output reveals a capability the program has not announced yet."),
+    (
+        "unannounced_feature",
+        "Shows an unannounced feature",
+        "The output reveals a capability the program has not announced yet.",
+    ),
     ("safety", "Safety", "The output contains unsafe content (violence, sexual content involving minors, self-harm)."),
-    ("third_party_rights", "Third-party rights", "The output reproduces someone else's protected work, likeness or brand."),
+    (
+        "third_party_rights",
+        "Third-party rights",
+        "The output reproduces someone else's protected work, likeness or brand.",
+    ),
     ("personal_data", "Personal data", "The output or caption exposes someone's personal data."),
 ]
 
@@ -89,8 +96,9 @@ class ShareRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField()
     due_at = models.DateTimeField(db_index=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="share_decisions")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="share_decisions"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.ForeignKey(RejectionReason, null=True, blank=True, on_delete=models.PROTECT)
     note = models.TextField(blank=True)
@@ -100,19 +108,23 @@ class ShareRequest(models.Model):
     # One appeal per request, decided by a moderator other than the one who rejected.
     appeal_note = models.TextField(blank=True)
     appealed_at = models.DateTimeField(null=True, blank=True)
-    appeal_decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                          related_name="share_appeal_decisions")
+    appeal_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="share_appeal_decisions"
+    )
     appeal_decided_at = models.DateTimeField(null=True, blank=True)
-    appeal_outcome = models.CharField(max_length=12, blank=True, choices=[("upheld", "Rejection upheld"),
-                                                                          ("overturned", "Overturned: approved")])
+    appeal_outcome = models.CharField(
+        max_length=12, blank=True, choices=[("upheld", "Rejection upheld"), ("overturned", "Overturned: approved")]
+    )
     appeal_decision_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["generation"], condition=Q(status__in=["submitted", "in_review",
-                                    "changes_requested", "resubmitted", "approved"]),
-                                    name="one_open_share_request_per_output"),
+            models.UniqueConstraint(
+                fields=["generation"],
+                condition=Q(status__in=["submitted", "in_review", "changes_requested", "resubmitted", "approved"]),
+                name="one_open_share_request_per_output",
+            ),
         ]
         indexes = [models.Index(fields=["program", "status", "due_at"], name="share_queue_idx")]
 
@@ -133,8 +145,9 @@ class ShareEvent(models.Model):
     decision met the deadline (the figures per moderator are computed from these rows)."""
 
     share_request = models.ForeignKey(ShareRequest, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     action = models.CharField(max_length=24)
     step = models.PositiveSmallIntegerField(default=0)
     reason_code = models.CharField(max_length=40, blank=True)

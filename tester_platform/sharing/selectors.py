@@ -20,12 +20,15 @@ def moderation_queue(*, user, program_id=None, status=None, destination=None, ov
     """Requests a moderator can act on, soonest deadline first; a constant number of
     queries however long the queue (everything a row shows is joined in)."""
     qs = ShareRequest.objects.filter(program__in=reviewable_programs(user=user)).select_related(
-        "program", "artist", "generation", "reason")
+        "program", "artist", "generation", "reason"
+    )
     if status:
         qs = qs.filter(status=status)
     else:
-        qs = qs.filter(Q(status__in=ShareRequest.AWAITING_DECISION) | Q(status="rejected", appealed_at__isnull=False,
-                                                                           appeal_decided_at__isnull=True))
+        qs = qs.filter(
+            Q(status__in=ShareRequest.AWAITING_DECISION)
+            | Q(status="rejected", appealed_at__isnull=False, appeal_decided_at__isnull=True)
+        )
     if program_id:
         qs = qs.filter(program_id=program_id)
     if destination:
@@ -37,8 +40,9 @@ def moderation_queue(*, user, program_id=None, status=None, destination=None, ov
 
 def moderator_figures(*, programs) -> list[dict]:
     """Per moderator: decisions, median time to decision, share decided within the deadline."""
-    events = ShareEvent.objects.filter(share_request__program__in=programs, action__in=DECISION_ACTIONS,
-                                       actor__isnull=False).select_related("actor")
+    events = ShareEvent.objects.filter(
+        share_request__program__in=programs, action__in=DECISION_ACTIONS, actor__isnull=False
+    ).select_related("actor")
     by_actor: dict[int, dict] = {}
     for event in events:
         row = by_actor.setdefault(event.actor_id, {"moderator": event.actor, "waits": [], "on_time": 0})
@@ -47,7 +51,12 @@ def moderator_figures(*, programs) -> list[dict]:
     figures = []
     for row in by_actor.values():
         count = len(row["waits"])
-        figures.append({"moderator": row["moderator"], "decisions": count,
-                        "median_hours": statistics.median(row["waits"]) / 3600 if count else None,
-                        "within_deadline_pct": round(100 * row["on_time"] / count) if count else None})
+        figures.append(
+            {
+                "moderator": row["moderator"],
+                "decisions": count,
+                "median_hours": statistics.median(row["waits"]) / 3600 if count else None,
+                "within_deadline_pct": round(100 * row["on_time"] / count) if count else None,
+            }
+        )
     return sorted(figures, key=lambda r: -r["decisions"])

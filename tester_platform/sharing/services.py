@@ -1,5 +1,6 @@
 """Share approval: every transition is one service — lock the request, check its state,
 write the history and the audit event, notify the artist after commit."""
+
 from __future__ import annotations
 
 import secrets
@@ -24,14 +25,17 @@ TRUSTED_MANIFEST_STATES = ("Trusted", "Valid")
 
 # --- policy ---------------------------------------------------------------------------
 
+
 def policy_steps(*, program) -> list[ReviewStep]:
     """The program's review steps; programs that configured none get automatic checks
     followed by one moderator review."""
     steps = list(ReviewStep.objects.filter(program=program).order_by("position"))
     if steps:
         return steps
-    return [ReviewStep(program=program, position=1, kind=ReviewStep.Kind.AUTOMATIC, name="Automatic checks"),
-            ReviewStep(program=program, position=2, kind=ReviewStep.Kind.MODERATORS, name="Moderator review")]
+    return [
+        ReviewStep(program=program, position=1, kind=ReviewStep.Kind.AUTOMATIC, name="Automatic checks"),
+        ReviewStep(program=program, position=2, kind=ReviewStep.Kind.MODERATORS, name="Moderator review"),
+    ]
 
 
 def policy_reasons(*, program) -> list[RejectionReason]:
@@ -39,8 +43,11 @@ def policy_reasons(*, program) -> list[RejectionReason]:
     if not reasons:
         with transaction.atomic():
             for position, (code, label, description) in enumerate(DEFAULT_REASONS):
-                RejectionReason.objects.get_or_create(program=program, code=code, defaults={
-                    "label": label, "description": description, "position": position})
+                RejectionReason.objects.get_or_create(
+                    program=program,
+                    code=code,
+                    defaults={"label": label, "description": description, "position": position},
+                )
         reasons = list(RejectionReason.objects.filter(program=program, active=True))
     return reasons
 
@@ -57,11 +64,11 @@ def _steps_passed_by(share_request: ShareRequest, moderator) -> bool:
     """Has this moderator already approved a step of the current review round? Each step
     of a multi-step review needs a different person, or the second pair of eyes is the first."""
     round_started = share_request.submitted_at
-    return share_request.events.filter(action="step_approved", actor=moderator,
-                                       created_at__gte=round_started).exists()
+    return share_request.events.filter(action="step_approved", actor=moderator, created_at__gte=round_started).exists()
 
 
 # --- automatic checks -------------------------------------------------------------------
+
 
 def automatic_check_problems(*, job: GenerationJob) -> list[str]:
     """What stops an output from entering review at all. None of these is a matter of taste."""
@@ -78,15 +85,18 @@ def automatic_check_problems(*, job: GenerationJob) -> list[str]:
 
 # --- helpers --------------------------------------------------------------------------
 
+
 def _lock(share_request: ShareRequest) -> ShareRequest:
-    return ShareRequest.objects.select_for_update().select_related("program", "artist", "generation").get(
-        pk=share_request.pk)
+    return (
+        ShareRequest.objects.select_for_update()
+        .select_related("program", "artist", "generation")
+        .get(pk=share_request.pk)
+    )
 
 
 def _require(share_request: ShareRequest, *allowed: str, doing: str) -> None:
     if share_request.status not in allowed:
-        raise InvalidTransition(
-            f"A request that is {share_request.get_status_display().lower()} cannot be {doing}.")
+        raise InvalidTransition(f"A request that is {share_request.get_status_display().lower()} cannot be {doing}.")
 
 
 def _event(share_request, *, actor, action, reason_code="", note="", decided=False) -> ShareEvent:
@@ -95,15 +105,28 @@ def _event(share_request, *, actor, action, reason_code="", note="", decided=Fal
     if decided:
         waited = (now - share_request.submitted_at).total_seconds()
         within = now <= share_request.due_at
-    return ShareEvent.objects.create(share_request=share_request, actor=actor, action=action,
-                                     step=share_request.current_step, reason_code=reason_code, note=note,
-                                     created_at=now, waited_seconds=waited, within_deadline=within)
+    return ShareEvent.objects.create(
+        share_request=share_request,
+        actor=actor,
+        action=action,
+        step=share_request.current_step,
+        reason_code=reason_code,
+        note=note,
+        created_at=now,
+        waited_seconds=waited,
+        within_deadline=within,
+    )
 
 
 def _audit(share_request, *, action, actor, data=None):
-    audit_record(action=f"share.{action}", actor=actor, subject=share_request.artist,
-                 program=share_request.program, target=share_request,
-                 data={"status": share_request.status, "generation": share_request.generation_id, **(data or {})})
+    audit_record(
+        action=f"share.{action}",
+        actor=actor,
+        subject=share_request.artist,
+        program=share_request.program,
+        target=share_request,
+        data={"status": share_request.status, "generation": share_request.generation_id, **(data or {})},
+    )
 
 
 def _notify(share_request: ShareRequest) -> None:
@@ -120,9 +143,12 @@ def _notify(share_request: ShareRequest) -> None:
     lines.insert(0, f"Your request to share {what} is now: {r.get_status_display()}.")
     if r.status == Status.APPROVED:
         if r.auto_decided:
-            lines.append("Nobody decided before the review deadline, so it was approved automatically, as the "
-                         "program's policy promises." if r.note.startswith("No decision") else
-                         f"Approved automatically: {r.note}")
+            lines.append(
+                "Nobody decided before the review deadline, so it was approved automatically, as the "
+                "program's policy promises."
+                if r.note.startswith("No decision")
+                else f"Approved automatically: {r.note}"
+            )
         elif r.note:
             lines.append(f"Moderator's note: {r.note}")
         lines.append(f"Its public page: {absolute_url(reverse('share_public', args=[r.public_slug]))}")
@@ -136,8 +162,14 @@ def _notify(share_request: ShareRequest) -> None:
     elif r.status == Status.CHANGES_REQUESTED:
         lines.append(f"What to change: {r.note}")
         lines.append("Resubmit when ready; the review clock starts again.")
-    notify(user=r.artist, kind=Kind.SHARE_DECIDED, title=title, body="\n".join(lines), program=r.program,
-           link=reverse("sharing:detail", args=[r.pk]))
+    notify(
+        user=r.artist,
+        kind=Kind.SHARE_DECIDED,
+        title=title,
+        body="\n".join(lines),
+        program=r.program,
+        link=reverse("sharing:detail", args=[r.pk]),
+    )
 
 
 def _start_clock(share_request: ShareRequest) -> None:
@@ -161,6 +193,7 @@ def _approve(share_request: ShareRequest, *, actor, auto: bool, note: str = "") 
 
 # --- artist transitions ---------------------------------------------------------------
 
+
 @transaction.atomic
 def share_request_create(*, artist, generation_id: int, caption: str, destination: str) -> ShareRequest:
     job = GenerationJob.objects.select_related("program").filter(pk=generation_id, artist=artist).first()
@@ -174,8 +207,9 @@ def share_request_create(*, artist, generation_id: int, caption: str, destinatio
     problems = automatic_check_problems(job=job)
     if problems:
         raise InvalidInput(" ".join(problems), field="generation")
-    share_request = ShareRequest(generation=job, artist=artist, program=job.program, caption=caption[:500],
-                                 destination=destination)
+    share_request = ShareRequest(
+        generation=job, artist=artist, program=job.program, caption=caption[:500], destination=destination
+    )
     _start_clock(share_request)
     steps = policy_steps(program=job.program)
     moderator_steps = _moderator_steps(job.program, steps)
@@ -203,8 +237,14 @@ def share_request_withdraw(*, share_request: ShareRequest, artist) -> ShareReque
     share_request = _lock(share_request)
     if share_request.artist_id != artist.pk:
         raise NotFound("No such share request.")
-    _require(share_request, Status.SUBMITTED, Status.IN_REVIEW, Status.RESUBMITTED, Status.CHANGES_REQUESTED,
-             doing="withdrawn")
+    _require(
+        share_request,
+        Status.SUBMITTED,
+        Status.IN_REVIEW,
+        Status.RESUBMITTED,
+        Status.CHANGES_REQUESTED,
+        doing="withdrawn",
+    )
     share_request.status = Status.WITHDRAWN
     share_request.save(update_fields=["status"])
     _event(share_request, actor=artist, action="withdrawn")
@@ -271,16 +311,18 @@ DECISIONS = ("approve", "reject", "request_changes")
 
 
 @transaction.atomic
-def share_request_decide(*, share_request: ShareRequest, moderator, decision: str, reason_code: str = "",
-                         note: str = "") -> ShareRequest:
+def share_request_decide(
+    *, share_request: ShareRequest, moderator, decision: str, reason_code: str = "", note: str = ""
+) -> ShareRequest:
     share_request = _lock(share_request)
     authorize(moderator, Act.REVIEW, program=share_request.program, subject=share_request.artist)
     if decision not in DECISIONS:
         raise InvalidInput(f"Decide one of: {', '.join(DECISIONS)}.", field="decision")
     _require(share_request, *ShareRequest.AWAITING_DECISION, doing="decided")
     if _steps_passed_by(share_request, moderator):
-        raise NotAllowed("You approved an earlier step of this review; another moderator decides this one.",
-                         code="same_moderator")
+        raise NotAllowed(
+            "You approved an earlier step of this review; another moderator decides this one.", code="same_moderator"
+        )
     note = (note or "").strip()[:4000]
     if decision == "reject":
         reason = next((r for r in policy_reasons(program=share_request.program) if r.code == reason_code), None)
@@ -310,11 +352,24 @@ def share_request_decide(*, share_request: ShareRequest, moderator, decision: st
         share_request.note = note
     share_request.save()
     action = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}[decision]
-    _event(share_request, actor=moderator, action=action, reason_code=reason_code if decision == "reject" else "",
-           note=note, decided=True)
-    _audit(share_request, action=action, actor=moderator,
-           data={"reason": reason_code, "reason_label": share_request.reason.label if share_request.reason_id else "",
-                 "note": note})
+    _event(
+        share_request,
+        actor=moderator,
+        action=action,
+        reason_code=reason_code if decision == "reject" else "",
+        note=note,
+        decided=True,
+    )
+    _audit(
+        share_request,
+        action=action,
+        actor=moderator,
+        data={
+            "reason": reason_code,
+            "reason_label": share_request.reason.label if share_request.reason_id else "",
+            "note": note,
+        },
+    )
     _notify(share_request)
     return share_request
 
@@ -326,8 +381,7 @@ def share_appeal_decide(*, share_request: ShareRequest, moderator, overturn: boo
     if not share_request.appeal_pending:
         raise InvalidTransition("There is no pending appeal on this request.")
     if share_request.decided_by_id == moderator.pk:
-        raise NotAllowed("An appeal is decided by a moderator other than the one who refused.",
-                         code="same_moderator")
+        raise NotAllowed("An appeal is decided by a moderator other than the one who refused.", code="same_moderator")
     share_request.appeal_decided_by = moderator
     share_request.appeal_decided_at = timezone.now()
     share_request.appeal_outcome = "overturned" if overturn else "upheld"
@@ -348,8 +402,9 @@ def share_requests_bulk_approve(*, ids: list[int], moderator) -> list[ShareReque
     for share_request in ShareRequest.objects.filter(pk__in=ids).order_by("pk"):
         try:
             with transaction.atomic():
-                approved.append(share_request_decide(share_request=share_request, moderator=moderator,
-                                                     decision="approve"))
+                approved.append(
+                    share_request_decide(share_request=share_request, moderator=moderator, decision="approve")
+                )
         except (InvalidTransition, NotFound, NotAllowed):  # e.g. one's own request: left for another moderator
             continue
     return approved
@@ -357,17 +412,20 @@ def share_requests_bulk_approve(*, ids: list[int], moderator) -> list[ShareReque
 
 # --- deadlines ------------------------------------------------------------------------
 
+
 def share_requests_resolve_overdue(*, now=None) -> list[int]:
     """Requests past their deadline are decided by the program's policy (approved by
     default). Each is locked and re-checked, so a decision made meanwhile is never touched."""
     now = now or timezone.now()
     resolved = []
-    overdue = ShareRequest.objects.filter(status__in=ShareRequest.AWAITING_DECISION, due_at__lt=now,
-                                          program__share_approve_on_expiry=True).values_list("pk", flat=True)
+    overdue = ShareRequest.objects.filter(
+        status__in=ShareRequest.AWAITING_DECISION, due_at__lt=now, program__share_approve_on_expiry=True
+    ).values_list("pk", flat=True)
     for pk in list(overdue):
         with transaction.atomic():
-            share_request = ShareRequest.objects.select_for_update().select_related("program", "artist",
-                                                                                    "generation").get(pk=pk)
+            share_request = (
+                ShareRequest.objects.select_for_update().select_related("program", "artist", "generation").get(pk=pk)
+            )
             if share_request.status not in ShareRequest.AWAITING_DECISION or share_request.due_at >= now:
                 continue
             _approve(share_request, actor=None, auto=True, note="No decision before the review deadline.")

@@ -26,23 +26,36 @@ def send_moderator_digest() -> int:
     """Each program's moderators hear about requests due within the next hours (inbox, and
     email unless they switched it off). Returns the number of notices written."""
     soon = timezone.now() + DIGEST_WINDOW
-    due = ShareRequest.objects.filter(status__in=ShareRequest.AWAITING_DECISION, due_at__lte=soon).select_related(
-        "program").order_by("due_at")
+    due = (
+        ShareRequest.objects.filter(status__in=ShareRequest.AWAITING_DECISION, due_at__lte=soon)
+        .select_related("program")
+        .order_by("due_at")
+    )
     by_program: dict[int, list[ShareRequest]] = {}
     for share_request in due:
         by_program.setdefault(share_request.program_id, []).append(share_request)
     sent = 0
     for program_id, requests in by_program.items():
-        staff = list(get_user_model().objects.filter(
-            pk__in=ProgramStaff.objects.filter(program_id=program_id).values("user_id")))
+        staff = list(
+            get_user_model().objects.filter(pk__in=ProgramStaff.objects.filter(program_id=program_id).values("user_id"))
+        )
         if not staff:
             continue
         program = requests[0].program
         outcome = "approved" if program.share_approve_on_expiry else "escalated"
         lines = [f"These share requests in {program.name} are due soon. No decision by the deadline means {outcome}."]
-        lines += [f"- #{r.pk} due {r.due_at:%d %b %H:%M} UTC — {r.get_destination_display()}: {r.caption[:80]}"
-                  for r in requests]
-        sent += len(notify_many(users=staff, kind=Kind.MODERATION_DUE, program=program,
-                                title=f"{len(requests)} share request(s) due soon in {program.name}",
-                                body="\n".join(lines), link=reverse("sharing_review:queue")))
+        lines += [
+            f"- #{r.pk} due {r.due_at:%d %b %H:%M} UTC — {r.get_destination_display()}: {r.caption[:80]}"
+            for r in requests
+        ]
+        sent += len(
+            notify_many(
+                users=staff,
+                kind=Kind.MODERATION_DUE,
+                program=program,
+                title=f"{len(requests)} share request(s) due soon in {program.name}",
+                body="\n".join(lines),
+                link=reverse("sharing_review:queue"),
+            )
+        )
     return sent

@@ -1,4 +1,5 @@
 """The artist's side of sharing, and the public share page."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -25,8 +26,9 @@ from tester_platform.sharing.services import (
 
 
 def _mine(request, pk: int) -> ShareRequest:
-    return get_object_or_404(ShareRequest.objects.select_related("program", "generation", "reason"), pk=pk,
-                             artist=request.user)
+    return get_object_or_404(
+        ShareRequest.objects.select_related("program", "generation", "reason"), pk=pk, artist=request.user
+    )
 
 
 @login_required
@@ -38,9 +40,16 @@ def my_requests(request):
 @login_required
 def policy(request, slug: str):
     program = get_object_or_404(Program, slug=slug, enrollments__artist=request.user)
-    return render(request, "sharing/policy.html", {"program": program, "steps": policy_steps(program=program),
-                                                   "reasons": policy_reasons(program=program),
-                                                   "opinion_clause": OPINION_CLAUSE})
+    return render(
+        request,
+        "sharing/policy.html",
+        {
+            "program": program,
+            "steps": policy_steps(program=program),
+            "reasons": policy_reasons(program=program),
+            "opinion_clause": OPINION_CLAUSE,
+        },
+    )
 
 
 @login_required
@@ -48,32 +57,43 @@ def create(request, generation_id: int):
     form = ShareRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with errors_on(form):
-            share_request = share_request_create(artist=request.user, generation_id=generation_id,
-                                                 **form.cleaned_data)
+            share_request = share_request_create(artist=request.user, generation_id=generation_id, **form.cleaned_data)
             messages.success(request, "Your share request is in review.")
             return redirect("sharing:detail", pk=share_request.pk)
     from generation.models import GenerationJob
     from tester_platform.studio.media import signed_media_url
 
     job = get_object_or_404(GenerationJob, pk=generation_id, artist=request.user)
-    return render(request, "sharing/create.html", {"form": form, "job": job, "program": job.program,
-                                                   "video_url": signed_media_url(job=job, kind="video",
-                                                                                 user=request.user),
-                                                   "thumb_url": signed_media_url(job=job, kind="thumbnail",
-                                                                                 user=request.user),
-                                                   "reasons": policy_reasons(program=job.program),
-                                                   "opinion_clause": OPINION_CLAUSE},
-                  status=form_status(form))
+    return render(
+        request,
+        "sharing/create.html",
+        {
+            "form": form,
+            "job": job,
+            "program": job.program,
+            "video_url": signed_media_url(job=job, kind="video", user=request.user),
+            "thumb_url": signed_media_url(job=job, kind="thumbnail", user=request.user),
+            "reasons": policy_reasons(program=job.program),
+            "opinion_clause": OPINION_CLAUSE,
+        },
+        status=form_status(form),
+    )
 
 
 @login_required
 def detail(request, pk: int):
     share_request = _mine(request, pk)
-    return render(request, "sharing/detail.html", {
-        "r": share_request, "events": share_request.events.select_related("actor"),
-        "appeal_form": AppealForm(), "resubmit_form": ResubmitForm(initial={"caption": share_request.caption}),
-        "opinion_clause": OPINION_CLAUSE,
-    })
+    return render(
+        request,
+        "sharing/detail.html",
+        {
+            "r": share_request,
+            "events": share_request.events.select_related("actor"),
+            "appeal_form": AppealForm(),
+            "resubmit_form": ResubmitForm(initial={"caption": share_request.caption}),
+            "opinion_clause": OPINION_CLAUSE,
+        },
+    )
 
 
 def _artist_action(request, pk: int, action):
@@ -107,15 +127,20 @@ def appeal(request, pk: int):
 @require_POST
 def resubmit(request, pk: int):
     caption = request.POST.get("caption")
-    return _artist_action(request, pk, lambda r: share_request_resubmit(share_request=r, artist=request.user,
-                                                                        caption=caption))
+    return _artist_action(
+        request, pk, lambda r: share_request_resubmit(share_request=r, artist=request.user, caption=caption)
+    )
 
 
 # --- public ---------------------------------------------------------------------------
 
+
 def _public_request(slug: str) -> ShareRequest:
-    share_request = ShareRequest.objects.select_related("artist", "program", "generation__consent_record__document").filter(
-        public_slug=slug).first()
+    share_request = (
+        ShareRequest.objects.select_related("artist", "program", "generation__consent_record__document")
+        .filter(public_slug=slug)
+        .first()
+    )
     if share_request is None:
         raise Http404("No such share.")
     return share_request

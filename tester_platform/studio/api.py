@@ -1,5 +1,6 @@
 """The studio's API: the artist's generations (list, create, cancel, download) and the stills
 they start from. Thin views: validate, call a studio service, serialize."""
+
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
@@ -31,9 +32,11 @@ from tester_platform.studio.services import (
 )
 
 JOB_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
-STORAGE_REDIRECT = OpenApiResponse(description="Where the deployment serves media from its storage "
-                                               "(MEDIA_SERVE=storage-url): `Location` is a signed URL valid for "
-                                               "minutes.")
+STORAGE_REDIRECT = OpenApiResponse(
+    description="Where the deployment serves media from its storage "
+    "(MEDIA_SERVE=storage-url): `Location` is a signed URL valid for "
+    "minutes."
+)
 
 
 class GenerationViewSet(viewsets.ViewSet):
@@ -82,20 +85,37 @@ class GenerationViewSet(viewsets.ViewSet):
         job = generation_cancel(user=request.user, job=job)
         return Response(self._serialize(job))
 
-    @extend_schema(parameters=[JOB_ID], summary="Download the signed MP4 of a generation",
-                   description="The output video with its provenance manifest, as an attachment. Honours "
-                               "`Range: bytes=…` (206 with `Content-Range`; 416 when unsatisfiable).",
-                   responses={(200, "video/mp4"): OpenApiTypes.BINARY, (206, "video/mp4"): OpenApiTypes.BINARY,
-                              302: STORAGE_REDIRECT})
+    @extend_schema(
+        parameters=[JOB_ID],
+        summary="Download the signed MP4 of a generation",
+        description="The output video with its provenance manifest, as an attachment. Honours "
+        "`Range: bytes=…` (206 with `Content-Range`; 416 when unsatisfiable).",
+        responses={
+            (200, "video/mp4"): OpenApiTypes.BINARY,
+            (206, "video/mp4"): OpenApiTypes.BINARY,
+            302: STORAGE_REDIRECT,
+        },
+    )
     @action(detail=True, methods=["get"], content_negotiation_class=FileDownloadNegotiation)
     def download(self, request, pk=None):
         return self._file(request, pk, "video")
 
-    @extend_schema(parameters=[JOB_ID], summary="Download the still an image-to-video generation started from",
-                   responses={(200, "image/png"): OpenApiTypes.BINARY, (206, "image/png"): OpenApiTypes.BINARY,
-                              302: STORAGE_REDIRECT})
-    @action(detail=True, methods=["get"], url_path="input-image", url_name="input-image",
-            content_negotiation_class=FileDownloadNegotiation)
+    @extend_schema(
+        parameters=[JOB_ID],
+        summary="Download the still an image-to-video generation started from",
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (206, "image/png"): OpenApiTypes.BINARY,
+            302: STORAGE_REDIRECT,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="input-image",
+        url_name="input-image",
+        content_negotiation_class=FileDownloadNegotiation,
+    )
     def input_image(self, request, pk=None):
         return self._file(request, pk, "input")
 
@@ -117,8 +137,11 @@ class ImageUploadView(APIView):
     @extend_schema(request={"multipart/form-data": s.ImageUploadSerializer}, responses={201: s.InputImageSerializer})
     def post(self, request):
         raw_program = request.data.get("program")
-        program = Program.objects.filter(pk=int(raw_program)).first() \
-            if str(raw_program or "").isdigit() and len(str(raw_program)) < 12 else None
+        program = (
+            Program.objects.filter(pk=int(raw_program)).first()
+            if str(raw_program or "").isdigit() and len(str(raw_program)) < 12
+            else None
+        )
         if program is not None and not program.enrollments.filter(artist=request.user).exists():
             # Who may upload is decided before what was uploaded is looked at.
             raise NotAllowed("You are not enrolled in this program.", field="program", code="not_enrolled")
@@ -129,8 +152,15 @@ class ImageUploadView(APIView):
             raise NotAllowed("You are not enrolled in this program.", field="program", code="not_enrolled")
         upload = values["image"]
         if upload.size > limits().max_bytes:
-            raise InvalidInput(f"The image is {upload.size / 1e6:.1f} MB; at most {limits().max_bytes / 1e6:.0f} MB "
-                               "is accepted.", field="image")
-        image = generation_image_upload(artist=request.user, program=program, data=upload.read(),
-                                        filename=upload.name or "", rights_attested=values["rights_attested"])
+            raise InvalidInput(
+                f"The image is {upload.size / 1e6:.1f} MB; at most {limits().max_bytes / 1e6:.0f} MB is accepted.",
+                field="image",
+            )
+        image = generation_image_upload(
+            artist=request.user,
+            program=program,
+            data=upload.read(),
+            filename=upload.name or "",
+            rights_attested=values["rights_attested"],
+        )
         return Response(s.InputImageSerializer(image).data, status=status.HTTP_201_CREATED)

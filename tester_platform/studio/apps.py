@@ -12,11 +12,13 @@ class StudioConfig(AppConfig):
         # The generation engine may not import the product: the studio, which shows its
         # rows, declares them (tester_platform/pagecache.py) and listens to the signal the
         # engine sends for the bulk updates Django never reports.
-        declare({
-            "generation.Worker": no_pages("GPU worker heartbeats, shown on the staff health page only"),
-            "generation.BudgetAccount": pages("artist"),
-            "generation.InputImage": pages("artist"),
-            "generation.GenerationJob": pages("artist", others=("cancelled_by",)),
-            "generation.UsageRecord": pages("artist"),
-        })
+        declare(
+            {
+                "generation.Worker": no_pages("GPU worker heartbeats, shown on the staff health page only"),
+                "generation.BudgetAccount": pages("artist"),
+                "generation.InputImage": pages("artist"),
+                "generation.GenerationJob": pages("artist", others=("cancelled_by",)),
+                "generation.UsageRecord": pages("artist"),
+            }
+        )
         jobs_updated.connect(on_engine_write, dispatch_uid="pagecache.jobs_updated")

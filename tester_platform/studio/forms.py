@@ -33,20 +33,32 @@ RIGHTS_LABEL = "I hold the rights to use the image(s) I upload here"
 
 class GenerateForm(forms.Form):
     program = forms.TypedChoiceField(coerce=int, label="Program")
-    mode = forms.ChoiceField(choices=[("text_to_video", "From text"), ("image_to_video", "From an image")],
-                             initial="text_to_video", label="Start from")
+    mode = forms.ChoiceField(
+        choices=[("text_to_video", "From text"), ("image_to_video", "From an image")],
+        initial="text_to_video",
+        label="Start from",
+    )
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=GenerationJob.PROMPT_MAX_LENGTH)
-    image = forms.FileField(required=False, label="Start image", widget=forms.ClearableFileInput(
-        attrs={"accept": IMAGE_ACCEPT}), help_text="PNG, JPEG or WebP, up to 10 MB and 4096 px a side. It is kept "
-                                                   "private; EXIF (location, camera) is removed.")
+    image = forms.FileField(
+        required=False,
+        label="Start image",
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
+        help_text="PNG, JPEG or WebP, up to 10 MB and 4096 px a side. It is kept "
+        "private; EXIF (location, camera) is removed.",
+    )
     rights_attested = forms.BooleanField(required=False, label=RIGHTS_LABEL)
-    negative_prompt = forms.CharField(required=False, max_length=GenerationJob.PROMPT_MAX_LENGTH,
-                                      label="Avoid (negative prompt)")
+    negative_prompt = forms.CharField(
+        required=False, max_length=GenerationJob.PROMPT_MAX_LENGTH, label="Avoid (negative prompt)"
+    )
     duration_seconds = forms.IntegerField(min_value=1, max_value=10, initial=2, label="Duration (seconds)")
     aspect_ratio = forms.ChoiceField(choices=[(r, r) for r in ASPECT_RATIOS], initial="16:9")
     resolution = forms.ChoiceField(choices=[(r, r) for r in RESOLUTIONS], initial="preview")
-    seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1,
-                              help_text="Leave empty for a random seed; it is recorded either way.")
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="Leave empty for a random seed; it is recorded either way.",
+    )
 
     def __init__(self, *args, programs, options: dict[int, dict] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,17 +79,37 @@ class GenerateForm(forms.Form):
         return self.options.get(programs[0].pk) if programs else None
 
     MODE_FIELDS = {
-        "text_to_video": ["program", "mode", "prompt", "negative_prompt", "duration_seconds", "aspect_ratio",
-                          "resolution", "seed"],
-        "image_to_video": ["program", "mode", "prompt", "image", "rights_attested", "negative_prompt",
-                           "duration_seconds", "aspect_ratio", "resolution", "seed"],
+        "text_to_video": [
+            "program",
+            "mode",
+            "prompt",
+            "negative_prompt",
+            "duration_seconds",
+            "aspect_ratio",
+            "resolution",
+            "seed",
+        ],
+        "image_to_video": [
+            "program",
+            "mode",
+            "prompt",
+            "image",
+            "rights_attested",
+            "negative_prompt",
+            "duration_seconds",
+            "aspect_ratio",
+            "resolution",
+            "seed",
+        ],
     }
 
     def apply_options(self, options: dict) -> None:
         if not options.get("image_to_video"):
             mode = self.fields["mode"]
-            mode.widget = OptionsSelect(choices=mode.choices, disabled={
-                "image_to_video": f"the model {options['model']} has no image-to-video pipeline"})
+            mode.widget = OptionsSelect(
+                choices=mode.choices,
+                disabled={"image_to_video": f"the model {options['model']} has no image-to-video pipeline"},
+            )
         disabled = {r["value"]: r["reason"] for r in options["resolutions"] if not r["allowed"]}
         field = self.fields["resolution"]
         field.widget = OptionsSelect(choices=field.choices, disabled=disabled)
@@ -130,14 +162,21 @@ class StoryboardForm(GenerateForm):
         fields = {}
         for n in range(1, MAX_STORYBOARD_ROWS + 1):
             fields[f"shot_{n}_prompt"] = forms.CharField(
-                required=n == 1, max_length=GenerationJob.PROMPT_MAX_LENGTH, label=f"Shot {n}: what happens",
-                widget=forms.Textarea(attrs={"rows": 2}), help_text="" if n <= 2 else "Optional.")
-            fields[f"shot_{n}_seconds"] = forms.IntegerField(required=False, min_value=1, max_value=20, initial=2,
-                                                             label=f"Shot {n}: seconds")
+                required=n == 1,
+                max_length=GenerationJob.PROMPT_MAX_LENGTH,
+                label=f"Shot {n}: what happens",
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text="" if n <= 2 else "Optional.",
+            )
+            fields[f"shot_{n}_seconds"] = forms.IntegerField(
+                required=False, min_value=1, max_value=20, initial=2, label=f"Shot {n}: seconds"
+            )
             fields[f"shot_{n}_image"] = forms.FileField(
-                required=False, label=f"Shot {n}: start image (optional)",
+                required=False,
+                label=f"Shot {n}: start image (optional)",
                 widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
-                help_text="The first shot starts from it; a later shot cuts to it." if n == 1 else "")
+                help_text="The first shot starts from it; a later shot cuts to it." if n == 1 else "",
+            )
         rights = self.fields.pop("rights_attested")
         seed = self.fields.pop("seed")
         self.fields.update(fields)
@@ -176,20 +215,36 @@ class DeriveForm(forms.Form):
         "recut": ["keep_from_seconds", "keep_to_seconds", "prompt", "duration_seconds", "recut_preset", "seed"],
     }
 
-    mode = forms.ChoiceField(choices=[("variation", "Variation"), ("extension", "Extension"),
-                                      ("loop", "Loop (end flows into start)"),
-                                      ("recut", "Re-cut (keep a span, extend from it)")])
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=GenerationJob.PROMPT_MAX_LENGTH,
-                             required=False, help_text="Loops keep the source's prompt when this is empty.")
+    mode = forms.ChoiceField(
+        choices=[
+            ("variation", "Variation"),
+            ("extension", "Extension"),
+            ("loop", "Loop (end flows into start)"),
+            ("recut", "Re-cut (keep a span, extend from it)"),
+        ]
+    )
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=GenerationJob.PROMPT_MAX_LENGTH,
+        required=False,
+        help_text="Loops keep the source's prompt when this is empty.",
+    )
     strength = forms.FloatField(required=False, min_value=0.05, max_value=1.0, initial=0.7)
-    loop_preset = forms.ChoiceField(choices=[(k, v["label"]) for k, v in LOOP_PRESETS.items()],
-                                    initial=DEFAULT_LOOP_PRESET, required=False, label="Loop preset")
+    loop_preset = forms.ChoiceField(
+        choices=[(k, v["label"]) for k, v in LOOP_PRESETS.items()],
+        initial=DEFAULT_LOOP_PRESET,
+        required=False,
+        label="Loop preset",
+    )
     keep_from_seconds = forms.FloatField(required=False, min_value=0, initial=0, label="Keep from (seconds)")
     keep_to_seconds = forms.FloatField(required=False, min_value=0, label="Keep to (seconds)")
-    recut_preset = forms.ChoiceField(choices=[(k, v["label"]) for k, v in RECUT_PRESETS.items()],
-                                     initial=DEFAULT_RECUT_PRESET, required=False, label="Re-cut preset")
-    duration_seconds = forms.IntegerField(required=False, min_value=1, max_value=20, initial=1,
-                                          label="Seconds to add")
+    recut_preset = forms.ChoiceField(
+        choices=[(k, v["label"]) for k, v in RECUT_PRESETS.items()],
+        initial=DEFAULT_RECUT_PRESET,
+        required=False,
+        label="Re-cut preset",
+    )
+    duration_seconds = forms.IntegerField(required=False, min_value=1, max_value=20, initial=1, label="Seconds to add")
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
 
     def submit_params(self) -> dict:
@@ -203,6 +258,9 @@ class DeriveForm(forms.Form):
         if mode == "loop":
             params["preset"] = data["loop_preset"] or None
         if mode == "recut":
-            params.update(preset=data["recut_preset"] or None, keep_from_seconds=data["keep_from_seconds"],
-                          keep_to_seconds=data["keep_to_seconds"])
+            params.update(
+                preset=data["recut_preset"] or None,
+                keep_from_seconds=data["keep_from_seconds"],
+                keep_to_seconds=data["keep_to_seconds"],
+            )
         return params

@@ -1,6 +1,7 @@
 """Private outputs leave only through here: a signed, short-lived URL that is also
 checked against the signed-in user, so a copied link neither outlives its minutes nor
 works for anyone else."""
+
 from __future__ import annotations
 
 from django.core import signing
@@ -12,8 +13,11 @@ from tester_platform.common.ranged import send_stored_file
 
 MEDIA_URL_MAX_AGE = 15 * 60
 _SALT = "atelier.studio.media"
-KINDS = {"video": ("video", "video/mp4"), "thumbnail": ("thumbnail", "image/jpeg"),
-         "input": ("input_image", "image/png")}
+KINDS = {
+    "video": ("video", "video/mp4"),
+    "thumbnail": ("thumbnail", "image/jpeg"),
+    "input": ("input_image", "image/png"),
+}
 
 
 def _file_of(job, kind: str):
@@ -60,9 +64,14 @@ def media_file_response(request, *, job, kind: str, as_attachment: bool):
     if name.endswith(".png"):
         content_type = "image/png"
     extension = {"video": ".mp4", "input": ".png"}.get(kind, ".jpg")
-    response = send_stored_file(request, storage=default_storage, name=name, content_type=content_type,
-                                as_attachment=as_attachment,
-                                filename=f"atelier-{job.pk}{extension}" if as_attachment else "")
+    response = send_stored_file(
+        request,
+        storage=default_storage,
+        name=name,
+        content_type=content_type,
+        as_attachment=as_attachment,
+        filename=f"atelier-{job.pk}{extension}" if as_attachment else "",
+    )
     response.setdefault("Cache-Control", "private, max-age=600")
     response["X-Content-Type-Options"] = "nosniff"
     return response

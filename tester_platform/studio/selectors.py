@@ -9,8 +9,13 @@ from tester_platform.studio.services import RESOLUTION_ORDER, program_budget
 
 def quota_for(*, artist, program) -> dict:
     quota = quota_left(artist=artist, program_id=program.pk, budget=program_budget(program=program))
-    return {"program": program.pk, "program_name": program.name, "max_resolution": program.max_resolution,
-            "max_duration_seconds": program.max_duration_seconds, **quota}
+    return {
+        "program": program.pk,
+        "program_name": program.name,
+        "max_resolution": program.max_resolution,
+        "max_duration_seconds": program.max_duration_seconds,
+        **quota,
+    }
 
 
 def studio_options(*, program) -> dict:
@@ -35,8 +40,14 @@ def studio_options(*, program) -> dict:
             except GenerationError:
                 sizes = {}
                 reason = f"the model {label} makes at most {profile.max_width}×{profile.max_height} px"
-        resolutions.append({"value": resolution, "allowed": not reason, "reason": reason,
-                            "sizes": {r: f"{w}×{h}" for r, (w, h) in sizes.items()} if not reason else {}})
+        resolutions.append(
+            {
+                "value": resolution,
+                "allowed": not reason,
+                "reason": reason,
+                "sizes": {r: f"{w}×{h}" for r, (w, h) in sizes.items()} if not reason else {},
+            }
+        )
     longest = program.max_duration_seconds
     if profile is not None:
         longest = min(longest, int(getattr(profile, "max_total_seconds", longest)))
@@ -60,7 +71,8 @@ def generation_readiness(*, artist, program=None) -> list[dict]:
     from tester_platform.programs.models import Enrollment, Program
 
     enrollments = Enrollment.objects.filter(
-        artist=artist, status__in=[Enrollment.Status.ACTIVE, Enrollment.Status.SUSPENDED]).select_related("program")
+        artist=artist, status__in=[Enrollment.Status.ACTIVE, Enrollment.Status.SUSPENDED]
+    ).select_related("program")
     if program is not None:
         enrollments = enrollments.filter(program=program)
     rows = []
@@ -69,14 +81,17 @@ def generation_readiness(*, artist, program=None) -> list[dict]:
         state, reason, action = "ready", "", None
         if enrollment.status == Enrollment.Status.SUSPENDED:
             state = "suspended"
-            reason = (f"Your generation access in {p.name} is suspended: "
-                      f"{enrollment.suspended_reason or 'staff have not given a reason yet'}")
+            reason = (
+                f"Your generation access in {p.name} is suspended: "
+                f"{enrollment.suspended_reason or 'staff have not given a reason yet'}"
+            )
         elif p.status == Program.Status.PAUSED:
             state = "paused"
             event = AuditEvent.objects.filter(program=p, action="program.paused").order_by("-id").first()
             why = ((event.data or {}).get("reason") or "").strip() if event else ""
-            reason = (f"{p.name} is paused by its managers; new generations are not accepted right now."
-                      + (f" Reason: {why}" if why else ""))
+            reason = f"{p.name} is paused by its managers; new generations are not accepted right now." + (
+                f" Reason: {why}" if why else ""
+            )
         elif p.status != Program.Status.ACTIVE:
             state = "inactive"
             reason = f"{p.name} is {p.get_status_display().lower()}; it does not take generations."
@@ -90,6 +105,5 @@ def generation_readiness(*, artist, program=None) -> list[dict]:
                 reason = f"{p.name}'s consent agreement has a new version; read and sign it to keep generating."
             else:
                 reason = f"Sign {p.name}'s consent agreement before generating."
-        rows.append({"program": p, "state": state, "ready": state == "ready", "reason": reason,
-                     "action": action})
+        rows.append({"program": p, "state": state, "ready": state == "ready", "reason": reason, "action": action})
     return rows

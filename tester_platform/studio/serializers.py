@@ -1,4 +1,5 @@
 """Serializers of the studio's API (tester_platform.studio.api): generations and input stills."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
@@ -13,9 +14,15 @@ from tester_platform.studio.media import signed_media_url
 class ShotSerializer(serializers.Serializer):
     prompt = serializers.CharField(max_length=2000, help_text="What happens in this shot.")
     seconds = serializers.FloatField(min_value=1, max_value=20, help_text="Its length, 1-20 s.")
-    image = serializers.IntegerField(min_value=1, required=False, allow_null=True, help_text=(
-        "An uploaded still (POST /api/v1/images/) this shot starts from: the first shot starts from it, a later "
-        "shot cuts to it. Without one, a later shot continues the previous one by extension."))
+    image = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text=(
+            "An uploaded still (POST /api/v1/images/) this shot starts from: the first shot starts from it, a later "
+            "shot cuts to it. Without one, a later shot continues the previous one by extension."
+        ),
+    )
 
 
 GENERATION_MODES = GenerationJob.Mode.choices
@@ -31,38 +38,68 @@ class GenerationCreateSerializer(serializers.Serializer):
     result, an extension of an extension included."""
 
     program = serializers.IntegerField(min_value=1)
-    mode = serializers.ChoiceField(choices=GENERATION_MODES, help_text=(
-        "text_to_video; image_to_video (needs `image`); storyboard (needs `shots`); variation, extension, loop "
-        "and recut (need `source_generation`, one of your finished videos)."))
-    prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="", help_text=(
-        "Required except for storyboard (each shot has its own) and loop (defaults to the source's)."))
+    mode = serializers.ChoiceField(
+        choices=GENERATION_MODES,
+        help_text=(
+            "text_to_video; image_to_video (needs `image`); storyboard (needs `shots`); variation, extension, loop "
+            "and recut (need `source_generation`, one of your finished videos)."
+        ),
+    )
+    prompt = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=("Required except for storyboard (each shot has its own) and loop (defaults to the source's)."),
+    )
     negative_prompt = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    duration_seconds = serializers.IntegerField(min_value=1, max_value=20, required=False, help_text=(
-        "text_to_video and image_to_video: the video's length (above one clip it is chained). extension and "
-        "recut: the seconds to add."))
+    duration_seconds = serializers.IntegerField(
+        min_value=1,
+        max_value=20,
+        required=False,
+        help_text=(
+            "text_to_video and image_to_video: the video's length (above one clip it is chained). extension and "
+            "recut: the seconds to add."
+        ),
+    )
     aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIO_CHOICES, default="16:9")
     resolution = serializers.ChoiceField(choices=RESOLUTION_CHOICES, default="preview")
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
     source_generation = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     strength = serializers.FloatField(min_value=0.01, max_value=1.0, required=False, allow_null=True)
-    image = serializers.IntegerField(min_value=1, required=False, allow_null=True,
-                                     help_text="image_to_video: an uploaded still (POST /api/v1/images/).")
-    shots = ShotSerializer(many=True, required=False, allow_null=True,
-                           help_text="storyboard: the shots in order (at most 8, 20 s in all).")
-    preset = serializers.ChoiceField(choices=PRESETS, required=False, allow_null=True, help_text=(
-        "loop: gentle | smooth | strong (the seam's length and strength); recut: continue | new_direction."))
-    keep_from_seconds = serializers.FloatField(min_value=0, required=False, allow_null=True,
-                                               help_text="recut: where the kept span of the source starts.")
-    keep_to_seconds = serializers.FloatField(min_value=0, required=False, allow_null=True,
-                                             help_text="recut: where it ends; then `duration_seconds` are added.")
+    image = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="image_to_video: an uploaded still (POST /api/v1/images/).",
+    )
+    shots = ShotSerializer(
+        many=True, required=False, allow_null=True, help_text="storyboard: the shots in order (at most 8, 20 s in all)."
+    )
+    preset = serializers.ChoiceField(
+        choices=PRESETS,
+        required=False,
+        allow_null=True,
+        help_text=("loop: gentle | smooth | strong (the seam's length and strength); recut: continue | new_direction."),
+    )
+    keep_from_seconds = serializers.FloatField(
+        min_value=0, required=False, allow_null=True, help_text="recut: where the kept span of the source starts."
+    )
+    keep_to_seconds = serializers.FloatField(
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="recut: where it ends; then `duration_seconds` are added.",
+    )
 
     def validate(self, data):
         mode = data["mode"]
         if mode in ("text_to_video", "image_to_video") and "duration_seconds" not in data:
             raise serializers.ValidationError({"duration_seconds": ["Choose a duration from 1 to 20 seconds."]})
         if mode in ("variation", "extension", "loop", "recut") and data.get("source_generation") is None:
-            raise serializers.ValidationError({"source_generation": [
-                "Variations, extensions, loops and re-cuts need a source."]})
+            raise serializers.ValidationError(
+                {"source_generation": ["Variations, extensions, loops and re-cuts need a source."]}
+            )
         if mode == "image_to_video" and data.get("image") is None:
             raise serializers.ValidationError({"image": ["Upload the still first (POST /api/v1/images/)."]})
         if mode == "storyboard" and not data.get("shots"):
@@ -74,9 +111,12 @@ class GenerationCreateSerializer(serializers.Serializer):
 
 class ImageUploadSerializer(serializers.Serializer):
     program = serializers.IntegerField(min_value=1)
-    image = serializers.FileField(help_text=(
-        "A PNG, JPEG or WebP still, at most 10 MB and 4096 px a side; its type is checked by decoding, and it is "
-        "stored re-encoded without EXIF, privately."))
+    image = serializers.FileField(
+        help_text=(
+            "A PNG, JPEG or WebP still, at most 10 MB and 4096 px a side; its type is checked by decoding, and it is "
+            "stored re-encoded without EXIF, privately."
+        )
+    )
     rights_attested = serializers.BooleanField(help_text="You hold the rights to use this image. Must be true.")
 
 
@@ -165,7 +205,8 @@ class ProvenanceClaimsSerializer(serializers.Serializer):
 class ProvenanceSerializer(serializers.Serializer):
     claims = ProvenanceClaimsSerializer(allow_null=True, help_text="null for a job that recorded none.")
     manifest_validation_state = serializers.CharField(
-        allow_blank=True, help_text="The C2PA validation state of the signed output (e.g. `Valid`); empty before.")
+        allow_blank=True, help_text="The C2PA validation state of the signed output (e.g. `Valid`); empty before."
+    )
     output_sha256 = serializers.CharField(allow_blank=True, help_text="SHA-256 of the MP4 before signing.")
     signed_sha256 = serializers.CharField(allow_blank=True, help_text="SHA-256 of the signed MP4 served.")
 
@@ -209,11 +250,16 @@ class GenerationSerializer(serializers.Serializer):
         video = signed_media_url(job=job, kind="video", user=self._user())
         if not video or job.status != "succeeded":
             return None
-        return {"video_url": absolute(self.context, video),
-                "thumbnail_url": absolute(self.context, signed_media_url(job=job, kind="thumbnail", user=self._user()))
-                or None,
-                "width": job.width, "height": job.height, "frames": job.num_frames, "fps": job.fps,
-                "duration_seconds": job.duration_seconds}
+        return {
+            "video_url": absolute(self.context, video),
+            "thumbnail_url": absolute(self.context, signed_media_url(job=job, kind="thumbnail", user=self._user()))
+            or None,
+            "width": job.width,
+            "height": job.height,
+            "frames": job.num_frames,
+            "fps": job.fps,
+            "duration_seconds": job.duration_seconds,
+        }
 
     @extend_schema_field(InputImageRefSerializer(allow_null=True))
     def get_input_image(self, job) -> dict | None:
@@ -233,6 +279,11 @@ class GenerationSerializer(serializers.Serializer):
 
     @extend_schema_field(ProvenanceSerializer())
     def get_provenance(self, job) -> dict:
-        return ProvenanceSerializer({"claims": job.provenance_claims or None,
-                                     "manifest_validation_state": job.manifest_validation_state,
-                                     "output_sha256": job.output_sha256, "signed_sha256": job.signed_sha256}).data
+        return ProvenanceSerializer(
+            {
+                "claims": job.provenance_claims or None,
+                "manifest_validation_state": job.manifest_validation_state,
+                "output_sha256": job.output_sha256,
+                "signed_sha256": job.signed_sha256,
+            }
+        ).data

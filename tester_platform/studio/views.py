@@ -1,4 +1,5 @@
 """The artist's generation studio: thin views over studio.services and the engine's reads."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -25,7 +26,9 @@ from tester_platform.studio.services import (
 
 
 def _programs_for(user):
-    return Program.objects.filter(enrollments__artist=user, enrollments__status=Enrollment.Status.ACTIVE).order_by("name")
+    return Program.objects.filter(enrollments__artist=user, enrollments__status=Enrollment.Status.ACTIVE).order_by(
+        "name"
+    )
 
 
 @cached_page(access=login_required, scopes=ARTIST_PAGE_SCOPES, params=("status", "mode", "page"))
@@ -39,8 +42,9 @@ def studio(request):
         upload, rights = data.pop("image"), data.pop("rights_attested")
         with errors_on(form):
             uploads = {"image": _upload(upload)} if upload else {}
-            job = generation_submit_with_uploads(artist=request.user, program=program, uploads=uploads,
-                                                 rights_attested=rights, **data)
+            job = generation_submit_with_uploads(
+                artist=request.user, program=program, uploads=uploads, rights_attested=rights, **data
+            )
             return redirect("studio:detail", job_id=job.pk)
     jobs = jobs_for_artist(artist=request.user).select_related("program").order_by("-created_at")
     status_filter = request.GET.get("status", "")
@@ -54,14 +58,27 @@ def studio(request):
         job.thumb_url = signed_media_url(job=job, kind="thumbnail", user=request.user)
     quotas = [quota_for(artist=request.user, program=p) for p in programs]
     readiness = generation_readiness(artist=request.user)
-    return render(request, "studio/studio.html", {
-        "readiness": readiness, "blocked": [r for r in readiness if not r["ready"]],
-        "any_ready": any(r["ready"] for r in readiness),
-        "filtered": bool(status_filter in GenerationJob.Status.values or mode_filter in GenerationJob.Mode.values),
-        "form": form, "page": page, "quotas": quotas, "programs": programs, "statuses": GenerationJob.Status.choices,
-        "modes": GenerationJob.Mode.choices, "status_filter": status_filter, "mode_filter": mode_filter,
-        "options": list(options.values()), "mode_fields": GenerateForm.MODE_FIELDS,
-    }, status=form_status(form))
+    return render(
+        request,
+        "studio/studio.html",
+        {
+            "readiness": readiness,
+            "blocked": [r for r in readiness if not r["ready"]],
+            "any_ready": any(r["ready"] for r in readiness),
+            "filtered": bool(status_filter in GenerationJob.Status.values or mode_filter in GenerationJob.Mode.values),
+            "form": form,
+            "page": page,
+            "quotas": quotas,
+            "programs": programs,
+            "statuses": GenerationJob.Status.choices,
+            "modes": GenerationJob.Mode.choices,
+            "status_filter": status_filter,
+            "mode_filter": mode_filter,
+            "options": list(options.values()),
+            "mode_fields": GenerateForm.MODE_FIELDS,
+        },
+        status=form_status(form),
+    )
 
 
 def _upload(upload, *, field: str = "image", shot: str = "") -> tuple[bytes, str]:
@@ -70,8 +87,10 @@ def _upload(upload, *, field: str = "image", shot: str = "") -> tuple[bytes, str
     from generation.images import limits
 
     if upload.size > limits().max_bytes:
-        raise InvalidInput(f"{shot}The image is {upload.size / 1e6:.1f} MB; at most {limits().max_bytes / 1e6:.0f} MB "
-                           "is accepted.", field=field)
+        raise InvalidInput(
+            f"{shot}The image is {upload.size / 1e6:.1f} MB; at most {limits().max_bytes / 1e6:.0f} MB is accepted.",
+            field=field,
+        )
     return upload.read(), upload.name or ""
 
 
@@ -102,21 +121,48 @@ def storyboard(request):
         program = next(p for p in programs if p.pk == data["program"])
         with errors_on(form, translate=_to_storyboard_row(data["shots"])):
             # Errors name a shot by its place among the filled rows, as the service does.
-            uploads = {index: _upload(shot["image"], field=f"shot_{index + 1}_image", shot=f"Shot {index + 1}: ")
-                       for index, shot in enumerate(data["shots"]) if shot["image"]}
+            uploads = {
+                index: _upload(shot["image"], field=f"shot_{index + 1}_image", shot=f"Shot {index + 1}: ")
+                for index, shot in enumerate(data["shots"])
+                if shot["image"]
+            }
             shots = [{"prompt": shot["prompt"], "seconds": shot["seconds"]} for shot in data["shots"]]
             job = generation_submit_with_uploads(
-                artist=request.user, program=program, uploads=uploads, rights_attested=data["rights_attested"],
-                mode="storyboard", prompt="", shots=shots, aspect_ratio=data["aspect_ratio"],
-                resolution=data["resolution"], seed=data["seed"])
+                artist=request.user,
+                program=program,
+                uploads=uploads,
+                rights_attested=data["rights_attested"],
+                mode="storyboard",
+                prompt="",
+                shots=shots,
+                aspect_ratio=data["aspect_ratio"],
+                resolution=data["resolution"],
+                seed=data["seed"],
+            )
             return redirect("studio:detail", job_id=job.pk)
     readiness = generation_readiness(artist=request.user)
-    rows = [{"n": n, "prompt": form[f"shot_{n}_prompt"], "seconds": form[f"shot_{n}_seconds"],
-             "image": form[f"shot_{n}_image"]} for n in range(1, MAX_STORYBOARD_ROWS + 1)]
-    return render(request, "studio/storyboard.html", {
-        "form": form, "programs": programs, "options": list(options.values()), "shot_rows": rows,
-        "blocked": [r for r in readiness if not r["ready"]], "any_ready": any(r["ready"] for r in readiness),
-    }, status=form_status(form))
+    rows = [
+        {
+            "n": n,
+            "prompt": form[f"shot_{n}_prompt"],
+            "seconds": form[f"shot_{n}_seconds"],
+            "image": form[f"shot_{n}_image"],
+        }
+        for n in range(1, MAX_STORYBOARD_ROWS + 1)
+    ]
+    return render(
+        request,
+        "studio/storyboard.html",
+        {
+            "form": form,
+            "programs": programs,
+            "options": list(options.values()),
+            "shot_rows": rows,
+            "blocked": [r for r in readiness if not r["ready"]],
+            "any_ready": any(r["ready"] for r in readiness),
+        },
+        status=form_status(form),
+    )
 
 
 def _job_or_404(request, job_id: int) -> GenerationJob:
@@ -158,15 +204,17 @@ def detail(request, job_id: int):
             raise Http404("No such generation.")
         if form.is_valid():
             with errors_on(form):
-                new_job = generation_submit(artist=request.user, program=job.program, source_generation=job.pk,
-                                            **form.submit_params())
+                new_job = generation_submit(
+                    artist=request.user, program=job.program, source_generation=job.pk, **form.submit_params()
+                )
                 return redirect("studio:detail", job_id=new_job.pk)
     context["derive_form"] = form
     context["mode_fields"] = DeriveForm.MODE_FIELDS
     if context["is_owner"]:
         readiness = generation_readiness(artist=request.user, program=job.program)
         context["blocked"] = [r for r in readiness if not r["ready"]] or (
-            [] if readiness else [{"reason": "You are no longer enrolled in this program.", "action": None}])
+            [] if readiness else [{"reason": "You are no longer enrolled in this program.", "action": None}]
+        )
     return render(request, "studio/detail.html", context, status=form_status(form))
 
 

@@ -1,4 +1,5 @@
 """One small world with an object of every kind, for the authorization matrix."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,13 +61,31 @@ def build_world() -> World:
     job = make_output(owner, program)
     share = share_request_create(artist=owner, generation_id=job.pk, caption="In review", destination="portfolio")
     approved_job = make_output(owner, program)
-    approved = share_request_create(artist=owner, generation_id=approved_job.pk, caption="Approved",
-                                    destination="press")
+    approved = share_request_create(
+        artist=owner, generation_id=approved_job.pk, caption="Approved", destination="press"
+    )
     approved = share_request_decide(share_request=approved, moderator=moderator, decision="approve")
     token, _ = token_create(user=owner, name="owner token")
     other_token, _ = token_create(user=other, name="other token")
     _, invitation_token = invitation_create(program=program, email="invitee@matrix.test", invited_by=manager)
-    people = {"anonymous": None, "owner": owner, "other_artist": other, "moderator": moderator,
-              "other_moderator": other_moderator, "manager": manager, "finance": finance, "admin": admin}
-    return World(people=people, program=program, other_program=other_program, job=job, share=share,
-                 approved=approved, token=token, other_token=other_token, invitation_token=invitation_token)
+    people = {
+        "anonymous": None,
+        "owner": owner,
+        "other_artist": other,
+        "moderator": moderator,
+        "other_moderator": other_moderator,
+        "manager": manager,
+        "finance": finance,
+        "admin": admin,
+    }
+    return World(
+        people=people,
+        program=program,
+        other_program=other_program,
+        job=job,
+        share=share,
+        approved=approved,
+        token=token,
+        other_token=other_token,
+        invitation_token=invitation_token,
+    )

@@ -1,5 +1,6 @@
 """A leaked token is confined to itself: replayed from many IPs at a high rate it is
 suspended automatically, while the artist's other tokens and every other artist work."""
+
 from datetime import timedelta
 
 import pytest
@@ -25,14 +26,17 @@ def bearer(raw, ip="127.0.0.1", agent="script/1.0"):
     return client
 
 
-def test_a_token_replayed_from_many_ips_is_suspended_and_nothing_else_is(artist, other_artist, program, manager,
-                                                                        django_capture_on_commit_callbacks):
+def test_a_token_replayed_from_many_ips_is_suspended_and_nothing_else_is(
+    artist, other_artist, program, manager, django_capture_on_commit_callbacks
+):
     AccessPolicy.objects.create(program=program, requests_per_minute_per_artist=50)
     _, leaked = token_create(user=artist, name="leaked")
     _, spare = token_create(user=artist, name="laptop")
     _, bobs = token_create(user=other_artist, name="bob")
-    statuses = [bearer(leaked, ip=f"10.0.{n // 250}.{n % 250 + 1}", agent=f"frontend/{n % 7}").get(
-        "/api/v1/me/").status_code for n in range(60)]
+    statuses = [
+        bearer(leaked, ip=f"10.0.{n // 250}.{n % 250 + 1}", agent=f"frontend/{n % 7}").get("/api/v1/me/").status_code
+        for n in range(60)
+    ]
     assert statuses.count(200) == 50 and statuses.count(429) == 10  # the flood hits the artist's limit
     with django_capture_on_commit_callbacks(execute=True):
         flags = anomalies_scan()
@@ -74,8 +78,13 @@ def test_a_volume_far_above_the_tokens_own_baseline_is_flagged(artist, program):
     AccessPolicy.objects.create(program=program, min_requests_to_flag=30, baseline_multiplier=5)
     past = timezone.now() - timedelta(hours=2)
     for m in range(20):  # a usual week: ~2 requests a minute
-        TokenActivity.objects.create(token=token, minute=(past - timedelta(minutes=m)).replace(second=0, microsecond=0),
-                                     ip="127.0.0.1", user_agent_hash="x", requests=2)
+        TokenActivity.objects.create(
+            token=token,
+            minute=(past - timedelta(minutes=m)).replace(second=0, microsecond=0),
+            ip="127.0.0.1",
+            user_agent_hash="x",
+            requests=2,
+        )
     client = bearer(raw)
     for _ in range(40):
         client.get("/api/v1/me/")
@@ -122,8 +131,11 @@ def test_a_scope_the_token_lacks_is_refused(artist, program):
     _, raw = token_create(user=artist, name="read only", scopes=["read"])
     client = bearer(raw)
     assert client.get("/api/v1/generations/").status_code == 200
-    response = client.post("/api/v1/generations/", {"program": program.pk, "mode": "text_to_video",
-                                                    "prompt": "p", "duration_seconds": 1}, format="json")
+    response = client.post(
+        "/api/v1/generations/",
+        {"program": program.pk, "mode": "text_to_video", "prompt": "p", "duration_seconds": 1},
+        format="json",
+    )
     assert response.status_code == 403 and GenerationJob.objects.count() == 0
 
 
@@ -134,8 +146,9 @@ def test_tokens_live_at_most_30_days(artist):
         token_create(user=artist, name="long", ttl_days=31)
 
 
-def test_pausing_a_program_refuses_new_jobs_and_cancels_queued_ones(artist, other_artist, program, manager,
-                                                                    django_capture_on_commit_callbacks):
+def test_pausing_a_program_refuses_new_jobs_and_cancels_queued_ones(
+    artist, other_artist, program, manager, django_capture_on_commit_callbacks
+):
     client = api_as(artist)
     body = {"program": program.pk, "mode": "text_to_video", "prompt": "p", "duration_seconds": 1}
     queued = [client.post("/api/v1/generations/", body, format="json").json()["id"] for _ in range(2)]
@@ -149,8 +162,9 @@ def test_pausing_a_program_refuses_new_jobs_and_cancels_queued_ones(artist, othe
 def test_suspending_one_artist_is_effective_on_the_next_request(artist, other_artist, program, manager):
     body = {"program": program.pk, "mode": "text_to_video", "prompt": "p", "duration_seconds": 1}
     queued = api_as(artist).post("/api/v1/generations/", body, format="json").json()["id"]
-    enrollment_suspend(enrollment=Enrollment.objects.get(artist=artist, program=program), actor=manager,
-                       reason="Token shared publicly")
+    enrollment_suspend(
+        enrollment=Enrollment.objects.get(artist=artist, program=program), actor=manager, reason="Token shared publicly"
+    )
     response = api_as(artist).post("/api/v1/generations/", body, format="json")
     assert response.status_code == 403 and "Token shared publicly" in response.json()["detail"]
     assert GenerationJob.objects.get(pk=queued).status == "cancelled"
@@ -180,8 +194,9 @@ def test_token_pages_show_the_token_once_and_revoke(client, artist):
 
 def test_a_manager_suspends_an_artist_from_the_dashboard(client, artist, program, manager):
     client.force_login(manager)
-    response = client.post("/dashboard/access/", {"email": artist.email, "program": program.pk,
-                                                  "reason": "Posted their token"})
+    response = client.post(
+        "/dashboard/access/", {"email": artist.email, "program": program.pk, "reason": "Posted their token"}
+    )
     assert response.status_code == 302
     assert Enrollment.objects.get(artist=artist, program=program).status == "suspended"
     client.post(f"/dashboard/access/enrollments/{artist.enrollments.get().pk}/reinstate/")

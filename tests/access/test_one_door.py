@@ -6,6 +6,7 @@ only tokens writing, a manager reaching another program, self-dealing, two revie
 passed by one moderator, flag reviews across programs. The token-scope × method and
 2FA × path dimensions are generated from the URL resolver and the OpenAPI schema, so a new
 route cannot be forgotten."""
+
 from __future__ import annotations
 
 import json
@@ -63,14 +64,26 @@ def _authenticator(user) -> TOTPDevice:
 
 
 def _row_counts() -> dict[str, int]:
-    models = (AuditEvent, ShareRequest, GenerationJob, ConsentRecord, PayoutRun, FeedbackReport, TimeEntry,
-              ApiToken, Invitation, LedgerEntry, ProgramStaff)
+    models = (
+        AuditEvent,
+        ShareRequest,
+        GenerationJob,
+        ConsentRecord,
+        PayoutRun,
+        FeedbackReport,
+        TimeEntry,
+        ApiToken,
+        Invitation,
+        LedgerEntry,
+        ProgramStaff,
+    )
     counts = {m.__name__: m.objects.count() for m in models}
     counts["paused"] = Program.objects.filter(status=Program.Status.PAUSED).count()
     return counts
 
 
 # --- the routes, from the resolver and the schema -----------------------------------------
+
 
 def _sample_kwargs(pattern) -> dict | None:
     """Values that fit each path parameter's converter or regex, or None if none fits."""
@@ -155,8 +168,7 @@ def test_an_operation_that_names_no_scope_refuses_tokens():
 def _fill(path: str, world) -> str:
     """A real object's id where there is one (the scope check comes before the lookup, so
     any id would do; a real one shows the refusal is not a 404 in disguise)."""
-    pk = (world.share.pk if "/share-requests/" in path else world.job.pk if "/generations/" in path
-          else world.program.pk)
+    pk = world.share.pk if "/share-requests/" in path else world.job.pk if "/generations/" in path else world.program.pk
     for placeholder in ("{pk}", "{id}", "{program}"):
         path = path.replace(placeholder, str(pk))
     return path
@@ -172,8 +184,9 @@ def test_a_read_only_token_gets_403_on_every_unsafe_operation_and_writes_nothing
     for path, method, _view in api_operations():
         if method in SAFE_METHODS or path == "/api/v1/auth/token/":
             continue
-        response = client.generic(method, _fill(path, world), json.dumps({"program": world.program.pk}),
-                                  content_type="application/json")
+        response = client.generic(
+            method, _fill(path, world), json.dumps({"program": world.program.pk}), content_type="application/json"
+        )
         answered.append((method, path, response.status_code))
     wrong = [a for a in answered if a[2] != 403]
     assert not wrong, f"a read-only token was not refused: {wrong}"
@@ -189,15 +202,24 @@ def test_scopes_are_per_action_consent_needs_consent_and_generate_does_not_carry
     assert bearer(generate_only).post("/api/v1/consent/withdraw/", body, format="json").status_code == 403
     assert bearer(consent_only).post("/api/v1/consent/withdraw/", body, format="json").status_code == 201
     _, review_less = token_create(user=world.user("moderator"), name="m", scopes=[ApiToken.Scope.SHARE])
-    response = bearer(review_less).post(f"/api/v1/share-requests/{world.share.pk}/decide/",
-                                        {"decision": "approve"}, format="json")
+    response = bearer(review_less).post(
+        f"/api/v1/share-requests/{world.share.pk}/decide/", {"decision": "approve"}, format="json"
+    )
     assert response.status_code == 403 and "review" in response.json()["detail"]
 
 
 # --- staff 2FA on every path ------------------------------------------------------------
 
-_OPEN = ("/account/two-factor/", "/accounts/logout/", "/static/", "/s/", "/healthz", "/api/v1/auth/token/",
-         "/api/schema/", "/api/docs/")
+_OPEN = (
+    "/account/two-factor/",
+    "/accounts/logout/",
+    "/static/",
+    "/s/",
+    "/healthz",
+    "/api/v1/auth/token/",
+    "/api/schema/",
+    "/api/docs/",
+)
 
 
 @pytest.mark.parametrize("role", STAFF_ROLES)
@@ -233,8 +255,9 @@ def test_artists_are_not_asked_for_a_second_factor(db, settings):
     assert client.get("/studio/").status_code == 200
     assert client.get(reverse("studio:detail", kwargs={"job_id": world.job.pk})).status_code == 200
     assert client.get("/api/v1/generations/").status_code == 200
-    response = APIClient().post("/api/v1/auth/token/", {"email": "owner@matrix.test", "password": PASSWORD},
-                                format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"email": "owner@matrix.test", "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 201
 
 
@@ -243,12 +266,14 @@ def test_staff_get_no_token_with_the_password_alone(db, role, settings):
     world = build_world()
     settings.STAFF_2FA_REQUIRED = True
     before = ApiToken.objects.count()
-    response = APIClient().post("/api/v1/auth/token/", {"email": world.user(role).email, "password": PASSWORD},
-                                format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"email": world.user(role).email, "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 403 and response.json()["code"] == "otp_required"
     _authenticator(world.user(role))
-    wrong = APIClient().post("/api/v1/auth/token/", {"email": world.user(role).email, "password": PASSWORD,
-                                                      "otp": "000000"}, format="json")
+    wrong = APIClient().post(
+        "/api/v1/auth/token/", {"email": world.user(role).email, "password": PASSWORD, "otp": "000000"}, format="json"
+    )
     assert wrong.status_code == 403
     assert ApiToken.objects.count() == before
 
@@ -258,8 +283,11 @@ def test_a_staff_token_minted_with_a_current_code_acts_until_its_second_factor_g
     settings.STAFF_2FA_REQUIRED, settings.STAFF_TOKEN_2FA_HOURS = True, 12
     manager = world.user("manager")
     device = _authenticator(manager)
-    response = APIClient().post("/api/v1/auth/token/", {"email": manager.email, "password": PASSWORD,
-                                                        "otp": _current_code(device)}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/",
+        {"email": manager.email, "password": PASSWORD, "otp": _current_code(device)},
+        format="json",
+    )
     assert response.status_code == 201
     raw = response.json()["token"]
     assert bearer(raw).post(f"/api/v1/programs/{world.program.pk}/pause/", {}, format="json").status_code == 200
@@ -304,6 +332,7 @@ def test_services_refuse_an_unverified_staff_member_whatever_the_entry_point(db,
 
 # --- per-program staff scope -------------------------------------------------------------
 
+
 def test_a_manager_of_one_program_cannot_act_on_another(db):
     world = build_world()
     manager = world.user("manager")
@@ -328,15 +357,17 @@ def test_flag_review_belongs_to_the_flags_program_managers(db):
     elsewhere = world.other_program
     stranger = UserFactory(email="stranger@matrix.test")
     enroll(stranger, elsewhere)
-    artist_flag = AccessFlag.objects.create(kind=AccessFlag.Kind.ARTIST, artist=stranger, program=elsewhere,
-                                            reason="flood")
+    artist_flag = AccessFlag.objects.create(
+        kind=AccessFlag.Kind.ARTIST, artist=stranger, program=elsewhere, reason="flood"
+    )
     with pytest.raises(NotFound):
         access_flag_review(flag=artist_flag, reviewer=manager, undo=True)
     # A token reaches every program of its artist: restoring it needs a manager of each.
     owner = world.user("owner")
     enroll(owner, elsewhere)
-    token_flag = AccessFlag.objects.create(kind=AccessFlag.Kind.TOKEN, token=world.token, artist=owner,
-                                           reason="replayed")
+    token_flag = AccessFlag.objects.create(
+        kind=AccessFlag.Kind.TOKEN, token=world.token, artist=owner, reason="replayed"
+    )
     with pytest.raises(NotFound):
         access_flag_review(flag=token_flag, reviewer=manager, undo=True)
     assert AccessFlag.objects.filter(status=AccessFlag.Status.OPEN).count() == 2
@@ -348,14 +379,14 @@ def test_nobody_reviews_a_flag_about_themself(db):
     world = build_world()
     manager = world.user("manager")
     enroll(manager, world.program)
-    flag = AccessFlag.objects.create(kind=AccessFlag.Kind.ARTIST, artist=manager, program=world.program,
-                                     reason="flood")
+    flag = AccessFlag.objects.create(kind=AccessFlag.Kind.ARTIST, artist=manager, program=world.program, reason="flood")
     with pytest.raises(SelfDealing):
         access_flag_review(flag=flag, reviewer=manager, undo=True)
     assert AccessFlag.objects.get(pk=flag.pk).status == AccessFlag.Status.OPEN
 
 
 # --- no self-dealing ---------------------------------------------------------------------
+
 
 @pytest.fixture
 def moderating_artist(db):
@@ -385,8 +416,7 @@ def test_a_moderator_cannot_decide_their_own_share_request(moderating_artist):
 
 def test_a_moderator_cannot_decide_the_appeal_of_their_own_refusal(moderating_artist):
     world, user, share = moderating_artist
-    share_request_decide(share_request=share, moderator=world.user("manager"), decision="reject",
-                         reason_code="safety")
+    share_request_decide(share_request=share, moderator=world.user("manager"), decision="reject", reason_code="safety")
     share_request_appeal(share_request=share, artist=user, note="Please look again")
     with pytest.raises(SelfDealing):
         share_appeal_decide(share_request=share, moderator=user, overturn=True)
@@ -399,8 +429,9 @@ def test_each_step_of_a_two_step_review_needs_a_different_moderator(db):
     ReviewStep.objects.create(program=program, position=1, kind=ReviewStep.Kind.MODERATORS, name="Quality")
     ReviewStep.objects.create(program=program, position=2, kind=ReviewStep.Kind.MODERATORS, name="Legal")
     job = make_output(world.user("owner"), program)
-    share = share_request_create(artist=world.user("owner"), generation_id=job.pk, caption="Two steps",
-                                 destination="press")
+    share = share_request_create(
+        artist=world.user("owner"), generation_id=job.pk, caption="Two steps", destination="press"
+    )
     moderator = world.user("moderator")
     share = share_request_decide(share_request=share, moderator=moderator, decision="approve")
     assert share.status == ShareRequest.Status.IN_REVIEW and share.current_step == 2
@@ -416,15 +447,27 @@ def test_a_moderator_cannot_review_their_own_feedback_or_time_through_the_api(mo
     from payments.models import RateCard
 
     world, user, _share = moderating_artist
-    RateCard.objects.create(program=world.program, version=1, hourly_rate_minor=2000, pay_floor_hourly_minor=1500,
-                            bounty_low_minor=500, published_at=timezone.now())
+    RateCard.objects.create(
+        program=world.program,
+        version=1,
+        hourly_rate_minor=2000,
+        pay_floor_hourly_minor=1500,
+        bounty_low_minor=500,
+        published_at=timezone.now(),
+    )
     client = APIClient()
     client.force_login(user)
-    report = client.post("/api/v1/feedback/", {"program": world.program.pk, "category": "bug", "severity": "low",
-                                                "title": "Mine", "body": "A bug I found"}, format="json").json()
+    report = client.post(
+        "/api/v1/feedback/",
+        {"program": world.program.pk, "category": "bug", "severity": "low", "title": "Mine", "body": "A bug I found"},
+        format="json",
+    ).json()
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
-    entry = client.post("/api/v1/time-entries/", {"program": world.program.pk, "date": yesterday, "minutes": 60,
-                                                  "description": "Testing"}, format="json").json()
+    entry = client.post(
+        "/api/v1/time-entries/",
+        {"program": world.program.pk, "date": yesterday, "minutes": 60, "description": "Testing"},
+        format="json",
+    ).json()
     for path in (f"/api/v1/feedback/{report['id']}/review/", f"/api/v1/time-entries/{entry['id']}/review/"):
         response = client.post(path, {"decision": "accept"}, format="json")
         assert response.status_code == 403 and response.json()["code"] == "self_dealing", path

@@ -1,5 +1,6 @@
 """Every link the API returns is absolute (scheme and host as the client reached us), so a
 client follows it as it is: signed media, public share pages, ledger sources, tasks."""
+
 import pytest
 
 from tester_platform.sharing.services import share_request_create, share_request_decide
@@ -32,8 +33,13 @@ def test_every_link_in_the_artists_answers_is_absolute(artist, program, moderato
     publish_task(program, manager)
     client = api_as(artist)
     found = {}
-    for url in ("/api/v1/generations/", f"/api/v1/generations/{job.pk}/", "/api/v1/share-requests/",
-                "/api/v1/earnings/", "/api/v1/tasks/"):
+    for url in (
+        "/api/v1/generations/",
+        f"/api/v1/generations/{job.pk}/",
+        "/api/v1/share-requests/",
+        "/api/v1/earnings/",
+        "/api/v1/tasks/",
+    ):
         response = client.get(url, HTTP_HOST="atelier.example")
         assert response.status_code == 200, (url, response.content)
         for key, link in _links(response.json()):

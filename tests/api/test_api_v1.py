@@ -15,16 +15,23 @@ from tests.factories import PASSWORD, ConsentDocumentFactory, enroll
 def rows():
     from generation.models import GenerationJob
 
-    return (ConsentRecord.objects.count(), ApiToken.objects.count(), AuditEvent.objects.count(),
-            Program.objects.filter(status=Program.Status.PAUSED).count(), GenerationJob.objects.count())
+    return (
+        ConsentRecord.objects.count(),
+        ApiToken.objects.count(),
+        AuditEvent.objects.count(),
+        Program.objects.filter(status=Program.Status.PAUSED).count(),
+        GenerationJob.objects.count(),
+    )
 
 
 # --- tokens ---------------------------------------------------------------------------
 
+
 def test_token_round_trip_is_hashed_scoped_expiring_and_revocable(artist):
     client = APIClient()
-    response = client.post("/api/v1/auth/token/", {"email": artist.email, "password": PASSWORD, "name": "laptop"},
-                           format="json")
+    response = client.post(
+        "/api/v1/auth/token/", {"email": artist.email, "password": PASSWORD, "name": "laptop"}, format="json"
+    )
     assert response.status_code == 201, response.content
     raw = response.json()["token"]
     stored = ApiToken.objects.get(user=artist)
@@ -38,7 +45,9 @@ def test_token_round_trip_is_hashed_scoped_expiring_and_revocable(artist):
 
 def test_expired_and_forged_tokens_are_refused(artist):
     client = APIClient()
-    raw = client.post("/api/v1/auth/token/", {"email": artist.email, "password": PASSWORD}, format="json").json()["token"]
+    raw = client.post("/api/v1/auth/token/", {"email": artist.email, "password": PASSWORD}, format="json").json()[
+        "token"
+    ]
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert "expired" in client.get("/api/v1/me/").json()["detail"]
@@ -48,17 +57,23 @@ def test_expired_and_forged_tokens_are_refused(artist):
 
 def test_wrong_password_gets_401_and_no_token(artist):
     before = rows()
-    response = APIClient().post("/api/v1/auth/token/", {"email": artist.email, "password": "nope-nope-nope"},
-                                format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"email": artist.email, "password": "nope-nope-nope"}, format="json"
+    )
     assert response.status_code == 401
     assert rows() == before
 
 
 # --- malformed input on every endpoint -----------------------------------------------
 
-POST_ENDPOINTS = ["/api/v1/auth/token/", "/api/v1/consent/", "/api/v1/consent/withdraw/",
-                  "/api/v1/programs/{program}/pause/", "/api/v1/programs/{program}/resume/",
-                  "/api/v1/generations/"]
+POST_ENDPOINTS = [
+    "/api/v1/auth/token/",
+    "/api/v1/consent/",
+    "/api/v1/consent/withdraw/",
+    "/api/v1/programs/{program}/pause/",
+    "/api/v1/programs/{program}/resume/",
+    "/api/v1/generations/",
+]
 
 
 @pytest.mark.parametrize("path", POST_ENDPOINTS)
@@ -72,11 +87,14 @@ def test_malformed_json_is_a_clear_400_and_nothing_written(artist, manager, prog
     assert rows() == before
 
 
-@pytest.mark.parametrize("payload,field", [
-    ({"program": 1, "document_version": 1}, "participation"),
-    ({"program": "one", "document_version": 1, "participation": True}, "program"),
-    ({"program": 1, "document_version": -2, "participation": True}, "document_version"),
-])
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"program": 1, "document_version": 1}, "participation"),
+        ({"program": "one", "document_version": 1, "participation": True}, "program"),
+        ({"program": 1, "document_version": -2, "participation": True}, "document_version"),
+    ],
+)
 def test_consent_field_errors(artist, program, payload, field):
     payload = {**payload, "program": program.pk if payload["program"] == 1 else payload["program"]}
     before = rows()
@@ -88,14 +106,16 @@ def test_consent_field_errors(artist, program, payload, field):
 def test_consent_to_a_version_that_is_not_current_is_400(artist, program):
     ConsentDocumentFactory(program=program, version=2)
     before = rows()
-    response = api_as(artist).post("/api/v1/consent/", {"program": program.pk, "document_version": 1,
-                                                        "participation": True}, format="json")
+    response = api_as(artist).post(
+        "/api/v1/consent/", {"program": program.pk, "document_version": 1, "participation": True}, format="json"
+    )
     assert response.status_code == 400
     assert "not the current" in response.json()["document_version"][0]
     assert rows() == before
 
 
 # --- consent over the API -------------------------------------------------------------
+
 
 def test_consent_state_sign_and_withdraw(artist, program):
     client = api_as(artist)
@@ -104,8 +124,11 @@ def test_consent_state_sign_and_withdraw(artist, program):
     assert len(state["document"]["sha256"]) == 64
     assert client.post("/api/v1/consent/withdraw/", {"program": program.pk}, format="json").status_code == 201
     assert client.get(f"/api/v1/consent/?program={program.pk}").json()["active"] is False
-    signed = client.post("/api/v1/consent/", {"program": program.pk, "document_version": 1, "participation": True,
-                                              "training_use": True}, format="json")
+    signed = client.post(
+        "/api/v1/consent/",
+        {"program": program.pk, "document_version": 1, "participation": True, "training_use": True},
+        format="json",
+    )
     assert signed.status_code == 201 and signed.json()["training_use"] is True
 
 
@@ -118,6 +141,7 @@ def test_me_shows_roles_enrollments_quota_and_consent(artist, program):
 
 
 # --- authorization: owner, other artist, anonymous, each staff role ------------------
+
 
 def test_artist_b_cannot_see_a_s_enrollment_consent_or_audit_events(artist, other_program, outsider):
     enroll(outsider, other_program, status=Enrollment.Status.ONBOARDING)
@@ -134,9 +158,16 @@ ROLES = ["anonymous", "artist", "other_artist", "moderator", "other_moderator", 
 
 @pytest.fixture
 def people(request, artist, other_artist, moderator, other_moderator, manager, finance_user, admin_user):
-    return {"anonymous": None, "artist": artist, "other_artist": other_artist, "moderator": moderator,
-            "other_moderator": other_moderator, "manager": manager, "finance_user": finance_user,
-            "admin_user": admin_user}
+    return {
+        "anonymous": None,
+        "artist": artist,
+        "other_artist": other_artist,
+        "moderator": moderator,
+        "other_moderator": other_moderator,
+        "manager": manager,
+        "finance_user": finance_user,
+        "admin_user": admin_user,
+    }
 
 
 # method, path, expected status per role (in ROLES order)
@@ -159,9 +190,12 @@ def test_api_authorization_matrix(people, program, method, path, expected):
         client = api_as(people[role])
         url = path.format(program=program.pk)
         body = {"program": program.pk} if method == "POST" else None
-        response = client.generic(method, url, data=__import__("json").dumps(body) if body else "",
-                                  content_type="application/json")
-        assert response.status_code == status, f"{role}: {method} {url} → {response.status_code} {response.content[:200]}"
+        response = client.generic(
+            method, url, data=__import__("json").dumps(body) if body else "", content_type="application/json"
+        )
+        assert response.status_code == status, (
+            f"{role}: {method} {url} → {response.status_code} {response.content[:200]}"
+        )
 
 
 def test_openapi_schema_and_docs_are_served(client):

@@ -2,6 +2,7 @@
 artist's journey against a live server: sign in for a token, list programs, submit a
 generation, read it, list usage, and meet 4xx errors that it parses as the documented
 ProblemDetails. Generated into a temporary directory at test time; nothing is committed."""
+
 from __future__ import annotations
 
 import importlib
@@ -26,14 +27,29 @@ def _generate(base_url: str, where: Path):
     (where / "config.yml").write_text("post_hooks: []\n")  # no ruff run over the generated code
     generator = Path(sys.executable).parent / "openapi-python-client"
     result = subprocess.run(
-        [str(generator), "generate", "--path", str(where / "schema.json"), "--output-path", str(where / PACKAGE),
-         "--meta", "none", "--config", str(where / "config.yml")],
-        capture_output=True, text=True, timeout=240)
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(where / "schema.json"),
+            "--output-path",
+            str(where / PACKAGE),
+            "--meta",
+            "none",
+            "--config",
+            str(where / "config.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # Only the binary downloads (video, images, PDF, ZIP) are left to `response.content`.
     skipped = {line for line in (result.stdout + result.stderr).splitlines() if line.startswith("WARNING parsing")}
-    assert all(("download" in line or "input-image" in line or "pdf" in line or "statement" in line
-                or "export" in line) for line in skipped), skipped
+    assert all(
+        ("download" in line or "input-image" in line or "pdf" in line or "statement" in line or "export" in line)
+        for line in skipped
+    ), skipped
     sys.path.insert(0, str(where))
     try:
         return importlib.import_module(PACKAGE)
@@ -49,22 +65,35 @@ def test_an_artist_journey_through_the_generated_client(live_server, tmp_path, a
         return importlib.import_module(f"{PACKAGE}.api.v1.{operation}").sync_detailed(**kwargs)
 
     anonymous = client_package.Client(base_url=live_server.url, raise_on_unexpected_status=True)
-    wrong = call("v1_auth_token_create", client=anonymous,
-                 body=models.TokenRequestRequest(email=artist.email, password="not the password"))
+    wrong = call(
+        "v1_auth_token_create",
+        client=anonymous,
+        body=models.TokenRequestRequest(email=artist.email, password="not the password"),
+    )
     assert wrong.status_code == 401 and isinstance(wrong.parsed, models.ProblemDetails)
-    signed_in = call("v1_auth_token_create", client=anonymous,
-                     body=models.TokenRequestRequest(email=artist.email, password=PASSWORD, name="journey"))
+    signed_in = call(
+        "v1_auth_token_create",
+        client=anonymous,
+        body=models.TokenRequestRequest(email=artist.email, password=PASSWORD, name="journey"),
+    )
     assert signed_in.status_code == 201, signed_in.content
     token = signed_in.parsed.token
-    client = client_package.AuthenticatedClient(base_url=live_server.url, token=token,
-                                                raise_on_unexpected_status=True)
+    client = client_package.AuthenticatedClient(base_url=live_server.url, token=token, raise_on_unexpected_status=True)
 
     programs = call("v1_programs_list", client=client)
     assert programs.status_code == 200 and [p.id for p in programs.parsed.results] == [program.pk]
 
-    submitted = call("v1_generations_create", client=client, body=models.GenerationCreateRequest(
-        program=program.pk, mode=models.ModeEnum.TEXT_TO_VIDEO, prompt="a paper boat on a pond",
-        duration_seconds=2, resolution=models.ResolutionEnum.PREVIEW))
+    submitted = call(
+        "v1_generations_create",
+        client=client,
+        body=models.GenerationCreateRequest(
+            program=program.pk,
+            mode=models.ModeEnum.TEXT_TO_VIDEO,
+            prompt="a paper boat on a pond",
+            duration_seconds=2,
+            resolution=models.ResolutionEnum.PREVIEW,
+        ),
+    )
     assert submitted.status_code == 201, submitted.content
     generation = submitted.parsed
     assert isinstance(generation, models.Generation) and generation.status == models.GenerationStatusEnum.QUEUED
@@ -81,8 +110,11 @@ def test_an_artist_journey_through_the_generated_client(live_server, tmp_path, a
     assert missing.status_code == 404 and isinstance(missing.parsed, models.ProblemDetails)
     assert (missing.parsed.status, missing.parsed.code) == (404, "not_found")
 
-    incomplete = call("v1_generations_create", client=client, body=models.GenerationCreateRequest(
-        program=program.pk, mode=models.ModeEnum.TEXT_TO_VIDEO, prompt="no length"))
+    incomplete = call(
+        "v1_generations_create",
+        client=client,
+        body=models.GenerationCreateRequest(program=program.pk, mode=models.ModeEnum.TEXT_TO_VIDEO, prompt="no length"),
+    )
     assert incomplete.status_code == 400 and isinstance(incomplete.parsed, models.ProblemDetails)
     assert incomplete.parsed.code == "invalid"
     assert "duration_seconds" in incomplete.parsed.errors.additional_properties

@@ -1,6 +1,7 @@
 """Every API error is problem details (RFC 9457, application/problem+json): malformed
 input is a 4xx, our faults are a 5xx that says nothing about the cause, and nothing under
 /api/ is ever an HTML page; the portal keeps its own pages."""
+
 from __future__ import annotations
 
 import json
@@ -40,12 +41,20 @@ def assert_problem(response, status: int, code: str | None = None) -> dict:
 
 
 def submit(client, program, headers=None, **overrides):
-    payload = {"program": program.pk, "mode": "text_to_video", "prompt": "a lighthouse at dusk",
-               "duration_seconds": 1, "aspect_ratio": "16:9", "resolution": "preview", **overrides}
+    payload = {
+        "program": program.pk,
+        "mode": "text_to_video",
+        "prompt": "a lighthouse at dusk",
+        "duration_seconds": 1,
+        "aspect_ratio": "16:9",
+        "resolution": "preview",
+        **overrides,
+    }
     return client.post("/api/v1/generations/", payload, format="json", **(headers or {}))
 
 
 # --- the four malformed inputs ---------------------------------------------------------
+
 
 def test_a_prompt_of_100000_nested_brackets_is_a_400_too_deep(artist, program):
     body = f'{{"program": {program.pk}, "prompt": {"[" * 100_000}{"]" * 100_000}}}'
@@ -71,6 +80,7 @@ def test_a_3_mb_body_is_a_413(artist, program):
 
 def test_a_body_found_too_large_while_reading_is_a_413_too(artist, program, monkeypatch):
     """No Content-Length to refuse on (chunked): Django raises while reading."""
+
     def too_big(**kwargs):
         raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
@@ -102,6 +112,7 @@ def test_a_dropped_database_connection_during_submit_is_a_503_with_retry_after(a
 
 # --- our faults ----------------------------------------------------------------------------
 
+
 def test_an_unexpected_exception_is_a_logged_500_problem_with_the_request_id(artist, program, monkeypatch, caplog):
     def broken(**kwargs):
         raise RuntimeError("secret internals: postgres://admin:hunter2@db")
@@ -121,6 +132,7 @@ def test_an_unexpected_exception_is_a_logged_500_problem_with_the_request_id(art
 
 def test_the_test_client_still_raises_an_unexpected_exception(artist, program, monkeypatch):
     """The handler answers and also tells Django's listeners, so tests see the traceback."""
+
     def broken(**kwargs):
         raise RuntimeError("boom")
 
@@ -130,6 +142,7 @@ def test_the_test_client_still_raises_an_unexpected_exception(artist, program, m
 
 
 # --- outside DRF's views --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("url", ["/api/v1/no-such-thing/", "/api/nothing", "/api/v1/generations/not-a-number/"])
 def test_an_unknown_api_url_is_a_404_problem(client, db, url):
@@ -207,6 +220,7 @@ def test_an_html_error_from_another_layer_becomes_a_problem(quiet_client):
 
 # --- every kind of API error carries the RFC members ---------------------------------------
 
+
 class AlwaysThrottled(BaseThrottle):
     def allow_request(self, request, view):
         return False
@@ -235,8 +249,9 @@ def test_throttled_is_429_with_retry_after(artist, monkeypatch):
 
 
 def test_validation_errors_are_listed_per_field_and_at_the_top_level(artist, program):
-    response = api_as(artist).post("/api/v1/consent/", {"program": "one", "document_version": 1,
-                                                         "participation": True}, format="json")
+    response = api_as(artist).post(
+        "/api/v1/consent/", {"program": "one", "document_version": 1, "participation": True}, format="json"
+    )
     problem = assert_problem(response, 400, "invalid")
     assert "program" in problem["errors"] and problem["program"] == problem["errors"]["program"]
     assert problem["detail"].startswith("program: ")
@@ -246,8 +261,9 @@ def test_a_domain_error_with_a_field_keeps_its_code_and_field(artist, program):
     from tests.factories import ConsentDocumentFactory
 
     ConsentDocumentFactory(program=program, version=2)
-    response = api_as(artist).post("/api/v1/consent/", {"program": program.pk, "document_version": 1,
-                                                         "participation": True}, format="json")
+    response = api_as(artist).post(
+        "/api/v1/consent/", {"program": program.pk, "document_version": 1, "participation": True}, format="json"
+    )
     problem = assert_problem(response, 400)
     assert "not the current" in problem["errors"]["document_version"][0]
     assert problem["document_version"] == problem["errors"]["document_version"]
@@ -259,13 +275,16 @@ def test_an_earlier_shape_json_error_from_a_view_is_reshaped(outsider, program):
     assert problem["program"] == problem["errors"]["program"]
 
 
-@pytest.mark.parametrize("request_kwargs,status", [
-    ({"method": "DELETE", "path": "/api/v1/me/"}, 405),
-    ({"method": "POST", "path": "/api/v1/consent/", "data": "x=1", "content_type": "text/plain"}, 415),
-    ({"method": "POST", "path": "/api/v1/consent/", "data": "{nope", "content_type": "application/json"}, 400),
-    ({"method": "GET", "path": "/api/v1/generations/999999/"}, 404),
-    ({"method": "GET", "path": "/api/v1/me/", "HTTP_ACCEPT": "text/html"}, 406),
-])
+@pytest.mark.parametrize(
+    "request_kwargs,status",
+    [
+        ({"method": "DELETE", "path": "/api/v1/me/"}, 405),
+        ({"method": "POST", "path": "/api/v1/consent/", "data": "x=1", "content_type": "text/plain"}, 415),
+        ({"method": "POST", "path": "/api/v1/consent/", "data": "{nope", "content_type": "application/json"}, 400),
+        ({"method": "GET", "path": "/api/v1/generations/999999/"}, 404),
+        ({"method": "GET", "path": "/api/v1/me/", "HTTP_ACCEPT": "text/html"}, 406),
+    ],
+)
 def test_every_drf_error_is_a_problem(artist, request_kwargs, status):
     kwargs = dict(request_kwargs)
     response = api_as(artist).generic(kwargs.pop("method"), kwargs.pop("path"), kwargs.pop("data", ""), **kwargs)

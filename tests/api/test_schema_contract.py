@@ -1,6 +1,7 @@
 """The OpenAPI contract a generated client relies on: every operation documents its
 problem-details errors, nullable fields are nullable, enums are enums, and the token
 endpoints declare the security they really need."""
+
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
@@ -120,8 +121,11 @@ def _untyped_objects(schema, node, where, seen=frozenset()):
     if not typed:
         yield where
     values = node.get("additionalProperties")
-    if node.get("type") == "object" and "properties" not in node and (
-            values in (None, True, {}) or not isinstance(values, dict)):
+    if (
+        node.get("type") == "object"
+        and "properties" not in node
+        and (values in (None, True, {}) or not isinstance(values, dict))
+    ):
         yield where
     for key, child in node.get("properties", {}).items():
         yield from _untyped_objects(schema, child, f"{where}.{key}", seen)
@@ -139,8 +143,10 @@ def test_no_response_has_an_untyped_object(schema):
         for status, response in operation["responses"].items():
             for media_type, content in response.get("content", {}).items():
                 if media_type.startswith("application/") and "json" in media_type:
-                    untyped |= {f"{name} {status}: {where}" for where in
-                                _untyped_objects(schema, content.get("schema", {}), "response")}
+                    untyped |= {
+                        f"{name} {status}: {where}"
+                        for where in _untyped_objects(schema, content.get("schema", {}), "response")
+                    }
     assert not untyped, "\n".join(sorted(untyped))
 
 
@@ -154,9 +160,18 @@ def test_usage_provenance_appeal_and_ledger_objects_are_components(schema):
 
     usage = components["UsageReport"]["properties"]
     assert (ref(usage["totals"]), ref(usage["quota"]), ref(usage["records"])) == (
-        "UsageTotals", "ProgramQuota", "UsageRecord")
-    assert set(components["UsageTotals"]["properties"]) == {"jobs", "compute_seconds", "wall_seconds",
-                                                            "queue_seconds", "frames", "cancelled"}
+        "UsageTotals",
+        "ProgramQuota",
+        "UsageRecord",
+    )
+    assert set(components["UsageTotals"]["properties"]) == {
+        "jobs",
+        "compute_seconds",
+        "wall_seconds",
+        "queue_seconds",
+        "frames",
+        "cancelled",
+    }
     generation = components["Generation"]["properties"]
     assert ref(generation["provenance"]) == "Provenance"
     assert ref(components["Provenance"]["properties"]["claims"]) == "ProvenanceClaims"

@@ -4,6 +4,7 @@ input refused, good input accepted, auth honoured...) over every operation, as a
 and as each staff role with a bearer token; staff tokens are minted as staff must mint
 them, with the password and a current authenticator code. A few generated requests per
 operation keep it short; every operation's first failure is reported at once."""
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -31,8 +32,18 @@ EXAMPLES_PER_OPERATION = 5
 # else refused is a failure.
 BEYOND_THE_SCHEMA = {
     # what a mode needs (a source, a still, shots, a length) and what the model can make
-    "POST /api/v1/generations/": {"source_generation", "image", "shots", "duration_seconds", "prompt",
-                                  "resolution", "strength", "preset", "keep_from_seconds", "keep_to_seconds"},
+    "POST /api/v1/generations/": {
+        "source_generation",
+        "image",
+        "shots",
+        "duration_seconds",
+        "prompt",
+        "resolution",
+        "strength",
+        "preset",
+        "keep_from_seconds",
+        "keep_to_seconds",
+    },
     # time is filed within 90 days of the work, not ahead of it, under the daily cap
     "POST /api/v1/time-entries/": {"date", "minutes"},
     # the file must decode as a PNG, JPEG or WebP still within the size limits
@@ -64,8 +75,9 @@ def _staff_token(user) -> str:
     """Through the token endpoint, with a current TOTP code (staff 2FA is on for this test)."""
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift):06d}"
-    response = APIClient().post("/api/v1/auth/token/", {"email": user.email, "password": PASSWORD, "otp": code},
-                                format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"email": user.email, "password": PASSWORD, "otp": code}, format="json"
+    )
     assert response.status_code == 201, response.content
     # Django's test client reconnected the signals the api_schema fixture took away.
     request_started.disconnect(close_old_connections)
@@ -92,8 +104,9 @@ def test_every_operation_passes_every_check(api_schema, role, settings):
         cache.clear()  # each operation starts under the rate limits
 
         @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                             suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def exercise(case):
             headers = bearer
             name = f"{operation.method.upper()} {operation.path}"  # noqa: B023 (run at once, in this iteration)
@@ -122,4 +135,5 @@ def test_every_operation_passes_every_check(api_schema, role, settings):
     print(f"{role}: {operations} operations, answers by status: {dict(sorted(statuses.items()))}")
     assert operations >= 60 and sum(statuses.values()) >= operations * 3
     assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(
-        f"{k}:\n{v}" for k, v in failures.items())
+        f"{k}:\n{v}" for k, v in failures.items()
+    )

@@ -2,6 +2,7 @@
 requests, feedback and time entries lists what awaits review in the caller's programs
 (policy.programs_for(user, Act.REVIEW)) and nothing of another program; the published
 refusal reasons and the severities with their bounties."""
+
 import datetime as dt
 
 import pytest
@@ -15,18 +16,23 @@ from tests.labour.helpers import make_rate_card
 
 pytestmark = pytest.mark.django_db
 
-QUEUES = ("/api/v1/share-requests/?queue=review", "/api/v1/feedback/?queue=review",
-          "/api/v1/time-entries/?queue=review")
+QUEUES = (
+    "/api/v1/share-requests/?queue=review",
+    "/api/v1/feedback/?queue=review",
+    "/api/v1/time-entries/?queue=review",
+)
 
 
 def _work(artist, program, tag):
     """One item of each kind awaiting review in `program`."""
     make_rate_card(program)
-    share = share_request_create(artist=artist, generation_id=make_output(artist, program).pk, caption=tag,
-                                 destination="portfolio")
+    share = share_request_create(
+        artist=artist, generation_id=make_output(artist, program).pk, caption=tag, destination="portfolio"
+    )
     report = feedback_submit(artist=artist, program=program, category="bug", severity="medium", title=tag, body="b")
-    entry = time_entry_submit(artist=artist, program=program, date=timezone.localdate() - dt.timedelta(days=1),
-                              minutes=30, description=tag)
+    entry = time_entry_submit(
+        artist=artist, program=program, date=timezone.localdate() - dt.timedelta(days=1), minutes=30, description=tag
+    )
     return share.pk, report.pk, entry.pk
 
 
@@ -50,8 +56,9 @@ def test_each_moderator_sees_only_their_programs_queue(both_programs, moderator,
         assert _ids(api_as(other_moderator).get(url)) == [theirs], url
 
 
-def test_a_manager_and_an_admin_see_the_queue_and_may_filter_by_program(both_programs, manager, admin_user,
-                                                                        program, other_program):
+def test_a_manager_and_an_admin_see_the_queue_and_may_filter_by_program(
+    both_programs, manager, admin_user, program, other_program
+):
     here, there = both_programs
     for url, mine, theirs in zip(QUEUES, here, there, strict=True):
         assert _ids(api_as(manager).get(url)) == [mine]

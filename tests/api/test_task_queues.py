@@ -2,6 +2,7 @@
 assignments; with `?queue=review` moderators and managers list the tasks of their programs
 (with progress) and the assignments awaiting review there, scoped by the one policy
 (policy.programs_for(user, Act.REVIEW)), and accept or return an assignment."""
+
 import pytest
 
 from payments.models import LedgerEntry
@@ -38,8 +39,7 @@ def test_each_moderator_lists_only_their_programs_tasks_and_assignments(submitte
     assert _ids(api_as(moderator).get("/api/v1/assignments/?queue=review")) == [mine.pk]
     assert _ids(api_as(other_moderator).get("/api/v1/assignments/?queue=review")) == [theirs.pk]
     row = api_as(moderator).get("/api/v1/tasks/?queue=review").json()["results"][0]
-    assert row["progress"] == {"taken": 1, "working": 0, "submitted": 1, "returned": 0, "accepted": 0,
-                               "withdrawn": 0}
+    assert row["progress"] == {"taken": 1, "working": 0, "submitted": 1, "returned": 0, "accepted": 0, "withdrawn": 0}
     assert row["places_left"] == here.capacity - 1
     assert row["url"].startswith("http://testserver/")
 
@@ -85,6 +85,5 @@ def test_a_moderator_accepts_through_the_api_and_the_pay_posts_once(submitted, m
 
 def test_returning_needs_a_reason(submitted, moderator):
     _, _, mine, _ = submitted
-    response = api_as(moderator).post(f"/api/v1/assignments/{mine.pk}/review/", {"decision": "return"},
-                                      format="json")
+    response = api_as(moderator).post(f"/api/v1/assignments/{mine.pk}/review/", {"decision": "return"}, format="json")
     assert response.status_code == 400 and "reason" in response.json()["errors"]

@@ -1,4 +1,5 @@
 """The stress harness: producer processes publish while a real Celery worker consumes."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,10 +29,12 @@ class StressResult:
     worker_log: str
 
     def summary(self) -> str:
-        return (f"transport={self.transport} producers={self.producers} messages={self.messages} "
-                f"seconds={self.seconds:.1f} delivered={self.delivered} undelivered={self.undelivered} lost={self.lost} "
-                f"duplicated={self.duplicated} crashes={self.crashes} producer_failures={self.producer_failures} "
-                f"quarantined={self.quarantined}")
+        return (
+            f"transport={self.transport} producers={self.producers} messages={self.messages} "
+            f"seconds={self.seconds:.1f} delivered={self.delivered} undelivered={self.undelivered} lost={self.lost} "
+            f"duplicated={self.duplicated} crashes={self.crashes} producer_failures={self.producer_failures} "
+            f"quarantined={self.quarantined}"
+        )
 
 
 def stress_env(folder: Path, transport: str) -> dict:
@@ -39,18 +42,46 @@ def stress_env(folder: Path, transport: str) -> dict:
     # Celery lets CELERY_BROKER_URL override an app's own broker: in CI's Redis pass the
     # stress app would silently test Redis instead of the filesystem transport.
     env.pop("CELERY_BROKER_URL", None)
-    env.update({"ATELIER_STRESS_FOLDER": str(folder), "ATELIER_STRESS_TRANSPORT": transport,
-                "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})
+    env.update(
+        {
+            "ATELIER_STRESS_FOLDER": str(folder),
+            "ATELIER_STRESS_TRANSPORT": transport,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     return env
 
 
 def start_worker(folder: Path, transport: str, log_path: Path, *, timeout: float = 60) -> subprocess.Popen:
     log = open(log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tests.broker.stress_app", "worker", "-l", "INFO", "-P", "solo",
-         "-c", "1", "-Q", "stress", "-n", f"stress-{os.getpid()}-{time.time_ns()}@%h",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=stress_env(folder, transport), stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.broker.stress_app",
+            "worker",
+            "-l",
+            "INFO",
+            "-P",
+            "solo",
+            "-c",
+            "1",
+            "-Q",
+            "stress",
+            "-n",
+            f"stress-{os.getpid()}-{time.time_ns()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=stress_env(folder, transport),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     log.close()
     deadline = time.monotonic() + timeout
     while " ready." not in log_path.read_text(errors="replace"):
@@ -78,17 +109,30 @@ def delivered_counts(folder: Path) -> Counter:
     return Counter(tuple(map(int, line.split())) for line in log.read_text().splitlines() if line.strip())
 
 
-def run_stress(folder: Path, *, transport: str, producers: int, per_producer: int, pace: float = 0.0,
-               stall_timeout: float = 20, total_timeout: float = 240) -> StressResult:
+def run_stress(
+    folder: Path,
+    *,
+    transport: str,
+    producers: int,
+    per_producer: int,
+    pace: float = 0.0,
+    stall_timeout: float = 20,
+    total_timeout: float = 240,
+) -> StressResult:
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder.parent / f"{folder.name}-worker.log"
     worker = start_worker(folder, transport, log_path)
     expected = {(p, s) for p in range(producers) for s in range(per_producer)}
     t0 = time.monotonic()
     try:
-        procs = [subprocess.Popen([sys.executable, "-m", "tests.broker.stress_app", "produce", str(p),
-                                   str(per_producer), str(pace)], cwd=ROOT, env=stress_env(folder, transport))
-                 for p in range(producers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.broker.stress_app", "produce", str(p), str(per_producer), str(pace)],
+                cwd=ROOT,
+                env=stress_env(folder, transport),
+            )
+            for p in range(producers)
+        ]
         last_count, last_change = -1, time.monotonic()
         while True:
             count = sum(delivered_counts(folder).values())
@@ -122,13 +166,19 @@ def run_stress(folder: Path, *, transport: str, producers: int, per_producer: in
     waiting = len([n for n in os.listdir(folder / "queue") if n.endswith(".stress.msg")])
     missing = len(expected - set(counts))
     return StressResult(
-        transport=transport, producers=producers, messages=len(expected), seconds=seconds,
-        delivered=sum(counts.values()), undelivered=min(waiting, missing), lost=max(0, missing - waiting),
+        transport=transport,
+        producers=producers,
+        messages=len(expected),
+        seconds=seconds,
+        delivered=sum(counts.values()),
+        undelivered=min(waiting, missing),
+        lost=max(0, missing - waiting),
         duplicated=sum(n - 1 for n in counts.values() if n > 1),
         crashes=int(worker_exited or "Unrecoverable error" in worker_log),
         producer_failures=producer_failures,
         quarantined=len(list(quarantine.iterdir())) if quarantine.exists() else 0,
-        worker_log=worker_log)
+        worker_log=worker_log,
+    )
 
 
 if __name__ == "__main__":
@@ -141,10 +191,13 @@ if __name__ == "__main__":
     ap.add_argument("--per-producer", type=int, default=1000)
     ap.add_argument("--pace", type=float, default=0.0, help="seconds between two messages of one producer")
     args = ap.parse_args()
-    result = run_stress(Path(tempfile.mkdtemp(prefix="atelier-broker-stress-")) / "broker",
-                        transport=args.transport, producers=args.producers, per_producer=args.per_producer,
-                        pace=args.pace)
+    result = run_stress(
+        Path(tempfile.mkdtemp(prefix="atelier-broker-stress-")) / "broker",
+        transport=args.transport,
+        producers=args.producers,
+        per_producer=args.per_producer,
+        pace=args.pace,
+    )
     print(result.summary())
     if result.crashes:
-        print("\n".join(line for line in result.worker_log.splitlines()
-                        if "Error" in line or "error" in line)[-3000:])
+        print("\n".join(line for line in result.worker_log.splitlines() if "Error" in line or "error" in line)[-3000:])

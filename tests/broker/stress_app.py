@@ -10,6 +10,7 @@ the environment, so a worker process and producer processes agree:
     python -m tests.broker.stress_app produce PRODUCER COUNT [PACE]
         publish COUNT messages, PACE seconds apart (default 0)
 """
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ These tests start their own bare Celery app (tests/broker/stress_app.py) on a fi
 broker in a temporary folder, so they test the transport itself and run the same when CI
 points the rest of the suite at Redis.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,14 +42,16 @@ def test_thousands_of_messages_from_several_producers_are_each_delivered_once(tm
     * this transport: 16,000 delivered in 14-17 s, lost 0, duplicated 0, crashes 0,
       quarantined 0 — every run.
     """
-    result = run_stress(tmp_path / "broker", transport="atelierfs", producers=PRODUCERS,
-                        per_producer=PER_PRODUCER, pace=PACE)
+    result = run_stress(
+        tmp_path / "broker", transport="atelierfs", producers=PRODUCERS, per_producer=PER_PRODUCER, pace=PACE
+    )
     print(f"\nbroker stress: {result.summary()}")
     tail = "\n".join(result.worker_log.splitlines()[-30:])
     assert result.crashes == 0, f"{result.summary()}\n{tail}"
     assert result.producer_failures == 0, result.summary()
-    assert (result.delivered, result.lost, result.undelivered, result.duplicated) == (result.messages, 0, 0, 0), \
+    assert (result.delivered, result.lost, result.undelivered, result.duplicated) == (result.messages, 0, 0, 0), (
         f"{result.summary()}\n{tail}"
+    )
     assert result.quarantined == 0, result.summary()
 
 
@@ -67,8 +70,13 @@ def test_an_empty_message_file_is_quarantined_and_the_next_job_still_runs(tmp_pa
         deadline = time.monotonic() + 30
         while len(os.listdir(folder / "quarantine")) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        subprocess.run([sys.executable, "-m", "tests.broker.stress_app", "produce", "7", "3"], cwd=ROOT,
-                       env=stress_env(folder, "atelierfs"), check=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-m", "tests.broker.stress_app", "produce", "7", "3"],
+            cwd=ROOT,
+            env=stress_env(folder, "atelierfs"),
+            check=True,
+            timeout=60,
+        )
         deadline = time.monotonic() + 30
         while sum(delivered_counts(folder).values()) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)

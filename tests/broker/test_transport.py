@@ -1,6 +1,7 @@
 """The embedded broker's transport (tester_platform/broker.py), in process: atomic puts,
 atomic claims, the quarantine, and kombu's semantics kept (order by name, fanout, the
 processed folder). These talk to the transport directly, whatever broker the suite uses."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,10 @@ def test_the_settings_pick_this_transport_for_the_embedded_broker():
     from tester_platform.celery import app
 
     if not settings.BROKER_EMBEDDED:
-        pytest.skip(f"this run's broker is {settings.CELERY_BROKER_URL.split('://')[0]}://; "
-                    "the transport tests below run anyway")
+        pytest.skip(
+            f"this run's broker is {settings.CELERY_BROKER_URL.split('://')[0]}://; "
+            "the transport tests below run anyway"
+        )
     assert settings.CELERY_BROKER_URL == "atelierfs://"
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     for key in ("data_folder_in", "staging_folder", "processed_folder", "quarantine_folder", "control_folder"):
@@ -71,8 +74,14 @@ def test_filesystem_urls_map_to_this_transport_and_redis_urls_are_untouched(tmp_
     seen = {}
     for url in ("filesystem://", "atelierfs://", "redis://127.0.0.1:6379/0", None):
         run_env = dict(env) if url is None else dict(env, CELERY_BROKER_URL=url)
-        out = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[2], timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr
         seen[url] = out.stdout.split()
     assert seen["filesystem://"] == ["atelierfs://", "True"]
@@ -125,10 +134,12 @@ def test_kombus_stock_transport_dies_on_the_empty_file_its_own_put_leaves_for_an
 
 def test_empty_and_undecodable_files_are_quarantined_and_the_next_message_is_delivered(conn, folder, caplog):
     queue = folder / "queue"
-    bad = {f"{1:015d}_empty.jobs.msg": b"",
-           f"{2:015d}_garbage.jobs.msg": b"\x00\xffnot json",
-           f"{3:015d}_truncated.jobs.msg": b'{"body": "eyJ',
-           f"{4:015d}_notamessage.jobs.msg": json.dumps({"hello": "world"}).encode()}
+    bad = {
+        f"{1:015d}_empty.jobs.msg": b"",
+        f"{2:015d}_garbage.jobs.msg": b"\x00\xffnot json",
+        f"{3:015d}_truncated.jobs.msg": b'{"body": "eyJ',
+        f"{4:015d}_notamessage.jobs.msg": json.dumps({"hello": "world"}).encode(),
+    }
     for name, data in bad.items():
         (queue / name).write_bytes(data)
     publish(conn, {"n": "real"})
@@ -209,6 +220,9 @@ def test_folders_on_another_filesystem_are_refused(folder):
 
     from kombu.exceptions import ChannelError
 
-    with (tempfile.TemporaryDirectory(dir=shm) as other, connect(folder, staging_folder=other) as conn,
-          pytest.raises(ChannelError, match="filesystem")):
+    with (
+        tempfile.TemporaryDirectory(dir=shm) as other,
+        connect(folder, staging_folder=other) as conn,
+        pytest.raises(ChannelError, match="filesystem"),
+    ):
         publish(conn, {"n": 1})

@@ -1,6 +1,7 @@
 """Phones: at 390×844 no page of any role is wider than the screen (screenshots kept in
 test-artifacts/screenshots/mobile/), axe finds no serious violation there, and the main
 nav collapses behind a Menu button that opens it (a static script; the CSP forbids inline)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,63 +51,134 @@ def _world():
     UserFactory(email="phone-finance@example.test", roles=[FINANCE])
     UserFactory(email="phone-admin@example.test", roles=[ADMIN], is_staff=True, is_superuser=True)
     job = make_output(artist, program)
-    share = share_request_create(artist=artist, generation_id=job.pk, caption="A long caption " * 5,
-                                 destination="press")
+    share = share_request_create(
+        artist=artist, generation_id=job.pk, caption="A long caption " * 5, destination="press"
+    )
     approved = share_request_decide(
-        share_request=share_request_create(artist=artist, generation_id=make_output(artist, program).pk,
-                                           caption="Public", destination="portfolio"),
-        moderator=moderator, decision="approve")
-    report = feedback_submit(artist=artist, program=program, category="quality", severity="high",
-                             title="Hands melt " + "x" * 80, body="A" * 300, attachments=[("a.png", png_bytes())])
-    entry = time_entry_submit(artist=artist, program=program, date=timezone.localdate() - dt.timedelta(days=1),
-                              minutes=90, description="Prompt sweep")
+        share_request=share_request_create(
+            artist=artist, generation_id=make_output(artist, program).pk, caption="Public", destination="portfolio"
+        ),
+        moderator=moderator,
+        decision="approve",
+    )
+    report = feedback_submit(
+        artist=artist,
+        program=program,
+        category="quality",
+        severity="high",
+        title="Hands melt " + "x" * 80,
+        body="A" * 300,
+        attachments=[("a.png", png_bytes())],
+    )
+    entry = time_entry_submit(
+        artist=artist,
+        program=program,
+        date=timezone.localdate() - dt.timedelta(days=1),
+        minutes=90,
+        description="Prompt sweep",
+    )
     task = publish_task(program, manager, title="Prompt adherence sweep over thirty unusual prompts")
     assignment_submit(assignment=assignment_take(task=task, artist=artist), artist=artist, note="Done")
     announcement_publish(program=program, actor=manager, title="Welcome", body="**Hello** testers")
-    account = ConnectedAccount.objects.create(artist=artist, stripe_account_id=f"acct_{uuid.uuid4().hex[:12]}",
-                                              details_submitted=True, payouts_enabled=True)
-    run = PayoutRun.objects.create(program=program, period_end=timezone.localdate(), as_of=timezone.now(),
-                                   status=PayoutRun.Status.DONE)
-    payout = Payout.objects.create(run=run, artist=artist, connected_account=account, amount_minor=4200,
-                                   currency="EUR", status=Payout.Status.SENT, idempotency_key=uuid.uuid4().hex,
-                                   stripe_transfer_id=f"tr_{uuid.uuid4().hex[:12]}", sent_at=timezone.now())
+    account = ConnectedAccount.objects.create(
+        artist=artist, stripe_account_id=f"acct_{uuid.uuid4().hex[:12]}", details_submitted=True, payouts_enabled=True
+    )
+    run = PayoutRun.objects.create(
+        program=program, period_end=timezone.localdate(), as_of=timezone.now(), status=PayoutRun.Status.DONE
+    )
+    payout = Payout.objects.create(
+        run=run,
+        artist=artist,
+        connected_account=account,
+        amount_minor=4200,
+        currency="EUR",
+        status=Payout.Status.SENT,
+        idempotency_key=uuid.uuid4().hex,
+        stripe_transfer_id=f"tr_{uuid.uuid4().hex[:12]}",
+        sent_at=timezone.now(),
+    )
     PayoutLine.objects.create(payout=payout, program=program, amount_minor=4200)
-    return {"program": program, "job": job, "share": share, "approved": approved, "report": report, "entry": entry,
-            "task": task, "run": run, "payout": payout}
+    return {
+        "program": program,
+        "job": job,
+        "share": share,
+        "approved": approved,
+        "report": report,
+        "entry": entry,
+        "task": task,
+        "run": run,
+        "payout": payout,
+    }
 
 
 def _pages(w):
     slug = w["program"].slug
     console = f"/dashboard/console/{slug}"
     return {
-        "anonymous": [("login", "/accounts/login/"), ("signup", "/accounts/signup/"),
-                      ("public-share", f"/s/{w['approved'].public_slug}/")],
+        "anonymous": [
+            ("login", "/accounts/login/"),
+            ("signup", "/accounts/signup/"),
+            ("public-share", f"/s/{w['approved'].public_slug}/"),
+        ],
         "phone-artist-with-a-very-long-address@example.test": [
-            ("home", "/"), ("inbox", "/inbox/"), ("email-settings", "/inbox/settings/"), ("studio", "/studio/"),
-            ("generation", f"/studio/generations/{w['job'].pk}/"), ("sharing", "/sharing/"),
-            ("share-request", f"/sharing/{w['share'].pk}/"), ("feedback", "/labour/feedback/"),
-            ("feedback-new", "/labour/feedback/new/"), ("report", f"/labour/feedback/{w['report'].pk}/"),
-            ("time", "/labour/time/"), ("time-new", "/labour/time/new/"), ("time-entry", f"/labour/time/{w['entry'].pk}/"),
-            ("earnings", "/labour/earnings/"), ("tasks", "/labour/tasks/"), ("task", f"/labour/tasks/{w['task'].pk}/"),
-            ("payouts", "/payouts/"), ("statement", f"/payouts/{w['payout'].pk}/statement/"),
-            ("activity", "/me/activity/"), ("tokens", "/account/tokens/"), ("program", f"/programs/{slug}/"),
-            ("consent", f"/programs/{slug}/consent/"), ("policy", f"/sharing/policy/{slug}/")],
+            ("home", "/"),
+            ("inbox", "/inbox/"),
+            ("email-settings", "/inbox/settings/"),
+            ("studio", "/studio/"),
+            ("generation", f"/studio/generations/{w['job'].pk}/"),
+            ("sharing", "/sharing/"),
+            ("share-request", f"/sharing/{w['share'].pk}/"),
+            ("feedback", "/labour/feedback/"),
+            ("feedback-new", "/labour/feedback/new/"),
+            ("report", f"/labour/feedback/{w['report'].pk}/"),
+            ("time", "/labour/time/"),
+            ("time-new", "/labour/time/new/"),
+            ("time-entry", f"/labour/time/{w['entry'].pk}/"),
+            ("earnings", "/labour/earnings/"),
+            ("tasks", "/labour/tasks/"),
+            ("task", f"/labour/tasks/{w['task'].pk}/"),
+            ("payouts", "/payouts/"),
+            ("statement", f"/payouts/{w['payout'].pk}/statement/"),
+            ("activity", "/me/activity/"),
+            ("tokens", "/account/tokens/"),
+            ("program", f"/programs/{slug}/"),
+            ("consent", f"/programs/{slug}/consent/"),
+            ("policy", f"/sharing/policy/{slug}/"),
+        ],
         "phone-mod@example.test": [
-            ("staff", "/dashboard/"), ("share-queue", "/dashboard/sharing/"),
-            ("share-review", f"/dashboard/sharing/{w['share'].pk}/"), ("figures", "/dashboard/sharing/figures/"),
-            ("labour-queue", "/dashboard/labour/"), ("assignments", "/dashboard/labour/assignments/"),
-            ("report", f"/labour/feedback/{w['report'].pk}/"), ("inbox", "/inbox/")],
+            ("staff", "/dashboard/"),
+            ("share-queue", "/dashboard/sharing/"),
+            ("share-review", f"/dashboard/sharing/{w['share'].pk}/"),
+            ("figures", "/dashboard/sharing/figures/"),
+            ("labour-queue", "/dashboard/labour/"),
+            ("assignments", "/dashboard/labour/assignments/"),
+            ("report", f"/labour/feedback/{w['report'].pk}/"),
+            ("inbox", "/inbox/"),
+        ],
         "phone-manager@example.test": [
-            ("console", "/dashboard/console/"), ("settings", f"{console}/"), ("invitations", f"{console}/invitations/"),
-            ("applications", f"{console}/applications/"), ("testers", f"{console}/enrollments/"),
-            ("rate-cards", f"{console}/rate-cards/"), ("consent-docs", f"{console}/consent/"),
-            ("staff", f"{console}/staff/"), ("marketing", f"{console}/marketing/"), ("tasks", f"{console}/tasks/"),
-            ("announcements", f"{console}/announcements/"), ("audit", f"{console}/audit/"),
-            ("access-flags", "/dashboard/access/"), ("workers", "/dashboard/workers/")],
+            ("console", "/dashboard/console/"),
+            ("settings", f"{console}/"),
+            ("invitations", f"{console}/invitations/"),
+            ("applications", f"{console}/applications/"),
+            ("testers", f"{console}/enrollments/"),
+            ("rate-cards", f"{console}/rate-cards/"),
+            ("consent-docs", f"{console}/consent/"),
+            ("staff", f"{console}/staff/"),
+            ("marketing", f"{console}/marketing/"),
+            ("tasks", f"{console}/tasks/"),
+            ("announcements", f"{console}/announcements/"),
+            ("audit", f"{console}/audit/"),
+            ("access-flags", "/dashboard/access/"),
+            ("workers", "/dashboard/workers/"),
+        ],
         "phone-finance@example.test": [
-            ("finance", "/finance/"), ("run", f"/finance/runs/{w['run'].pk}/"), ("reports", "/finance/reports/"),
-            ("run-report", f"/finance/reports/runs/{w['run'].pk}/"), ("reconciliation", "/finance/reconciliation/"),
-            ("statement", f"/payouts/{w['payout'].pk}/statement/")],
+            ("finance", "/finance/"),
+            ("run", f"/finance/runs/{w['run'].pk}/"),
+            ("reports", "/finance/reports/"),
+            ("run-report", f"/finance/reports/runs/{w['run'].pk}/"),
+            ("reconciliation", "/finance/reconciliation/"),
+            ("statement", f"/payouts/{w['payout'].pk}/statement/"),
+        ],
     }
 
 
@@ -129,8 +201,11 @@ def _overflow(page) -> dict:
 
 def _serious(page):
     results = Axe().run(page)
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def test_every_page_of_every_role_fits_a_phone(live_server, browser):

@@ -9,8 +9,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_invited_artist_accepts_signs_consent_and_reaches_the_dashboard(live_server, page, shot):
-    program = ProgramFactory(name="Aurora Early Access", slug="aurora",
-                             description="Test **Aurora**, an unreleased video model. Paid, with consent.")
+    program = ProgramFactory(
+        name="Aurora Early Access",
+        slug="aurora",
+        description="Test **Aurora**, an unreleased video model. Paid, with consent.",
+    )
     ConsentDocumentFactory(program=program, version=1, title="Aurora tester agreement")
     _, token = invitation_create(program=program, email="iris@example.test")
 

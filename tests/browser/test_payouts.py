@@ -5,6 +5,7 @@ worker creates the transfers; the local Stripe's webhooks reach the live server 
 transfer on the platform endpoint, the account's payout to the bank on the Connect
 endpoint), the artist sees the payout "Arrived", reads the statement's lines and downloads
 it as a PDF."""
+
 from __future__ import annotations
 
 import io
@@ -31,9 +32,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def stripe_live(settings, live_server):
     server = local_stripe()
-    server.reset(webhook_url=f"{live_server.url}/webhooks/stripe/",
-                 connect_webhook_url=f"{live_server.url}/webhooks/stripe/connect/",
-                 payout_delay_ms=300, arrival_delay_ms=300)
+    server.reset(
+        webhook_url=f"{live_server.url}/webhooks/stripe/",
+        connect_webhook_url=f"{live_server.url}/webhooks/stripe/connect/",
+        payout_delay_ms=300,
+        arrival_delay_ms=300,
+    )
     settings.STRIPE_API_BASE = server.url
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.STRIPE_CONNECT_WEBHOOK_SECRET = CONNECT_WEBHOOK_SECRET
@@ -44,9 +48,16 @@ def stripe_live(settings, live_server):
 @pytest.fixture
 def payout_worker(stripe_live):
     """A real Celery worker, pointed at the same local Stripe: approval enqueues the run."""
-    worker = WorkerProcess(queues="celery", name="payouts", extra_env={
-        "STRIPE_API_BASE": stripe_live.url, "STRIPE_SECRET_KEY": "sk_test_atelier_local",
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET})
+    worker = WorkerProcess(
+        queues="celery",
+        name="payouts",
+        extra_env={
+            "STRIPE_API_BASE": stripe_live.url,
+            "STRIPE_SECRET_KEY": "sk_test_atelier_local",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET,
+        },
+    )
     worker.wait_ready(timeout=90)
     yield worker
     worker.stop()
@@ -62,7 +73,8 @@ def wait_for(predicate, timeout=30.0):
 
 
 def test_two_finance_users_pay_an_artist_who_sees_it_arrive_and_downloads_the_statement(
-        live_server, page, shot, stripe_live, payout_worker):
+    live_server, page, shot, stripe_live, payout_worker
+):
     program = ProgramFactory(slug="payouts", name="Payout Program")
     ConsentDocumentFactory(program=program)
     make_rate_card(program, bounty_high_minor=2500, bounty_medium_minor=1000)

@@ -1,6 +1,7 @@
 """The player seeks: the public share page's <video> asks for byte ranges and gets 206
 slices (tester_platform/common/ranged.py). In tests/browser so it shares the one Chromium
 of the session (a second sync Playwright in one process refuses to start)."""
+
 import pytest
 
 from tests.factories import make_output
@@ -38,8 +39,10 @@ def test_chromium_seeks_in_the_public_player(live_server, browser):
     try:
         page.goto(f"{live_server.url}{video_url.rsplit('/', 1)[0]}/")
         wait_js(page, "document.querySelector('video').readyState >= 1")
-        page.evaluate("window.__seeked = false; const v = document.querySelector('video'); v.pause();"
-                      "v.addEventListener('seeked', () => { window.__seeked = true; }); v.currentTime = 2.0")
+        page.evaluate(
+            "window.__seeked = false; const v = document.querySelector('video'); v.pause();"
+            "v.addEventListener('seeked', () => { window.__seeked = true; }); v.currentTime = 2.0"
+        )
         wait_js(page, "window.__seeked === true")
         assert abs(page.evaluate("document.querySelector('video').currentTime") - 2.0) < 0.2
         assert 206 in statuses  # the player asked for ranges and got slices

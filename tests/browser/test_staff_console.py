@@ -1,6 +1,7 @@
 """A program manager runs a program from the staff console, in Chromium: invites testers
 from a pasted list, suspends one with a reason (which the artist then reads), publishes a
 new rate card and pulls the kill switch."""
+
 import re
 
 import pytest
@@ -52,7 +53,10 @@ def test_a_manager_invites_suspends_publishes_a_rate_card_and_pauses(live_server
     assert "3 invitations sent." in page.locator(".messages").inner_text()
     assert page.locator("#invitations tbody tr[data-state=open]").count() == 3
     assert sorted(Invitation.objects.values_list("email", flat=True)) == [
-        "ana@example.test", "ben@example.test", "cleo@example.test"]
+        "ana@example.test",
+        "ben@example.test",
+        "cleo@example.test",
+    ]
     shot(page, "console-2-invitations")
 
     # Suspend one artist, with the reason they will read.
@@ -134,12 +138,24 @@ def test_console_pages_have_no_serious_accessibility_violations(live_server, bro
     page = context.new_page()
     sign_in(page, live_server, "maya@example.test")
     found = {}
-    for path in ["", "aurora/", "aurora/invitations/", "aurora/applications/", "aurora/enrollments/",
-                 "aurora/rate-cards/", "aurora/consent/", "aurora/staff/", "aurora/audit/"]:
+    for path in [
+        "",
+        "aurora/",
+        "aurora/invitations/",
+        "aurora/applications/",
+        "aurora/enrollments/",
+        "aurora/rate-cards/",
+        "aurora/consent/",
+        "aurora/staff/",
+        "aurora/audit/",
+    ]:
         page.goto(f"{live_server.url}/dashboard/console/{path}")
         results = Axe().run(page)
         assert len(results.response["passes"]) > 10
-        found[path or "index"] = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-                                  for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        found[path or "index"] = [
+            (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
     context.close()
     assert not {k: v for k, v in found.items() if v}, found

@@ -1,5 +1,6 @@
 """Chromium: the artist uploads a still, lays out a 2-shot storyboard, watches the progress
 of each shot, plays the one video it makes and downloads the signed original."""
+
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -18,7 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(tra
 
 
 def test_the_artist_uploads_an_image_lays_out_a_storyboard_watches_each_shot_and_downloads(
-        live_server, page, shot, gpu_worker, tmp_path):
+    live_server, page, shot, gpu_worker, tmp_path
+):
     program = ProgramFactory(slug="boards", name="Storyboard Program", max_duration_seconds=10)
     ConsentDocumentFactory(program=program)
     artist = make_artist(email="boards@example.test", display_name="Ines")

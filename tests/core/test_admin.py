@@ -1,5 +1,6 @@
 """The Django admin is a superuser's read-only window; writes happen only through admin
 actions that call the services (audited, policy-checked). Managers use the staff console."""
+
 import pytest
 
 from generation.models import GenerationJob
@@ -8,9 +9,15 @@ from tester_platform.consent.models import ConsentDocument
 from tester_platform.programs.models import Enrollment, Program, ProgramStaff
 from tests.factories import ProgramFactory
 
-ADMIN_PATHS = ("/admin/", "/admin/programs/program/", "/admin/programs/invitation/",
-               "/admin/programs/application/", "/admin/programs/enrollment/", "/admin/consent/consentdocument/",
-               "/admin/payments/ratecard/")
+ADMIN_PATHS = (
+    "/admin/",
+    "/admin/programs/program/",
+    "/admin/programs/invitation/",
+    "/admin/programs/application/",
+    "/admin/programs/enrollment/",
+    "/admin/consent/consentdocument/",
+    "/admin/payments/ratecard/",
+)
 
 
 @pytest.mark.parametrize("who", ["manager", "moderator", "finance_user"])
@@ -32,10 +39,18 @@ def test_a_manager_cannot_grant_themself_a_program_through_the_admin(client, man
     manager.is_staff = True
     manager.save(update_fields=["is_staff"])
     client.force_login(manager)
-    response = client.post(f"/admin/programs/program/{other.pk}/change/", {
-        "name": other.name, "slug": other.slug, "status": other.status,
-        "staff-TOTAL_FORMS": "1", "staff-INITIAL_FORMS": "0",
-        "staff-0-user": manager.pk, "staff-0-role": "program_manager"})
+    response = client.post(
+        f"/admin/programs/program/{other.pk}/change/",
+        {
+            "name": other.name,
+            "slug": other.slug,
+            "status": other.status,
+            "staff-TOTAL_FORMS": "1",
+            "staff-INITIAL_FORMS": "0",
+            "staff-0-user": manager.pk,
+            "staff-0-role": "program_manager",
+        },
+    )
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert not ProgramStaff.objects.filter(program=other, user=manager).exists()
 
@@ -48,13 +63,19 @@ def test_superusers_see_domain_models_read_only(client, admin_user, program, art
     assert page.status_code == 200 and b'name="name"' not in page.content
     # Direct writes are refused: no change, no add, no delete of a domain row.
     before = (Program.objects.count(), Program.objects.get(pk=program.pk).status)
-    assert client.post(f"/admin/programs/program/{program.pk}/change/",
-                       {"name": "Renamed", "slug": program.slug, "status": "closed"}).status_code == 403
+    assert (
+        client.post(
+            f"/admin/programs/program/{program.pk}/change/",
+            {"name": "Renamed", "slug": program.slug, "status": "closed"},
+        ).status_code
+        == 403
+    )
     assert client.get("/admin/programs/program/add/").status_code == 403
     assert client.post(f"/admin/programs/program/{program.pk}/delete/", {"post": "yes"}).status_code == 403
     enrollment = Enrollment.objects.get(artist=artist, program=program)
-    assert client.post(f"/admin/programs/enrollment/{enrollment.pk}/change/",
-                       {"status": "suspended"}).status_code == 403
+    assert (
+        client.post(f"/admin/programs/enrollment/{enrollment.pk}/change/", {"status": "suspended"}).status_code == 403
+    )
     assert (Program.objects.count(), Program.objects.get(pk=program.pk).status) == before
     assert Enrollment.objects.get(pk=enrollment.pk).status == enrollment.status
 

@@ -73,8 +73,9 @@ def _rewrite_chain(*, link, key_id=None, edit=None):
             event.key_id = key_id
         event.prev_hash = previous
         event.hash = link(event)
-        AuditEvent.objects.filter(pk=event.pk).update(action=event.action, key_id=event.key_id,
-                                                      prev_hash=event.prev_hash, hash=event.hash)
+        AuditEvent.objects.filter(pk=event.pk).update(
+            action=event.action, key_id=event.key_id, prev_hash=event.prev_hash, hash=event.hash
+        )
         previous = event.hash
     AuditChainHead.objects.filter(pk=1).update(last_hash=previous, last_event_id=event.pk)
 
@@ -111,8 +112,9 @@ def test_an_event_relinked_with_hmac_under_a_wrong_key_fails_verification(events
     assert f"event {victim.pk}: contents do not match its hash" in audit_chain_problems()
 
 
-def test_a_chain_rewritten_with_the_right_key_after_a_checkpoint_is_caught_by_the_checkpoint(events, checkpoint_file,
-                                                                                           tmp_path):
+def test_a_chain_rewritten_with_the_right_key_after_a_checkpoint_is_caught_by_the_checkpoint(
+    events, checkpoint_file, tmp_path
+):
     written = audit_checkpoint_write()
     assert written["event_id"] == events.last().pk
     victim = events.first()
@@ -121,8 +123,7 @@ def test_a_chain_rewritten_with_the_right_key_after_a_checkpoint_is_caught_by_th
     # checkpoint is for.
     assert audit_chain_problems(checkpoint_file=tmp_path / "no-checkpoints.jsonl") == []
     problems = audit_chain_problems()
-    assert any(f"event {written['event_id']} has a different hash than when it was checkpointed" in p
-               for p in problems)
+    assert any(f"event {written['event_id']} has a different hash than when it was checkpointed" in p for p in problems)
     with pytest.raises(CommandError, match="broken"):
         call_command("verify_audit_chain")
 
@@ -166,8 +167,11 @@ def test_a_broken_chain_is_not_pinned_by_a_checkpoint(events, checkpoint_file, c
 def test_the_checkpoint_runs_on_the_beat_schedule(settings):
     from tester_platform.celery import app
 
-    entries = [e for e in settings.CELERY_BEAT_SCHEDULE.values()
-               if e["task"] == "tester_platform.audit.tasks.checkpoint_audit_chain"]
+    entries = [
+        e
+        for e in settings.CELERY_BEAT_SCHEDULE.values()
+        if e["task"] == "tester_platform.audit.tasks.checkpoint_audit_chain"
+    ]
     assert entries and entries[0]["schedule"] <= 3600
     assert entries[0]["task"] == checkpoint_audit_chain.name and checkpoint_audit_chain.name in app.tasks
 
@@ -181,8 +185,9 @@ def test_events_under_a_rotated_out_key_still_verify_while_it_is_configured(arti
     assert (old.key_id, new.key_id) == ("k0", "k1") and new.prev_hash == old.hash
     assert audit_chain_problems() == []
     settings.AUDIT_CHAIN_KEYS = {**dev, "k1": "Rt6" * 12}  # k0 dropped from AUDIT_CHAIN_OLD_KEYS
-    assert audit_chain_problems() == [f"event {old.pk}: linked with key id 'k0', which is not configured "
-                                      "(AUDIT_CHAIN_KEY / AUDIT_CHAIN_OLD_KEYS)"]
+    assert audit_chain_problems() == [
+        f"event {old.pk}: linked with key id 'k0', which is not configured (AUDIT_CHAIN_KEY / AUDIT_CHAIN_OLD_KEYS)"
+    ]
 
 
 def test_legacy_events_verify_and_the_first_keyed_event_pins_them(events, capsys):
@@ -213,7 +218,10 @@ def test_the_export_carries_the_chain_head(client, events, artist):
     manifest = json.loads(archive.read("manifest.json"))
     head = AuditChainHead.objects.get(pk=1)
     newest = AuditEvent.objects.get(pk=head.last_event_id)
-    assert manifest["audit_chain_head"] == {"event_id": head.last_event_id, "hash": head.last_hash,
-                                            "at": newest.created_at.isoformat(),
-                                            "key_id": newest.key_id}
+    assert manifest["audit_chain_head"] == {
+        "event_id": head.last_event_id,
+        "hash": head.last_hash,
+        "at": newest.created_at.isoformat(),
+        "key_id": newest.key_id,
+    }
     assert all(e["key_id"] == newest.key_id for e in json.loads(archive.read("audit_events.json")))

@@ -1,6 +1,7 @@
 """The audit trail reads as sentences: every action the code writes has one (enumerated
 from the source, so a new action without a sentence fails here), and the pages show them
 while the export keeps the codes."""
+
 from __future__ import annotations
 
 import ast
@@ -29,20 +30,25 @@ def _decided(choices, *undecided):
 
 # Actions built at run time: (file, the `action=` expression) -> every value it can take.
 DYNAMIC = {
-    ("tester_platform/access/services.py", "f'access.flag_{flag.status}'"):
-        [f"access.flag_{v}" for v in _decided(AccessFlag.Status, "open")],
-    ("tester_platform/finance/services.py", "f'payout.{payout.status}'"):
-        [f"payout.{v}" for v in Payout.Status.values],
-    ("tester_platform/labour/services.py", "f'feedback.{report.status}'"):
-        [f"feedback.{v}" for v in _decided(FeedbackReport.Status, "submitted")],
-    ("tester_platform/labour/services.py", "f'time.{entry.status}'"):
-        [f"time.{v}" for v in _decided(TimeEntry.Status, "submitted")],
-    ("tester_platform/programs/services.py", "f'application.{application.status}'"):
-        [f"application.{v}" for v in _decided(Application.Status, "submitted")],
+    ("tester_platform/access/services.py", "f'access.flag_{flag.status}'"): [
+        f"access.flag_{v}" for v in _decided(AccessFlag.Status, "open")
+    ],
+    ("tester_platform/finance/services.py", "f'payout.{payout.status}'"): [f"payout.{v}" for v in Payout.Status.values],
+    ("tester_platform/labour/services.py", "f'feedback.{report.status}'"): [
+        f"feedback.{v}" for v in _decided(FeedbackReport.Status, "submitted")
+    ],
+    ("tester_platform/labour/services.py", "f'time.{entry.status}'"): [
+        f"time.{v}" for v in _decided(TimeEntry.Status, "submitted")
+    ],
+    ("tester_platform/programs/services.py", "f'application.{application.status}'"): [
+        f"application.{v}" for v in _decided(Application.Status, "submitted")
+    ],
     # share_request_decide: {"approve": "approved", "reject": "rejected", "request_changes": ...}
     ("tester_platform/sharing/services.py", "action"): ["share.approved", "share.rejected", "share.changes_requested"],
-    ("tester_platform/sharing/services.py", "f'appeal_{share_request.appeal_outcome}'"):
-        ["share.appeal_upheld", "share.appeal_overturned"],
+    ("tester_platform/sharing/services.py", "f'appeal_{share_request.appeal_outcome}'"): [
+        "share.appeal_upheld",
+        "share.appeal_overturned",
+    ],
     # the wrapper itself: its callers are enumerated above
     ("tester_platform/sharing/services.py", "f'share.{action}'"): [],
 }
@@ -67,8 +73,11 @@ def _written_actions() -> tuple[set[str], list[str]]:
                 value = keyword.value
                 if isinstance(value, ast.Constant) and isinstance(value.value, str):
                     actions.add(prefix + value.value)
-                elif (isinstance(value, ast.IfExp) and isinstance(value.body, ast.Constant)
-                      and isinstance(value.orelse, ast.Constant)):
+                elif (
+                    isinstance(value, ast.IfExp)
+                    and isinstance(value.body, ast.Constant)
+                    and isinstance(value.orelse, ast.Constant)
+                ):
                     actions.update({prefix + value.body.value, prefix + value.orelse.value})
                 elif (rel, ast.unparse(value)) in DYNAMIC:
                     actions.update(DYNAMIC[(rel, ast.unparse(value))])
@@ -96,16 +105,26 @@ def test_every_sentence_reads_even_without_data(db, artist, action):
 def test_sentences_say_who_did_what_to_whom(artist, program, moderator):
     job = make_output(artist, program)
     share = share_request_create(artist=artist, generation_id=job.pk, caption="Kite", destination="press")
-    share_request_decide(share_request=share, moderator=moderator, decision="reject",
-                         reason_code="third_party_rights", note="The logo is a brand's.")
-    events = describe_events(AuditEvent.objects.filter(subject=artist, action__startswith="share.").order_by("id"),
-                             viewer=artist)
+    share_request_decide(
+        share_request=share,
+        moderator=moderator,
+        decision="reject",
+        reason_code="third_party_rights",
+        note="The logo is a brand's.",
+    )
+    events = describe_events(
+        AuditEvent.objects.filter(subject=artist, action__startswith="share.").order_by("id"), viewer=artist
+    )
     sentences = [e.sentence for e in events]
-    assert sentences[0] == f"You requested to share generation #{job.pk} (press): share request #{share.pk} of " \
-                           f"generation #{job.pk}."
+    assert (
+        sentences[0] == f"You requested to share generation #{job.pk} (press): share request #{share.pk} of "
+        f"generation #{job.pk}."
+    )
     name = moderator.display_name
-    assert sentences[1] == (f"Moderator {name} rejected share request #{share.pk} of generation #{job.pk}. "
-                            "Reason: Third-party rights. Note: The logo is a brand's.")
+    assert sentences[1] == (
+        f"Moderator {name} rejected share request #{share.pk} of generation #{job.pk}. "
+        "Reason: Third-party rights. Note: The logo is a brand's."
+    )
     # The moderator reads the same event about someone else.
     [as_staff] = describe_events([events[1]], viewer=moderator)
     assert as_staff.sentence.startswith(f"You rejected share request #{share.pk}")

@@ -57,22 +57,40 @@ def test_the_stored_hash_matches_the_body(artist, program):
 def test_consent_to_a_version_that_is_not_current_is_refused_and_nothing_written(newcomer, program):
     before = ConsentRecord.objects.count()
     with pytest.raises(InvalidInput) as error:
-        consent_sign(artist=newcomer, program=program, document_version=7, participation=True,
-                     training_use=False, marketing_use=False)
+        consent_sign(
+            artist=newcomer,
+            program=program,
+            document_version=7,
+            participation=True,
+            training_use=False,
+            marketing_use=False,
+        )
     assert error.value.field == "document_version"
     assert ConsentRecord.objects.count() == before
 
 
 def test_participation_is_required(newcomer, program):
     with pytest.raises(InvalidInput, match="Participation"):
-        consent_sign(artist=newcomer, program=program, document_version=1, participation=False,
-                     training_use=True, marketing_use=True)
+        consent_sign(
+            artist=newcomer,
+            program=program,
+            document_version=1,
+            participation=False,
+            training_use=True,
+            marketing_use=True,
+        )
 
 
 def test_someone_not_enrolled_cannot_sign(outsider, program):
     with pytest.raises(NotAllowed):
-        consent_sign(artist=outsider, program=program, document_version=1, participation=True,
-                     training_use=False, marketing_use=False)
+        consent_sign(
+            artist=outsider,
+            program=program,
+            document_version=1,
+            participation=True,
+            training_use=False,
+            marketing_use=False,
+        )
 
 
 def test_withdrawing_twice_is_a_domain_error(artist, program):

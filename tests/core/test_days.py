@@ -1,6 +1,7 @@
 """One day rule for quotas, payouts, reports and labour, held under a time zone that is not
 UTC (the rules used to agree only while TIME_ZONE was UTC): a day runs from local midnight
 to local midnight of the current time zone (tester_platform/common/days.py)."""
+
 import datetime as dt
 
 import pytest
@@ -59,11 +60,13 @@ def test_a_job_submitted_just_after_local_midnight_is_charged_to_the_local_day()
     GenerationJob.objects.filter(pk=job.pk).update(created_at=JUST_AFTER)
 
     def charged(day):
-        return quota_left(artist=tester.artist, program_id=tester.program.pk, budget=Budget(**budget),
-                          day=day)["compute_seconds_charged_today"]
+        return quota_left(artist=tester.artist, program_id=tester.program.pk, budget=Budget(**budget), day=day)[
+            "compute_seconds_charged_today"
+        ]
 
     assert charged(DAY) == 7  # the reservation counts on the 10th, local time
     assert charged(DAY - dt.timedelta(days=1)) == 0  # not on the UTC date of the moment
-    resets_at = quota_left(artist=tester.artist, program_id=tester.program.pk, budget=Budget(**budget),
-                           day=DAY)["resets_at"]
+    resets_at = quota_left(artist=tester.artist, program_id=tester.program.pk, budget=Budget(**budget), day=DAY)[
+        "resets_at"
+    ]
     assert dt.datetime.fromisoformat(resets_at) == LOCAL_MIDNIGHT + dt.timedelta(days=1)

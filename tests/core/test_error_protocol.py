@@ -3,6 +3,7 @@ GenerationError and PaymentsError share one shape (code, message, field, http_st
 one view-side handler answers each of them: on a page with the message and the error's own
 4xx (a form field, a message on the next page, or the error page; never a 500), in the API
 as problem details with the code and the field."""
+
 from __future__ import annotations
 
 import importlib
@@ -63,7 +64,11 @@ def test_every_service_error_class_has_the_one_shape(family):
 def test_each_family_takes_message_field_and_code_the_same_way(family):
     error = family("The still is too large.", field="image", code="too_large")
     assert (error.message, error.field, error.code, str(error)) == (
-        "The still is too large.", "image", "too_large", "The still is too large.")
+        "The still is too large.",
+        "image",
+        "too_large",
+        "The still is too large.",
+    )
     plain = family("Nope.")
     assert plain.field is None and plain.code == family.code
 
@@ -78,8 +83,9 @@ ONE_OF_EACH = [
 
 
 @pytest.mark.parametrize("error,status", ONE_OF_EACH)
-def test_an_error_that_escapes_a_page_is_the_error_page_with_its_status(client, artist, program, monkeypatch,
-                                                                       error, status):
+def test_an_error_that_escapes_a_page_is_the_error_page_with_its_status(
+    client, artist, program, monkeypatch, error, status
+):
     def refuse(**kwargs):
         raise error
 
@@ -103,16 +109,18 @@ def test_an_error_on_a_form_goes_to_its_field_with_its_status(client, artist, pr
 
     monkeypatch.setattr("tester_platform.portal.views.application_submit", refuse)
     client.force_login(artist)
-    response = client.post(f"/programs/{program.slug}/apply/",
-                           {"portfolio_url": "https://example.com/me", "statement": "I test things."})
+    response = client.post(
+        f"/programs/{program.slug}/apply/", {"portfolio_url": "https://example.com/me", "statement": "I test things."}
+    )
     assert response.status_code == status
     assert response.context["form"].errors == {"portfolio_url": [error.message]}
 
 
 @pytest.mark.parametrize("error,status", ONE_OF_EACH)
 def test_an_error_on_an_action_is_a_message_on_the_next_page(client, artist, program, monkeypatch, error, status):
-    share = share_request_create(artist=artist, generation_id=make_output(artist, program).pk, caption="Kite",
-                                 destination="press")
+    share = share_request_create(
+        artist=artist, generation_id=make_output(artist, program).pk, caption="Kite", destination="press"
+    )
 
     def refuse(**kwargs):
         raise error
@@ -135,18 +143,19 @@ def test_a_not_found_from_a_service_is_a_404_page_not_a_form_error(client, artis
     program.save()
     monkeypatch.setattr("tester_platform.portal.views.application_submit", refuse)
     client.force_login(artist)
-    response = client.post(f"/programs/{program.slug}/apply/",
-                           {"portfolio_url": "https://example.com/me", "statement": "I test things."})
+    response = client.post(
+        f"/programs/{program.slug}/apply/", {"portfolio_url": "https://example.com/me", "statement": "I test things."}
+    )
     assert response.status_code == 404 and b"No such program." in response.content
 
 
-def test_a_payments_error_during_a_moderation_decision_is_a_clear_4xx(client, artist, moderator, program,
-                                                                      monkeypatch):
+def test_a_payments_error_during_a_moderation_decision_is_a_clear_4xx(client, artist, moderator, program, monkeypatch):
     """Approving a share posts its bonus to the ledger (the payments engine). A ledger that
     refuses the posting used to escape the moderator's page as a 500 (the page caught only
     the platform's DomainError)."""
-    share = share_request_create(artist=artist, generation_id=make_output(artist, program).pk, caption="Kite",
-                                 destination="press")
+    share = share_request_create(
+        artist=artist, generation_id=make_output(artist, program).pk, caption="Kite", destination="press"
+    )
 
     def refuse(**kwargs):
         raise LedgerConflict("This share's bonus was already posted with other terms.")
@@ -163,10 +172,20 @@ def test_a_payments_error_during_a_moderation_decision_is_a_clear_4xx(client, ar
 # --- the API ---------------------------------------------------------------------------------
 
 API_ONE_OF_EACH = [
-    pytest.param(NotAllowed("Generation is paused for you.", field="program", code="suspended"), 403, "suspended",
-                 "program", id="DomainError"),
-    pytest.param(InvalidParameters("Too long for this program.", field="duration_seconds"), 400,
-                 "invalid_parameters", "duration_seconds", id="GenerationError"),
+    pytest.param(
+        NotAllowed("Generation is paused for you.", field="program", code="suspended"),
+        403,
+        "suspended",
+        "program",
+        id="DomainError",
+    ),
+    pytest.param(
+        InvalidParameters("Too long for this program.", field="duration_seconds"),
+        400,
+        "invalid_parameters",
+        "duration_seconds",
+        id="GenerationError",
+    ),
     pytest.param(LedgerConflict("Already posted."), 409, "ledger_conflict", None, id="PaymentsError"),
 ]
 
@@ -177,8 +196,11 @@ def test_the_api_answers_each_family_as_problem_details(artist, program, monkeyp
         raise error
 
     monkeypatch.setattr("tester_platform.studio.api.generation_submit", refuse)
-    response = api_as(artist).post("/api/v1/generations/", {"program": program.pk, "mode": "text_to_video",
-                                                            "prompt": "a kite", "duration_seconds": 2}, format="json")
+    response = api_as(artist).post(
+        "/api/v1/generations/",
+        {"program": program.pk, "mode": "text_to_video", "prompt": "a kite", "duration_seconds": 2},
+        format="json",
+    )
     assert response.status_code == status
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()

@@ -2,6 +2,7 @@
 Django's model graph, so a new one fails here until it is), and the ZIP round-trips:
 each kind's JSON loads, its CSV has the same records, the manifest carries the audit
 chain head, and nothing of another person is inside."""
+
 from __future__ import annotations
 
 import csv
@@ -46,8 +47,11 @@ def test_every_model_that_references_the_user_is_exported():
             if not field.is_relation or field.related_model is not user_model:
                 continue
             kind = kinds.get(label)
-            if kind is not None and field.name in _owner_fields(kind) and "__" not in ",".join(
-                    lookup for lookup in kind.owner if lookup.split("__")[0] == field.name):
+            if (
+                kind is not None
+                and field.name in _owner_fields(kind)
+                and "__" not in ",".join(lookup for lookup in kind.owner if lookup.split("__")[0] == field.name)
+            ):
                 owned.add(model)
             elif field.name in ACTING.get(label, ()) or label in COVERED_ELSEWHERE:
                 continue
@@ -58,11 +62,18 @@ def test_every_model_that_references_the_user_is_exported():
     for model in apps.get_models(include_auto_created=True):
         label = model._meta.label_lower
         for field in model._meta.concrete_fields:
-            if (field.is_relation and field.related_model in owned and field.related_model is not model
-                    and label not in kinds and label not in COVERED_ELSEWHERE):
+            if (
+                field.is_relation
+                and field.related_model in owned
+                and field.related_model is not model
+                and label not in kinds
+                and label not in COVERED_ELSEWHERE
+            ):
                 missing.append(f"{label}.{field.name} (through {field.related_model._meta.label_lower})")
-    assert not missing, ("models that reference the user but are not in the export "
-                         f"(tester_platform/portal/export.py): {sorted(set(missing))}")
+    assert not missing, (
+        "models that reference the user but are not in the export "
+        f"(tester_platform/portal/export.py): {sorted(set(missing))}"
+    )
     assert len(owned) >= 20
 
 
@@ -86,17 +97,42 @@ def busy_artist(artist, other_artist, program, moderator, django_capture_on_comm
     make_rate_card(program)
     for person in (artist, other_artist):
         job = make_output(person, program)
-        UsageRecord.objects.create(job=job, artist=person, program=program, device_name="cpu", model_profile="wan-tiny",
-                                   compute_seconds=1.5, wall_seconds=2.0, queue_seconds=0.1, frames=9, width=64,
-                                   height=48, steps=4, peak_memory_bytes=1024)
-        share = share_request_create(artist=person, generation_id=job.pk, caption=f"Kite of {person.email}",
-                                     destination="press")
-        share_request_decide(share_request=share, moderator=moderator, decision="approve", note="Fine, \"quoted\"")
-        report = feedback_submit(artist=person, program=program, category="bug", severity="high",
-                                 title=f"Hands melt, {person.email}", body="Line one,\nline two; with, commas")
+        UsageRecord.objects.create(
+            job=job,
+            artist=person,
+            program=program,
+            device_name="cpu",
+            model_profile="wan-tiny",
+            compute_seconds=1.5,
+            wall_seconds=2.0,
+            queue_seconds=0.1,
+            frames=9,
+            width=64,
+            height=48,
+            steps=4,
+            peak_memory_bytes=1024,
+        )
+        share = share_request_create(
+            artist=person, generation_id=job.pk, caption=f"Kite of {person.email}", destination="press"
+        )
+        share_request_decide(share_request=share, moderator=moderator, decision="approve", note='Fine, "quoted"')
+        report = feedback_submit(
+            artist=person,
+            program=program,
+            category="bug",
+            severity="high",
+            title=f"Hands melt, {person.email}",
+            body="Line one,\nline two; with, commas",
+        )
         feedback_review(report=report, reviewer=moderator, decision="accept")
-        entry = time_entry_submit(artist=person, program=program, date=timezone.localdate(), minutes=45,
-                                  description="Prompt sweep", generation_ids=[job.pk])
+        entry = time_entry_submit(
+            artist=person,
+            program=program,
+            date=timezone.localdate(),
+            minutes=45,
+            description="Prompt sweep",
+            generation_ids=[job.pk],
+        )
         time_entry_review(entry=entry, reviewer=moderator, decision="accept")
         token_create(user=person, name="laptop")
         notify(user=person, kind="announcement", title="Hello", body="Body")
@@ -120,8 +156,9 @@ def _stored(kind, row: dict) -> dict:
     for name in kind.m2m:
         stored[name] = sorted(getattr(obj, name).values_list("pk", flat=True))
     links = {key: row[key] for key in row if key not in stored}
-    assert set(links) <= ({"page_url", "video_url", "thumbnail_url", "video_url_valid_seconds", "url"}
-                          if kind.extra else set()), (kind.name, set(links))
+    assert set(links) <= (
+        {"page_url", "video_url", "thumbnail_url", "video_url_valid_seconds", "url"} if kind.extra else set()
+    ), (kind.name, set(links))
     return {**stored, **links}
 
 
@@ -168,9 +205,22 @@ def test_the_export_round_trips_through_json_and_csv(client, busy_artist, other_
             for cells, row in zip(table, rows, strict=True):  # every cell says what the JSON says
                 assert cells == {column: _csv_cell(row.get(column)) for column in cells}, kind.name
                 assert set(row) <= set(cells), kind.name
-    expect_some = ("generations", "usage", "share_requests", "share_events", "feedback", "time_entries", "ledger",
-                   "payouts", "payout_lines", "consent_records", "audit_events", "api_tokens", "notifications",
-                   "enrollments")
+    expect_some = (
+        "generations",
+        "usage",
+        "share_requests",
+        "share_events",
+        "feedback",
+        "time_entries",
+        "ledger",
+        "payouts",
+        "payout_lines",
+        "consent_records",
+        "audit_events",
+        "api_tokens",
+        "notifications",
+        "enrollments",
+    )
     for name in expect_some:
         assert json.loads(archive.read(f"{name}.json")), f"{name} is empty"
     generations = json.loads(archive.read("generations.json"))
@@ -182,8 +232,9 @@ def test_the_export_round_trips_through_json_and_csv(client, busy_artist, other_
     time_entries = json.loads(archive.read("time_entries.json"))
     assert time_entries[0]["generations"] == [generations[0]["id"]]
     # Codes stay in the export; secrets never leave.
-    assert {"share.requested", "feedback.accepted"} <= {e["action"] for e in json.loads(archive.read(
-        "audit_events.json"))}
+    assert {"share.requested", "feedback.accepted"} <= {
+        e["action"] for e in json.loads(archive.read("audit_events.json"))
+    }
     everything = b"".join(archive.read(name) for name in names)
     assert b"token_hash" not in everything
     assert other_artist.email.encode() not in everything and b"Kite of bob" not in everything
@@ -210,9 +261,12 @@ def test_the_api_gives_the_same_export_to_a_read_token(busy_artist):
 def test_a_staff_member_gets_references_not_other_peoples_content(busy_artist, moderator):
     archive = _zip(export_zip(moderator))
     acting = json.loads(archive.read("acting_as_staff.json"))
-    assert {(row["record"], row["as"]) for row in acting} >= {("labour.feedbackreport", "reviewed_by"),
-                                                              ("labour.timeentry", "reviewed_by"),
-                                                              ("sharing.sharerequest", "decided_by")}
+    assert {(row["record"], row["as"]) for row in acting} >= {
+        ("labour.feedbackreport", "reviewed_by"),
+        ("labour.timeentry", "reviewed_by"),
+        ("sharing.sharerequest", "decided_by"),
+    }
     assert json.loads(archive.read("feedback.json")) == []  # the reports themselves are the artists'
-    assert busy_artist.email.encode() not in b"".join(archive.read(n) for n in archive.namelist()
-                                                       if n != "audit_events.json" and n != "audit_events.csv")
+    assert busy_artist.email.encode() not in b"".join(
+        archive.read(n) for n in archive.namelist() if n != "audit_events.json" and n != "audit_events.csv"
+    )

@@ -1,6 +1,7 @@
 """Bounded health and broker calls: /healthz answers within 5 s whatever is down and names
 the check that failed; a publish or a cache call against a dead broker or Redis gives up
 within seconds instead of hanging the request."""
+
 from __future__ import annotations
 
 import os
@@ -113,10 +114,15 @@ def test_a_stuck_check_gets_no_second_thread_and_the_next_probe_is_quick(client,
 
 
 def _fresh_media(location: Path):
-    return override_settings(STORAGES={
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    })
+    return override_settings(
+        STORAGES={
+            "default": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(location)},
+            },
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    )
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
@@ -179,10 +185,14 @@ def _probe(tmp_path, broker_url: str, cache_url: str) -> dict:
     a dead broker and a dead cache."""
     import json
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tester_platform.settings", "ATELIER_VAR_DIR": str(tmp_path),
-           "CELERY_BROKER_URL": broker_url, "CACHE_URL": cache_url}
-    done = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tester_platform.settings",
+        "ATELIER_VAR_DIR": str(tmp_path),
+        "CELERY_BROKER_URL": broker_url,
+        "CACHE_URL": cache_url,
+    }
+    done = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

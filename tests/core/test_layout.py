@@ -1,4 +1,5 @@
 """The shape of the house: package names, dependency direction, production settings."""
+
 import os
 import secrets
 import subprocess
@@ -20,7 +21,9 @@ def test_no_top_level_package_shadows_the_standard_library():
 
 
 def test_dependency_direction_contracts_hold():
-    result = subprocess.run([str(Path(sys.executable).parent / "lint-imports")], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports")], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
 

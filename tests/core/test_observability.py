@@ -20,8 +20,12 @@ def test_metrics_report_queues_jobs_compute_workers_and_shares(client, artist, p
     body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").content.decode()
     assert 'atelier_generation_jobs{status="succeeded"} 1' in body
     assert 'atelier_queue_depth{queue="gpu.wan-tiny"}' in body
-    for family in ("atelier_compute_seconds_total", "atelier_workers", "atelier_share_requests",
-                   "atelier_access_flags_open"):
+    for family in (
+        "atelier_compute_seconds_total",
+        "atelier_workers",
+        "atelier_share_requests",
+        "atelier_access_flags_open",
+    ):
         assert f"# TYPE {family} " in body
 
 

@@ -1,6 +1,7 @@
 """The page cache (tester_platform/pagecache.py): a second visit is served from the cache,
 and any write to what a page shows retires it at once, whichever path wrote it: a model
 save, an engine's bulk update, another process (a real worker), a role change."""
+
 import re
 
 import pytest
@@ -61,8 +62,15 @@ def test_program_configuration_changes_reach_every_artist_page(artist_client, pr
 
 def test_a_ledger_entry_shows_on_the_next_visit(artist_client, artist, program):
     before = warmed(artist_client, "/labour/earnings/")
-    ledger_post(artist=artist, program_id=program.pk, kind="adjustment", amount_minor=123_456, currency="USD",
-                source=("test.page_cache", 1), source_label="adjustment")
+    ledger_post(
+        artist=artist,
+        program_id=program.pk,
+        kind="adjustment",
+        amount_minor=123_456,
+        currency="USD",
+        source=("test.page_cache", 1),
+        source_label="adjustment",
+    )
     state, body = visit(artist_client, "/labour/earnings/")
     assert state == "miss" and body != before and "1,234.56" in body
 
@@ -109,8 +117,7 @@ def test_the_moderation_queue_follows_share_requests_and_shows_flash_messages(cl
     client.force_login(moderator)
     warmed(client, "/dashboard/sharing/")
     job = make_output(artist, program)
-    request = share_request_create(artist=artist, generation_id=job.pk, caption="kite at dusk",
-                                   destination="portfolio")
+    request = share_request_create(artist=artist, generation_id=job.pk, caption="kite at dusk", destination="portfolio")
     state, body = visit(client, "/dashboard/sharing/")
     assert state == "miss" and "kite at dusk" in body
     assert visit(client, "/dashboard/sharing/")[0] == "hit"
@@ -158,9 +165,19 @@ def test_a_job_finished_by_a_worker_process_shows_on_the_next_visit(gpu_worker, 
     artist = make_artist(email="cache-e2e@example.test")
     enroll(artist, program)
     sign(artist, program)
-    created = api_as(artist).post("/api/v1/generations/", {
-        "program": program.pk, "mode": "text_to_video", "prompt": "a lantern", "duration_seconds": 1,
-        "aspect_ratio": "16:9", "resolution": "preview", "seed": 7}, format="json")
+    created = api_as(artist).post(
+        "/api/v1/generations/",
+        {
+            "program": program.pk,
+            "mode": "text_to_video",
+            "prompt": "a lantern",
+            "duration_seconds": 1,
+            "aspect_ratio": "16:9",
+            "resolution": "preview",
+            "seed": 7,
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.content
     client.force_login(artist)
     state, before = visit(client, "/studio/")
@@ -174,6 +191,7 @@ def test_a_job_finished_by_a_worker_process_shows_on_the_next_visit(gpu_worker, 
 
 # --- a hit runs the login / role check first: a change to access takes effect at once ----------
 
+
 def test_revoking_the_moderator_role_ends_access_at_once(client, moderator):
     client.force_login(moderator)
     warmed(client, "/dashboard/sharing/")
@@ -185,8 +203,9 @@ def test_removing_a_moderator_from_the_program_takes_its_requests_off_the_page(c
     from tester_platform.programs.models import ProgramStaff
     from tester_platform.sharing.services import share_request_create
 
-    share_request_create(artist=artist, generation_id=make_output(artist, program).pk, caption="kite at dusk",
-                         destination="portfolio")
+    share_request_create(
+        artist=artist, generation_id=make_output(artist, program).pk, caption="kite at dusk", destination="portfolio"
+    )
     client.force_login(moderator)
     assert "kite at dusk" in warmed(client, "/dashboard/sharing/")
     ProgramStaff.objects.filter(user=moderator, program=program).delete()
@@ -262,8 +281,15 @@ def test_a_cache_outage_degrades_to_rendering_and_never_fails_a_write(artist_cli
     warmed(artist_client, "/labour/earnings/")
     for method in ("get_many", "set_many", "set", "add"):
         monkeypatch.setattr(caches["pages"], method, down)
-    entry = ledger_post(artist=artist, program_id=program.pk, kind="adjustment", amount_minor=500, currency="USD",
-                        source=("test.page_cache", 2), source_label="adjustment")
+    entry = ledger_post(
+        artist=artist,
+        program_id=program.pk,
+        kind="adjustment",
+        amount_minor=500,
+        currency="USD",
+        source=("test.page_cache", 2),
+        source_label="adjustment",
+    )
     assert entry.pk is not None
     state, body = visit(artist_client, "/labour/earnings/")
     assert state is None and "5.00" in body

@@ -2,6 +2,7 @@
 `access`), and every write that changes someone's access also retires their cached pages,
 so what the page *shows* (a suspension, a consent to sign, a pause, a role) is current on
 the next visit. For each write: warm the page, write, and the next visit is not a hit."""
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -16,8 +17,9 @@ def warm(client, path):
 def _suspend(artist, manager, program):
     from tester_platform.programs.services import enrollment_suspend
 
-    enrollment_suspend(enrollment=Enrollment.objects.get(artist=artist, program=program), actor=manager,
-                       reason="review")
+    enrollment_suspend(
+        enrollment=Enrollment.objects.get(artist=artist, program=program), actor=manager, reason="review"
+    )
 
 
 def _reinstate(artist, manager, program):
@@ -156,9 +158,13 @@ def _grant_manager(moderator, manager, program):
     program_staff_grant(program=program, user=moderator, role=ProgramStaff.Role.MANAGER, actor=manager)
 
 
-STAFF_WRITES = {"role group removed": _ungroup, "program role revoked": _unstaff,
-                "program role granted": _grant_manager, "second factor added": _add_second_factor,
-                "account deactivated": _deactivate}
+STAFF_WRITES = {
+    "role group removed": _ungroup,
+    "program role revoked": _unstaff,
+    "program role granted": _grant_manager,
+    "second factor added": _add_second_factor,
+    "account deactivated": _deactivate,
+}
 
 
 @pytest.mark.parametrize("change", STAFF_WRITES)

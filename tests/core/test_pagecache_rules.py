@@ -2,6 +2,7 @@
 classified, the classification still leads to people, every bulk write in the source
 either bumps or says why it need not, the post-commit bump uses only the public
 transaction API, and a hit never skips a page's access check."""
+
 from __future__ import annotations
 
 import ast
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # --- every model is classified -------------------------------------------------------------------
 
+
 def test_every_model_is_classified_and_every_link_to_a_person_accounted_for():
     assert pagecache.check_declarations() == []
     assert {m for m in apps.get_models()} <= set(pagecache._DECLARED)
@@ -37,19 +39,24 @@ def test_an_unclassified_model_or_an_unaccounted_person_link_fails_the_check(mon
     errors = {(e.id, e.msg) for e in pagecache.check_declarations()}
     assert errors == {
         ("pagecache.E001", "programs.Enrollment has no page-cache declaration"),
-        ("pagecache.E002", "sharing.ShareRequest.appeal_decided_by links to a person but is neither a page scope "
-                           "nor in others"),
+        (
+            "pagecache.E002",
+            "sharing.ShareRequest.appeal_decided_by links to a person but is neither a page scope nor in others",
+        ),
     }
 
 
-@pytest.mark.parametrize("label, declaration, message", [
-    ("sharing.ShareRequest", pagecache.pages("program"), "ends at programs.Program, not at accounts.User"),
-    ("sharing.ShareEvent", pagecache.pages("share_request__artst"), "has no field 'artst'"),
-    ("payments.Payout", pagecache.pages("amount_minor"), "is not a relation"),
-    ("programs.Enrollment", pagecache.pages("pk"), "'pk' names a person only on the user model"),
-    ("programs.Enrollment", pagecache.pages("artist", others=("program",)), "not a link to a person"),
-    ("programs.Enrollment", pagecache.no_pages("changed my mind"), "declared twice"),
-])
+@pytest.mark.parametrize(
+    "label, declaration, message",
+    [
+        ("sharing.ShareRequest", pagecache.pages("program"), "ends at programs.Program, not at accounts.User"),
+        ("sharing.ShareEvent", pagecache.pages("share_request__artst"), "has no field 'artst'"),
+        ("payments.Payout", pagecache.pages("amount_minor"), "is not a relation"),
+        ("programs.Enrollment", pagecache.pages("pk"), "'pk' names a person only on the user model"),
+        ("programs.Enrollment", pagecache.pages("artist", others=("program",)), "not a link to a person"),
+        ("programs.Enrollment", pagecache.no_pages("changed my mind"), "declared twice"),
+    ],
+)
 def test_a_declaration_that_leads_nowhere_fails_at_startup(label, declaration, message):
     with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         pagecache.declare({label: declaration})
@@ -65,11 +72,16 @@ def test_no_pages_needs_a_reason_and_pages_needs_a_scope():
 def test_each_app_declares_its_own_models_and_the_product_declares_the_engines():
     """Where each declaration lives: an app's own AppConfig.ready for its models; the
     engines' models by the product app that shows them; third-party ones in one table."""
+
     def declared_in(path):
         tree = ast.parse((ROOT / path).read_text())
-        return {node.value for node in ast.walk(tree)
-                if isinstance(node, ast.Constant) and isinstance(node.value, str)
-                and re.fullmatch(r"[a-z_]+\.[A-Z]\w+", node.value)}
+        return {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(r"[a-z_]+\.[A-Z]\w+", node.value)
+        }
 
     by_app: dict[str, set[str]] = {}
     for config in apps.get_app_configs():
@@ -105,13 +117,24 @@ def test_the_cached_pages_read_only_models_that_bump_them(client, artist, modera
 
     job = make_output(artist, program)
     share_request_create(artist=artist, generation_id=job.pk, caption="kite", destination="portfolio")
-    ledger_post(artist=artist, program_id=program.pk, kind="adjustment", amount_minor=500, currency="USD",
-                source=("test.pagecache_rules", 1), source_label="adjustment")
+    ledger_post(
+        artist=artist,
+        program_id=program.pk,
+        kind="adjustment",
+        amount_minor=500,
+        currency="USD",
+        source=("test.pagecache_rules", 1),
+        source_label="adjustment",
+    )
     notify(user=artist, kind="announcement", title="hello", body="", program=program)
     tables = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
     read: set[type[models.Model]] = set()
-    for user, path in [(artist, "/"), (artist, "/studio/"), (artist, "/labour/earnings/"),
-                       (moderator, "/dashboard/sharing/")]:
+    for user, path in [
+        (artist, "/"),
+        (artist, "/studio/"),
+        (artist, "/labour/earnings/"),
+        (moderator, "/dashboard/sharing/"),
+    ]:
         client.force_login(user)
         with CaptureQueriesContext(connection) as queries:
             assert client.get(path).status_code == 200
@@ -131,37 +154,87 @@ def test_the_cached_pages_read_only_models_that_bump_them(client, artist, modera
 # why it need not: (module, function, model) → reason. "*" stands for a model this reader
 # cannot name (a variable the function got from elsewhere).
 NOT_BUMPED = {
-    ("tester_platform.api.authentication", "BearerTokenAuthentication.authenticate", "api.ApiToken"):
-        "last-used stamp on every API call; only the tokens page (not cached) shows it",
-    ("tester_platform.notifications.services", "notification_email_send", "notifications.Notification"):
-        "email delivery state; only the inbox page (not cached) shows it",
-    ("tester_platform.notifications.services", "notifications_resend_pending", "notifications.Notification"):
-        "email delivery state; no cached page shows it",
-    ("generation.services", "job_dispatch", "generation.GenerationJob"):
-        "dispatch stamp for the sweep; pages show the status, which stays queued",
-    ("generation.services", "job_hand_back", "generation.GenerationJob"):
-        "dispatch stamp for the sweep; pages show the status, which stays queued",
-    ("generation.services", "job_claim", "generation.GenerationJob"):
-        "announced: generation.signals.jobs_updated",
-    ("generation.services", "job_report_progress", "generation.GenerationJob"):
-        "progress ticks; no cached page shows progress (test_engine_bulk_updates_retire_the_studio_page)",
-    ("generation.services", "jobs_touch", "generation.GenerationJob"):
-        "liveness stamp for the stall detector; no page shows it",
-    ("generation.services", "jobs_cancel_queued", "generation.GenerationJob"):
-        "announced: generation.signals.jobs_updated",
+    (
+        "tester_platform.api.authentication",
+        "BearerTokenAuthentication.authenticate",
+        "api.ApiToken",
+    ): "last-used stamp on every API call; only the tokens page (not cached) shows it",
+    (
+        "tester_platform.notifications.services",
+        "notification_email_send",
+        "notifications.Notification",
+    ): "email delivery state; only the inbox page (not cached) shows it",
+    (
+        "tester_platform.notifications.services",
+        "notifications_resend_pending",
+        "notifications.Notification",
+    ): "email delivery state; no cached page shows it",
+    (
+        "generation.services",
+        "job_dispatch",
+        "generation.GenerationJob",
+    ): "dispatch stamp for the sweep; pages show the status, which stays queued",
+    (
+        "generation.services",
+        "job_hand_back",
+        "generation.GenerationJob",
+    ): "dispatch stamp for the sweep; pages show the status, which stays queued",
+    ("generation.services", "job_claim", "generation.GenerationJob"): "announced: generation.signals.jobs_updated",
+    (
+        "generation.services",
+        "_claim_one",
+        "generation.GenerationJob",
+    ): "announced: jobs_claim_batch sends generation.signals.jobs_updated for every job it claimed",
+    (
+        "generation.services",
+        "job_report_progress",
+        "generation.GenerationJob",
+    ): "progress ticks; no cached page shows progress (test_engine_bulk_updates_retire_the_studio_page)",
+    (
+        "generation.services",
+        "jobs_touch",
+        "generation.GenerationJob",
+    ): "liveness stamp for the stall detector; no page shows it",
+    (
+        "generation.services",
+        "jobs_cancel_queued",
+        "generation.GenerationJob",
+    ): "announced: generation.signals.jobs_updated",
     ("payments.payouts", "_insert_payouts", "payments.Payout"): "announced: payments.signals.payouts_updated",
-    ("payments.payouts", "_insert_lines", "payments.PayoutLine"):
-        "written with its payouts, in the transaction that announces them (or saves them one by one)",
+    (
+        "payments.payouts",
+        "_insert_lines",
+        "payments.PayoutLine",
+    ): "written with its payouts, in the transaction that announces them (or saves them one by one)",
     ("payments.payouts", "payout_run_discard", "payments.Payout"): "announced: payments.signals.payouts_updated",
-    ("payments.payouts", "_send", "payments.Payout"):
-        "attempt counter and time; the payout's state changes are saved (post_save) in record_transfer / _fail",
-    ("devtools.management.commands.seed_scale", "*", "*"):
-        "seeds an empty database for benchmarks, before anyone has a page",
+    (
+        "payments.payouts",
+        "_send",
+        "payments.Payout",
+    ): "attempt counter and time; the payout's state changes are saved (post_save) in record_transfer / _fail",
+    (
+        "devtools.management.commands.seed_scale",
+        "*",
+        "*",
+    ): "seeds an empty database for benchmarks, before anyone has a page",
 }
 
 BULK_WRITES = {"update", "bulk_create", "bulk_update"}
-QUERYSET_METHODS = {"filter", "exclude", "all", "select_for_update", "select_related", "prefetch_related", "order_by",
-                    "annotate", "only", "defer", "using", "distinct", "none"}
+QUERYSET_METHODS = {
+    "filter",
+    "exclude",
+    "all",
+    "select_for_update",
+    "select_related",
+    "prefetch_related",
+    "order_by",
+    "annotate",
+    "only",
+    "defer",
+    "using",
+    "distinct",
+    "none",
+}
 ONE_ROW = {"get", "first", "last", "create", "earliest", "latest"}
 
 
@@ -213,6 +286,7 @@ class _Reader:
 
 def _functions(tree):
     """(qualified name, node) for every function, methods as Class.method."""
+
     def walk(node, prefix):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -220,6 +294,7 @@ def _functions(tree):
                 yield from walk(child, prefix + child.name + ".")
             elif isinstance(child, ast.ClassDef):
                 yield from walk(child, prefix + child.name + ".")
+
     yield from walk(tree, "")
 
 
@@ -230,8 +305,11 @@ def bulk_write_sites():
     for package in ("tester_platform", "generation", "payments", "devtools"):
         for path in sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []:
             name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-            if ({"migrations", "localstripe"} & set(path.parts) or path.name == "__main__.py"
-                    or name == pagecache.__name__):
+            if (
+                {"migrations", "localstripe"} & set(path.parts)
+                or path.name == "__main__.py"
+                or name == pagecache.__name__
+            ):
                 continue  # schema history; the fake Stripe server's dicts; the helpers themselves
             sites += [(name, *site) for site in _sites_in(path.read_text(), importlib.import_module(name))]
     return sites
@@ -281,14 +359,21 @@ def not_rows(initial):
     {}.update(a=1)
 """
     found = {(function, label) for function, label, _ in _sites_in(source, module)}
-    assert found == {("direct", "programs.Enrollment"), ("through_a_variable", "programs.Enrollment"),
-                     ("through_a_relation", "programs.Enrollment"), ("created", "programs.Enrollment")}
+    assert found == {
+        ("direct", "programs.Enrollment"),
+        ("through_a_variable", "programs.Enrollment"),
+        ("through_a_relation", "programs.Enrollment"),
+        ("created", "programs.Enrollment"),
+    }
 
 
 def test_the_reader_finds_the_bulk_writes_it_should():
     found = {(m, f, label) for m, f, label, _ in bulk_write_sites()}
-    assert ("tester_platform.notifications.services", "notifications_mark_read", "notifications.Notification") \
-        not in found  # it goes through pagecache.queryset_update, which is no queryset
+    assert (
+        "tester_platform.notifications.services",
+        "notifications_mark_read",
+        "notifications.Notification",
+    ) not in found  # it goes through pagecache.queryset_update, which is no queryset
     assert ("payments.payouts", "payout_run_discard", "payments.Payout") in found  # run.payouts.filter(...)
     assert ("tester_platform.access.services", "token_activity_record", "access.TokenActivity") in found
     assert ("generation.services", "job_claim", "generation.GenerationJob") in found
@@ -309,6 +394,7 @@ def test_every_bulk_write_on_a_page_model_bumps_or_says_why_not():
 
 # --- the bulk-write helpers -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def bumps(monkeypatch):
     """Every set of scopes bumped, in order (the cache is still written)."""
@@ -323,8 +409,7 @@ def bumps(monkeypatch):
     return seen
 
 
-def test_queryset_update_bumps_the_people_of_the_rows_it_changes_before_and_after(bumps, artist, other_artist,
-                                                                                  program):
+def test_queryset_update_bumps_the_people_of_the_rows_it_changes_before_and_after(bumps, artist, other_artist, program):
     from generation.models import GenerationJob
     from tests.factories import make_output
 
@@ -346,15 +431,17 @@ def test_bulk_create_and_bulk_update_bump_the_rows_people_and_shared_scopes(bump
     from tester_platform.sharing.services import share_request_create
     from tests.factories import make_output
 
-    request = share_request_create(artist=artist, generation_id=make_output(artist, program).pk, caption="kite",
-                                   destination="portfolio")
+    request = share_request_create(
+        artist=artist, generation_id=make_output(artist, program).pk, caption="kite", destination="portfolio"
+    )
     bumps.clear()
     event = ShareEvent(share_request=request, action="commented", created_at=timezone.now())
     pagecache.bulk_create(ShareEvent, [event])
     assert bumps == [{f"user:{artist.pk}", pagecache.SHARING}]  # through its request, and the moderation queue
 
-    rows = pagecache.bulk_create(Notification, [Notification(user=u, kind="announcement", title="hi")
-                                                for u in (artist, other_artist)])
+    rows = pagecache.bulk_create(
+        Notification, [Notification(user=u, kind="announcement", title="hi") for u in (artist, other_artist)]
+    )
     assert bumps[-1] == {f"user:{artist.pk}", f"user:{other_artist.pk}"}
     rows[0].title = "hello"
     bumps.clear()
@@ -399,6 +486,7 @@ def test_a_link_changes_the_pages_of_its_ends_not_of_everyone_else_linked(bumps,
 
 
 # --- after the commit, with the public API ----------------------------------------------------------
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_transaction_bumps_at_once_and_once_per_scope_after_the_commit(bumps, artist, program):

@@ -14,9 +14,16 @@ def logged_in(client, user):
     return client
 
 
-PORTAL_PAGES = ["/", "/programs/main/", "/programs/main/consent/", "/programs/main/consent/withdraw/",
-                "/programs/main/onboarding/profile/", "/programs/main/onboarding/payout/", "/me/activity/",
-                "/me/export.zip"]
+PORTAL_PAGES = [
+    "/",
+    "/programs/main/",
+    "/programs/main/consent/",
+    "/programs/main/consent/withdraw/",
+    "/programs/main/onboarding/profile/",
+    "/programs/main/onboarding/payout/",
+    "/me/activity/",
+    "/me/export.zip",
+]
 
 
 @pytest.mark.parametrize("path", PORTAL_PAGES)
@@ -125,14 +132,21 @@ def test_staff_see_workers_with_their_state(client, moderator):
 
     from generation.models import Worker
 
-    Worker.objects.create(hostname="gpu-a@host", queues=["gpu.wan-tiny"], device="cuda", device_name="NVIDIA H100",
-                          started_at=timezone.now(), last_heartbeat=timezone.now())
+    Worker.objects.create(
+        hostname="gpu-a@host",
+        queues=["gpu.wan-tiny"],
+        device="cuda",
+        device_name="NVIDIA H100",
+        started_at=timezone.now(),
+        last_heartbeat=timezone.now(),
+    )
     page = logged_in(client, moderator).get("/dashboard/workers/")
     assert page.status_code == 200 and b"gpu-a@host" in page.content and b"NVIDIA H100" in page.content
 
 
-@pytest.mark.parametrize("path", ["/programs/main/consent/withdraw/", "/studio/", "/account/tokens/",
-                                  "/labour/feedback/new/"])
+@pytest.mark.parametrize(
+    "path", ["/programs/main/consent/withdraw/", "/studio/", "/account/tokens/", "/labour/feedback/new/"]
+)
 def test_forms_refuse_posts_without_a_csrf_token(artist, path):
     from django.test import Client
 
@@ -151,10 +165,15 @@ def test_session_cookies_are_secure_and_hsts_is_on_in_production():
     from tests.core.test_layout import PRODUCTION_ENV, ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "DJANGO_"))}
-    env.update(PRODUCTION_ENV, ATELIER_VAR_DIR=os.environ["ATELIER_TEST_RUN_DIR"] + "/prod-check",
-               DJANGO_SETTINGS_MODULE="tester_platform.settings")
-    code = ("import django; django.setup(); from django.conf import settings as s; "
-            "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS >= 31536000, "
-            "s.STAFF_2FA_REQUIRED, s.ACCOUNT_EMAIL_VERIFICATION, s.X_FRAME_OPTIONS, s.DEBUG)")
+    env.update(
+        PRODUCTION_ENV,
+        ATELIER_VAR_DIR=os.environ["ATELIER_TEST_RUN_DIR"] + "/prod-check",
+        DJANGO_SETTINGS_MODULE="tester_platform.settings",
+    )
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS >= 31536000, "
+        "s.STAFF_2FA_REQUIRED, s.ACCOUNT_EMAIL_VERIFICATION, s.X_FRAME_OPTIONS, s.DEBUG)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["True", "True", "True", "True", "mandatory", "DENY", "False"], out.stderr

@@ -1,5 +1,6 @@
 """Production refuses every secret that is written in this repository: at start-up (settings
 raise ConfigurationError) and in `manage.py check --deploy` (a deploy system check)."""
+
 import re
 
 import pytest
@@ -10,8 +11,14 @@ from tester_platform.audit.keys import DEMO_AUDIT_CHAIN_KEY
 from tester_platform.checks import SHIPPED_SECRETS
 from tests.core.test_layout import PRODUCTION_ENV, ROOT, _manage
 
-SECRET_VARIABLES = ("SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET",
-                    "METRICS_TOKEN", "AUDIT_CHAIN_KEY")
+SECRET_VARIABLES = (
+    "SECRET_KEY",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_CONNECT_WEBHOOK_SECRET",
+    "METRICS_TOKEN",
+    "AUDIT_CHAIN_KEY",
+)
 
 
 def _deploy(**overrides):
@@ -26,17 +33,20 @@ def test_production_with_its_own_secrets_passes_check_deploy():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("variable, shipped", [
-    ("SECRET_KEY", "demo-only-insecure-key-0123456789-abcdefghijklmnopqrstuvwxyz"),
-    ("SECRET_KEY", "change-me-to-50-or-more-random-characters-0123456789abcdefghijkl"),
-    ("STRIPE_WEBHOOK_SECRET", "whsec_atelier_local"),
-    ("STRIPE_WEBHOOK_SECRET", "whsec_..."),
-    ("STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_..."),
-    ("METRICS_TOKEN", "demo-metrics-token"),
-    ("METRICS_TOKEN", "change-me-to-a-long-random-metrics-token"),
-    ("AUDIT_CHAIN_KEY", DEMO_AUDIT_CHAIN_KEY),
-    ("AUDIT_CHAIN_KEY", "k1:change-me-to-32-or-more-random-characters-0123456789"),
-])
+@pytest.mark.parametrize(
+    "variable, shipped",
+    [
+        ("SECRET_KEY", "demo-only-insecure-key-0123456789-abcdefghijklmnopqrstuvwxyz"),
+        ("SECRET_KEY", "change-me-to-50-or-more-random-characters-0123456789abcdefghijkl"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_atelier_local"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_..."),
+        ("STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_..."),
+        ("METRICS_TOKEN", "demo-metrics-token"),
+        ("METRICS_TOKEN", "change-me-to-a-long-random-metrics-token"),
+        ("AUDIT_CHAIN_KEY", DEMO_AUDIT_CHAIN_KEY),
+        ("AUDIT_CHAIN_KEY", "k1:change-me-to-32-or-more-random-characters-0123456789"),
+    ],
+)
 def test_production_with_a_shipped_secret_refuses_to_start(variable, shipped):
     result = _deploy(**{variable: shipped})
     assert result.returncode != 0
@@ -75,8 +85,10 @@ def _secret_errors():
     return [m for m in run_checks(include_deployment_checks=True) if m.id == "atelier.E001"]
 
 
-@pytest.mark.parametrize("variable", ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
-                                      "STRIPE_CONNECT_WEBHOOK_SECRET", "METRICS_TOKEN"])
+@pytest.mark.parametrize(
+    "variable",
+    ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET", "METRICS_TOKEN"],
+)
 @pytest.mark.parametrize("shipped", sorted(SHIPPED_SECRETS))
 def test_the_deploy_check_refuses_every_shipped_value(settings, variable, shipped):
     """Settings assembled some other way (a settings module of one's own) meet the same rule."""
@@ -114,20 +126,30 @@ def test_the_demos_webhook_secrets_are_made_per_demo_never_shipped(tmp_path):
     assert demo_webhook_secrets(tmp_path / "a" / "stripe-webhook-secrets.json") == one  # read back, not remade
     other = demo_webhook_secrets(tmp_path / "b" / "stripe-webhook-secrets.json")
     assert one["platform"] != one["connect"] and set(one.values()).isdisjoint(other.values())
-    assert all(value.startswith("whsec_") and value not in SHIPPED_SECRETS for value in [*one.values(), *other.values()])
+    assert all(
+        value.startswith("whsec_") and value not in SHIPPED_SECRETS for value in [*one.values(), *other.values()]
+    )
     assert settings.STRIPE_WEBHOOK_SECRET.startswith("whsec_") and settings.STRIPE_CONNECT_WEBHOOK_SECRET.startswith(
-        "whsec_")
+        "whsec_"
+    )
 
 
 def test_every_secret_shipped_in_the_repository_is_listed():
     """.env.example's placeholders, the Procfile's defaults and the demo's defaults: a new
     one that is not added to SHIPPED_SECRETS fails here."""
-    example = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     for variable in SECRET_VARIABLES:
         assert example[variable] in SHIPPED_SECRETS, variable
     procfile_defaults = re.findall(r"\$\{STRIPE_[A-Z_]*SECRET:-([^}]+)\}", (ROOT / "Procfile").read_text())
     assert set(procfile_defaults) <= SHIPPED_SECRETS
-    demo = [settings.SECRET_KEY, settings.STRIPE_SECRET_KEY, settings.METRICS_TOKEN,
-            f"{settings.AUDIT_CHAIN_KEY_ID}:{settings.AUDIT_CHAIN_KEYS[settings.AUDIT_CHAIN_KEY_ID]}"]
+    demo = [
+        settings.SECRET_KEY,
+        settings.STRIPE_SECRET_KEY,
+        settings.METRICS_TOKEN,
+        f"{settings.AUDIT_CHAIN_KEY_ID}:{settings.AUDIT_CHAIN_KEYS[settings.AUDIT_CHAIN_KEY_ID]}",
+    ]
     assert set(demo) <= SHIPPED_SECRETS

@@ -18,8 +18,12 @@ from tests.factories import PASSWORD, ProgramFactory, add_staff
 
 
 def counts():
-    return (User.objects.count(), Enrollment.objects.count(), Invitation.objects.filter(accepted_at__isnull=False).count(),
-            AuditEvent.objects.count())
+    return (
+        User.objects.count(),
+        Enrollment.objects.count(),
+        Invitation.objects.filter(accepted_at__isnull=False).count(),
+        AuditEvent.objects.count(),
+    )
 
 
 @pytest.fixture
@@ -89,8 +93,9 @@ def test_weak_or_mismatched_passwords_get_field_messages(client, invite):
 def test_application_accept_enrolls_and_decline_needs_a_reason(outsider, manager):
     recruiting = ProgramFactory(status=Program.Status.RECRUITING)
     add_staff(manager, recruiting, "program_manager")
-    application = application_submit(program=recruiting, artist=outsider, portfolio_url="https://art.example",
-                                     statement="I animate.")
+    application = application_submit(
+        program=recruiting, artist=outsider, portfolio_url="https://art.example", statement="I animate."
+    )
     with pytest.raises(Conflict):
         application_submit(program=recruiting, artist=outsider, portfolio_url="https://art.example", statement="again")
     with pytest.raises(InvalidInput, match="reason"):
@@ -106,8 +111,9 @@ def test_pause_and_resume_are_audited_transitions(program, manager):
     program_set_paused(program=program, actor=manager, paused=True)
     assert Program.objects.get(pk=program.pk).status == Program.Status.PAUSED
     program_set_paused(program=program, actor=manager, paused=False)
-    assert list(AuditEvent.objects.filter(program=program, action__startswith="program.").values_list("action", flat=True)) == [
-        "program.resumed", "program.paused"]
+    assert list(
+        AuditEvent.objects.filter(program=program, action__startswith="program.").values_list("action", flat=True)
+    ) == ["program.resumed", "program.paused"]
     closed = ProgramFactory(status=Program.Status.CLOSED)
     add_staff(manager, closed, "program_manager")
     with pytest.raises(InvalidTransition):

@@ -1,5 +1,6 @@
 """The pages people use most run a constant, small number of queries however much data
 there is (≤ 10 each): list views join or aggregate, never loop per row."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -21,19 +22,51 @@ def _render_every_time(settings):
 
 def grow(artist, program, *, jobs: int, ledger: int):
     template = make_output(artist, program, frames=1, width=16, height=16)
-    GenerationJob.objects.bulk_create([
-        GenerationJob(artist=artist, program=program, enrollment=template.enrollment,
-                      consent_record=template.consent_record, training_use=False, mode="text_to_video",
-                      prompt=f"p{n}", seed=n, width=16, height=16, num_frames=1, fps=16, steps=1,
-                      duration_seconds=0.1, aspect_ratio="1:1", resolution="preview", model_profile="wan-tiny",
-                      status="succeeded", video=template.video.name, thumbnail=template.thumbnail.name)
-        for n in range(jobs)])
+    GenerationJob.objects.bulk_create(
+        [
+            GenerationJob(
+                artist=artist,
+                program=program,
+                enrollment=template.enrollment,
+                consent_record=template.consent_record,
+                training_use=False,
+                mode="text_to_video",
+                prompt=f"p{n}",
+                seed=n,
+                width=16,
+                height=16,
+                num_frames=1,
+                fps=16,
+                steps=1,
+                duration_seconds=0.1,
+                aspect_ratio="1:1",
+                resolution="preview",
+                model_profile="wan-tiny",
+                status="succeeded",
+                video=template.video.name,
+                thumbnail=template.thumbnail.name,
+            )
+            for n in range(jobs)
+        ]
+    )
     card = RateCard.objects.filter(program=program).first() or RateCard.objects.create(
-        program=program, version=1, hourly_rate_minor=2000, pay_floor_hourly_minor=1200, published_at=timezone.now())
-    LedgerEntry.objects.bulk_create([
-        LedgerEntry(artist=artist, program=program, kind="adjustment", amount_minor=100 + n, currency=card.currency,
-                    source_type="test.grow", source_id=f"{artist.pk}-{LedgerEntry.objects.count()}-{n}",
-                    source_label="adjustment") for n in range(ledger)])
+        program=program, version=1, hourly_rate_minor=2000, pay_floor_hourly_minor=1200, published_at=timezone.now()
+    )
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                artist=artist,
+                program=program,
+                kind="adjustment",
+                amount_minor=100 + n,
+                currency=card.currency,
+                source_type="test.grow",
+                source_id=f"{artist.pk}-{LedgerEntry.objects.count()}-{n}",
+                source_label="adjustment",
+            )
+            for n in range(ledger)
+        ]
+    )
 
 
 def count_queries(client, path):
@@ -59,7 +92,10 @@ def test_moderation_queue_runs_few_queries(client, moderator, artist, program):
 
     client.force_login(moderator)
     for _ in range(3):
-        share_request_create(artist=artist, generation_id=make_output(artist, program, frames=1, width=16,
-                                                                      height=16).pk, caption="c",
-                             destination="portfolio")
+        share_request_create(
+            artist=artist,
+            generation_id=make_output(artist, program, frames=1, width=16, height=16).pk,
+            caption="c",
+            destination="portfolio",
+        )
     assert count_queries(client, "/dashboard/sharing/") <= MAX_QUERIES

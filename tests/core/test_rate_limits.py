@@ -1,6 +1,7 @@
 """Rate limits count atomically: 180 concurrent requests on one token get at most the
 documented 120 a minute through on Redis, and sequential requests stop at the limit on the
 demo's file cache."""
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,11 @@ def test_180_concurrent_requests_on_one_token_get_at_most_the_limit_through_on_r
     limit = AccessPolicy().requests_per_minute_per_token
     assert limit == 120  # the documented default
     # Its own key space: nothing of another run or test, and no flush of a shared Redis.
-    redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                   "KEY_PREFIX": f"atelier-test-throttle-{os.getpid()}-{uuid.uuid4().hex[:8]}"}
+    redis_cache = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"atelier-test-throttle-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+    }
     statuses: list[int] = []
     # 60 clients released at once, 3 requests each: 180 requests racing on one counter.
     # (Not 180 threads: each request reads the database, and PostgreSQL's default
@@ -104,8 +108,11 @@ def test_a_window_keeps_its_count_when_the_caches_default_timeout_is_shorter(art
     gives it back the rest of the window, or a pause would reset the limit."""
     AccessPolicy.objects.create(program=program, requests_per_minute_per_token=3)
     token, _ = token_create(user=artist, name="t")
-    file_cache = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path),
-                  "TIMEOUT": 1}
+    file_cache = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(tmp_path),
+        "TIMEOUT": 1,
+    }
     with override_settings(CACHES=_caches(file_cache)):
         assert [_get(artist, token).status_code for _ in range(3)] == [200] * 3
         time.sleep(1.5)

@@ -1,5 +1,6 @@
 """Small doors: /healthz says which check failed and nothing about why, a GET on Stripe's
 refresh URL changes nothing, and the media endpoint needs a token with the read scope."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,6 +19,7 @@ LEAK = "redis://atelier:hunter2@10.20.30.40:6379/0"
 
 
 # --- /healthz --------------------------------------------------------------------------------
+
 
 def test_healthz_names_the_failing_broker_check_but_never_the_exception(client, db, monkeypatch, caplog):
     def refused(*args, **kwargs):
@@ -44,6 +46,7 @@ def test_healthz_names_the_failing_database_check_but_never_the_exception(client
 
 
 # --- Stripe's refresh URL ------------------------------------------------------------------------
+
 
 @pytest.fixture
 def connect_calls(monkeypatch):
@@ -100,6 +103,7 @@ def test_an_expired_link_comes_back_through_the_page_and_the_button_to_a_fresh_o
 
 
 # --- media ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scopes, status", [(["generate"], 404), (["share", "labour"], 404), (["read"], 200)])
 def test_media_needs_a_token_with_the_read_scope(artist, program, scopes, status):

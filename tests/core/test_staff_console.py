@@ -1,5 +1,6 @@
 """The staff console (issue 12): its services (policy, validation, audit) and its pages
 (scoped to the manager's own programs, generated from the console's URL patterns)."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,9 +35,20 @@ from tester_platform.programs.services import (
 )
 from tests.factories import UserFactory, add_staff, enroll, make_artist
 
-TERMS = dict(currency="EUR", hourly_rate_minor=2500, pay_floor_hourly_minor=1200, share_bonus_minor=500,
-             bounty_low_minor=300, bounty_medium_minor=1000, bounty_high_minor=2500, bounty_critical_minor=5000,
-             marketing_licence_minor=2000, daily_time_cap_minutes=600, minimum_payout_minor=1000, notes="")
+TERMS = dict(
+    currency="EUR",
+    hourly_rate_minor=2500,
+    pay_floor_hourly_minor=1200,
+    share_bonus_minor=500,
+    bounty_low_minor=300,
+    bounty_medium_minor=1000,
+    bounty_high_minor=2500,
+    bounty_critical_minor=5000,
+    marketing_licence_minor=2000,
+    daily_time_cap_minutes=600,
+    minimum_payout_minor=1000,
+    notes="",
+)
 
 
 @pytest.fixture
@@ -48,19 +60,37 @@ def other_manager(other_program):
 
 def rows():
     """Everything a console write could touch, to show that a refused one wrote nothing."""
-    return (Program.objects.count(), Invitation.objects.count(), RateCard.objects.count(),
-            ConsentDocument.objects.count(), ProgramStaff.objects.count(), AuditEvent.objects.count(),
-            tuple(Program.objects.order_by("pk").values_list("max_resolution", "max_duration_seconds", "name")))
+    return (
+        Program.objects.count(),
+        Invitation.objects.count(),
+        RateCard.objects.count(),
+        ConsentDocument.objects.count(),
+        ProgramStaff.objects.count(),
+        AuditEvent.objects.count(),
+        tuple(Program.objects.order_by("pk").values_list("max_resolution", "max_duration_seconds", "name")),
+    )
 
 
 # --- program settings ---------------------------------------------------------------------------
 
+
 def test_a_manager_updates_settings_and_the_audit_keeps_before_and_after(program, manager):
-    program_update_settings(program=program, actor=manager, name="Main Program 2", daily_compute_seconds=900,
-                            share_review_hours=24, share_approve_on_expiry=False, max_concurrent_jobs=2)
+    program_update_settings(
+        program=program,
+        actor=manager,
+        name="Main Program 2",
+        daily_compute_seconds=900,
+        share_review_hours=24,
+        share_approve_on_expiry=False,
+        max_concurrent_jobs=2,
+    )
     program.refresh_from_db()
-    assert (program.name, program.daily_compute_seconds, program.share_review_hours,
-            program.share_approve_on_expiry) == ("Main Program 2", 900, 24, False)
+    assert (
+        program.name,
+        program.daily_compute_seconds,
+        program.share_review_hours,
+        program.share_approve_on_expiry,
+    ) == ("Main Program 2", 900, 24, False)
     event = AuditEvent.objects.filter(action="program.settings_updated").get()
     assert event.actor == manager and event.program == program
     # Only what changed (max_concurrent_jobs was already 2).
@@ -113,8 +143,16 @@ def test_a_larger_model_profile_allows_a_larger_resolution(program, manager):
     assert program.max_resolution == "480p"
 
 
-@pytest.mark.parametrize("fields", [{"max_concurrent_jobs": 0}, {"share_review_hours": "12"}, {"name": "  "},
-                                    {"max_resolution": "8k"}, {"status": "closed"}])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"max_concurrent_jobs": 0},
+        {"share_review_hours": "12"},
+        {"name": "  "},
+        {"max_resolution": "8k"},
+        {"status": "closed"},
+    ],
+)
 def test_bad_settings_are_field_errors_and_write_nothing(program, manager, fields):
     before = rows()
     with pytest.raises(InvalidInput) as error:
@@ -134,31 +172,43 @@ def test_settings_of_another_program_are_not_found_and_moderators_are_refused(pr
 
 # --- invitations --------------------------------------------------------------------------------
 
+
 def test_many_invitations_in_one_go_skip_duplicates(program, manager, artist):
     invitation_create(program=program, email="open@example.test", invited_by=manager)
-    batch = invitation_create_many(program=program, invited_by=manager, emails=[
-        "Ana@Example.test", "ben@example.test", "ana@example.test", "open@example.test", artist.email,
-        "cleo@example.test"])
+    batch = invitation_create_many(
+        program=program,
+        invited_by=manager,
+        emails=[
+            "Ana@Example.test",
+            "ben@example.test",
+            "ana@example.test",
+            "open@example.test",
+            artist.email,
+            "cleo@example.test",
+        ],
+    )
     assert sorted(i.email for i in batch.created) == ["ana@example.test", "ben@example.test", "cleo@example.test"]
-    assert dict(batch.skipped) == {"ana@example.test": "listed more than once",
-                                   "open@example.test": "already invited (the invitation is still open)",
-                                   artist.email: "already in the program"}
+    assert dict(batch.skipped) == {
+        "ana@example.test": "listed more than once",
+        "open@example.test": "already invited (the invitation is still open)",
+        artist.email: "already in the program",
+    }
     assert AuditEvent.objects.filter(action="invitation.created").count() == 4
 
 
 def test_one_bad_address_writes_no_invitation_and_names_each_bad_line(program, manager):
     before = rows()
     with pytest.raises(InvitationListInvalid) as error:
-        invitation_create_many(program=program, invited_by=manager,
-                               emails=["ok@example.test", "not-an-address", "also@ok.test", "x@"])
+        invitation_create_many(
+            program=program, invited_by=manager, emails=["ok@example.test", "not-an-address", "also@ok.test", "x@"]
+        )
     assert [index for index, _ in error.value.problems] == [1, 3]
     assert "“not-an-address” is not a valid email address." in error.value.problems[0][1]
     assert error.value.field == "emails"
     assert rows() == before
 
 
-def test_invitations_for_another_program_are_not_found_and_moderators_are_refused(program, other_manager,
-                                                                                   moderator):
+def test_invitations_for_another_program_are_not_found_and_moderators_are_refused(program, other_manager, moderator):
     before = rows()
     with pytest.raises(NotFound):
         invitation_create_many(program=program, invited_by=other_manager, emails=["a@example.test"])
@@ -194,8 +244,7 @@ def test_revoke_stops_the_link_and_an_accepted_invitation_cannot_be_revoked_or_r
             service(invitation=accepted, actor=manager)
 
 
-def test_resend_and_revoke_of_another_programs_invitation_are_not_found(program, manager, other_manager,
-                                                                        moderator):
+def test_resend_and_revoke_of_another_programs_invitation_are_not_found(program, manager, other_manager, moderator):
     invitation, _ = invitation_create(program=program, email="gus@example.test", invited_by=manager)
     before = rows()
     for service in (invitation_revoke, invitation_resend):
@@ -207,6 +256,7 @@ def test_resend_and_revoke_of_another_programs_invitation_are_not_found(program,
 
 
 # --- program staff ------------------------------------------------------------------------------
+
 
 def test_a_manager_grants_and_revokes_the_moderator_role(program, manager):
     person = UserFactory(email="newmod@example.test")
@@ -263,6 +313,7 @@ def test_staff_of_another_program_cannot_grant_here(program, other_manager, mode
 
 # --- rate cards ---------------------------------------------------------------------------------
 
+
 def test_a_draft_becomes_current_only_when_published_and_a_published_card_is_never_edited(program, manager):
     v1 = rate_card_draft(program=program, actor=manager, **TERMS)
     assert v1.version == 1 and current_rate_card(program_id=program.pk) is None
@@ -296,13 +347,16 @@ def test_the_engine_never_writes_into_a_published_card(program):
     assert card.hourly_rate_minor == 2500
 
 
-@pytest.mark.parametrize("change,error,field", [
-    ({"hourly_rate_minor": 0}, InvalidInput, "hourly_rate_minor"),
-    ({"share_bonus_minor": -5}, InvalidRateCard, "share_bonus_minor"),
-    ({"bounty_low_minor": 2.5}, InvalidRateCard, "bounty_low_minor"),
-    ({"currency": "EURO"}, InvalidRateCard, "currency"),
-    ({"daily_time_cap_minutes": 0}, InvalidRateCard, "daily_time_cap_minutes"),
-])
+@pytest.mark.parametrize(
+    "change,error,field",
+    [
+        ({"hourly_rate_minor": 0}, InvalidInput, "hourly_rate_minor"),
+        ({"share_bonus_minor": -5}, InvalidRateCard, "share_bonus_minor"),
+        ({"bounty_low_minor": 2.5}, InvalidRateCard, "bounty_low_minor"),
+        ({"currency": "EURO"}, InvalidRateCard, "currency"),
+        ({"daily_time_cap_minutes": 0}, InvalidRateCard, "daily_time_cap_minutes"),
+    ],
+)
 def test_bad_rate_card_terms_are_field_errors_and_write_nothing(program, manager, change, error, field):
     before = rows()
     with pytest.raises(error) as raised:
@@ -311,8 +365,9 @@ def test_bad_rate_card_terms_are_field_errors_and_write_nothing(program, manager
     assert rows() == before
 
 
-def test_rate_cards_of_another_program_are_not_found_and_moderators_are_refused(program, manager, other_manager,
-                                                                               moderator):
+def test_rate_cards_of_another_program_are_not_found_and_moderators_are_refused(
+    program, manager, other_manager, moderator
+):
     draft = rate_card_draft(program=program, actor=manager, **TERMS)
     before = rows()
     with pytest.raises(NotFound):
@@ -325,6 +380,7 @@ def test_rate_cards_of_another_program_are_not_found_and_moderators_are_refused(
 
 
 # --- consent documents --------------------------------------------------------------------------
+
 
 def test_a_consent_draft_is_published_as_a_new_version_and_artists_must_sign_again(program, manager, artist):
     draft = consent_document_draft(program=program, actor=manager, title="Agreement v2", body="# New terms")
@@ -351,13 +407,14 @@ def test_consent_drafts_refuse_empty_text_and_other_programs_managers(program, o
 
 # --- pages: generated from the console's URL patterns -------------------------------------------
 
+
 def _objects(program, manager) -> dict[str, int]:
     """One object of the program for each console route that names one (by route name)."""
-    invitation, _ = invitation_create(program=program, email=f"route-{program.slug}@example.test",
-                                      invited_by=manager)
+    invitation, _ = invitation_create(program=program, email=f"route-{program.slug}@example.test", invited_by=manager)
     applicant = make_artist(email=f"applicant-{program.slug}@example.test")
-    application = Application.objects.create(program=program, artist=applicant, portfolio_url="https://a.example",
-                                             statement="Let me test")
+    application = Application.objects.create(
+        program=program, artist=applicant, portfolio_url="https://a.example", statement="Let me test"
+    )
     tester = make_artist(email=f"tester-{program.slug}@example.test")
     enrollment = enroll(tester, program)
     card = RateCard.objects.create(program=program, version=1, **TERMS)
@@ -365,11 +422,15 @@ def _objects(program, manager) -> dict[str, int]:
     moderator = UserFactory(email=f"route-mod-{program.slug}@example.test", roles=[MODERATOR])
     staff = add_staff(moderator, program, ProgramStaff.Role.MODERATOR)
     return {
-        "console_invitation_resend": invitation.pk, "console_invitation_revoke": invitation.pk,
+        "console_invitation_resend": invitation.pk,
+        "console_invitation_revoke": invitation.pk,
         "console_application_decide": application.pk,
-        "console_enrollment_suspend": enrollment.pk, "console_enrollment_reinstate": enrollment.pk,
-        "console_rate_card_publish": card.pk, "console_consent_publish": document.pk,
-        "console_staff_revoke": staff.pk, "console_task_close": _task(program, manager).pk,
+        "console_enrollment_suspend": enrollment.pk,
+        "console_enrollment_reinstate": enrollment.pk,
+        "console_rate_card_publish": card.pk,
+        "console_consent_publish": document.pk,
+        "console_staff_revoke": staff.pk,
+        "console_task_close": _task(program, manager).pk,
     }
 
 
@@ -380,13 +441,21 @@ def _task(program, manager):
 
     from tester_platform.labour.models import Task
 
-    return Task.objects.create(program=program, title="Route task", instructions="Try it", category="quality",
-                               estimated_minutes=10, pay="hourly", currency="EUR", capacity=1,
-                               due_at=timezone.now() + dt.timedelta(days=1), created_by=manager)
+    return Task.objects.create(
+        program=program,
+        title="Route task",
+        instructions="Try it",
+        category="quality",
+        estimated_minutes=10,
+        pay="hourly",
+        currency="EUR",
+        capacity=1,
+        due_at=timezone.now() + dt.timedelta(days=1),
+        created_by=manager,
+    )
 
 
-CONSOLE_ROUTES = [p for p in dashboard_urls.urlpatterns
-                  if isinstance(p, URLPattern) and p.name.startswith("console_")]
+CONSOLE_ROUTES = [p for p in dashboard_urls.urlpatterns if isinstance(p, URLPattern) and p.name.startswith("console_")]
 
 
 def _url(route: URLPattern, slug: str, objects: dict[str, int]) -> str:
@@ -405,7 +474,8 @@ def test_every_console_route_is_per_program():
 
 @pytest.mark.parametrize("route", CONSOLE_ROUTES, ids=[r.name for r in CONSOLE_ROUTES])
 def test_each_console_route_answers_its_manager_and_is_404_to_a_manager_of_another_program(
-        client, program, other_program, manager, other_manager, route):
+    client, program, other_program, manager, other_manager, route
+):
     objects = _objects(program, manager)
     url = _url(route, program.slug, objects)
     is_action = route.callback.console_action
@@ -414,19 +484,26 @@ def test_each_console_route_answers_its_manager_and_is_404_to_a_manager_of_anoth
     client.force_login(other_manager)
     assert client.get(url).status_code == 404
     before = rows()
-    assert client.post(url, {"reason": "x", "decision": "accept", "name": "x", "emails": "a@example.test"}
-                       ).status_code == 404
+    assert (
+        client.post(url, {"reason": "x", "decision": "accept", "name": "x", "emails": "a@example.test"}).status_code
+        == 404
+    )
     assert rows() == before
     # The manager of program A naming program B's object under A's address: 404 too.
     if "pk" in route.pattern.converters:
         theirs = _objects(other_program, other_manager)
         client.force_login(manager)
-        assert client.post(reverse(f"dashboard:{route.name}", kwargs={"slug": program.slug,
-                                                                      "pk": theirs[route.name]})).status_code == 404
+        assert (
+            client.post(
+                reverse(f"dashboard:{route.name}", kwargs={"slug": program.slug, "pk": theirs[route.name]})
+            ).status_code
+            == 404
+        )
 
 
-@pytest.mark.parametrize("who,status", [("moderator", 403), ("finance_user", 403), ("artist", 403),
-                                        ("admin_user", 200)])
+@pytest.mark.parametrize(
+    "who,status", [("moderator", 403), ("finance_user", 403), ("artist", 403), ("admin_user", 200)]
+)
 def test_console_pages_refuse_staff_who_do_not_manage_the_program(client, request, program, who, status):
     client.force_login(request.getfixturevalue(who))
     assert client.get(reverse("dashboard:console_settings", args=[program.slug])).status_code == status
@@ -450,18 +527,28 @@ def test_the_dashboard_links_the_console_for_managers_only(client, program, mana
 
 # --- pages: forms and what they show -------------------------------------------------------------
 
+
 def test_a_cap_beyond_the_model_comes_back_as_a_field_error_on_the_settings_page(client, program, manager):
     client.force_login(manager)
-    data = {"name": program.name, "description": "", "daily_compute_seconds": 600, "max_concurrent_jobs": 2,
-            "max_resolution": "1080p", "max_duration_seconds": 5, "share_review_hours": 48,
-            "share_approve_on_expiry": "on"}
+    data = {
+        "name": program.name,
+        "description": "",
+        "daily_compute_seconds": 600,
+        "max_concurrent_jobs": 2,
+        "max_resolution": "1080p",
+        "max_duration_seconds": 5,
+        "share_review_hours": 48,
+        "share_approve_on_expiry": "on",
+    }
     before = rows()
     response = client.post(reverse("dashboard:console_settings", args=[program.slug]), data)
     assert response.status_code == 400
     assert "cannot render 1080p" in response.content.decode()
     assert rows() == before
-    response = client.post(reverse("dashboard:console_settings", args=[program.slug]),
-                           {**data, "max_resolution": "preview", "daily_compute_seconds": 1200})
+    response = client.post(
+        reverse("dashboard:console_settings", args=[program.slug]),
+        {**data, "max_resolution": "preview", "daily_compute_seconds": 1200},
+    )
     assert response.status_code == 302
     program.refresh_from_db()
     assert program.daily_compute_seconds == 1200
@@ -475,16 +562,18 @@ def test_a_pasted_list_with_a_bad_line_sends_nothing_and_names_the_line(client, 
     assert response.status_code == 400
     assert "Line 2: “nope” is not a valid email address." in response.content.decode()
     assert rows() == before
-    response = client.post(url, {"emails": "ana@example.test, ben@example.test;\ncleo@example.test\nana@example.test"},
-                           follow=True)
+    response = client.post(
+        url, {"emails": "ana@example.test, ben@example.test;\ncleo@example.test\nana@example.test"}, follow=True
+    )
     assert "3 invitations sent. Skipped: ana@example.test (listed more than once)." in response.content.decode()
     assert Invitation.objects.filter(program=program).count() == 3
 
 
 def test_a_csv_upload_reads_the_email_column(client, program, manager):
     client.force_login(manager)
-    upload = SimpleUploadedFile("testers.csv", b"\xef\xbb\xbfname,Email\nAna,ana@example.test\nBen,ben@example.test\n",
-                                content_type="text/csv")
+    upload = SimpleUploadedFile(
+        "testers.csv", b"\xef\xbb\xbfname,Email\nAna,ana@example.test\nBen,ben@example.test\n", content_type="text/csv"
+    )
     response = client.post(reverse("dashboard:console_invitations", args=[program.slug]), {"csv_file": upload})
     assert response.status_code == 302
     assert sorted(Invitation.objects.values_list("email", flat=True)) == ["ana@example.test", "ben@example.test"]
@@ -498,9 +587,17 @@ def test_a_csv_upload_reads_the_email_column(client, program, manager):
 def test_rate_cards_are_entered_and_shown_as_money(client, program, manager):
     client.force_login(manager)
     url = reverse("dashboard:console_rate_cards", args=[program.slug])
-    money = {"hourly_rate_minor": "25.00", "pay_floor_hourly_minor": "12", "share_bonus_minor": "5.5",
-             "bounty_low_minor": "3.00", "bounty_medium_minor": "10.00", "bounty_high_minor": "25.00",
-             "bounty_critical_minor": "50.00", "marketing_licence_minor": "20.00", "minimum_payout_minor": "10.00"}
+    money = {
+        "hourly_rate_minor": "25.00",
+        "pay_floor_hourly_minor": "12",
+        "share_bonus_minor": "5.5",
+        "bounty_low_minor": "3.00",
+        "bounty_medium_minor": "10.00",
+        "bounty_high_minor": "25.00",
+        "bounty_critical_minor": "50.00",
+        "marketing_licence_minor": "20.00",
+        "minimum_payout_minor": "10.00",
+    }
     form = {"currency": "EUR", "daily_time_cap_minutes": 600, "notes": "", **money}
     bad = client.post(url, {**form, "hourly_rate_minor": "25,00"})
     assert bad.status_code == 400 and "without commas" in bad.content.decode()
@@ -529,7 +626,8 @@ def test_applications_are_accepted_or_declined_with_a_reason(client, program, ma
     page = client.get(reverse("dashboard:console_applications", args=[program.slug])).content.decode()
     assert "ana@example.test" in page and "ben@example.test" in page
     decide = lambda app, **data: client.post(  # noqa: E731
-        reverse("dashboard:console_application_decide", args=[program.slug, app.pk]), data, follow=True)
+        reverse("dashboard:console_application_decide", args=[program.slug, app.pk]), data, follow=True
+    )
     assert "Give the artist a reason" in decide(b, decision="decline").content.decode()
     assert Application.objects.get(pk=b.pk).status == "submitted"
     decide(b, decision="decline", reason="Portfolio does not show video work.")
@@ -554,8 +652,9 @@ def test_a_suspension_reason_reaches_the_artists_dashboard_and_audit_page(client
     activity = client.get(reverse("portal:activity")).content.decode()
     assert "enrollment.suspended" in activity and "Reason: Shared outputs before approval." in activity
     client.force_login(manager)
-    client.post(reverse("dashboard:console_enrollment_reinstate", args=[program.slug, enrollment.pk]),
-                {"reason": "Cleared up."})
+    client.post(
+        reverse("dashboard:console_enrollment_reinstate", args=[program.slug, enrollment.pk]), {"reason": "Cleared up."}
+    )
     assert Enrollment.objects.get(pk=enrollment.pk).status == "active"
 
 
@@ -571,8 +670,7 @@ def test_the_kill_switch_pauses_and_resumes_and_the_audit_page_shows_it(client, 
     assert program.status == "active"
 
 
-def test_staff_page_grants_moderators_and_offers_the_manager_role_to_admins_only(client, program, manager,
-                                                                                admin_user):
+def test_staff_page_grants_moderators_and_offers_the_manager_role_to_admins_only(client, program, manager, admin_user):
     UserFactory(email="newmod@example.test")
     client.force_login(manager)
     url = reverse("dashboard:console_staff", args=[program.slug])

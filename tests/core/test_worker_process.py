@@ -1,5 +1,6 @@
 """A real worker process consumes a task over the configured broker (embedded filesystem
 broker by default, Redis in CI) — not eager mode."""
+
 import re
 
 import pytest
@@ -31,15 +32,20 @@ def test_a_worker_process_sends_the_invitation_email(celery_worker, monkeypatch)
     # The worker is shared by the session's tests: read only what it logs from here on.
     log_start = len(celery_worker.log())
     invitation, token = invitation_create(program=program, email="far@example.test")
-    sent = wait_until(lambda: [p for p in mail_dir.glob("*.log") if p not in before
-                               and "far@example.test" in p.read_text()], timeout=60, message="the invitation email")
+    sent = wait_until(
+        lambda: [p for p in mail_dir.glob("*.log") if p not in before and "far@example.test" in p.read_text()],
+        timeout=60,
+        message="the invitation email",
+    )
     assert ran_here == []
     body = sent[0].read_text()
     assert f"/invite/{token}/" in body
     assert Invitation.objects.get(pk=invitation.pk).accepted_at is None
     # The worker received one message for the task and ran it to success.
-    succeeded = wait_until(lambda: re.findall(r"send_invitation_email\[([0-9a-f-]+)\] succeeded",
-                                              celery_worker.log()[log_start:]),
-                           timeout=30, message="the task's success in the worker's log")
+    succeeded = wait_until(
+        lambda: re.findall(r"send_invitation_email\[([0-9a-f-]+)\] succeeded", celery_worker.log()[log_start:]),
+        timeout=30,
+        message="the task's success in the worker's log",
+    )
     received = re.findall(r"send_invitation_email\[([0-9a-f-]+)\] received", celery_worker.log()[log_start:])
     assert len(received) == 1 and succeeded == received

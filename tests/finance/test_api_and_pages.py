@@ -1,5 +1,6 @@
 """Finance API and pages: who may do what, clear 4xx for bad input with nothing written,
 the onboarding step, the artist's payouts page, and /metrics families."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,13 +15,16 @@ from tests.labour.helpers import make_rate_card
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"period_end": "not-a-date"}, "period_end"),
-    ({"period_end": "2999-01-01"}, "period_end"),
-    ({"period_end": "2025-01-01", "program": 999999}, "program"),
-    ({"period_end": "2025-01-01", "program": "x"}, "program"),
-    ({"period_end": "2025-01-01", "program": 10**30}, "program"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"period_end": "not-a-date"}, "period_end"),
+        ({"period_end": "2999-01-01"}, "period_end"),
+        ({"period_end": "2025-01-01", "program": 999999}, "program"),
+        ({"period_end": "2025-01-01", "program": "x"}, "program"),
+        ({"period_end": "2025-01-01", "program": 10**30}, "program"),
+    ],
+)
 def test_bad_payout_run_input_is_a_clear_400_and_nothing_is_written(finance_user, program, body, field):
     before = rows()
     response = api_as(finance_user).post("/api/v1/payout-runs/", body, format="json")
@@ -44,8 +48,9 @@ def test_only_finance_and_admins_prepare_payout_runs(artist, moderator, manager,
     assert set(Payout.objects.values_list("status", flat=True)) == {"discarded"}
 
 
-def test_a_run_with_nothing_to_pay_is_refused_and_the_default_period_is_the_last_closed_one(finance_user, artist,
-                                                                                           program):
+def test_a_run_with_nothing_to_pay_is_refused_and_the_default_period_is_the_last_closed_one(
+    finance_user, artist, program
+):
     from tester_platform.finance.services import closed_period_end
 
     make_owed(artist, program)  # owed today: after the last closed period
@@ -58,17 +63,20 @@ def test_a_run_with_nothing_to_pay_is_refused_and_the_default_period_is_the_last
     assert closed_period_end(today).weekday() == 6 and 1 <= (today - closed_period_end(today)).days <= 7
 
 
-def test_approval_is_enqueued_after_commit_and_the_preparer_cannot_approve(finance_user, admin_user, program,
-                                                                          artist, django_capture_on_commit_callbacks,
-                                                                          monkeypatch):
+def test_approval_is_enqueued_after_commit_and_the_preparer_cannot_approve(
+    finance_user, admin_user, program, artist, django_capture_on_commit_callbacks, monkeypatch
+):
     from tester_platform.finance import tasks
 
     make_owed(artist, program)
     sent = []
     monkeypatch.setattr(tasks.payout_run_execute_task, "delay", lambda run_id, trigger: sent.append((run_id, trigger)))
     with django_capture_on_commit_callbacks(execute=True):
-        run = api_as(finance_user).post("/api/v1/payout-runs/", {"period_end": timezone.localdate().isoformat()},
-                                        format="json").json()
+        run = (
+            api_as(finance_user)
+            .post("/api/v1/payout-runs/", {"period_end": timezone.localdate().isoformat()}, format="json")
+            .json()
+        )
     assert sent == []  # preparing sends nothing
     with django_capture_on_commit_callbacks(execute=True):
         refused = api_as(finance_user).post(f"/api/v1/payout-runs/{run['id']}/approve/", {}, format="json")
@@ -76,8 +84,9 @@ def test_approval_is_enqueued_after_commit_and_the_preparer_cannot_approve(finan
     stale = api_as(admin_user).post(f"/api/v1/payout-runs/{run['id']}/approve/", {"digest": "0" * 32}, format="json")
     assert stale.status_code == 409 and sent == []
     with django_capture_on_commit_callbacks(execute=True):
-        approved = api_as(admin_user).post(f"/api/v1/payout-runs/{run['id']}/approve/",
-                                           {"digest": run["preview_digest"]}, format="json")
+        approved = api_as(admin_user).post(
+            f"/api/v1/payout-runs/{run['id']}/approve/", {"digest": run["preview_digest"]}, format="json"
+        )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert sent == [(run["id"], "approval")]
     again = api_as(admin_user).post(f"/api/v1/payout-runs/{run['id']}/approve/", {}, format="json")
@@ -86,9 +95,15 @@ def test_approval_is_enqueued_after_commit_and_the_preparer_cannot_approve(finan
 
 def test_payout_account_state_and_the_onboarding_link_needs_a_signed_in_session(artist, stripe_server):
     state = api_as(artist).get("/api/v1/payout-account/").json()
-    assert state == {"connected": False, "stripe_account_id": None, "details_submitted": False,
-                     "payouts_enabled": False, "requirements": [], "disabled_reason": "",
-                     "missing": ["Connect a payout account"]}
+    assert state == {
+        "connected": False,
+        "stripe_account_id": None,
+        "details_submitted": False,
+        "payouts_enabled": False,
+        "requirements": [],
+        "disabled_reason": "",
+        "missing": ["Connect a payout account"],
+    }
     _, raw = token_create(user=artist, name="cli")
     from rest_framework.test import APIClient
 
@@ -167,8 +182,9 @@ def test_finance_pages_need_the_finance_role(client, artist, finance_user, progr
     response = client.post("/finance/runs/new/", {"period_end": yesterday().isoformat(), "program": program.pk})
     assert response.status_code == 400 and b"No payout run was prepared" in response.content and rows() == before
     make_owed(artist, program)
-    response = client.post("/finance/runs/new/", {"period_end": timezone.localdate().isoformat(),
-                                                  "program": program.pk})
+    response = client.post(
+        "/finance/runs/new/", {"period_end": timezone.localdate().isoformat(), "program": program.pk}
+    )
     run = PayoutRun.objects.get()
     assert response["Location"] == f"/finance/runs/{run.pk}/"
     home = client.get("/finance/").content.decode()
@@ -189,8 +205,9 @@ def test_metrics_count_payouts_and_webhook_events(client, settings, artist, prog
             return artist
 
     matrix_payout(W())
-    WebhookEvent.objects.create(stripe_event_id="evt_1", type="transfer.created", payload={}, status="failed",
-                                error="boom")
+    WebhookEvent.objects.create(
+        stripe_event_id="evt_1", type="transfer.created", payload={}, status="failed", error="boom"
+    )
     settings.METRICS_TOKEN = "t"
     body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer t").content.decode()
     assert 'atelier_payouts{status="sent",currency="EUR"} 1' in body
@@ -202,5 +219,7 @@ def test_metrics_count_payouts_and_webhook_events(client, settings, artist, prog
 def test_one_template_filter_formats_money():
     from django.template import Context, Template
 
-    template = Template("{% load money %}{{ a|money:'EUR' }} {{ b|money:'JPY' }} {{ c|money:'EUR' }} {{ d|money:'USD' }}")
+    template = Template(
+        "{% load money %}{{ a|money:'EUR' }} {{ b|money:'JPY' }} {{ c|money:'EUR' }} {{ d|money:'USD' }}"
+    )
     assert template.render(Context({"a": 4833, "b": 4833, "c": None, "d": -125050})) == "€48.33 4,833 JPY — -$1,250.50"

@@ -4,6 +4,7 @@ in its own var/ folder, a real worker and beat. Onboarding finished on the local
 page WITHOUT coming back through the return URL makes the artist payable through the
 Connect webhook alone; an approved run's payout reaches "arrived" through the connected
 account's payout.paid. Nothing here is started by the test process but the demo itself."""
+
 from __future__ import annotations
 
 import contextlib
@@ -87,11 +88,32 @@ def _ports() -> int:
 
 def _env(var_dir: Path, port: int) -> dict:
     # The demo's own settings, as `make demo` runs it: nothing of the test session's.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ATELIER_", "DJANGO_", "STRIPE_", "DATABASE_URL", "CELERY_", "CACHE_URL", "SITE_URL",
-                                "PAYOUT_", "LOCALSTRIPE_"))}
-    env.update(ATELIER_VAR_DIR=str(var_dir), PORT=str(port), WEB_PORT=str(port), PYTHONUNBUFFERED="1",
-               HF_HUB_OFFLINE="1", LOCALSTRIPE_PAYOUT_DELAY_MS="300", LOCALSTRIPE_ARRIVAL_DELAY_MS="300")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "ATELIER_",
+                "DJANGO_",
+                "STRIPE_",
+                "DATABASE_URL",
+                "CELERY_",
+                "CACHE_URL",
+                "SITE_URL",
+                "PAYOUT_",
+                "LOCALSTRIPE_",
+            )
+        )
+    }
+    env.update(
+        ATELIER_VAR_DIR=str(var_dir),
+        PORT=str(port),
+        WEB_PORT=str(port),
+        PYTHONUNBUFFERED="1",
+        HF_HUB_OFFLINE="1",
+        LOCALSTRIPE_PAYOUT_DELAY_MS="300",
+        LOCALSTRIPE_ARRIVAL_DELAY_MS="300",
+    )
     return env
 
 
@@ -127,15 +149,36 @@ def test_the_procfile_demo_delivers_connect_webhooks_and_a_payout_arrives(tmp_pa
     _manage(env, "migrate", "--noinput", "-v", "0")
     log_path = tmp_path / "demo.log"
     log = open(log_path, "w")  # noqa: SIM115 (the child process's log, open while it runs)
-    demo = subprocess.Popen([HONCHO, "-f", "Procfile", "start"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    demo = subprocess.Popen(
+        [HONCHO, "-f", "Procfile", "start"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
-        _wait(lambda: requests.get(f"http://127.0.0.1:{stripe_port}/_atelier/health", timeout=2).ok, timeout=60,
-              what="the local Stripe on WEB_PORT + 420", log=log_path)
-        _wait(lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200, timeout=90,
-              what="the web server on WEB_PORT", log=log_path)
-        _wait(lambda: "demo-worker@" in log_path.read_text(errors="replace") and
-              " ready." in log_path.read_text(errors="replace"), timeout=120, what="the worker", log=log_path)
+        _wait(
+            lambda: requests.get(f"http://127.0.0.1:{stripe_port}/_atelier/health", timeout=2).ok,
+            timeout=60,
+            what="the local Stripe on WEB_PORT + 420",
+            log=log_path,
+        )
+        _wait(
+            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200,
+            timeout=90,
+            what="the web server on WEB_PORT",
+            log=log_path,
+        )
+        _wait(
+            lambda: (
+                "demo-worker@" in log_path.read_text(errors="replace")
+                and " ready." in log_path.read_text(errors="replace")
+            ),
+            timeout=120,
+            what="the worker",
+            log=log_path,
+        )
         # The demo's own webhook secrets, made in its var/ folder and shared by both sides.
         secrets = json.loads((var_dir / "stripe-webhook-secrets.json").read_text())
         assert secrets["platform"] != secrets["connect"] and "whsec_atelier_local" not in secrets.values()
@@ -145,14 +188,23 @@ def test_the_procfile_demo_delivers_connect_webhooks_and_a_payout_arrives(tmp_pa
         # The artist finishes onboarding on Stripe's page and never comes back to us.
         finished = requests.get(url, allow_redirects=False, timeout=10)
         assert finished.status_code == 302 and "/payouts/connect/return/" in finished.headers["Location"]
-        _wait(lambda: _query(db, "SELECT payouts_enabled FROM payments_connectedaccount") == [(1,)], timeout=30,
-              what="account.updated to reach the app", log=log_path)
+        _wait(
+            lambda: _query(db, "SELECT payouts_enabled FROM payments_connectedaccount") == [(1,)],
+            timeout=30,
+            what="account.updated to reach the app",
+            log=log_path,
+        )
         assert _query(db, "SELECT endpoint, status FROM payments_webhookevent WHERE type = 'account.updated'") == [
-            ("connect", "processed")]
+            ("connect", "processed")
+        ]
 
         run_id = int(re.search(r"RUN (\d+)", _manage(env, "shell", "-c", PAY)).group(1))
-        _wait(lambda: _query(db, f"SELECT status FROM payments_payout WHERE run_id = {run_id}") == [("arrived",)],
-              timeout=90, what="the payout to arrive (payout.paid on the Connect endpoint)", log=log_path)
+        _wait(
+            lambda: _query(db, f"SELECT status FROM payments_payout WHERE run_id = {run_id}") == [("arrived",)],
+            timeout=90,
+            what="the payout to arrive (payout.paid on the Connect endpoint)",
+            log=log_path,
+        )
         events = _query(db, "SELECT type, endpoint, status FROM payments_webhookevent ORDER BY id")
         assert ("transfer.created", "platform", "processed") in events
         assert ("payout.paid", "connect", "processed") in events

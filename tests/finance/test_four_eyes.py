@@ -1,6 +1,7 @@
 """Four eyes before money moves: a run is prepared (a preview), approved by a finance user
 who did not prepare it, and only then sent; every step is in the audit trail; the schedule
 prepares but never approves."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,7 +50,8 @@ def test_the_preparer_cannot_approve_on_the_page_the_api_or_the_service(client, 
 
 
 def test_a_second_finance_users_approval_sends_exactly_the_previewed_amounts_and_every_step_is_audited(
-        stripe_server, client, program, artist, other_artist, moderator, finance_user, second_finance_user):
+    stripe_server, client, program, artist, other_artist, moderator, finance_user, second_finance_user
+):
     make_rate_card(program, bounty_high_minor=2500, bounty_medium_minor=1000)
     for person in (artist, other_artist):
         onboard_over_api(stripe_server, client, person)
@@ -57,8 +59,11 @@ def test_a_second_finance_users_approval_sends_exactly_the_previewed_amounts_and
     accept_labour(artist, program, moderator, severity="medium")
     accept_labour(other_artist, program, moderator, severity="medium")
 
-    preview = api_as(finance_user).post("/api/v1/payout-runs/", {"period_end": timezone.localdate().isoformat()},
-                                        format="json").json()
+    preview = (
+        api_as(finance_user)
+        .post("/api/v1/payout-runs/", {"period_end": timezone.localdate().isoformat()}, format="json")
+        .json()
+    )
     previewed = sorted((p["artist"], p["amount"], p["currency"]) for p in preview["payouts"])
     assert previewed == sorted([(artist.pk, 3500, "EUR"), (other_artist.pk, 1000, "EUR")])
     # Work accepted after the preview is not slipped into it.
@@ -70,23 +75,33 @@ def test_a_second_finance_users_approval_sends_exactly_the_previewed_amounts_and
     assert response.status_code == 302
     assert payout_run_execute_task(preview["id"]) == "done"
 
-    by_destination = {p.connected_account.stripe_account_id: p for p in Payout.objects.select_related(
-        "connected_account")}
-    sent = sorted((by_destination[t["destination"]].artist_id, t["amount"], t["currency"].upper())
-                  for t in stripe_server.transfers())
+    by_destination = {
+        p.connected_account.stripe_account_id: p for p in Payout.objects.select_related("connected_account")
+    }
+    sent = sorted(
+        (by_destination[t["destination"]].artist_id, t["amount"], t["currency"].upper())
+        for t in stripe_server.transfers()
+    )
     assert sent == previewed
 
     run = PayoutRun.objects.get(pk=preview["id"])
     assert (run.created_by, run.approved_by) == (finance_user, second_finance_user)
-    trail = list(AuditEvent.objects.filter(target_id=str(run.pk), action__startswith="payout_run.")
-                 .order_by("pk").values_list("action", "actor_id"))
-    assert trail == [("payout_run.prepared", finance_user.pk), ("payout_run.approved", second_finance_user.pk),
-                     ("payout_run.executed", None)]
+    trail = list(
+        AuditEvent.objects.filter(target_id=str(run.pk), action__startswith="payout_run.")
+        .order_by("pk")
+        .values_list("action", "actor_id")
+    )
+    assert trail == [
+        ("payout_run.prepared", finance_user.pk),
+        ("payout_run.approved", second_finance_user.pk),
+        ("payout_run.executed", None),
+    ]
     assert AuditEvent.objects.filter(action="payout.sent").count() == 2
 
 
-def test_a_discarded_run_sends_nothing_and_frees_the_artists_for_the_next_run(finance_user, second_finance_user,
-                                                                             artist, program):
+def test_a_discarded_run_sends_nothing_and_frees_the_artists_for_the_next_run(
+    finance_user, second_finance_user, artist, program
+):
     make_owed(artist, program)
     run = payout_run_prepare(actor=finance_user, period_end=timezone.localdate(), program=program)
     api_as(finance_user).post(f"/api/v1/payout-runs/{run.pk}/discard/")
@@ -97,12 +112,14 @@ def test_a_discarded_run_sends_nothing_and_frees_the_artists_for_the_next_run(fi
     assert again.payouts.get().amount_minor == 4200
     assert service_execute(run_id=run.pk, actor=second_finance_user).status == "discarded"  # nothing sent
     assert not run.attempts.exists()
-    assert api_as(second_finance_user).post(f"/api/v1/payout-runs/{run.pk}/approve/", {},
-                                            format="json").status_code == 409
+    assert (
+        api_as(second_finance_user).post(f"/api/v1/payout-runs/{run.pk}/approve/", {}, format="json").status_code == 409
+    )
 
 
-def test_the_schedule_prepares_runs_for_the_last_closed_period_and_never_approves(artist, other_artist, program,
-                                                                                 other_program, finance_user):
+def test_the_schedule_prepares_runs_for_the_last_closed_period_and_never_approves(
+    artist, other_artist, program, other_program, finance_user
+):
     import datetime as dt
 
     from payments.models import LedgerEntry
@@ -111,13 +128,26 @@ def test_the_schedule_prepares_runs_for_the_last_closed_period_and_never_approve
     make_owed(artist, program)  # today: after the closed period
     make_owed(other_artist, program)
     old = timezone.make_aware(dt.datetime.combine(sunday, dt.time(12)))
-    LedgerEntry(artist=other_artist, program=program, kind="adjustment", amount_minor=700, currency="EUR",
-                source_type="tests.owed", source_id="closed-week", created_at=old).save()
+    LedgerEntry(
+        artist=other_artist,
+        program=program,
+        kind="adjustment",
+        amount_minor=700,
+        currency="EUR",
+        source_type="tests.owed",
+        source_id="closed-week",
+        created_at=old,
+    ).save()
     runs = scheduled_payout_runs_task()
     assert len(runs) == 1  # the other program owes nothing: no run
     run = PayoutRun.objects.get(pk=runs[0])
     assert (run.status, run.scheduled, run.created_by, run.approved_by, run.period_end) == (
-        "prepared", True, None, None, sunday)
+        "prepared",
+        True,
+        None,
+        None,
+        sunday,
+    )
     assert [(p.artist_id, p.amount_minor) for p in run.payouts.all()] == [(other_artist.pk, 700)]
     # A person approves it (no preparer to differ from); the schedule itself never does.
     approved = payout_run_approve(actor=finance_user, run=run)

@@ -1,5 +1,6 @@
 """Reconciliation: the ledger, our payouts and what Stripe lists for each account, compared;
 every difference flagged for finance (on a page, daily and on demand, audited)."""
+
 from __future__ import annotations
 
 import pytest
@@ -67,8 +68,9 @@ def test_it_flags_a_bank_payout_state_that_is_not_stripes(paid_out, stripe_serve
     assert report.differences[0]["message"].endswith("is paid.")
 
 
-def test_it_flags_a_sent_payout_stripe_does_not_list_and_a_ledger_without_its_entry(finance_user, program, artist,
-                                                                                    stripe_server):
+def test_it_flags_a_sent_payout_stripe_does_not_list_and_a_ledger_without_its_entry(
+    finance_user, program, artist, stripe_server
+):
     from tests.finance.helpers import matrix_payout
 
     class World:

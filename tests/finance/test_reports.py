@@ -1,5 +1,6 @@
 """Payout reports: totals by program / artist / kind that reconcile with the ledger, GPU
 seconds beside labour paid, charts, CSV and PDF (read back with pypdf)."""
+
 from __future__ import annotations
 
 import csv
@@ -46,9 +47,21 @@ def paid_run(stripe_server, client, program, artist, other_artist, moderator):
     job = make_job(artist, program)
     from generation.models import UsageRecord
 
-    UsageRecord.objects.create(job=job, artist=artist, program=program, model_profile="wan-tiny",
-                               device_name="cpu", compute_seconds=42.4, wall_seconds=50.0, queue_seconds=1.0,
-                               frames=9, width=64, height=64, steps=4, peak_memory_bytes=1)
+    UsageRecord.objects.create(
+        job=job,
+        artist=artist,
+        program=program,
+        model_profile="wan-tiny",
+        device_name="cpu",
+        compute_seconds=42.4,
+        wall_seconds=50.0,
+        queue_seconds=1.0,
+        frames=9,
+        width=64,
+        height=64,
+        steps=4,
+        peak_memory_bytes=1,
+    )
     return run
 
 
@@ -61,9 +74,11 @@ def test_the_run_csv_totals_equal_the_ledger_sums(paid_run, client, finance_user
     assert [(r["artist"], int(r["amount_minor"])) for r in by_artist] == [(artist.email, 1000)]
 
     line_ids = PayoutLine.objects.filter(payout__run=paid_run).values_list("pk", flat=True)
-    ledger_paid = -sum(LedgerEntry.objects.filter(kind="payout", source_type="payments.payoutline",
-                                                  source_id__in=[str(i) for i in line_ids])
-                       .values_list("amount_minor", flat=True))
+    ledger_paid = -sum(
+        LedgerEntry.objects.filter(
+            kind="payout", source_type="payments.payoutline", source_id__in=[str(i) for i in line_ids]
+        ).values_list("amount_minor", flat=True)
+    )
     total_paid = next(int(r["amount_minor"]) for r in rows if r["section"] == "total" and r["status"] == "paid")
     assert total_paid == ledger_paid == sum(int(r["amount_minor"]) for r in by_artist)
 
@@ -98,8 +113,11 @@ def test_the_run_pdf_renders_and_reads_back(paid_run, client, finance_user, arti
 def test_the_period_report_csv_and_pdf(paid_run, client, finance_user):
     client.force_login(finance_user)
     today = timezone.localdate().isoformat()
-    rows = list(csv.DictReader(io.StringIO(
-        client.get(f"/reports/payouts/period.csv?start={today}&end={today}").content.decode())))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(f"/reports/payouts/period.csv?start={today}&end={today}").content.decode())
+        )
+    )
     paid = sum(int(r["amount_minor"]) for r in rows if r["section"] == "by_artist" and r["status"] in ("sent", "paid"))
     assert paid == -sum(LedgerEntry.objects.filter(kind="payout").values_list("amount_minor", flat=True)) == 7000
     earned = {r["kind"]: int(r["amount_minor"]) for r in rows if r["section"] == "by_kind"}
@@ -144,14 +162,22 @@ def test_a_statement_lists_the_lines_its_payout_pays_and_they_add_up(paid_run, c
     lines, total = _statement_lines(client, second)
     assert lines == [("feedback_bounty", 1000)] and total == second.amount_minor == 1000
     page = client.get(f"/payouts/{second.pk}/statement/").content.decode()
-    for text in ("Payer", "Atelier, for Main Program", "Payee", "alice@example.test", "Period", "EUR",
-                 "€10.00 each (rate card v1)"):
+    for text in (
+        "Payer",
+        "Atelier, for Main Program",
+        "Payee",
+        "alice@example.test",
+        "Period",
+        "EUR",
+        "€10.00 each (rate card v1)",
+    ):
         assert text in page
     assert "(minor" not in page
 
 
-def test_after_a_reversal_the_next_statement_lists_the_earnings_again_and_adds_up(stripe_server, client, program,
-                                                                                 artist, moderator):
+def test_after_a_reversal_the_next_statement_lists_the_earnings_again_and_adds_up(
+    stripe_server, client, program, artist, moderator
+):
     from tests.finance.helpers import prepare_and_approve
     from tests.payments.stripe_server import deliver_all
     from tests.payments.test_payout_runs import onboard_over_api

@@ -1,6 +1,7 @@
 """Statements and reports through API v1 with a bearer token of the right scope: an
 artist's own statement with `read`, the finance reports with `finance`; the links the API
 hands out are absolute and lead to these operations (not to a sign-in page)."""
+
 from __future__ import annotations
 
 import csv
@@ -54,8 +55,12 @@ def test_finance_reads_the_run_reports_with_a_finance_token(paid_run, finance_us
     response = finance.get(run["report_csv"], HTTP_ACCEPT="text/csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert sum(int(r["amount_minor"]) for r in rows if r["section"] == "by_artist") == paid_run.payouts.aggregate(
-        total=__import__("django.db.models", fromlist=["Sum"]).Sum("amount_minor"))["total"]
+    assert (
+        sum(int(r["amount_minor"]) for r in rows if r["section"] == "by_artist")
+        == paid_run.payouts.aggregate(total=__import__("django.db.models", fromlist=["Sum"]).Sum("amount_minor"))[
+            "total"
+        ]
+    )
     pdf = finance.get(run["report_pdf"])
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert "Payout run" in pdf_text(pdf.content)

@@ -1,5 +1,6 @@
 """Fixtures for the engine's tests: the tiny checkpoint, a signed-up artist, and a real
 worker process on the tiny model's queue (module-scoped: starting one costs seconds)."""
+
 from __future__ import annotations
 
 import json
@@ -77,9 +78,15 @@ def submit(t: Tester, *, budget: dict | None = None, **params):
         params.setdefault("resolution", "preview")
     params.setdefault("seed", 1234)
     return job_submit(
-        artist=t.artist, program_id=t.program.pk, enrollment_id=t.enrollment.pk, consent_record_id=t.consent.pk,
-        training_use=t.consent.training_use, params=build_params(**params), budget=Budget(**(budget or BIG_BUDGET)),
-        consent_version=1, program_ref=f"program-{t.program.pk}",
+        artist=t.artist,
+        program_id=t.program.pk,
+        enrollment_id=t.enrollment.pk,
+        consent_record_id=t.consent.pk,
+        training_use=t.consent.training_use,
+        params=build_params(**params),
+        budget=Budget(**(budget or BIG_BUDGET)),
+        consent_version=1,
+        program_ref=f"program-{t.program.pk}",
     )
 
 

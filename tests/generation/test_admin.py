@@ -20,10 +20,18 @@ def test_staff_see_jobs_usage_and_workers_read_only(staff_client, tester):
     worker = Worker.objects.create(hostname="gpu@host", started_at=timezone.now(), last_heartbeat=timezone.now())
     job = submit(tester)
     claimed = services.job_claim(job_id=job.pk, worker=worker)
-    services.job_succeed(job_id=job.pk, attempt=claimed.attempts, outputs=services.Outputs(),
-                         usage=services.UsageStats("cpu", 1.0, 1.2, 4, 33, 1000))
-    for url in ("/admin/generation/generationjob/", f"/admin/generation/generationjob/{job.pk}/change/",
-                "/admin/generation/usagerecord/", "/admin/generation/worker/"):
+    services.job_succeed(
+        job_id=job.pk,
+        attempt=claimed.attempts,
+        outputs=services.Outputs(),
+        usage=services.UsageStats("cpu", 1.0, 1.2, 4, 33, 1000),
+    )
+    for url in (
+        "/admin/generation/generationjob/",
+        f"/admin/generation/generationjob/{job.pk}/change/",
+        "/admin/generation/usagerecord/",
+        "/admin/generation/worker/",
+    ):
         response = staff_client.get(url)
         assert response.status_code == 200, url
     assert b"gpu@host" in staff_client.get("/admin/generation/worker/").content
@@ -32,8 +40,9 @@ def test_staff_see_jobs_usage_and_workers_read_only(staff_client, tester):
 
 def test_the_cancel_action_uses_the_service(staff_client, tester):
     job = submit(tester)
-    response = staff_client.post("/admin/generation/generationjob/",
-                                 {"action": "cancel_jobs", "_selected_action": [job.pk]})
+    response = staff_client.post(
+        "/admin/generation/generationjob/", {"action": "cancel_jobs", "_selected_action": [job.pk]}
+    )
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.status == "cancelled"

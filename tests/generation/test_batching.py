@@ -4,6 +4,7 @@ process on the tiny model shared by the module.
 To make a batch form deterministically, each test first occupies the worker with a long
 "blocker" job of another shape, submits its jobs while the blocker runs (they queue up),
 then cancels the blocker: the worker's next claim sees all of them at once."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,12 @@ class Blocker:
     def __enter__(self) -> Blocker:
         self.tester = make_tester()
         self.job = submit(self.tester, duration_seconds=7, aspect_ratio="1:1", steps=100)
-        wait_until(lambda: GenerationJob.objects.filter(pk=self.job.pk, status="running", progress__gt=0).exists(),
-                   timeout=90, interval=0.02, message="the blocker to run")
+        wait_until(
+            lambda: GenerationJob.objects.filter(pk=self.job.pk, status="running", progress__gt=0).exists(),
+            timeout=90,
+            interval=0.02,
+            message="the blocker to run",
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -61,16 +66,19 @@ def _check_own_output(job: GenerationJob) -> bytes:
 
 def test_four_compatible_jobs_run_as_one_batch_each_with_its_own_outputs_and_fair_usage(gpu_worker):
     solo_tester = make_tester()
-    solo = wait_for_status(submit(solo_tester, prompt="a red kite over dunes", seed=4242, **PREVIEW),
-                           {"succeeded", "failed"})
+    solo = wait_for_status(
+        submit(solo_tester, prompt="a red kite over dunes", seed=4242, **PREVIEW), {"succeeded", "failed"}
+    )
     assert solo.status == "succeeded", solo.error_detail
     assert solo.usage.batch_size == 1 and solo.usage.batch_compute_seconds == pytest.approx(solo.usage.compute_seconds)
 
     testers = [make_tester() for _ in range(4)]
     prompts = ["a red kite over dunes", "a lighthouse at dusk", "rain on a window", "a fox in snow"]
     with Blocker():
-        jobs = [submit(t, prompt=p, seed=4242 if i == 0 else 100 + i, **PREVIEW)
-                for i, (t, p) in enumerate(zip(testers, prompts, strict=True))]
+        jobs = [
+            submit(t, prompt=p, seed=4242 if i == 0 else 100 + i, **PREVIEW)
+            for i, (t, p) in enumerate(zip(testers, prompts, strict=True))
+        ]
     jobs = _finished(jobs)
     assert [j.status for j in jobs] == ["succeeded"] * 4, [j.error_detail for j in jobs]
 
@@ -102,13 +110,19 @@ def test_cancelling_one_job_mid_batch_leaves_the_other_three_intact(gpu_worker):
     testers = [make_tester() for _ in range(4)]
     with Blocker():
         jobs = [submit(t, prompt=f"scene {i}", seed=i, steps=60, **PREVIEW) for i, t in enumerate(testers)]
-    wait_until(lambda: GenerationJob.objects.filter(pk__in=[j.pk for j in jobs], status="running",
-                                                    progress__gt=0).count() == 4,
-               timeout=90, interval=0.02, message="the four jobs running together")
+    wait_until(
+        lambda: (
+            GenerationJob.objects.filter(pk__in=[j.pk for j in jobs], status="running", progress__gt=0).count() == 4
+        ),
+        timeout=90,
+        interval=0.02,
+        message="the four jobs running together",
+    )
     job_cancel(job=GenerationJob.objects.get(pk=jobs[1].pk), actor=testers[1].artist)
     jobs = _finished(jobs)
-    assert [j.status for j in jobs] == ["succeeded", "cancelled", "succeeded", "succeeded"], \
-        [j.error_detail for j in jobs]
+    assert [j.status for j in jobs] == ["succeeded", "cancelled", "succeeded", "succeeded"], [
+        j.error_detail for j in jobs
+    ]
 
     cancelled = UsageRecord.objects.get(job=jobs[1])
     assert cancelled.cancelled and cancelled.frames == 0 and 0 < cancelled.steps < 60
@@ -149,8 +163,9 @@ def test_an_artists_burst_does_not_delay_another_artists_single_job_by_more_than
         burst = [submit(busy, prompt=f"burst {i}", seed=i, budget=BURST_BUDGET, **PREVIEW) for i in range(20)]
         # Submitted last, and of another size: it cannot ride along in the burst's batches,
         # so only the claim order decides when it runs.
-        single = submit(other, prompt="just one", seed=99, duration_seconds=2, aspect_ratio="9:16",
-                        resolution="preview")
+        single = submit(
+            other, prompt="just one", seed=99, duration_seconds=2, aspect_ratio="9:16", resolution="preview"
+        )
     single = wait_for_status(single, {"succeeded", "failed"}, timeout=120)
     assert single.status == "succeeded", single.error_detail
     # What is left of the burst is not needed to judge the order: stop it (keeps the test short).

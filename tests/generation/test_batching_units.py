@@ -1,5 +1,6 @@
 """Issue 18 without a worker: the step-cache gate, the compile guard on CPU, batch keys and
 limits, the fair claim order and the batch claim's conditional UPDATE."""
+
 from __future__ import annotations
 
 import logging
@@ -15,25 +16,34 @@ from generation.models import GenerationJob
 from generation.quality import psnr, ssim
 from tests.generation.conftest import BIG_BUDGET, make_tester, submit
 
-FIGURES = {"kind": "first_block", "threshold": 0.05, "psnr_db": 41.2, "ssim": 0.97,
-           "measured": "bench/results/throughput-cpu.txt"}
+FIGURES = {
+    "kind": "first_block",
+    "threshold": 0.05,
+    "psnr_db": 41.2,
+    "ssim": 0.97,
+    "measured": "bench/results/throughput-cpu.txt",
+}
 
 
 # --- the step-cache gate -------------------------------------------------------------------
+
 
 def test_every_configured_profile_passes_the_step_cache_gate():
     for key in profiles():
         get_profile(key, check_dir=False)  # raises for a cache enabled without its figures
 
 
-@pytest.mark.parametrize("cache, message", [
-    ({"kind": "first_block", "threshold": 0.05}, "without its measured figures"),
-    ({**FIGURES, "ssim": None}, "without its measured figures"),
-    ({**FIGURES, "measured": ""}, "where its figures were measured"),
-    ({**FIGURES, "psnr_db": 24.0}, "below the gate"),
-    ({**FIGURES, "ssim": 0.5}, "below the gate"),
-    ({**FIGURES, "kind": "magic"}, "kind must be one of"),
-])
+@pytest.mark.parametrize(
+    "cache, message",
+    [
+        ({"kind": "first_block", "threshold": 0.05}, "without its measured figures"),
+        ({**FIGURES, "ssim": None}, "without its measured figures"),
+        ({**FIGURES, "measured": ""}, "where its figures were measured"),
+        ({**FIGURES, "psnr_db": 24.0}, "below the gate"),
+        ({**FIGURES, "ssim": 0.5}, "below the gate"),
+        ({**FIGURES, "kind": "magic"}, "kind must be one of"),
+    ],
+)
 def test_a_profile_cannot_enable_step_caching_without_passing_figures(settings, cache, message):
     settings.GENERATION_MODEL_PROFILES = {"wan-tiny": {"step_cache": cache}}
     with pytest.raises(ModelProfileError, match=message):
@@ -53,8 +63,17 @@ def test_a_profile_with_its_figures_enables_diffusers_first_block_cache(settings
         # The variation pipeline shares the transformer (from_pipe): enabled once, not twice
         # (diffusers refuses a second enable_cache).
         assert pipelines.get_pipeline(profile, "variation").transformer is pipe.transformer
-        result = pipelines.run(profile=profile, mode="text_to_video", prompt="a kite", negative_prompt="", seed=1,
-                               width=112, height=64, num_frames=9, steps=3)
+        result = pipelines.run(
+            profile=profile,
+            mode="text_to_video",
+            prompt="a kite",
+            negative_prompt="",
+            seed=1,
+            width=112,
+            height=64,
+            num_frames=9,
+            steps=3,
+        )
         assert result.frames.shape == (9, 64, 112, 3) and result.steps_done == 3
         plain = pipelines.get_pipeline(get_profile("wan-tiny"), "text_to_video")
         assert not plain.transformer.is_cache_enabled
@@ -64,9 +83,11 @@ def test_a_profile_with_its_figures_enables_diffusers_first_block_cache(settings
 
 # --- compile: warm on CUDA, skipped (and said so) on CPU ------------------------------------
 
+
 def test_compile_is_skipped_on_cpu_with_a_clear_note_and_touches_nothing(monkeypatch):
-    profile = with_overrides(get_profile("wan-tiny", check_dir=False), compile=True, device="cpu",
-                             compile_buckets=((112, 64, 33),))
+    profile = with_overrides(
+        get_profile("wan-tiny", check_dir=False), compile=True, device="cpu", compile_buckets=((112, 64, 33),)
+    )
     monkeypatch.setattr(pipelines, "_compile_cuda", lambda p: pytest.fail("compiled on a CPU"))
     monkeypatch.setattr(pipelines, "get_pipeline", lambda *a, **k: pytest.fail("loaded a pipeline to compile"))
     result = pipelines.compile_for_worker(profile)
@@ -90,8 +111,16 @@ def test_the_warm_up_logs_and_records_what_it_did_on_the_worker_row(settings, ca
     monkeypatch.setattr(workers, "close_old_connections", lambda: None)  # the test's transaction stays open
 
     settings.GENERATION_MODEL_PROFILES = {"wan-tiny": {"compile": True, "device": "cpu"}}
-    services.worker_register(hostname="gpu9@host", queues=["gpu.wan-tiny"], device="cpu", device_name="cpu",
-                             memory_bytes=0, torch_version="", cuda_version="", pid=1)
+    services.worker_register(
+        hostname="gpu9@host",
+        queues=["gpu.wan-tiny"],
+        device="cpu",
+        device_name="cpu",
+        memory_bytes=0,
+        torch_version="",
+        cuda_version="",
+        pid=1,
+    )
     try:
         with caplog.at_level(logging.INFO, logger="generation.workers"):
             workers._warm_up(["gpu.wan-tiny"], "gpu9@host")
@@ -104,9 +133,17 @@ def test_the_warm_up_logs_and_records_what_it_did_on_the_worker_row(settings, ca
 
 # --- batch keys and limits -----------------------------------------------------------------
 
+
 def _row(**kw):
-    row = {"model_profile": "wan-tiny", "mode": "text_to_video", "width": 112, "height": 64, "steps": 4,
-           "num_frames": 33, "segments": [{"op": "text", "frames": 33, "prompt": "x"}]}
+    row = {
+        "model_profile": "wan-tiny",
+        "mode": "text_to_video",
+        "width": 112,
+        "height": 64,
+        "steps": 4,
+        "num_frames": 33,
+        "segments": [{"op": "text", "frames": 33, "prompt": "x"}],
+    }
     row.update(kw)
     return row
 
@@ -116,8 +153,13 @@ def test_batch_keys_match_only_jobs_that_can_share_their_first_call():
     assert base == ("wan-tiny", "text_to_video", 112, 64, 33, 4)
     assert plan.batch_key(_row(segments=[{"op": "text", "frames": 33, "prompt": "another"}])) == base
     assert plan.batch_key(_row(segments=[], num_frames=33)) == base  # a job queued before plans
-    for other in (_row(width=64, height=112), _row(steps=5), _row(model_profile="wan2.1-t2v-1.3b"),
-                  _row(segments=[{"op": "text", "frames": 17}]), _row(mode="storyboard")):
+    for other in (
+        _row(width=64, height=112),
+        _row(steps=5),
+        _row(model_profile="wan2.1-t2v-1.3b"),
+        _row(segments=[{"op": "text", "frames": 17}]),
+        _row(mode="storyboard"),
+    ):
         assert plan.batch_key(other) not in (None, base)
     assert plan.batch_key(_row(mode="image_to_video", segments=[{"op": "image", "frames": 33, "image": 1}])) is None
     assert plan.batch_key(_row(mode="variation", segments=[{"op": "vary", "frames": 33}])) is None
@@ -132,6 +174,7 @@ def test_the_batch_limit_is_bounded_by_memory():
 
 
 # --- fair claims -----------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_the_claim_takes_each_artists_oldest_job_in_turn_and_fills_the_batch_fairly():
@@ -166,6 +209,7 @@ def test_a_batch_claim_never_takes_a_job_twice_or_a_cancelled_one(tester):
 
 # --- quality figures -------------------------------------------------------------------------
 
+
 def test_psnr_and_ssim():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (2, 32, 48, 3), dtype=np.uint8)
@@ -179,8 +223,10 @@ def test_psnr_and_ssim():
 
 # --- figures from stored rows ------------------------------------------------------------------
 
-def _finish(tester, worker, *, compute: float, batch_id: str = "", size: int = 1, call: float = 0.0,
-            queue_wait: float = 0.0):
+
+def _finish(
+    tester, worker, *, compute: float, batch_id: str = "", size: int = 1, call: float = 0.0, queue_wait: float = 0.0
+):
     import datetime as dt
 
     from django.utils import timezone
@@ -188,11 +234,20 @@ def _finish(tester, worker, *, compute: float, batch_id: str = "", size: int = 1
     job = submit(tester, prompt="x")
     services.job_claim(job_id=job.pk, worker=worker)
     started = timezone.now()
-    GenerationJob.objects.filter(pk=job.pk).update(enqueued_at=started - dt.timedelta(seconds=queue_wait),
-                                                   started_at=started)
-    usage = services.UsageStats(device_name="cpu", compute_seconds=compute, wall_seconds=compute, steps=4, frames=33,
-                                peak_memory_bytes=1, batch_size=size, batch_compute_seconds=call or compute,
-                                batch_id=batch_id)
+    GenerationJob.objects.filter(pk=job.pk).update(
+        enqueued_at=started - dt.timedelta(seconds=queue_wait), started_at=started
+    )
+    usage = services.UsageStats(
+        device_name="cpu",
+        compute_seconds=compute,
+        wall_seconds=compute,
+        steps=4,
+        frames=33,
+        peak_memory_bytes=1,
+        batch_size=size,
+        batch_compute_seconds=call or compute,
+        batch_id=batch_id,
+    )
     assert services.job_succeed(job_id=job.pk, attempt=1, outputs=services.Outputs(), usage=usage)
 
 
@@ -205,8 +260,16 @@ def test_throughput_figures_count_each_batched_call_once():
     from generation.selectors import throughput_stats
 
     t = make_tester()
-    worker = services.worker_register(hostname="gpu7@host", queues=["gpu.wan-tiny"], device="cpu",
-                                      device_name="cpu", memory_bytes=0, torch_version="", cuda_version="", pid=1)
+    worker = services.worker_register(
+        hostname="gpu7@host",
+        queues=["gpu.wan-tiny"],
+        device="cpu",
+        device_name="cpu",
+        memory_bytes=0,
+        torch_version="",
+        cuda_version="",
+        pid=1,
+    )
     for wait in (1.0, 2.0, 3.0, 4.0):  # one call of four jobs: 8 s, 2 s each
         _finish(t, worker, compute=2.0, batch_id="b-1", size=4, call=8.0, queue_wait=wait)
     _finish(t, worker, compute=4.0, queue_wait=20.0)  # one job alone: 4 s
@@ -225,10 +288,19 @@ def test_throughput_figures_count_each_batched_call_once():
 @pytest.mark.django_db
 def test_the_workers_page_and_metrics_show_the_throughput(client, moderator, settings):
     t = make_tester()
-    worker = services.worker_register(hostname="gpu8@host", queues=["gpu.wan-tiny"], device="cpu",
-                                      device_name="cpu", memory_bytes=0, torch_version="", cuda_version="", pid=1)
-    services.worker_record_warmup(hostname="gpu8@host", compile_seconds=None,
-                                  note="wan-tiny: torch.compile skipped (no CUDA device)")
+    worker = services.worker_register(
+        hostname="gpu8@host",
+        queues=["gpu.wan-tiny"],
+        device="cpu",
+        device_name="cpu",
+        memory_bytes=0,
+        torch_version="",
+        cuda_version="",
+        pid=1,
+    )
+    services.worker_record_warmup(
+        hostname="gpu8@host", compile_seconds=None, note="wan-tiny: torch.compile skipped (no CUDA device)"
+    )
     for _ in range(2):
         _finish(t, worker, compute=1.5, batch_id="b-2", size=2, call=3.0)
     client.force_login(moderator)

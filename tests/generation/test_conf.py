@@ -30,8 +30,10 @@ def test_unknown_profile_and_unknown_option_are_refused(settings):
 
 def test_profiles_come_from_settings_and_environment(settings, monkeypatch, tmp_path):
     settings.GENERATION_MODEL_PROFILES = {"wan-tiny": {"steps": 6}}
-    monkeypatch.setenv("GENERATION_MODEL_PROFILES_JSON",
-                       json.dumps({"mine": {"extends": "wan-tiny", "model_dir": str(tmp_path), "queue": "gpu.mine"}}))
+    monkeypatch.setenv(
+        "GENERATION_MODEL_PROFILES_JSON",
+        json.dumps({"mine": {"extends": "wan-tiny", "model_dir": str(tmp_path), "queue": "gpu.mine"}}),
+    )
     tiny = get_profile("wan-tiny", check_dir=False)
     mine = get_profile("mine")
     assert tiny.steps == 6 and tiny.queue == "gpu.wan-tiny" and tiny.fps == 16
@@ -58,4 +60,7 @@ def test_the_beat_schedule_runs_the_reaper():
     from generation.schedule import BEAT_SCHEDULE, beat_schedule
 
     assert beat_schedule() == BEAT_SCHEDULE
-    assert {e["task"] for e in BEAT_SCHEDULE.values()} == {"generation.reap_lost_workers", "generation.redispatch_queued"}
+    assert {e["task"] for e in BEAT_SCHEDULE.values()} == {
+        "generation.reap_lost_workers",
+        "generation.redispatch_queued",
+    }

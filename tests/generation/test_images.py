@@ -1,5 +1,6 @@
 """Input stills: type checked by decoding (never by the name alone), size and pixel
 limits, EXIF stripped by re-encoding, and nothing stored when refused."""
+
 import hashlib
 import io
 import os
@@ -51,16 +52,19 @@ def test_exif_is_applied_then_stripped():
     assert not reopened.getexif() and "exif" not in reopened.info and b"SecretCam" not in clean.png
 
 
-@pytest.mark.parametrize("data,name,needle", [
-    (b"%PDF-1.4 not an image at all", "drawing.png", "not an image"),
-    (b"", "empty.png", "empty"),
-    (still("PNG"), "still.jpg", "is a PNG image but its name ends in .jpg"),
-    (still("JPEG"), "still.webp", "is a JPEG image but its name ends in .webp"),
-    (still("PNG"), "still.txt", "PNG, JPEG or WebP"),
-    (still("GIF"), "anim.png", "not a PNG, JPEG or WebP"),
-    (still("PNG")[:60], "cut.png", "could not be decoded"),
-    (still("PNG", size=(40, 40)), "tiny.png", "at least 64 px"),
-])
+@pytest.mark.parametrize(
+    "data,name,needle",
+    [
+        (b"%PDF-1.4 not an image at all", "drawing.png", "not an image"),
+        (b"", "empty.png", "empty"),
+        (still("PNG"), "still.jpg", "is a PNG image but its name ends in .jpg"),
+        (still("JPEG"), "still.webp", "is a JPEG image but its name ends in .webp"),
+        (still("PNG"), "still.txt", "PNG, JPEG or WebP"),
+        (still("GIF"), "anim.png", "not a PNG, JPEG or WebP"),
+        (still("PNG")[:60], "cut.png", "could not be decoded"),
+        (still("PNG", size=(40, 40)), "tiny.png", "at least 64 px"),
+    ],
+)
 def test_refusals_name_the_image_field(data, name, needle):
     with pytest.raises(InvalidParameters) as err:
         clean_image(data, filename=name)
@@ -85,16 +89,18 @@ def test_storing_keeps_a_private_png_and_refusals_store_nothing(settings):
     t = make_tester()
     before = stored_files(t)
     with pytest.raises(InvalidParameters) as err:
-        image_store(artist=t.artist, program_id=t.program.pk, data=still("PNG"), filename="a.png",
-                    rights_attested=False)
+        image_store(
+            artist=t.artist, program_id=t.program.pk, data=still("PNG"), filename="a.png", rights_attested=False
+        )
     assert err.value.field == "rights_attested"
     for data, name in ((b"nope", "a.png"), (still("PNG"), "a.jpg")):
         with pytest.raises(InvalidParameters):
             image_store(artist=t.artist, program_id=t.program.pk, data=data, filename=name, rights_attested=True)
     assert InputImage.objects.count() == 0 and stored_files(t) == before
 
-    image = image_store(artist=t.artist, program_id=t.program.pk, data=jpeg_with_exif(), filename="holiday.jpg",
-                        rights_attested=True)
+    image = image_store(
+        artist=t.artist, program_id=t.program.pk, data=jpeg_with_exif(), filename="holiday.jpg", rights_attested=True
+    )
     assert image.file.name.startswith(f"generations/{t.program.pk}/{t.artist.pk}/inputs/")
     assert image.file.name.endswith(".png") and "holiday" not in image.file.name
     with default_storage.open(image.file.name, "rb") as fh:

@@ -1,5 +1,6 @@
 """Two worker processes on one queue take 100 jobs: every job runs exactly once and the
 usage adds up (in CI this runs over Redis with PostgreSQL too)."""
+
 import pytest
 from django.db.models import Count, F, Sum
 
@@ -15,15 +16,19 @@ JOBS = 100
 def test_two_workers_share_a_hundred_jobs_and_each_runs_once(tiny_model_dir):
     tester = make_tester()
     budget = dict(max_concurrent_jobs=JOBS, daily_compute_seconds=1e9, reserve_seconds=1.0)
-    workers = [WorkerProcess(queues=GPU_QUEUE, name=f"many-{n}", extra_env={"OMP_NUM_THREADS": "1"})
-               for n in range(2)]
+    workers = [WorkerProcess(queues=GPU_QUEUE, name=f"many-{n}", extra_env={"OMP_NUM_THREADS": "1"}) for n in range(2)]
     try:
         for worker in workers:
             worker.wait_ready(timeout=90)
-        jobs = [submit(tester, budget=budget, duration_seconds=1, aspect_ratio="1:1", seed=n, steps=1)
-                for n in range(JOBS)]
-        wait_until(lambda: not GenerationJob.objects.filter(status__in=["queued", "running"]).exists(),
-                   timeout=400, interval=0.5, message="all jobs to finish")
+        jobs = [
+            submit(tester, budget=budget, duration_seconds=1, aspect_ratio="1:1", seed=n, steps=1) for n in range(JOBS)
+        ]
+        wait_until(
+            lambda: not GenerationJob.objects.filter(status__in=["queued", "running"]).exists(),
+            timeout=400,
+            interval=0.5,
+            message="all jobs to finish",
+        )
     finally:
         for worker in workers:
             worker.stop()

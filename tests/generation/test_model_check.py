@@ -1,5 +1,6 @@
 """`manage.py model_check PROFILE`: loads offline, checks components and limits, runs one
 tiny step; clear errors for a hub id, a missing component and a wrong dtype."""
+
 import json
 import shutil
 
@@ -38,10 +39,17 @@ def test_a_missing_component_is_named(settings, tiny_model_dir, tmp_path):
     broken = tmp_path / "no-vae"
     shutil.copytree(tiny_model_dir, broken)
     shutil.rmtree(broken / "vae")
-    settings.GENERATION_MODEL_PROFILES = {"no-vae": {"extends": "wan-tiny", "model_dir": str(broken),
-                                                     "pipelines": {"text_to_video": "diffusers.WanPipeline",
-                                                                   "variation": "diffusers.WanVideoToVideoPipeline",
-                                                                   "extension": "diffusers.WanVideoToVideoPipeline"}}}
+    settings.GENERATION_MODEL_PROFILES = {
+        "no-vae": {
+            "extends": "wan-tiny",
+            "model_dir": str(broken),
+            "pipelines": {
+                "text_to_video": "diffusers.WanPipeline",
+                "variation": "diffusers.WanVideoToVideoPipeline",
+                "extension": "diffusers.WanVideoToVideoPipeline",
+            },
+        }
+    }
     with pytest.raises(CommandError) as err:
         run("no-vae", "--no-step")
     assert "missing component(s) vae" in str(err.value)
@@ -54,8 +62,9 @@ def test_a_text_to_video_checkpoint_named_as_image_to_video_is_refused(settings,
     assert "a text-to-video checkpoint, not image-to-video" in str(err.value)
 
 
-@pytest.mark.parametrize("dtype,needle", [("fp16", "is not one of float32, bfloat16, float16"),
-                                          ("float16", "float16 on a CPU")])
+@pytest.mark.parametrize(
+    "dtype,needle", [("fp16", "is not one of float32, bfloat16, float16"), ("float16", "float16 on a CPU")]
+)
 def test_a_wrong_dtype_is_refused_clearly(settings, tiny_model_dir, dtype, needle):
     settings.GENERATION_MODEL_PROFILES = {"wan-tiny": {"dtype": dtype, "device": "cpu"}}
     with pytest.raises(CommandError) as err:

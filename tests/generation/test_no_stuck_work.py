@@ -2,6 +2,7 @@
 dispatch, a runner whose error path works, self-checking storage).
 
 Real worker processes on the tiny model; each test says which fault it injects."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,10 +35,19 @@ def _media_files(root: Path) -> list[Path]:
 
 # --- liveness: a job nobody runs is ended, whatever its worker row says -------------------
 
+
 @pytest.mark.django_db
 def test_a_running_job_not_seen_is_reaped_even_when_its_worker_row_is_online(tester):
-    worker = services.worker_register(hostname="gpu0@host", queues=[GPU_QUEUE], device="cpu", device_name="cpu",
-                                      memory_bytes=0, torch_version="", cuda_version="", pid=1)
+    worker = services.worker_register(
+        hostname="gpu0@host",
+        queues=[GPU_QUEUE],
+        device="cpu",
+        device_name="cpu",
+        memory_bytes=0,
+        torch_version="",
+        cuda_version="",
+        pid=1,
+    )
     job = submit(tester, budget=BUDGET)
     assert services.job_claim(job_id=job.pk, worker=worker) is not None
     long_ago = timezone.now() - dt.timedelta(minutes=5)
@@ -52,12 +62,21 @@ def test_a_running_job_not_seen_is_reaped_even_when_its_worker_row_is_online(tes
 
 @pytest.mark.django_db
 def test_a_job_whose_heartbeat_vouches_for_it_is_not_reaped(tester):
-    worker = services.worker_register(hostname="gpu1@host", queues=[GPU_QUEUE], device="cpu", device_name="cpu",
-                                      memory_bytes=0, torch_version="", cuda_version="", pid=1)
+    worker = services.worker_register(
+        hostname="gpu1@host",
+        queues=[GPU_QUEUE],
+        device="cpu",
+        device_name="cpu",
+        memory_bytes=0,
+        torch_version="",
+        cuda_version="",
+        pid=1,
+    )
     job = submit(tester, budget=BUDGET)
     services.job_claim(job_id=job.pk, worker=worker)
-    GenerationJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - dt.timedelta(minutes=5),
-                                                   last_seen_at=timezone.now() - dt.timedelta(minutes=5))
+    GenerationJob.objects.filter(pk=job.pk).update(
+        started_at=timezone.now() - dt.timedelta(minutes=5), last_seen_at=timezone.now() - dt.timedelta(minutes=5)
+    )
     services.jobs_touch(job_ids=[job.pk])  # a long VAE decode: no progress tick, but the heartbeat
     assert services.workers_reap_lost()["failed_jobs"] == []
     assert GenerationJob.objects.get(pk=job.pk).status == "running"
@@ -73,8 +92,12 @@ def test_a_worker_killed_mid_job_and_restarted_under_the_same_name_ends_the_job_
     t = make_tester()
     try:
         job = submit(t, budget=BUDGET, duration_seconds=7, aspect_ratio="1:1", steps=100)
-        wait_until(lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
-                   timeout=60, interval=0.02, message="job running")
+        wait_until(
+            lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
+            timeout=60,
+            interval=0.02,
+            message="job running",
+        )
         worker.kill()
     finally:
         worker.stop()
@@ -94,6 +117,7 @@ def test_a_worker_killed_mid_job_and_restarted_under_the_same_name_ends_the_job_
 
 # --- a dropped database connection ------------------------------------------------------
 
+
 @pytest.mark.worker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
@@ -103,11 +127,17 @@ def test_a_terminated_database_connection_mid_job_leaves_nothing_stuck_or_overch
     t = make_tester()
     try:
         job = submit(t, budget=BUDGET, duration_seconds=5, aspect_ratio="1:1", steps=60)
-        wait_until(lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
-                   timeout=60, interval=0.02, message="job running")
+        wait_until(
+            lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
+            timeout=60,
+            interval=0.02,
+            message="job running",
+        )
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         job = wait_for_status(job, {"failed", "succeeded", "cancelled"}, timeout=60)
         # The runner closes the broken connection and retries its state change: the job
         # ends (usually it finishes), and it is charged only if it delivered a video.
@@ -123,18 +153,24 @@ def test_a_terminated_database_connection_mid_job_leaves_nothing_stuck_or_overch
 
 # --- storage faults are ours: no charge, no files, no claims -----------------------------
 
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_media_not_writable_stops_the_worker_claiming_and_work_resumes_once_it_is(tiny_model_dir, tmp_path):
     media = tmp_path / "media"
     media.write_text("a file where the media folder should be: every write fails (root ignores chmod)")
-    worker = WorkerProcess(queues=GPU_QUEUE, name="gpu-nomedia",
-                           extra_env={"MEDIA_ROOT": str(media), "GENERATION_HEARTBEAT_SECONDS": "0.3"}
-                           ).wait_ready(timeout=90)
+    worker = WorkerProcess(
+        queues=GPU_QUEUE,
+        name="gpu-nomedia",
+        extra_env={"MEDIA_ROOT": str(media), "GENERATION_HEARTBEAT_SECONDS": "0.3"},
+    ).wait_ready(timeout=90)
     t = make_tester()
     try:
-        wait_until(lambda: Worker.objects.filter(hostname__startswith="gpu-nomedia", status="degraded").exists(),
-                   timeout=20, message="the worker to report its media")
+        wait_until(
+            lambda: Worker.objects.filter(hostname__startswith="gpu-nomedia", status="degraded").exists(),
+            timeout=20,
+            message="the worker to report its media",
+        )
         job = submit(t, budget=BUDGET, duration_seconds=1)
         wait_until(lambda: "handed back" in worker.log(), timeout=30, message="the delivery to be handed back")
         job.refresh_from_db()
@@ -157,8 +193,11 @@ def test_media_not_writable_stops_the_worker_claiming_and_work_resumes_once_it_i
         # media comes back: the heartbeat sees it, the sweep sends the job again, it runs
         media.unlink()
         media.mkdir()
-        wait_until(lambda: Worker.objects.filter(hostname__startswith="gpu-nomedia", status="online").exists(),
-                   timeout=20, message="the worker to be healthy again")
+        wait_until(
+            lambda: Worker.objects.filter(hostname__startswith="gpu-nomedia", status="online").exists(),
+            timeout=20,
+            message="the worker to be healthy again",
+        )
         job.__class__.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=1))
         assert services.jobs_redispatch() == [job.pk]
         job = wait_for_status(job, {"succeeded", "failed"})
@@ -174,9 +213,11 @@ def test_a_store_that_fails_mid_job_is_not_charged_and_leaves_no_files(tiny_mode
     uncharged, and the half-written files are deleted."""
     media = tmp_path / "media"
     media.mkdir()
-    worker = WorkerProcess(queues=GPU_QUEUE, name="gpu-fullmedia",
-                           extra_env={"MEDIA_ROOT": str(media), "ATELIER_TEST_MEDIA_FAULT": "fills_mid_job"}
-                           ).wait_ready(timeout=90)
+    worker = WorkerProcess(
+        queues=GPU_QUEUE,
+        name="gpu-fullmedia",
+        extra_env={"MEDIA_ROOT": str(media), "ATELIER_TEST_MEDIA_FAULT": "fills_mid_job"},
+    ).wait_ready(timeout=90)
     t = make_tester()
     try:
         job = wait_for_status(submit(t, budget=BUDGET, duration_seconds=1), {"succeeded", "failed"})
@@ -191,6 +232,7 @@ def test_a_store_that_fails_mid_job_is_not_charged_and_leaves_no_files(tiny_mode
 
 # --- durable dispatch ----------------------------------------------------------------------
 
+
 def _closed_port() -> int:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -201,8 +243,9 @@ def _closed_port() -> int:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_submission_while_the_broker_refuses_answers_queued_and_runs_once_it_is_back(tiny_model_dir, gpu_worker,
-                                                                                         monkeypatch):
+def test_a_submission_while_the_broker_refuses_answers_queued_and_runs_once_it_is_back(
+    tiny_model_dir, gpu_worker, monkeypatch
+):
     """Publishing goes through a real connection to a port that refuses (what a broker that
     is down answers); the app's own pools are left alone for the tests after this one."""
     from generation.tasks import run_job
@@ -245,9 +288,11 @@ def test_the_api_answers_201_queued_within_seconds_while_the_broker_refuses(tiny
     client = APIClient()
     client.force_authenticate(t.artist)
     started = time.monotonic()
-    response = client.post("/api/v1/generations/", {"program": t.program.pk, "mode": "text_to_video",
-                                                    "prompt": "a lighthouse at dusk", "duration_seconds": 1},
-                           format="json")
+    response = client.post(
+        "/api/v1/generations/",
+        {"program": t.program.pk, "mode": "text_to_video", "prompt": "a lighthouse at dusk", "duration_seconds": 1},
+        format="json",
+    )
     took = time.monotonic() - started
     refusing.release()
     assert response.status_code == 201 and response.json()["status"] == "queued", response.content

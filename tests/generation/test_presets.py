@@ -75,8 +75,12 @@ def test_table_every_ratio_resolution_and_shipped_profile_is_within_2_percent(pr
     assert max(w, h) <= long_limit and min(w, h) <= short_limit
     # no larger accepted size within 2 % exists (brute force over the box)
     target = max(a, b) / min(a, b)
-    better = [(L, S) for S in range(m, short_limit + 1, m) for L in range(S, long_limit + 1, m)
-              if w * h < L * S and abs((L / S) / target - 1) <= 0.02]
+    better = [
+        (L, S)
+        for S in range(m, short_limit + 1, m)
+        for L in range(S, long_limit + 1, m)
+        if w * h < L * S and abs((L / S) / target - 1) <= 0.02
+    ]
     assert not better, better[:3]
     assert (w >= h) == (a >= b)
 

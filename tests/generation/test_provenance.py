@@ -28,8 +28,13 @@ def keys(tmp_path, settings):
     return settings.PROVENANCE_KEY_DIR
 
 
-CLAIMS = ProvenanceClaims(artist_pseudonym="atelier-artist-0123", consent_record_id=42, consent_version=3,
-                          training_use=False, program_ref="program-7")
+CLAIMS = ProvenanceClaims(
+    artist_pseudonym="atelier-artist-0123",
+    consent_record_id=42,
+    consent_version=3,
+    training_use=False,
+    program_ref="program-7",
+)
 
 
 def test_the_local_chain_is_made_once_with_private_keys(keys):
@@ -57,8 +62,12 @@ def test_sign_then_read_back_and_validate_against_the_local_root(keys, mp4):
     assert created["action"] == "c2pa.created"
     assert created["digitalSourceType"].endswith("trainedAlgorithmicMedia")
     assert created["softwareAgent"]["name"] == "wan-tiny"
-    assert report.assertion(CONSENT_LABEL) == {"consent_record_id": 42, "consent_version": 3,
-                                               "program": "program-7", "training_use": False}
+    assert report.assertion(CONSENT_LABEL) == {
+        "consent_record_id": 42,
+        "consent_version": 3,
+        "program": "program-7",
+        "training_use": False,
+    }
     assert report.assertion(TRAINING_LABEL)["entries"]["cawg.ai_training"]["use"] == "notAllowed"
     author = report.assertion("stds.schema-org.CreativeWork")["author"][0]
     assert author["identifier"] == "atelier-artist-0123"

@@ -14,8 +14,9 @@ from tests.generation.conftest import make_tester, submit
 
 pytestmark = pytest.mark.django_db
 
-USAGE = UsageStats(device_name="cpu", compute_seconds=1.5, wall_seconds=2.0, steps=4, frames=33,
-                   peak_memory_bytes=10_000)
+USAGE = UsageStats(
+    device_name="cpu", compute_seconds=1.5, wall_seconds=2.0, steps=4, frames=33, peak_memory_bytes=10_000
+)
 
 
 def _run_to_success(job, worker=None, usage=USAGE):
@@ -36,8 +37,9 @@ def test_submit_records_the_resolved_parameters_the_reservation_and_the_claims(t
     assert tester.artist.email not in str(job.provenance_claims)
 
 
-def test_submit_enqueues_on_the_profiles_queue_only_after_commit(tester, django_capture_on_commit_callbacks,
-                                                               monkeypatch):
+def test_submit_enqueues_on_the_profiles_queue_only_after_commit(
+    tester, django_capture_on_commit_callbacks, monkeypatch
+):
     from generation import tasks
 
     sent = []
@@ -149,8 +151,7 @@ def test_cancelling_a_running_job_asks_the_worker(tester):
     claimed = services.job_claim(job_id=job.pk, worker=None)
     services.job_cancel(job=job, actor=tester.artist)
     assert services.job_report_progress(job_id=job.pk, attempt=claimed.attempts, progress=40) is True
-    usage = UsageStats(device_name="cpu", compute_seconds=0.3, wall_seconds=0.4, steps=2, frames=0,
-                       peak_memory_bytes=1)
+    usage = UsageStats(device_name="cpu", compute_seconds=0.3, wall_seconds=0.4, steps=2, frames=0, peak_memory_bytes=1)
     assert services.job_finish_cancelled(job_id=job.pk, attempt=claimed.attempts, usage=usage)
     job.refresh_from_db()
     assert job.status == "cancelled" and job.usage.cancelled and job.usage.steps == 2
@@ -197,9 +198,15 @@ def test_variation_needs_a_succeeded_source_of_the_same_artist(tester):
     from generation.services import job_submit
 
     with pytest.raises(SourceNotUsable) as err:
-        job_submit(artist=other.artist, program_id=other.program.pk, enrollment_id=other.enrollment.pk,
-                   consent_record_id=other.consent.pk, training_use=False, params=params,
-                   budget=Budget(5, 1000, 1))
+        job_submit(
+            artist=other.artist,
+            program_id=other.program.pk,
+            enrollment_id=other.enrollment.pk,
+            consent_record_id=other.consent.pk,
+            training_use=False,
+            params=params,
+            budget=Budget(5, 1000, 1),
+        )
     assert err.value.field == "source_generation"
 
 
@@ -240,6 +247,7 @@ def test_the_reaper_can_requeue_instead(tester, settings, django_capture_on_comm
 
 
 def test_estimate_is_positive():
-    params = services.build_params(mode="text_to_video", prompt="p", duration_seconds=2, aspect_ratio="1:1",
-                                   resolution="preview")
+    params = services.build_params(
+        mode="text_to_video", prompt="p", duration_seconds=2, aspect_ratio="1:1", resolution="preview"
+    )
     assert services.estimate_compute_seconds(params) >= 1.0

@@ -1,5 +1,6 @@
 """The studio's modes through a real worker and the real pipelines on the tiny
 checkpoints: image to video, storyboards and long videos (chained), loop and re-cut."""
+
 import hashlib
 import io
 
@@ -22,7 +23,7 @@ def png(size=(160, 90)) -> bytes:
     rng = np.random.default_rng(5)
     pixels = np.zeros((size[1], size[0], 3), dtype=np.uint8)
     pixels[:, : size[0] // 2] = (230, 90, 20)  # two halves and some grain: a still with content
-    pixels[:, size[0] // 2:] = (20, 90, 230)
+    pixels[:, size[0] // 2 :] = (20, 90, 230)
     pixels = np.clip(pixels.astype(int) + rng.integers(-20, 20, pixels.shape), 0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG")
@@ -55,17 +56,36 @@ def check(job: GenerationJob, *, frames: int, size: tuple[int, int]):
 
 def test_image_to_video_from_an_uploaded_png_names_the_image_hash_in_the_manifest(gpu_worker):
     t = make_tester()
-    image = image_store(artist=t.artist, program_id=t.program.pk, data=png(), filename="harbour.png",
-                        rights_attested=True)
-    job = finished(submit(t, mode="image_to_video", prompt="the harbour wakes up", image=image, duration_seconds=2,
-                          aspect_ratio="16:9", resolution="preview"))
+    image = image_store(
+        artist=t.artist, program_id=t.program.pk, data=png(), filename="harbour.png", rights_attested=True
+    )
+    job = finished(
+        submit(
+            t,
+            mode="image_to_video",
+            prompt="the harbour wakes up",
+            image=image,
+            duration_seconds=2,
+            aspect_ratio="16:9",
+            resolution="preview",
+        )
+    )
     assert job.input_image_id == image.pk
     data, usage, report = check(job, frames=33, size=(112, 64))
     assert [i["description"] for i in report.ingredients] == [f"sha256:{image.sha256}"]
     assert report.ingredients[0]["relationship"] == "inputTo"
     assert report.assertion(INPUTS_LABEL)["ingredients"][0]["sha256"] == image.sha256
-    assert usage.inputs == [{"kind": "image", "image": image.pk, "role": "start image of shot 1",
-                             "sha256": image.sha256, "width": 160, "height": 90, "bytes": image.bytes}]
+    assert usage.inputs == [
+        {
+            "kind": "image",
+            "image": image.pk,
+            "role": "start image of shot 1",
+            "sha256": image.sha256,
+            "width": 160,
+            "height": 90,
+            "bytes": image.bytes,
+        }
+    ]
     assert len(usage.shots) == 1 and usage.shots[0]["frames"] == 33
     # (With random weights Wan 2.1 I2V does not reproduce the still as its first frame: the
     # transformer denoises every latent frame. A real checkpoint does.)
@@ -73,8 +93,20 @@ def test_image_to_video_from_an_uploaded_png_names_the_image_hash_in_the_manifes
 
 def test_a_2_2_2_storyboard_is_one_6_second_mp4_with_one_usage_record_of_3_shot_lines(gpu_worker):
     t = make_tester()
-    job = finished(submit(t, mode="storyboard", prompt="", aspect_ratio="1:1", resolution="preview", shots=[
-        Shot("a fox wakes in the snow", 2), Shot("it runs across the field", 2), Shot("it jumps into the river", 2)]))
+    job = finished(
+        submit(
+            t,
+            mode="storyboard",
+            prompt="",
+            aspect_ratio="1:1",
+            resolution="preview",
+            shots=[
+                Shot("a fox wakes in the snow", 2),
+                Shot("it runs across the field", 2),
+                Shot("it jumps into the river", 2),
+            ],
+        )
+    )
     assert job.mode == "storyboard" and [s["op"] for s in job.segments] == ["text", "extend", "extend"]
     _, usage, report = check(job, frames=97, size=(128, 128))  # 33 + 32 + 32: 6.0 s at 16 fps
     assert job.duration_seconds == pytest.approx(97 / 16)
@@ -119,12 +151,28 @@ def test_loop_and_re_cut_are_decodable_metered_and_signed_with_the_source_as_ing
     # the middle is the source's, untouched (after re-encoding); the ends were re-noised
     assert np.abs(frames[8:25] - src[9:26]).mean() < 6
 
-    recut = finished(submit(t, mode="recut", prompt="now it rains", source_job=source, keep_from_seconds=0.5,
-                            keep_to_seconds=1.75, duration_seconds=1, preset="continue"))
+    recut = finished(
+        submit(
+            t,
+            mode="recut",
+            prompt="now it rains",
+            source_job=source,
+            keep_from_seconds=0.5,
+            keep_to_seconds=1.75,
+            duration_seconds=1,
+            preset="continue",
+        )
+    )
     kept = 4 * ((28 - 8 - 1) // 4) + 1  # frames 8..28 → 17 (4k+1)
-    assert recut.segments[0] == {"op": "trim", "shot": 0, "prompt": "now it rains", "frames": kept, "start": 8,
-                                 "seconds": kept / 16}
+    assert recut.segments[0] == {
+        "op": "trim",
+        "shot": 0,
+        "prompt": "now it rains",
+        "frames": kept,
+        "start": 8,
+        "seconds": kept / 16,
+    }
     recut_data, recut_usage, report = check(recut, frames=kept + 16, size=(112, 64))
     assert report.ingredients[0]["description"] == f"sha256:{source.signed_sha256}"
     out = media.decode_frames(recut_data).astype(int)
-    assert np.abs(out[:kept] - src[8:8 + kept]).mean() < 6  # the kept span, then the new part
+    assert np.abs(out[:kept] - src[8 : 8 + kept]).mean() < 6  # the kept span, then the new part

@@ -25,7 +25,12 @@ def test_the_tiny_checkpoint_has_the_documented_architecture(tiny_profile):
     assert index["_class_name"] == "WanPipeline"
     assert index["tokenizer"][1] == "ByT5Tokenizer" and index["text_encoder"][1] == "UMT5EncoderModel"
     t = json.loads((d / "transformer" / "config.json").read_text())
-    assert (t["num_attention_heads"], t["attention_head_dim"], t["num_layers"], t["rope_max_seq_len"]) == (2, 12, 2, 1024)
+    assert (t["num_attention_heads"], t["attention_head_dim"], t["num_layers"], t["rope_max_seq_len"]) == (
+        2,
+        12,
+        2,
+        1024,
+    )
     total = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
     assert total < 1_000_000
 
@@ -38,8 +43,18 @@ def test_building_again_is_a_no_op(tiny_profile, capsys):
 
 
 def _run(profile, seed, **kw):
-    return pipelines.run(profile=profile, mode="text_to_video", prompt="a red kite", negative_prompt="", seed=seed,
-                         width=64, height=64, num_frames=9, steps=2, **kw)
+    return pipelines.run(
+        profile=profile,
+        mode="text_to_video",
+        prompt="a red kite",
+        negative_prompt="",
+        seed=seed,
+        width=64,
+        height=64,
+        num_frames=9,
+        steps=2,
+        **kw,
+    )
 
 
 def test_same_seed_gives_identical_frames_and_another_seed_does_not(tiny_profile):
@@ -58,12 +73,34 @@ def test_the_step_callback_reports_progress_and_can_cancel(tiny_profile):
 
 def test_variation_and_extension_run_offline_from_frames(tiny_profile):
     src = _run(tiny_profile, 3).frames
-    var = pipelines.run(profile=tiny_profile, mode="variation", prompt="a blue kite", negative_prompt="", seed=1,
-                        width=64, height=64, num_frames=9, steps=4, strength=0.5, source_frames=src)
+    var = pipelines.run(
+        profile=tiny_profile,
+        mode="variation",
+        prompt="a blue kite",
+        negative_prompt="",
+        seed=1,
+        width=64,
+        height=64,
+        num_frames=9,
+        steps=4,
+        strength=0.5,
+        source_frames=src,
+    )
     assert var.frames.shape == src.shape and var.steps_done == 2
-    ext = pipelines.run(profile=tiny_profile, mode="extension", prompt="the kite flies on", negative_prompt="",
-                        seed=1, width=64, height=64, num_frames=9 + 16, steps=4, strength=0.7, source_frames=src,
-                        added_frames=16)
+    ext = pipelines.run(
+        profile=tiny_profile,
+        mode="extension",
+        prompt="the kite flies on",
+        negative_prompt="",
+        seed=1,
+        width=64,
+        height=64,
+        num_frames=9 + 16,
+        steps=4,
+        strength=0.7,
+        source_frames=src,
+        added_frames=16,
+    )
     assert ext.frames.shape == (25, 64, 64, 3)
     assert np.array_equal(ext.frames[:9], src)  # the source is kept; the new frames continue it
 

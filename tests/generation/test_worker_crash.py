@@ -1,5 +1,6 @@
 """SIGKILL of a worker mid-job: the reaper fails the job within the lost-worker window,
 the budget is released and no UsageRecord is duplicated (or written for the dead run)."""
+
 import time
 
 import pytest
@@ -21,8 +22,12 @@ def test_sigkill_mid_job_is_reaped_and_the_quota_released(tiny_model_dir):
     try:
         t = make_tester()
         job = submit(t, budget=budget, duration_seconds=7, aspect_ratio="1:1", steps=100)
-        wait_until(lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
-                   timeout=60, interval=0.02, message="job running")
+        wait_until(
+            lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
+            timeout=60,
+            interval=0.02,
+            message="job running",
+        )
         worker.kill()
     finally:
         worker.stop()
@@ -32,8 +37,12 @@ def test_sigkill_mid_job_is_reaped_and_the_quota_released(tiny_model_dir):
 
     # the beat task, run here; nothing is lost before the window has passed
     assert reap_lost_workers()["failed_jobs"] == []
-    wait_until(lambda: reap_lost_workers()["failed_jobs"], timeout=lost_after_seconds() + 5, interval=0.25,
-               message="the reaper to fail the job")
+    wait_until(
+        lambda: reap_lost_workers()["failed_jobs"],
+        timeout=lost_after_seconds() + 5,
+        interval=0.25,
+        message="the reaper to fail the job",
+    )
     assert time.monotonic() - killed_at <= lost_after_seconds() + 5
     job.refresh_from_db()
     assert job.status == "failed" and job.error == LOST_WORKER_ERROR

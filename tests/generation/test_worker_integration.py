@@ -1,4 +1,5 @@
 """End to end with a real Celery worker process over the test broker (never eager)."""
+
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
@@ -24,7 +25,11 @@ def _check_output(job: GenerationJob) -> bytes:
     assert job.video.name.startswith("generations/")
     info = media.probe(data)
     assert (info["width"], info["height"], info["frames"], info["codec"]) == (
-        job.width, job.height, job.num_frames, "h264")
+        job.width,
+        job.height,
+        job.num_frames,
+        "h264",
+    )
     usage = UsageRecord.objects.get(job=job)
     assert 0 < usage.compute_seconds <= usage.wall_seconds
     assert usage.queue_seconds >= 0 and usage.device_name == "cpu" and usage.peak_memory_bytes > 0
@@ -51,15 +56,19 @@ def test_text_to_video_then_variation_and_extension(gpu_worker):
     worker = Worker.objects.get(pk=job.worker_id)
     assert worker.status == "online" and worker.device == "cpu" and "gpu.wan-tiny" in worker.queues
 
-    variation = wait_for_status(submit(t, mode="variation", prompt="the same, in winter", source_job=job,
-                                       strength=0.75), {"succeeded", "failed"})
+    variation = wait_for_status(
+        submit(t, mode="variation", prompt="the same, in winter", source_job=job, strength=0.75),
+        {"succeeded", "failed"},
+    )
     assert variation.status == "succeeded", variation.error_detail
     assert (variation.width, variation.height, variation.num_frames) == (112, 64, 33)
     _check_output(variation)
     assert variation.usage.steps == 3  # int(4 * 0.75)
 
-    extension = wait_for_status(submit(t, mode="extension", prompt="the light turns", source_job=job,
-                                       duration_seconds=1), {"succeeded", "failed"})
+    extension = wait_for_status(
+        submit(t, mode="extension", prompt="the light turns", source_job=job, duration_seconds=1),
+        {"succeeded", "failed"},
+    )
     assert extension.status == "succeeded", extension.error_detail
     assert extension.num_frames == 33 + 16
     extended = _check_output(extension)
@@ -71,8 +80,12 @@ def test_text_to_video_then_variation_and_extension(gpu_worker):
 def test_cancel_mid_run_stops_early_and_records_the_usage(gpu_worker):
     t = make_tester()
     job = submit(t, duration_seconds=7, aspect_ratio="1:1", steps=100)
-    wait_until(lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
-               timeout=60, interval=0.02, message="job running with progress")
+    wait_until(
+        lambda: GenerationJob.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
+        timeout=60,
+        interval=0.02,
+        message="job running with progress",
+    )
     job_cancel(job=job, actor=t.artist)
     job = wait_for_status(job, {"cancelled", "succeeded", "failed"}, timeout=60)
     assert job.status == "cancelled"

@@ -1,4 +1,5 @@
 """Small real files for evidence tests."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Builders shared by the labour and payments tests."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,26 +17,53 @@ BOUNTIES = dict(bounty_low_minor=300, bounty_medium_minor=1000, bounty_high_mino
 
 
 def make_rate_card(program, *, version: int = 1, published: bool = True, **overrides) -> RateCard:
-    values = dict(currency="EUR", hourly_rate_minor=2500, pay_floor_hourly_minor=1200, share_bonus_minor=500,
-                  marketing_licence_minor=2000, **BOUNTIES)
+    values = dict(
+        currency="EUR",
+        hourly_rate_minor=2500,
+        pay_floor_hourly_minor=1200,
+        share_bonus_minor=500,
+        marketing_licence_minor=2000,
+        **BOUNTIES,
+    )
     values.update(overrides)
-    return RateCard.objects.create(program=program, version=version,
-                                   published_at=timezone.now() if published else None, **values)
+    return RateCard.objects.create(
+        program=program, version=version, published_at=timezone.now() if published else None, **values
+    )
 
 
-def make_job(artist, program, *, created_at: dt.datetime | None = None, finished_at: dt.datetime | None = None,
-             status: str = GenerationJob.Status.SUCCEEDED) -> GenerationJob:
+def make_job(
+    artist,
+    program,
+    *,
+    created_at: dt.datetime | None = None,
+    finished_at: dt.datetime | None = None,
+    status: str = GenerationJob.Status.SUCCEEDED,
+) -> GenerationJob:
     """A finished generation row, without running anything (these tests are about labour)."""
     job = GenerationJob.objects.create(
-        artist=artist, program=program, enrollment=Enrollment.objects.get(artist=artist, program=program),
-        consent_record=ConsentRecord.objects.filter(artist=artist, program=program).latest("id"), training_use=False,
-        mode=GenerationJob.Mode.TEXT_TO_VIDEO, prompt="a paper boat in the rain", seed=7, width=64, height=64,
-        num_frames=9, fps=16, steps=4, duration_seconds=0.5, aspect_ratio="1:1", resolution="preview",
-        model_profile="wan-tiny", status=status,
+        artist=artist,
+        program=program,
+        enrollment=Enrollment.objects.get(artist=artist, program=program),
+        consent_record=ConsentRecord.objects.filter(artist=artist, program=program).latest("id"),
+        training_use=False,
+        mode=GenerationJob.Mode.TEXT_TO_VIDEO,
+        prompt="a paper boat in the rain",
+        seed=7,
+        width=64,
+        height=64,
+        num_frames=9,
+        fps=16,
+        steps=4,
+        duration_seconds=0.5,
+        aspect_ratio="1:1",
+        resolution="preview",
+        model_profile="wan-tiny",
+        status=status,
     )
     if created_at is not None:
-        GenerationJob.objects.filter(pk=job.pk).update(created_at=created_at, started_at=created_at,
-                                                       finished_at=finished_at or created_at)
+        GenerationJob.objects.filter(pk=job.pk).update(
+            created_at=created_at, started_at=created_at, finished_at=finished_at or created_at
+        )
         job.refresh_from_db()
     return job
 
@@ -59,9 +87,11 @@ def ledger_total(artist) -> int:
 
 # --- for the authorization matrix (tests/access): labour objects in its world ------------
 
+
 def matrix_rate_card(world) -> RateCard:
     return RateCard.objects.filter(program=world.program, published_at__isnull=False).first() or make_rate_card(
-        world.program)
+        world.program
+    )
 
 
 def matrix_report(world) -> FeedbackReport:
@@ -69,8 +99,14 @@ def matrix_report(world) -> FeedbackReport:
     from tester_platform.labour.services import feedback_submit
 
     matrix_rate_card(world)
-    return feedback_submit(artist=world.user("owner"), program=world.program, category="bug", severity="medium",
-                           title="Matrix report", body="b")
+    return feedback_submit(
+        artist=world.user("owner"),
+        program=world.program,
+        category="bug",
+        severity="medium",
+        title="Matrix report",
+        body="b",
+    )
 
 
 def matrix_accepted_report(world) -> FeedbackReport:
@@ -83,8 +119,13 @@ def matrix_time(world) -> TimeEntry:
     from tester_platform.labour.services import time_entry_submit
 
     matrix_rate_card(world)
-    return time_entry_submit(artist=world.user("owner"), program=world.program,
-                             date=timezone.localdate() - dt.timedelta(days=1), minutes=60, description="d")
+    return time_entry_submit(
+        artist=world.user("owner"),
+        program=world.program,
+        date=timezone.localdate() - dt.timedelta(days=1),
+        minutes=60,
+        description="d",
+    )
 
 
 def matrix_attachment(world):
@@ -93,8 +134,15 @@ def matrix_attachment(world):
     from tests.labour.evidence_files import png_bytes
 
     matrix_rate_card(world)
-    report = feedback_submit(artist=world.user("owner"), program=world.program, category="bug", severity="low",
-                             title="With evidence", body="b", attachments=[("still.png", png_bytes())])
+    report = feedback_submit(
+        artist=world.user("owner"),
+        program=world.program,
+        category="bug",
+        severity="low",
+        title="With evidence",
+        body="b",
+        attachments=[("still.png", png_bytes())],
+    )
     return report.attachments.get()
 
 
@@ -104,9 +152,16 @@ def publish_task(program, manager, **overrides):
 
     if not RateCard.objects.filter(program=program, published_at__isnull=False).exists():
         make_rate_card(program)
-    values = dict(title="Break the hands", instructions="## Goal\nMake **hands** melt.", category="quality",
-                  estimated_minutes=60, pay="fixed", fixed_pay_minor=4000, capacity=3,
-                  due_at=timezone.now() + dt.timedelta(days=3))
+    values = dict(
+        title="Break the hands",
+        instructions="## Goal\nMake **hands** melt.",
+        category="quality",
+        estimated_minutes=60,
+        pay="fixed",
+        fixed_pay_minor=4000,
+        capacity=3,
+        due_at=timezone.now() + dt.timedelta(days=3),
+    )
     values.update(overrides)
     return task_publish(program=program, actor=manager, **values)
 
@@ -123,7 +178,8 @@ def matrix_assignment(world):
 
     task = matrix_task(world)
     return Assignment.objects.filter(task=task, artist=world.user("owner")).first() or assignment_take(
-        task=task, artist=world.user("owner"))
+        task=task, artist=world.user("owner")
+    )
 
 
 def matrix_submitted_assignment(world):

@@ -1,5 +1,6 @@
 """API v1: feedback, time entries, reviews and earnings — the contract's paths, JSON
 errors with field messages, 404 for other artists' objects, nothing written on bad input."""
+
 import datetime as dt
 
 import pytest
@@ -18,8 +19,14 @@ TOMORROW = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
 
 
 def feedback_body(program, /, **extra):
-    return {"program": program.pk, "category": "bug", "severity": "medium", "title": "Flicker",
-            "body": "Frames 3-5 flicker.", **extra}
+    return {
+        "program": program.pk,
+        "category": "bug",
+        "severity": "medium",
+        "title": "Flicker",
+        "body": "Frames 3-5 flicker.",
+        **extra,
+    }
 
 
 def time_body(program, /, **extra):
@@ -44,7 +51,12 @@ def test_an_artist_files_time_and_reads_only_their_own(artist, other_artist, pro
     created = api_as(artist).post("/api/v1/time-entries/", time_body(program, generations=[job.pk]), format="json")
     assert created.status_code == 201, created.content
     body = created.json()
-    assert (body["minutes"], body["date"], body["generations"], body["status"]) == (90, YESTERDAY, [job.pk], "submitted")
+    assert (body["minutes"], body["date"], body["generations"], body["status"]) == (
+        90,
+        YESTERDAY,
+        [job.pk],
+        "submitted",
+    )
     assert api_as(artist).get("/api/v1/time-entries/").json()["results"][0]["id"] == body["id"]
     assert api_as(other_artist).get(f"/api/v1/time-entries/{body['id']}/").status_code == 404
 
@@ -116,7 +128,9 @@ def test_bad_time_entries_are_clear_400s_and_nothing_is_written(artist, program,
 
 
 def test_more_than_the_daily_cap_is_a_clear_400(artist, program, rate_card):
-    assert api_as(artist).post("/api/v1/time-entries/", time_body(program, minutes=700), format="json").status_code == 201
+    assert (
+        api_as(artist).post("/api/v1/time-entries/", time_body(program, minutes=700), format="json").status_code == 201
+    )
     before = rows()
     response = api_as(artist).post("/api/v1/time-entries/", time_body(program, minutes=60), format="json")
     assert response.status_code == 400
@@ -132,8 +146,15 @@ def test_feedback_on_another_artists_output_is_a_clear_400(artist, other_artist,
     assert rows() == before
 
 
-@pytest.mark.parametrize("change,field", [({"severity": "apocalyptic"}, "severity"), ({"category": "x"}, "category"),
-                                          ({"title": ""}, "title"), ({"program": "main"}, "program")])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"severity": "apocalyptic"}, "severity"),
+        ({"category": "x"}, "category"),
+        ({"title": ""}, "title"),
+        ({"program": "main"}, "program"),
+    ],
+)
 def test_bad_feedback_is_a_clear_400(artist, program, rate_card, change, field):
     before = rows()
     response = api_as(artist).post("/api/v1/feedback/", feedback_body(program, **change), format="json")
@@ -151,8 +172,13 @@ def test_filing_for_a_program_one_is_not_in_is_refused(outsider, artist, program
     assert rows() == before
 
 
-LABOUR_POSTS = ["/api/v1/feedback/", "/api/v1/time-entries/", "/api/v1/feedback/{report}/review/",
-                "/api/v1/time-entries/{time}/review/", "/api/v1/feedback/{report}/acted-on/"]
+LABOUR_POSTS = [
+    "/api/v1/feedback/",
+    "/api/v1/time-entries/",
+    "/api/v1/feedback/{report}/review/",
+    "/api/v1/time-entries/{time}/review/",
+    "/api/v1/feedback/{report}/acted-on/",
+]
 
 
 @pytest.mark.parametrize("path", LABOUR_POSTS)
@@ -160,8 +186,9 @@ LABOUR_POSTS = ["/api/v1/feedback/", "/api/v1/time-entries/", "/api/v1/feedback/
 def test_malformed_json_is_a_clear_400_and_nothing_written(artist, moderator, report, time_entry, path, body):
     client = api_as(moderator if "review" in path or "acted" in path else artist)
     before = rows()
-    response = client.generic("POST", path.format(report=report.pk, time=time_entry.pk), body,
-                              content_type="application/json")
+    response = client.generic(
+        "POST", path.format(report=report.pk, time=time_entry.pk), body, content_type="application/json"
+    )
     assert response.status_code == 400, response.content
     assert "JSON" in response.json()["detail"]
     assert rows() == before
@@ -189,8 +216,13 @@ def test_earnings_shows_balance_and_every_line_with_source_and_rate(artist, prog
     assert body["balance"]["unpaid"] == sum(line["amount"] for line in body["lines"])
     kinds = {line["kind"]: line for line in body["lines"]}
     assert set(kinds) == {"feedback_bounty", "time", "payout"}
-    assert kinds["time"]["rate"] == {"amount": 2500, "basis": "per_hour", "quantity": 90, "rate_card_version": 1,
-                                     "display": "€25.00/h × 90 min (rate card v1)"}
+    assert kinds["time"]["rate"] == {
+        "amount": 2500,
+        "basis": "per_hour",
+        "quantity": 90,
+        "rate_card_version": 1,
+        "display": "€25.00/h × 90 min (rate card v1)",
+    }
     assert kinds["feedback_bounty"]["source"]["url"].endswith(f"/labour/feedback/{report.pk}/")
     assert kinds["time"]["source"]["type"] == "labour.timeentry" and kinds["payout"]["rate"] is None
     assert set(kinds["time"]) >= {"id", "kind", "amount", "source", "rate", "created_at"}
@@ -241,17 +273,27 @@ def test_numbers_too_large_for_a_database_key_are_4xx_not_500(artist, moderator,
     assert client_.get(f"/api/v1/feedback/{HUGE}/").status_code == 404
     assert client_.get(f"/api/v1/time-entries/suggestions/?program={HUGE}").status_code == 400
     before = rows()
-    for body in (feedback_body(report.program, generation=int(HUGE)), time_body(report.program, generations=[int(HUGE)])):
+    for body in (
+        feedback_body(report.program, generation=int(HUGE)),
+        time_body(report.program, generations=[int(HUGE)]),
+    ):
         path = "/api/v1/feedback/" if "category" in body else "/api/v1/time-entries/"
         assert client_.post(path, body, format="json").status_code == 400
-    review = api_as(moderator).post(f"/api/v1/feedback/{report.pk}/review/",
-                                    {"decision": "duplicate", "duplicate_of": int(HUGE)}, format="json")
+    review = api_as(moderator).post(
+        f"/api/v1/feedback/{report.pk}/review/", {"decision": "duplicate", "duplicate_of": int(HUGE)}, format="json"
+    )
     assert review.status_code == 400
     client.force_login(moderator)
     assert client.get(f"/labour/feedback/{HUGE}/").status_code == 404
     assert client.get(f"/dashboard/labour/?program={HUGE}").status_code == 200
     assert client.post(f"/dashboard/labour/feedback/{HUGE}/review/", {"decision": "accept"}).status_code == 404
     assert client.post("/dashboard/labour/bulk-accept/", {"feedback": [HUGE]}).status_code == 302
-    assert client.post(f"/dashboard/labour/feedback/{report.pk}/review/",
-                       {"decision": "duplicate", "duplicate_of": HUGE}, HTTP_HX_REQUEST="true").status_code == 400
+    assert (
+        client.post(
+            f"/dashboard/labour/feedback/{report.pk}/review/",
+            {"decision": "duplicate", "duplicate_of": HUGE},
+            HTTP_HX_REQUEST="true",
+        ).status_code
+        == 400
+    )
     assert rows() == before

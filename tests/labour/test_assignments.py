@@ -1,6 +1,7 @@
 """Assignments: a manager publishes a task; an artist takes it on, works (generations made
 meanwhile are linked), submits it with findings; a moderator returns it with a reason or
 accepts it, and the pay posts once."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,17 +33,26 @@ from tests.labour.evidence_files import png_bytes
 from tests.labour.helpers import make_rate_card, publish_task
 
 
-def test_published_taken_worked_submitted_returned_and_accepted_pays_once(client, artist, program, manager,
-                                                                         moderator, mail_now):
+def test_published_taken_worked_submitted_returned_and_accepted_pays_once(
+    client, artist, program, manager, moderator, mail_now
+):
     before = make_output(artist, program)  # made before the task: not part of it
     with mail_now():
         task = publish_task(program, manager, title="Break the hands", fixed_pay_minor=4000)
     assert Notification.objects.filter(user=artist, kind="task_published").count() == 1
     assignment = assignment_take(task=task, artist=artist)
     first, second = make_output(artist, program), make_output(artist, program)
-    finding = feedback_submit(artist=artist, program=program, category="quality", severity="high",
-                              title="Fingers fuse", body="Every seed.", generation_id=first.pk,
-                              attachments=[("fingers.png", png_bytes())], assignment=assignment)
+    finding = feedback_submit(
+        artist=artist,
+        program=program,
+        category="quality",
+        severity="high",
+        title="Fingers fuse",
+        body="Every seed.",
+        generation_id=first.pk,
+        attachments=[("fingers.png", png_bytes())],
+        assignment=assignment,
+    )
     assert finding.assignment_id == assignment.pk and finding.attachments.get().kind == "image"
     assignment_submit(assignment=assignment, artist=artist, note="Hands melt in 2 of 2 clips.")
     assignment.refresh_from_db()
@@ -50,8 +60,7 @@ def test_published_taken_worked_submitted_returned_and_accepted_pays_once(client
     assert before.pk not in assignment.generations.values_list("pk", flat=True)
 
     # Returned with a reason: the artist sees it, nothing is paid.
-    assignment_review(assignment=assignment, reviewer=moderator, decision="return",
-                      reason="Add the prompts you used.")
+    assignment_review(assignment=assignment, reviewer=moderator, decision="return", reason="Add the prompts you used.")
     assert not LedgerEntry.objects.filter(artist=artist).exists()
     assert "Add the prompts you used." in Notification.objects.get(user=artist, kind="task_reviewed").body
     client.force_login(artist)
@@ -66,7 +75,11 @@ def test_published_taken_worked_submitted_returned_and_accepted_pays_once(client
         assignment_review(assignment=assignment, reviewer=moderator, decision="accept")
     [line] = LedgerEntry.objects.filter(artist=artist)
     assert (line.kind, line.amount_minor, line.source_type, line.source_id) == (
-        "time", 4000, "labour.assignment", str(assignment.pk))
+        "time",
+        4000,
+        "labour.assignment",
+        str(assignment.pk),
+    )
     assert "€40.00" in client.get("/labour/earnings/").content.decode()
     assert "€40.00 added to your" in client.get(f"/labour/tasks/{task.pk}/").content.decode()
 
@@ -75,18 +88,31 @@ def test_published_taken_worked_submitted_returned_and_accepted_pays_once(client
     [exported] = json.loads(archive.read("assignments_taken.json"))
     assert exported["status"] == "accepted" and exported["generations"] == sorted([first.pk, second.pk])
     assert [r["assignment"] for r in json.loads(archive.read("feedback.json"))] == [assignment.pk]
-    actions = list(AuditEvent.objects.filter(subject=artist, action__startswith="task.").order_by("id")
-                   .values_list("action", flat=True))
-    assert actions == ["task.accepted_by_artist", "task.submitted", "task.work_returned", "task.submitted",
-                       "task.work_accepted"]
-    sentences = [e.sentence for e in describe_events(
-        AuditEvent.objects.filter(subject=artist, action__startswith="task.").order_by("id"), viewer=artist)]
-    assert sentences[-1] == (f"Moderator {moderator.display_name} accepted your work on assignment #{task.pk}; "
-                             "€40.00 was posted to your earnings.")
+    actions = list(
+        AuditEvent.objects.filter(subject=artist, action__startswith="task.")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        "task.accepted_by_artist",
+        "task.submitted",
+        "task.work_returned",
+        "task.submitted",
+        "task.work_accepted",
+    ]
+    sentences = [
+        e.sentence
+        for e in describe_events(
+            AuditEvent.objects.filter(subject=artist, action__startswith="task.").order_by("id"), viewer=artist
+        )
+    ]
+    assert sentences[-1] == (
+        f"Moderator {moderator.display_name} accepted your work on assignment #{task.pk}; "
+        "€40.00 was posted to your earnings."
+    )
 
 
-def test_hourly_tasks_pay_the_rate_for_the_minutes_and_the_pay_floor_counts_them(artist, program, manager,
-                                                                                moderator):
+def test_hourly_tasks_pay_the_rate_for_the_minutes_and_the_pay_floor_counts_them(artist, program, manager, moderator):
     task = publish_task(program, manager, pay="hourly", fixed_pay_minor=None)
     assignment = assignment_take(task=task, artist=artist)
     with pytest.raises(InvalidInput):
@@ -123,8 +149,7 @@ def test_capacity_invitations_deadlines_and_closing_hold(artist, other_artist, p
         publish_task(program, manager, due_at=timezone.now() - dt.timedelta(hours=1))
 
 
-def test_nobody_reviews_their_own_assignment_or_another_programs(artist, program, manager, moderator,
-                                                                 other_moderator):
+def test_nobody_reviews_their_own_assignment_or_another_programs(artist, program, manager, moderator, other_moderator):
     task = publish_task(program, manager)
     assignment = assignment_take(task=task, artist=artist)
     assignment_submit(assignment=assignment, artist=artist, note="done")
@@ -140,10 +165,19 @@ def test_nobody_reviews_their_own_assignment_or_another_programs(artist, program
 def test_the_pages_take_submit_review_and_show_progress(client, artist, other_artist, program, manager, moderator):
     make_rate_card(program)
     client.force_login(manager)
-    response = client.post(f"/dashboard/console/{program.slug}/tasks/", {
-        "title": "Prompt adherence sweep", "instructions": "Try **10** prompts", "category": "prompt_adherence",
-        "estimated_minutes": 45, "pay": "fixed", "fixed_pay": "12.50", "capacity": 2,
-        "due_at": (timezone.now() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")})
+    response = client.post(
+        f"/dashboard/console/{program.slug}/tasks/",
+        {
+            "title": "Prompt adherence sweep",
+            "instructions": "Try **10** prompts",
+            "category": "prompt_adherence",
+            "estimated_minutes": 45,
+            "pay": "fixed",
+            "fixed_pay": "12.50",
+            "capacity": 2,
+            "due_at": (timezone.now() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     task = Task.objects.get()
     assert task.fixed_pay_minor == 1250
@@ -176,9 +210,11 @@ def test_a_finding_joins_only_ones_own_open_assignment(artist, other_artist, pro
     task = publish_task(program, manager)
     mine = assignment_take(task=task, artist=artist)
     with pytest.raises(InvalidInput):
-        feedback_submit(artist=other_artist, program=program, category="bug", severity="low", title="x", body="y",
-                        assignment=mine)
+        feedback_submit(
+            artist=other_artist, program=program, category="bug", severity="low", title="x", body="y", assignment=mine
+        )
     assignment_submit(assignment=mine, artist=artist, note="done")
     with pytest.raises(InvalidInput):
-        feedback_submit(artist=artist, program=program, category="bug", severity="low", title="x", body="y",
-                        assignment=mine)
+        feedback_submit(
+            artist=artist, program=program, category="bug", severity="low", title="x", body="y", assignment=mine
+        )

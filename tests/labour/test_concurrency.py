@@ -1,6 +1,7 @@
 """Accepting the same item at once — a double click, two reviewers, a retried request —
 posts one ledger entry. Real concurrent transactions: row locks on PostgreSQL (CI),
 immediate transactions on SQLite."""
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -68,8 +69,9 @@ def test_double_clicked_time_acceptance_posts_one_entry(setup):
     from django.utils import timezone
 
     program, artist, reviewers = setup
-    entry = time_entry_submit(artist=artist, program=program, date=timezone.localdate() - dt.timedelta(days=1),
-                              minutes=120, description="d")
+    entry = time_entry_submit(
+        artist=artist, program=program, date=timezone.localdate() - dt.timedelta(days=1), minutes=120, description="d"
+    )
     results = race(lambda i: time_entry_review(entry=entry, reviewer=reviewers[0], decision="accept"))
     assert results.count("ok") == 1 and results.count(409) == THREADS - 1, results
     assert list(LedgerEntry.objects.values_list("amount_minor", flat=True)) == [5000]
@@ -80,8 +82,17 @@ def test_concurrent_postings_of_one_source_are_decided_by_the_unique_constraint(
     of the insert race read the winner's row."""
     program, artist, _ = setup
     seen = []
-    results = race(lambda i: seen.append(ledger_post(
-        artist=artist, program_id=program.pk, kind="adjustment", amount_minor=777, currency="EUR",
-        source=("tests.retry", 1)).pk))
+    results = race(
+        lambda i: seen.append(
+            ledger_post(
+                artist=artist,
+                program_id=program.pk,
+                kind="adjustment",
+                amount_minor=777,
+                currency="EUR",
+                source=("tests.retry", 1),
+            ).pk
+        )
+    )
     assert results == ["ok"] * THREADS, results
     assert LedgerEntry.objects.count() == 1 and set(seen) == {LedgerEntry.objects.get().pk}

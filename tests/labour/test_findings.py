@@ -1,6 +1,7 @@
 """Findings with evidence: attachments proven by content, private, bounded; severity
 re-rated with a reason the artist sees and the bounty following once; duplicates merged
 into the first report, which keeps the credit."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,15 @@ from tests.labour.helpers import BOUNTIES, ledger_total
 
 
 def _file(artist, program, severity="low", **extra):
-    return feedback_submit(artist=artist, program=program, category="quality", severity=severity,
-                           title="Faces flicker", body="Frame 3 to 5.", **extra)
+    return feedback_submit(
+        artist=artist,
+        program=program,
+        category="quality",
+        severity=severity,
+        title="Faces flicker",
+        body="Frame 3 to 5.",
+        **extra,
+    )
 
 
 def _net(report) -> int:
@@ -45,11 +53,14 @@ def test_a_report_carries_images_and_clips_proven_by_their_content(artist, progr
     assert event.data["attachments"] == [image.pk, clip.pk]
 
 
-@pytest.mark.parametrize("name,data", [
-    ("photo.png", b"<html><script>alert(1)</script></html>"),
-    ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200),
-    ("empty.png", b""),
-])
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("photo.png", b"<html><script>alert(1)</script></html>"),
+        ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200),
+        ("empty.png", b""),
+    ],
+)
 def test_a_file_that_is_not_what_it_claims_is_refused_and_nothing_is_filed(artist, program, rate_card, name, data):
     with pytest.raises(InvalidInput) as refused:
         _file(artist, program, attachments=[("fine.png", png_bytes()), (name, data)])
@@ -67,14 +78,15 @@ def test_sizes_lengths_and_counts_are_bounded(artist, program, rate_card, settin
     settings.EVIDENCE_IMAGE_MAX_BYTES = settings.EVIDENCE_VIDEO_MAX_BYTES = 50
     with pytest.raises(InvalidInput, match="at most 0.0 MB"):
         _file(artist, program, attachments=[("a.png", png_bytes())])
-    settings.EVIDENCE_IMAGE_MAX_BYTES = settings.EVIDENCE_VIDEO_MAX_BYTES = 10 ** 7
+    settings.EVIDENCE_IMAGE_MAX_BYTES = settings.EVIDENCE_VIDEO_MAX_BYTES = 10**7
     with pytest.raises(InvalidInput, match="at most 5"):
         _file(artist, program, attachments=[(f"{n}.png", png_bytes()) for n in range(6)])
     assert not FeedbackReport.objects.exists()
 
 
-def test_evidence_is_private_to_the_reporter_and_the_programs_reviewers(client, artist, other_artist, program,
-                                                                        moderator, other_moderator, rate_card):
+def test_evidence_is_private_to_the_reporter_and_the_programs_reviewers(
+    client, artist, other_artist, program, moderator, other_moderator, rate_card
+):
     report = _file(artist, program, attachments=[("a.png", png_bytes())])
     url = f"/labour/feedback/attachments/{report.attachments.get().pk}/"
     assert client.get(url).status_code == 302  # sign in first
@@ -93,17 +105,34 @@ def test_evidence_is_private_to_the_reporter_and_the_programs_reviewers(client, 
 def test_the_form_files_a_report_with_an_image_and_linked_generations(client, artist, program, rate_card):
     first, second = make_output(artist, program), make_output(artist, program)
     client.force_login(artist)
-    response = client.post("/labour/feedback/new/", {
-        "program": program.pk, "generation": first.pk, "generations": [second.pk], "category": "quality",
-        "severity": "medium", "title": "Melting hands", "body": "See the still.",
-        "attachments": [SimpleUploadedFile("still.png", png_bytes(), content_type="image/png")]})
+    response = client.post(
+        "/labour/feedback/new/",
+        {
+            "program": program.pk,
+            "generation": first.pk,
+            "generations": [second.pk],
+            "category": "quality",
+            "severity": "medium",
+            "title": "Melting hands",
+            "body": "See the still.",
+            "attachments": [SimpleUploadedFile("still.png", png_bytes(), content_type="image/png")],
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     report = FeedbackReport.objects.get()
     assert list(report.generations.values_list("pk", flat=True)) == [second.pk]
     assert report.attachments.get().kind == "image"
-    fake = client.post("/labour/feedback/new/", {
-        "program": program.pk, "category": "quality", "severity": "medium", "title": "x", "body": "y",
-        "attachments": [SimpleUploadedFile("still.png", b"GIF89a-not-really", content_type="image/png")]})
+    fake = client.post(
+        "/labour/feedback/new/",
+        {
+            "program": program.pk,
+            "category": "quality",
+            "severity": "medium",
+            "title": "x",
+            "body": "y",
+            "attachments": [SimpleUploadedFile("still.png", b"GIF89a-not-really", content_type="image/png")],
+        },
+    )
     assert fake.status_code == 400 and "neither" in fake.content.decode()
     assert FeedbackReport.objects.count() == 1
 
@@ -120,13 +149,15 @@ def test_the_artist_adds_evidence_while_the_report_waits(artist, other_artist, p
 
 
 def test_severity_re_rated_from_low_to_high_moves_the_bounty_once_and_the_artist_is_told_why(
-        client, artist, program, moderator, rate_card, mail_now):
+    client, artist, program, moderator, rate_card, mail_now
+):
     report = _file(artist, program, severity="low")
     feedback_review(report=report, reviewer=moderator, decision="accept")
     assert _net(report) == BOUNTIES["bounty_low_minor"]
     with mail_now():
-        rerate = feedback_rerate(report=report, moderator=moderator, severity="high",
-                                 reason="It reproduces on every seed; that is a high.")
+        rerate = feedback_rerate(
+            report=report, moderator=moderator, severity="high", reason="It reproduces on every seed; that is a high."
+        )
     assert _net(report) == BOUNTIES["bounty_high_minor"]
     adjustment = LedgerEntry.objects.get(kind="adjustment")
     assert adjustment.amount_minor == BOUNTIES["bounty_high_minor"] - BOUNTIES["bounty_low_minor"]
@@ -164,8 +195,7 @@ def test_a_report_re_rated_before_review_is_paid_at_the_new_severity(artist, pro
     assert _net(report) == BOUNTIES["bounty_medium_minor"]
 
 
-def test_re_rating_needs_a_reason_and_a_reviewer_of_the_program(artist, program, moderator, other_moderator,
-                                                               rate_card):
+def test_re_rating_needs_a_reason_and_a_reviewer_of_the_program(artist, program, moderator, other_moderator, rate_card):
     report = _file(artist, program)
     with pytest.raises(InvalidInput):
         feedback_rerate(report=report, moderator=moderator, severity="high", reason=" ")
@@ -181,20 +211,24 @@ def test_the_reviewers_page_and_the_api_re_rate(client, artist, program, moderat
     report = _file(artist, program, severity="low")
     client.force_login(moderator)
     assert "Re-rate the severity" in client.get(f"/labour/feedback/{report.pk}/").content.decode()
-    response = client.post(f"/dashboard/labour/feedback/{report.pk}/rerate/", {"severity": "medium",
-                                                                             "reason": "Visible in every clip"})
+    response = client.post(
+        f"/dashboard/labour/feedback/{report.pk}/rerate/", {"severity": "medium", "reason": "Visible in every clip"}
+    )
     assert response.status_code == 302
-    body = api_as(moderator).post(f"/api/v1/feedback/{report.pk}/rerate/", {"severity": "high", "reason": "Worse"},
-                                  format="json")
+    body = api_as(moderator).post(
+        f"/api/v1/feedback/{report.pk}/rerate/", {"severity": "high", "reason": "Worse"}, format="json"
+    )
     assert body.status_code == 200 and body.json()["severity"] == "high"
     assert [r["to_severity"] for r in body.json()["rerates"]] == ["medium", "high"]
-    refused = api_as(artist).post(f"/api/v1/feedback/{report.pk}/rerate/", {"severity": "critical", "reason": "x"},
-                                  format="json")
+    refused = api_as(artist).post(
+        f"/api/v1/feedback/{report.pk}/rerate/", {"severity": "critical", "reason": "x"}, format="json"
+    )
     assert refused.status_code == 403
 
 
-def test_duplicates_merge_into_the_first_report_and_the_artist_sees_which(client, artist, other_artist, program,
-                                                                         moderator, rate_card):
+def test_duplicates_merge_into_the_first_report_and_the_artist_sees_which(
+    client, artist, other_artist, program, moderator, rate_card
+):
     first = _file(other_artist, program, severity="high")
     later = _file(artist, program, severity="high")
     with pytest.raises(InvalidInput, match="first report keeps the credit"):

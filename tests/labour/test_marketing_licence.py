@@ -1,6 +1,7 @@
 """The marketing licence, reachable: a program manager records in the staff console that an
 output is used in marketing; the fee posts once, only for artists who opted in (refused
 otherwise, and never for one's own output); the artist sees it; it is audited."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,12 +17,14 @@ pytestmark = pytest.mark.django_db
 
 
 def licences():
-    return list(LedgerEntry.objects.filter(kind="marketing_licence").values_list("artist_id", "source_id",
-                                                                                  "amount_minor"))
+    return list(
+        LedgerEntry.objects.filter(kind="marketing_licence").values_list("artist_id", "source_id", "amount_minor")
+    )
 
 
-def test_a_manager_records_marketing_use_of_an_opted_in_output_and_the_fee_posts_once(client, manager, artist,
-                                                                                       program, rate_card):
+def test_a_manager_records_marketing_use_of_an_opted_in_output_and_the_fee_posts_once(
+    client, manager, artist, program, rate_card
+):
     sign(artist, program, marketing_use=True)
     job = make_job(artist, program)
     client.force_login(manager)
@@ -41,8 +44,9 @@ def test_a_manager_records_marketing_use_of_an_opted_in_output_and_the_fee_posts
     assert "Marketing licence" in earnings and f"Marketing use of generation #{job.pk}" in earnings
 
 
-def test_an_output_of_an_artist_who_did_not_opt_in_is_refused(client, manager, artist, other_artist, program,
-                                                              rate_card):
+def test_an_output_of_an_artist_who_did_not_opt_in_is_refused(
+    client, manager, artist, other_artist, program, rate_card
+):
     job = make_job(artist, program)  # signed without the marketing opt-in
     client.force_login(manager)
     page = client.get("/dashboard/console/main/marketing/").content.decode()
@@ -60,8 +64,9 @@ def test_an_output_of_an_artist_who_did_not_opt_in_is_refused(client, manager, a
         assert response.status_code == 200 and licences() == []
 
 
-def test_only_the_programs_managers_record_it_and_never_for_their_own_output(client, manager, moderator, artist,
-                                                                             other_moderator, program, rate_card):
+def test_only_the_programs_managers_record_it_and_never_for_their_own_output(
+    client, manager, moderator, artist, other_moderator, program, rate_card
+):
     sign(artist, program, marketing_use=True)
     job = make_job(artist, program)
     client.force_login(moderator)

@@ -1,4 +1,5 @@
 """The artist's labour pages and the moderators' review queue (server-rendered, htmx)."""
+
 import csv
 import datetime as dt
 import io
@@ -28,9 +29,17 @@ def test_the_artist_files_a_report_from_the_portal(client, artist, program, rate
     page = client.get(f"/labour/feedback/new/?generation={job.pk}")
     assert page.status_code == 200
     assert b"Critical" in page.content and b"\xe2\x82\xac50.00" in page.content  # the bounty table (€50.00)
-    response = client.post("/labour/feedback/new/", {"program": program.pk, "generation": job.pk, "category": "safety",
-                                                     "severity": "critical", "title": "Unsafe output",
-                                                     "body": "It made a weapon."})
+    response = client.post(
+        "/labour/feedback/new/",
+        {
+            "program": program.pk,
+            "generation": job.pk,
+            "category": "safety",
+            "severity": "critical",
+            "title": "Unsafe output",
+            "body": "It made a weapon.",
+        },
+    )
     report = FeedbackReport.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/labour/feedback/{report.pk}/"
     assert report.generation == job and report.severity == "critical"
@@ -41,8 +50,9 @@ def test_the_artist_files_a_report_from_the_portal(client, artist, program, rate
 def test_a_bad_report_form_shows_field_errors_and_writes_nothing(client, artist, program, rate_card):
     client.force_login(artist)
     before = rows()
-    response = client.post("/labour/feedback/new/", {"program": program.pk, "category": "bug", "severity": "low",
-                                                     "title": "", "body": "x"})
+    response = client.post(
+        "/labour/feedback/new/", {"program": program.pk, "category": "bug", "severity": "low", "title": "", "body": "x"}
+    )
     assert response.status_code == 400 and b"This field is required" in response.content
     assert rows() == before
 
@@ -57,23 +67,41 @@ def test_the_artist_files_time_with_the_proposal_shown(client, artist, program, 
     assert f"date={day}&amp;minutes=15&amp;generations={job.pk}" in page
     prefilled = client.get(f"/labour/time/new/?program={program.pk}&date={day}&minutes=15&generations={job.pk}")
     assert b'value="15"' in prefilled.content
-    response = client.post("/labour/time/new/", {"program": program.pk, "date": day, "minutes": 15,
-                                                 "description": "Tested motion prompts", "generations": [job.pk]})
+    response = client.post(
+        "/labour/time/new/",
+        {
+            "program": program.pk,
+            "date": day,
+            "minutes": 15,
+            "description": "Tested motion prompts",
+            "generations": [job.pk],
+        },
+    )
     entry = TimeEntry.objects.get()
     assert response.status_code == 302 and entry.minutes == 15 and list(entry.generations.all()) == [job]
     assert "filed" in client.get("/labour/time/").content.decode()
 
 
-@pytest.mark.parametrize("minutes,date,message", [
-    (-5, None, "positive number of minutes"),
-    (1441, None, "24 hours"),
-    (30, timezone.localdate() + dt.timedelta(days=2), "has not happened yet"),
-])
+@pytest.mark.parametrize(
+    "minutes,date,message",
+    [
+        (-5, None, "positive number of minutes"),
+        (1441, None, "24 hours"),
+        (30, timezone.localdate() + dt.timedelta(days=2), "has not happened yet"),
+    ],
+)
 def test_bad_time_forms_show_the_reason_and_write_nothing(client, artist, program, rate_card, minutes, date, message):
     client.force_login(artist)
     before = rows()
-    response = client.post("/labour/time/new/", {"program": program.pk, "date": (date or timezone.localdate()).isoformat(),
-                                                 "minutes": minutes, "description": "x"})
+    response = client.post(
+        "/labour/time/new/",
+        {
+            "program": program.pk,
+            "date": (date or timezone.localdate()).isoformat(),
+            "minutes": minutes,
+            "description": "x",
+        },
+    )
     assert response.status_code == 400 and message in response.content.decode()
     assert rows() == before
 
@@ -84,8 +112,9 @@ def test_other_artists_items_are_404_on_the_portal(client, other_artist, report,
     assert client.get(f"/labour/time/{time_entry.pk}/").status_code == 404
 
 
-def test_the_earnings_page_shows_balance_lines_sources_rates_and_a_chart(client, artist, program, moderator, report,
-                                                                          time_entry):
+def test_the_earnings_page_shows_balance_lines_sources_rates_and_a_chart(
+    client, artist, program, moderator, report, time_entry
+):
     feedback_review(report=report, reviewer=moderator, decision="accept")
     time_entry_review(entry=time_entry, reviewer=moderator, decision="accept")
     payout_post(artist=artist, program_id=program.pk, amount_minor=2000, currency="EUR", source=("payments.payout", 3))
@@ -101,7 +130,7 @@ def test_the_earnings_page_shows_balance_lines_sources_rates_and_a_chart(client,
 
 
 def test_the_earnings_csv_has_every_line(client, artist, program, moderator, report):
-    FeedbackReport.objects.filter(pk=report.pk).update(title="=HYPERLINK(\"http://evil\")")
+    FeedbackReport.objects.filter(pk=report.pk).update(title='=HYPERLINK("http://evil")')
     report.refresh_from_db()
     feedback_review(report=report, reviewer=moderator, decision="accept")
     client.force_login(artist)
@@ -115,6 +144,7 @@ def test_the_earnings_csv_has_every_line(client, artist, program, moderator, rep
 
 
 # --- the moderation dashboard ---------------------------------------------------------------
+
 
 def test_the_queue_is_for_reviewers_of_each_program(client, artist, moderator, other_moderator, report, time_entry):
     client.force_login(artist)
@@ -155,8 +185,10 @@ def test_inline_reject_without_reason_keeps_the_form_with_the_message(client, mo
 
 def test_bulk_accept_from_the_queue(client, moderator, report, time_entry):
     client.force_login(moderator)
-    response = client.post("/dashboard/labour/bulk-accept/", {"feedback": [report.pk], "time": [time_entry.pk],
-                                                              "next": "https://evil.example/"})
+    response = client.post(
+        "/dashboard/labour/bulk-accept/",
+        {"feedback": [report.pk], "time": [time_entry.pk], "next": "https://evil.example/"},
+    )
     assert response.status_code == 302 and response["Location"] == "/dashboard/labour/"
     assert sorted(LedgerEntry.objects.values_list("amount_minor", flat=True)) == [2500, 3750]
     page = client.get("/dashboard/labour/").content.decode()
@@ -179,14 +211,20 @@ def test_managers_mark_accepted_reports_acted_on_from_the_queue(client, moderato
     assert "The program acted on this report" in page and "Retrained the hands." in page
 
 
-def test_the_queue_uses_a_bounded_number_of_queries(client, moderator, artist, program, rate_card,
-                                                    django_assert_max_num_queries):
+def test_the_queue_uses_a_bounded_number_of_queries(
+    client, moderator, artist, program, rate_card, django_assert_max_num_queries
+):
     from tester_platform.labour.services import feedback_submit, time_entry_submit
 
     for n in range(5):
         feedback_submit(artist=artist, program=program, category="bug", severity="low", title=f"r{n}", body="b")
-        time_entry_submit(artist=artist, program=program, date=timezone.localdate() - dt.timedelta(days=n + 1),
-                          minutes=30, description="d")
+        time_entry_submit(
+            artist=artist,
+            program=program,
+            date=timezone.localdate() - dt.timedelta(days=n + 1),
+            minutes=30,
+            description="d",
+        )
     client.force_login(moderator)
     with django_assert_max_num_queries(25):
         assert client.get("/dashboard/labour/").status_code == 200

@@ -1,5 +1,6 @@
 """The pay floor: an artist's effective hourly rate over a week is topped up to exactly
 the program's floor, once per artist, program and week."""
+
 import datetime as dt
 from io import StringIO
 
@@ -31,8 +32,13 @@ def work(artist, program, moderator, *, hours_per_day: list[int], extra_minutes:
     today = timezone.localdate()
     for offset, hours in enumerate(hours_per_day):
         minutes = hours * 60 + (extra_minutes if offset == 0 else 0)
-        entry = time_entry_submit(artist=artist, program=program, date=today - dt.timedelta(days=offset),
-                                  minutes=minutes, description="testing")
+        entry = time_entry_submit(
+            artist=artist,
+            program=program,
+            date=today - dt.timedelta(days=offset),
+            minutes=minutes,
+            description="testing",
+        )
         time_entry_review(entry=entry, reviewer=moderator, decision="accept")
     for severity in bounties:
         report = feedback_submit(artist=artist, program=program, category="bug", severity=severity, title="t", body="b")
@@ -105,8 +111,13 @@ def test_an_open_week_is_not_assessed(artist, program, moderator):
 def test_the_weekly_command_and_task_are_idempotent(artist, other_artist, program, moderator):
     make_rate_card(program, hourly_rate_minor=0, pay_floor_hourly_minor=1200)
     for who in (artist, other_artist):
-        entry = time_entry_submit(artist=who, program=program, date=timezone.localdate() - dt.timedelta(days=8),
-                                  minutes=600, description="testing")
+        entry = time_entry_submit(
+            artist=who,
+            program=program,
+            date=timezone.localdate() - dt.timedelta(days=8),
+            minutes=600,
+            description="testing",
+        )
         time_entry_review(entry=entry, reviewer=moderator, decision="accept")
     # Accepted last week (the nightly job assesses closed weeks).
     last_week = timezone.now() - dt.timedelta(days=7)

@@ -6,6 +6,7 @@ returned by the API.
 The model is the rules written out again, not the code under test: the bounties of the rate
 card, pay for time as an exact fraction rounded half up, and its own list of the entries it
 expects to exist (which are reversed, who they belong to, for how much)."""
+
 import contextlib
 import datetime as dt
 import math
@@ -39,24 +40,27 @@ def pay_for_minutes(minutes: int) -> int:
     """The rate card's rule: minutes × hourly rate / 60, to the nearest cent, halves up."""
     return math.floor(Fraction(HOURLY_RATE_MINOR * minutes, 60) + Fraction(1, 2))
 
+
 artist_ix = st.integers(0, ARTISTS - 1)
-events = st.lists(st.one_of(
-    st.tuples(st.just("feedback"), artist_ix, st.sampled_from(["low", "medium", "high", "critical"])),
-    st.tuples(st.just("time"), artist_ix, st.integers(-10, 900), st.integers(-1, 5)),
-    st.tuples(st.just("accept"), st.integers(0, 30)),
-    st.tuples(st.just("reject"), st.integers(0, 30)),
-    st.tuples(st.just("payout"), artist_ix, st.integers(1, 20_000)),
-    st.tuples(st.just("reverse"), st.integers(0, 30)),
-    st.tuples(st.just("adjust"), artist_ix, st.integers(-5_000, 5_000)),
-), max_size=25)
+events = st.lists(
+    st.one_of(
+        st.tuples(st.just("feedback"), artist_ix, st.sampled_from(["low", "medium", "high", "critical"])),
+        st.tuples(st.just("time"), artist_ix, st.integers(-10, 900), st.integers(-1, 5)),
+        st.tuples(st.just("accept"), st.integers(0, 30)),
+        st.tuples(st.just("reject"), st.integers(0, 30)),
+        st.tuples(st.just("payout"), artist_ix, st.integers(1, 20_000)),
+        st.tuples(st.just("reverse"), st.integers(0, 30)),
+        st.tuples(st.just("adjust"), artist_ix, st.integers(-5_000, 5_000)),
+    ),
+    max_size=25,
+)
 
 
 class World:
     def __init__(self):
         self.program = ProgramFactory(slug="prop", name="Property Program")
         ConsentDocumentFactory(program=self.program)
-        self.card = make_rate_card(self.program, hourly_rate_minor=HOURLY_RATE_MINOR,
-                                   daily_time_cap_minutes=12 * 60)
+        self.card = make_rate_card(self.program, hourly_rate_minor=HOURLY_RATE_MINOR, daily_time_cap_minutes=12 * 60)
         self.artists = []
         for n in range(ARTISTS):
             artist = make_artist(email=f"prop{n}@example.test")
@@ -77,17 +81,25 @@ class World:
 
     def apply(self, event):
         name, *args = event
-        with contextlib.suppress(DomainError, PaymentsError):  # refused events must leave no trace; the final equality checks that
+        with contextlib.suppress(
+            DomainError, PaymentsError
+        ):  # refused events must leave no trace; the final equality checks that
             getattr(self, name)(*args)
 
     def feedback(self, n, severity):
-        report = feedback_submit(artist=self.artists[n], program=self.program, category="bug", severity=severity,
-                                 title="t", body="b")
+        report = feedback_submit(
+            artist=self.artists[n], program=self.program, category="bug", severity=severity, title="t", body="b"
+        )
         self.items.append(("feedback", report, n))
 
     def time(self, n, minutes, days_ago):
-        entry = time_entry_submit(artist=self.artists[n], program=self.program, minutes=minutes,
-                                  date=timezone.localdate() - dt.timedelta(days=days_ago), description="d")
+        entry = time_entry_submit(
+            artist=self.artists[n],
+            program=self.program,
+            minutes=minutes,
+            date=timezone.localdate() - dt.timedelta(days=days_ago),
+            description="d",
+        )
         self.items.append(("time", entry, n))
 
     def _item(self, i):
@@ -111,16 +123,25 @@ class World:
     def reject(self, i):
         kind, item, _ = self._item(i)
         review = feedback_review if kind == "feedback" else time_entry_review
-        review(**{"report" if kind == "feedback" else "entry": item}, reviewer=self.moderator, decision="reject",
-               reason="not reproducible")
+        review(
+            **{"report" if kind == "feedback" else "entry": item},
+            reviewer=self.moderator,
+            decision="reject",
+            reason="not reproducible",
+        )
 
     def payout(self, n, amount):
         owed = self.expected[n]  # what the model says is owed, not the ledger's sum
         if owed <= 0:
             return
         self.payouts += 1
-        payout_post(artist=self.artists[n], program_id=self.program.pk, amount_minor=min(amount, owed),
-                    currency="EUR", source=("payments.payout", self.payouts))
+        payout_post(
+            artist=self.artists[n],
+            program_id=self.program.pk,
+            amount_minor=min(amount, owed),
+            currency="EUR",
+            source=("payments.payout", self.payouts),
+        )
         self._posted(n, -min(amount, owed))
 
     def reverse(self, i):
@@ -136,13 +157,23 @@ class World:
             self.expected[n] -= amount
 
     def adjust(self, n, amount):
-        ledger_post(artist=self.artists[n], program_id=self.program.pk, kind="adjustment", amount_minor=amount,
-                    currency="EUR", source=("tests.adjustment", len(self.entries) + 1))
+        ledger_post(
+            artist=self.artists[n],
+            program_id=self.program.pk,
+            kind="adjustment",
+            amount_minor=amount,
+            currency="EUR",
+            source=("tests.adjustment", len(self.entries) + 1),
+        )
         self._posted(n, amount)
 
 
-@settings(max_examples=40, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(sequence=events)
 def test_ledger_sum_equals_the_balance_on_the_page_and_in_the_api(db, sequence):
     with transaction.atomic():

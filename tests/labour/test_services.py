@@ -1,5 +1,6 @@
 """Filing and reviewing testing labour: state transitions that lock, check, audit, and
 post to the ledger once at the program's current rate card."""
+
 import datetime as dt
 
 import pytest
@@ -28,11 +29,13 @@ YESTERDAY = timezone.localdate() - dt.timedelta(days=1)
 
 
 def file_time(artist, program, minutes=60, date=YESTERDAY, **kwargs):
-    return time_entry_submit(artist=artist, program=program, date=date, minutes=minutes,
-                             description="testing prompts", **kwargs)
+    return time_entry_submit(
+        artist=artist, program=program, date=date, minutes=minutes, description="testing prompts", **kwargs
+    )
 
 
 # --- feedback ----------------------------------------------------------------------------
+
 
 def test_accepting_a_report_posts_its_severity_bounty_at_the_current_rate_card(report, moderator, program):
     make_rate_card(program, version=2, bounty_high_minor=3000)
@@ -41,8 +44,17 @@ def test_accepting_a_report_posts_its_severity_bounty_at_the_current_rate_card(r
     report.refresh_from_db()
     assert report.status == "accepted" and report.reviewed_by == moderator and report.reviewed_at
     entry = LedgerEntry.objects.get()
-    assert (entry.kind, entry.amount_minor, entry.currency, entry.rate_card_version) == ("feedback_bounty", 3000, "EUR", 2)
-    assert (entry.source_type, entry.source_id, entry.artist) == ("labour.feedbackreport", str(report.pk), report.artist)
+    assert (entry.kind, entry.amount_minor, entry.currency, entry.rate_card_version) == (
+        "feedback_bounty",
+        3000,
+        "EUR",
+        2,
+    )
+    assert (entry.source_type, entry.source_id, entry.artist) == (
+        "labour.feedbackreport",
+        str(report.pk),
+        report.artist,
+    )
     assert entry.created_by == moderator and entry.rate_display == "€30.00 each (rate card v2)"
     event = AuditEvent.objects.get(action="feedback.accepted")
     assert event.subject == report.artist and event.data["ledger_entry"] == entry.pk
@@ -70,10 +82,12 @@ def test_rejecting_needs_a_reason_the_artist_can_read(report, moderator):
     assert not LedgerEntry.objects.exists()
 
 
-def test_a_duplicate_names_an_earlier_report_of_the_same_program(report, artist, other_artist, program, moderator,
-                                                                 other_program):
-    again = feedback_submit(artist=other_artist, program=program, category="bug", severity="high",
-                            title="Melting hands", body="Same thing.")
+def test_a_duplicate_names_an_earlier_report_of_the_same_program(
+    report, artist, other_artist, program, moderator, other_program
+):
+    again = feedback_submit(
+        artist=other_artist, program=program, category="bug", severity="high", title="Melting hands", body="Same thing."
+    )
     with pytest.raises(InvalidInput) as error:
         feedback_review(report=again, reviewer=moderator, decision="duplicate")
     assert error.value.field == "duplicate_of"
@@ -121,13 +135,21 @@ def test_feedback_about_another_artists_output_is_refused(artist, other_artist, 
     theirs = make_job(other_artist, program)
     before = rows()
     with pytest.raises(InvalidInput) as error:
-        feedback_submit(artist=artist, program=program, category="bug", severity="low", title="t", body="b",
-                        generation_id=theirs.pk)
+        feedback_submit(
+            artist=artist, program=program, category="bug", severity="low", title="t", body="b", generation_id=theirs.pk
+        )
     assert error.value.field == "generation"
     assert rows() == before
     mine = make_job(artist, program)
-    report = feedback_submit(artist=artist, program=program, category="quality", severity="medium", title="t",
-                             body="b", generation_id=mine.pk)
+    report = feedback_submit(
+        artist=artist,
+        program=program,
+        category="quality",
+        severity="medium",
+        title="t",
+        body="b",
+        generation_id=mine.pk,
+    )
     assert report.generation == mine
 
 
@@ -156,6 +178,7 @@ def test_the_program_manager_marks_an_accepted_report_acted_on(report, moderator
 
 # --- time --------------------------------------------------------------------------------
 
+
 def test_accepted_time_posts_hourly_rate_times_minutes_rounded_half_up(artist, program, moderator, rate_card):
     entry = file_time(artist, program, minutes=61)
     time_entry_review(entry=entry, reviewer=moderator, decision="accept")
@@ -177,15 +200,19 @@ def test_rejected_time_needs_a_reason_and_pays_nothing(time_entry, moderator):
     assert TimeEntry.objects.get().status == "rejected" and not LedgerEntry.objects.exists()
 
 
-@pytest.mark.parametrize("minutes,date,field,code", [
-    (0, YESTERDAY, "minutes", "invalid"),
-    (-30, YESTERDAY, "minutes", "invalid"),
-    (24 * 60 + 1, YESTERDAY, "minutes", "over_24h"),
-    (60, timezone.localdate() + dt.timedelta(days=1), "date", "future_date"),
-    (60, timezone.localdate() - dt.timedelta(days=400), "date", "too_old"),
-])
-def test_bad_time_is_refused_with_a_field_message_and_nothing_written(artist, program, rate_card, minutes, date,
-                                                                      field, code):
+@pytest.mark.parametrize(
+    "minutes,date,field,code",
+    [
+        (0, YESTERDAY, "minutes", "invalid"),
+        (-30, YESTERDAY, "minutes", "invalid"),
+        (24 * 60 + 1, YESTERDAY, "minutes", "over_24h"),
+        (60, timezone.localdate() + dt.timedelta(days=1), "date", "future_date"),
+        (60, timezone.localdate() - dt.timedelta(days=400), "date", "too_old"),
+    ],
+)
+def test_bad_time_is_refused_with_a_field_message_and_nothing_written(
+    artist, program, rate_card, minutes, date, field, code
+):
     before = rows()
     with pytest.raises(InvalidInput) as error:
         file_time(artist, program, minutes=minutes, date=date)
@@ -241,18 +268,27 @@ def test_time_is_proposed_from_generation_sessions(artist, program, rate_card):
 
 
 def test_bulk_accept_accepts_each_and_reports_what_it_skipped(report, time_entry, moderator, artist, program):
-    feedback_review(report=feedback_submit(artist=artist, program=program, category="bug", severity="low",
-                                           title="x", body="y"), reviewer=moderator, decision="reject", reason="no")
+    feedback_review(
+        report=feedback_submit(artist=artist, program=program, category="bug", severity="low", title="x", body="y"),
+        reviewer=moderator,
+        decision="reject",
+        reason="no",
+    )
     done = FeedbackReport.objects.get(status="rejected")
     result = bulk_accept(reviewer=moderator, feedback_ids=[report.pk, done.pk], time_entry_ids=[time_entry.pk])
     assert result["accepted"] == 2 and len(result["skipped"]) == 1
-    assert sorted(LedgerEntry.objects.values_list("kind", "amount_minor")) == [("feedback_bounty", 2500), ("time", 3750)]
+    assert sorted(LedgerEntry.objects.values_list("kind", "amount_minor")) == [
+        ("feedback_bounty", 2500),
+        ("time", 3750),
+    ]
 
 
 # --- marketing licence -------------------------------------------------------------------
 
-def test_a_marketing_licence_is_paid_once_and_only_with_the_artists_opt_in(artist, program, manager, moderator,
-                                                                          rate_card):
+
+def test_a_marketing_licence_is_paid_once_and_only_with_the_artists_opt_in(
+    artist, program, manager, moderator, rate_card
+):
     from tester_platform.labour.services import marketing_licence_post
 
     job = make_job(artist, program)

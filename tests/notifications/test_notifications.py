@@ -1,5 +1,6 @@
 """One notification service: every decision about an artist is an inbox item and (unless
 switched off) one multipart email whose links point at the address the site serves on."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,12 +57,20 @@ def world(artist, program, moderator, manager):
 def _payout(w, status):
     artist = w["artist"]
     account = ConnectedAccount.objects.filter(artist=artist).first() or ConnectedAccount.objects.create(
-        artist=artist, stripe_account_id=f"acct_{uuid.uuid4().hex[:10]}", details_submitted=True,
-        payouts_enabled=True)
-    run = PayoutRun.objects.create(program=w["program"], period_end=timezone.localdate(), as_of=timezone.now(),
-                                   status=PayoutRun.Status.DONE)
-    payout = Payout.objects.create(run=run, artist=artist, connected_account=account, amount_minor=4200,
-                                   currency="EUR", status=Payout.Status.PENDING, idempotency_key=uuid.uuid4().hex)
+        artist=artist, stripe_account_id=f"acct_{uuid.uuid4().hex[:10]}", details_submitted=True, payouts_enabled=True
+    )
+    run = PayoutRun.objects.create(
+        program=w["program"], period_end=timezone.localdate(), as_of=timezone.now(), status=PayoutRun.Status.DONE
+    )
+    payout = Payout.objects.create(
+        run=run,
+        artist=artist,
+        connected_account=account,
+        amount_minor=4200,
+        currency="EUR",
+        status=Payout.Status.PENDING,
+        idempotency_key=uuid.uuid4().hex,
+    )
     old, payout.status = payout.status, status
     if status == Payout.Status.BANK_FAILED:
         payout.failure_reason = "The bank account's owner's name doesn't match."
@@ -70,8 +79,9 @@ def _payout(w, status):
 
 
 def _share(w):
-    return share_request_create(artist=w["artist"], generation_id=make_output(w["artist"], w["program"]).pk,
-                                caption="Kite", destination="press")
+    return share_request_create(
+        artist=w["artist"], generation_id=make_output(w["artist"], w["program"]).pk, caption="Kite", destination="press"
+    )
 
 
 def _overdue(w):
@@ -81,14 +91,16 @@ def _overdue(w):
 
 
 def _feedback(w):
-    report = feedback_submit(artist=w["artist"], program=w["program"], category="bug", severity="low",
-                             title="Hands melt", body="Frame 5.")
+    report = feedback_submit(
+        artist=w["artist"], program=w["program"], category="bug", severity="low", title="Hands melt", body="Frame 5."
+    )
     feedback_review(report=report, reviewer=w["moderator"], decision="reject", reason="Can't reproduce, it's fine")
 
 
 def _time(w):
-    entry = time_entry_submit(artist=w["artist"], program=w["program"], date=timezone.localdate(), minutes=30,
-                              description="Prompt sweep")
+    entry = time_entry_submit(
+        artist=w["artist"], program=w["program"], date=timezone.localdate(), minutes=30, description="Prompt sweep"
+    )
     time_entry_review(entry=entry, reviewer=w["moderator"], decision="accept")
 
 
@@ -111,8 +123,9 @@ def _resumed(w):
 def _rerated(w):
     from tester_platform.labour.findings import feedback_rerate
 
-    report = feedback_submit(artist=w["artist"], program=w["program"], category="bug", severity="low",
-                             title="Hands melt", body="Frame 5.")
+    report = feedback_submit(
+        artist=w["artist"], program=w["program"], category="bug", severity="low", title="Hands melt", body="Frame 5."
+    )
     feedback_review(report=report, reviewer=w["moderator"], decision="accept")
     feedback_rerate(report=report, moderator=w["moderator"], severity="high", reason="Every seed shows it")
 
@@ -123,39 +136,69 @@ def _task_reviewed(w, decision):
 
     assignment = assignment_take(task=publish_task(w["program"], w["manager"]), artist=w["artist"])
     assignment_submit(assignment=assignment, artist=w["artist"], note="Tried 20 prompts")
-    assignment_review(assignment=assignment, reviewer=w["moderator"], decision=decision,
-                      reason="" if decision == "accept" else "Say which prompts")
+    assignment_review(
+        assignment=assignment,
+        reviewer=w["moderator"],
+        decision=decision,
+        reason="" if decision == "accept" else "Say which prompts",
+    )
 
 
 DECISIONS = {
     "severity re-rated": (Kind.SEVERITY_RERATED, _rerated),
     "task accepted": (Kind.TASK_REVIEWED, lambda w: _task_reviewed(w, "accept")),
     "task returned": (Kind.TASK_REVIEWED, lambda w: _task_reviewed(w, "return")),
-    "task published": (Kind.TASK_PUBLISHED, lambda w: __import__("tests.labour.helpers", fromlist=["x"])
-                       .publish_task(w["program"], w["manager"])),
-    "share approved": (Kind.SHARE_DECIDED, lambda w: share_request_decide(
-        share_request=_share(w), moderator=w["moderator"], decision="approve")),
-    "share rejected": (Kind.SHARE_DECIDED, lambda w: share_request_decide(
-        share_request=_share(w), moderator=w["moderator"], decision="reject", reason_code="third_party_rights",
-        note="The artist's logo isn't yours")),
+    "task published": (
+        Kind.TASK_PUBLISHED,
+        lambda w: __import__("tests.labour.helpers", fromlist=["x"]).publish_task(w["program"], w["manager"]),
+    ),
+    "share approved": (
+        Kind.SHARE_DECIDED,
+        lambda w: share_request_decide(share_request=_share(w), moderator=w["moderator"], decision="approve"),
+    ),
+    "share rejected": (
+        Kind.SHARE_DECIDED,
+        lambda w: share_request_decide(
+            share_request=_share(w),
+            moderator=w["moderator"],
+            decision="reject",
+            reason_code="third_party_rights",
+            note="The artist's logo isn't yours",
+        ),
+    ),
     "share auto-approved": (Kind.SHARE_DECIDED, _overdue),
     "feedback reviewed": (Kind.FEEDBACK_REVIEWED, _feedback),
     "time reviewed": (Kind.TIME_REVIEWED, _time),
     "payout sent": (Kind.PAYOUT_SENT, lambda w: _payout(w, Payout.Status.SENT)),
     "payout arrived": (Kind.PAYOUT_ARRIVED, lambda w: _payout(w, Payout.Status.ARRIVED)),
     "payout failed": (Kind.PAYOUT_FAILED, lambda w: _payout(w, Payout.Status.BANK_FAILED)),
-    "program paused": (Kind.PROGRAM_PAUSED, lambda w: program_set_paused(
-        program=w["program"], actor=w["manager"], paused=True, reason="Model swap")),
+    "program paused": (
+        Kind.PROGRAM_PAUSED,
+        lambda w: program_set_paused(program=w["program"], actor=w["manager"], paused=True, reason="Model swap"),
+    ),
     "program resumed": (Kind.PROGRAM_RESUMED, _resumed),
-    "enrollment suspended": (Kind.ENROLLMENT_SUSPENDED, lambda w: enrollment_suspend(
-        enrollment=Enrollment.objects.get(artist=w["artist"], program=w["program"]), actor=w["manager"],
-        reason="Shared outputs before approval")),
+    "enrollment suspended": (
+        Kind.ENROLLMENT_SUSPENDED,
+        lambda w: enrollment_suspend(
+            enrollment=Enrollment.objects.get(artist=w["artist"], program=w["program"]),
+            actor=w["manager"],
+            reason="Shared outputs before approval",
+        ),
+    ),
     "enrollment reinstated": (Kind.ENROLLMENT_REINSTATED, _reinstated),
     "consent version": (Kind.CONSENT_VERSION, _consent),
-    "token suspended": (Kind.TOKEN_SUSPENDED, lambda w: token_flag_and_suspend(
-        token=token_create(user=w["artist"], name="leaky")[0], reason="Used from 40 addresses", metrics={})),
-    "announcement": (Kind.ANNOUNCEMENT, lambda w: announcement_publish(
-        program=w["program"], actor=w["manager"], title="New preset", body="Try **9:16**", email=True)),
+    "token suspended": (
+        Kind.TOKEN_SUSPENDED,
+        lambda w: token_flag_and_suspend(
+            token=token_create(user=w["artist"], name="leaky")[0], reason="Used from 40 addresses", metrics={}
+        ),
+    ),
+    "announcement": (
+        Kind.ANNOUNCEMENT,
+        lambda w: announcement_publish(
+            program=w["program"], actor=w["manager"], title="New preset", body="Try **9:16**", email=True
+        ),
+    ),
 }
 
 
@@ -189,8 +232,11 @@ def test_each_decision_is_one_inbox_item_and_one_email_linking_to_the_serving_ad
 
 def test_the_reason_reaches_the_artist_escaped_in_html_and_intact_in_text(world, mail_now):
     with mail_now():
-        enrollment_suspend(enrollment=Enrollment.objects.get(artist=world["artist"], program=world["program"]),
-                           actor=world["manager"], reason="You shared <b>Tom's</b> clip & more")
+        enrollment_suspend(
+            enrollment=Enrollment.objects.get(artist=world["artist"], program=world["program"]),
+            actor=world["manager"],
+            reason="You shared <b>Tom's</b> clip & more",
+        )
     message = _emails_to(world["artist"])[-1]
     assert "You shared <b>Tom's</b> clip & more" in message.body
     html = message.alternatives[0][0]
@@ -236,7 +282,7 @@ def test_unread_count_in_the_nav_and_opening_an_item_marks_it_read(client, world
     assert Notification.objects.get(pk=item.pk).read_at is not None
     assert '1<span class="visually-hidden"> unread</span>' in client.get("/").content.decode()
     client.post("/inbox/read/")
-    assert "visually-hidden\"> unread" not in client.get("/").content.decode()
+    assert 'visually-hidden"> unread' not in client.get("/").content.decode()
     # Another person's notice is not theirs to open.
     client.force_login(world["moderator"])
     assert client.get(f"/inbox/{item.pk}/").status_code == 404
@@ -250,8 +296,9 @@ def test_an_email_is_sent_once_and_a_lost_publish_is_sent_by_the_sweep(world, mo
     assert item.email_status == "pending"
     assert notifications_resend_pending() == 0  # too early: the first publish may still arrive
     sent = []
-    monkeypatch.setattr(services, "_dispatch_email",
-                        lambda pk: sent.append(notification_email_send(notification_id=pk)))
+    monkeypatch.setattr(
+        services, "_dispatch_email", lambda pk: sent.append(notification_email_send(notification_id=pk))
+    )
     later = timezone.now() + dt.timedelta(minutes=5)
     assert notifications_resend_pending(now=later) == 1 and sent == [True]
     assert notification_email_send(notification_id=item.pk) is False  # a duplicate message sends nothing
@@ -260,8 +307,13 @@ def test_an_email_is_sent_once_and_a_lost_publish_is_sent_by_the_sweep(world, mo
 
 def test_announcements_are_markdown_sanitised_and_inbox_only_unless_emailed(client, world, other_artist, mail_now):
     with mail_now():
-        item = announcement_publish(program=world["program"], actor=world["manager"], title="Week 2",
-                                    body="**Bold** <script>alert(1)</script>", email=False)
+        item = announcement_publish(
+            program=world["program"],
+            actor=world["manager"],
+            title="Week 2",
+            body="**Bold** <script>alert(1)</script>",
+            email=False,
+        )
     assert item.recipients == 2 and not mail.outbox
     assert Notification.objects.filter(kind=Kind.ANNOUNCEMENT, email_status="off").count() == 2
     client.force_login(other_artist)
@@ -272,16 +324,19 @@ def test_announcements_are_markdown_sanitised_and_inbox_only_unless_emailed(clie
 
 def test_the_console_posts_an_announcement(client, world):
     client.force_login(world["manager"])
-    response = client.post(f"/dashboard/console/{world['program'].slug}/announcements/",
-                           {"title": "Hello", "body": "Testers", "email": "on"})
+    response = client.post(
+        f"/dashboard/console/{world['program'].slug}/announcements/",
+        {"title": "Hello", "body": "Testers", "email": "on"},
+    )
     assert response.status_code == 302
     assert Notification.objects.filter(user=world["artist"], kind=Kind.ANNOUNCEMENT).count() == 1
     page = client.get(f"/dashboard/console/{world['program'].slug}/announcements/")
     assert b"Hello" in page.content and b"emailed" in page.content
 
 
-def test_the_invitation_email_is_multipart_with_a_link_to_the_serving_address(program, manager,
-                                                                              django_capture_on_commit_callbacks):
+def test_the_invitation_email_is_multipart_with_a_link_to_the_serving_address(
+    program, manager, django_capture_on_commit_callbacks
+):
     from tester_platform.programs.services import invitation_create
     from tester_platform.programs.tasks import send_invitation_email
 
@@ -296,7 +351,13 @@ def test_site_url_follows_the_port_the_demo_serves_on():
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(WEB_PORT="8123", DJANGO_SETTINGS_MODULE="tester_platform.settings")
-    out = subprocess.run([sys.executable, "-c", "import django; from django.conf import settings; "
-                          "print(settings.SITE_URL)"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; from django.conf import settings; print(settings.SITE_URL)"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.stdout.strip() == "http://127.0.0.1:8123", out.stderr[-2000:]
     assert "WEB_PORT=$(PORT)" in (root / "Makefile").read_text()

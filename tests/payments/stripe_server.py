@@ -1,6 +1,7 @@
 """The local Stripe server for tests: one subprocess per test session (started on first
 use, on a free 127.0.0.1 port, with its own state folder), wiped between tests. The real
 SDK talks HTTP to it through settings.STRIPE_API_BASE."""
+
 from __future__ import annotations
 
 import atexit
@@ -21,9 +22,26 @@ CONNECT_WEBHOOK_SECRET = "whsec_atelier_local_connect"
 class LocalStripe:
     def __init__(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devtools.localstripe", "--port", "0", "--webhook-secret", WEBHOOK_SECRET,
-             "--connect-webhook-secret", CONNECT_WEBHOOK_SECRET, "--payout-delay-ms", "-1", "--arrival-delay-ms", "0"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "devtools.localstripe",
+                "--port",
+                "0",
+                "--webhook-secret",
+                WEBHOOK_SECRET,
+                "--connect-webhook-secret",
+                CONNECT_WEBHOOK_SECRET,
+                "--payout-delay-ms",
+                "-1",
+                "--arrival-delay-ms",
+                "0",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + 30
         line = ""
         while time.monotonic() < deadline:
@@ -67,15 +85,28 @@ class LocalStripe:
         response.raise_for_status()
         return response.json()
 
-    def reset(self, *, webhook_url: str = "", connect_webhook_url: str = "", payout_delay_ms: int = -1,
-              arrival_delay_ms: int = 0):
+    def reset(
+        self,
+        *,
+        webhook_url: str = "",
+        connect_webhook_url: str = "",
+        payout_delay_ms: int = -1,
+        arrival_delay_ms: int = 0,
+    ):
         """Wiped, with nothing delivered (tests read the outbox and deliver through the test
         client) unless given the endpoints; the accounts' payouts run only when a test asks
         (`payout_now`) unless given a schedule."""
         self.session.delete(self.url + "/_atelier/state", timeout=10).raise_for_status()
-        self._post("/_atelier/config", webhook_url=webhook_url, webhook_secret=WEBHOOK_SECRET,
-                   connect_webhook_url=connect_webhook_url, connect_webhook_secret=CONNECT_WEBHOOK_SECRET,
-                   payout_delay_ms=payout_delay_ms, arrival_delay_ms=arrival_delay_ms, transfer_latency_ms=0)
+        self._post(
+            "/_atelier/config",
+            webhook_url=webhook_url,
+            webhook_secret=WEBHOOK_SECRET,
+            connect_webhook_url=connect_webhook_url,
+            connect_webhook_secret=CONNECT_WEBHOOK_SECRET,
+            payout_delay_ms=payout_delay_ms,
+            arrival_delay_ms=arrival_delay_ms,
+            transfer_latency_ms=0,
+        )
         self._post("/_atelier/balance", set=10_000_000, currency="eur")
 
     def configure(self, **config):
@@ -90,11 +121,13 @@ class LocalStripe:
     def set_account(self, account_id: str, **state):
         return self._post(f"/_atelier/accounts/{account_id}/state", **state)
 
-    def bank_refuses(self, account_id: str, *, code: str = "account_closed", message: str = "",
-                     after_paid: bool = False):
+    def bank_refuses(
+        self, account_id: str, *, code: str = "account_closed", message: str = "", after_paid: bool = False
+    ):
         """The account's bank refuses its next payout (Stripe's payout.failed)."""
-        return self._post(f"/_atelier/accounts/{account_id}/bank", code=code, message=message,
-                          after_paid="true" if after_paid else "")
+        return self._post(
+            f"/_atelier/accounts/{account_id}/bank", code=code, message=message, after_paid="true" if after_paid else ""
+        )
 
     def payout_now(self, account_id: str, *, finish: bool = True) -> dict | None:
         """The connected account's automatic payout, now: payout.created/updated (and, with
@@ -102,14 +135,21 @@ class LocalStripe:
         return self._post(f"/_atelier/accounts/{account_id}/payouts", finish="true" if finish else "false")["payout"]
 
     def reverse_transfer(self, transfer_id: str):
-        response = self.session.post(f"{self.url}/v1/transfers/{transfer_id}/reversals",
-                                     headers={"Authorization": "Bearer sk_test_atelier_local"}, timeout=10)
+        response = self.session.post(
+            f"{self.url}/v1/transfers/{transfer_id}/reversals",
+            headers={"Authorization": "Bearer sk_test_atelier_local"},
+            timeout=10,
+        )
         response.raise_for_status()
         return response.json()
 
     def transfers(self, **filters) -> list[dict]:
-        response = self.session.get(self.url + "/v1/transfers", params={"limit": 100, **filters},
-                                    headers={"Authorization": "Bearer sk_test_atelier_local"}, timeout=10)
+        response = self.session.get(
+            self.url + "/v1/transfers",
+            params={"limit": 100, **filters},
+            headers={"Authorization": "Bearer sk_test_atelier_local"},
+            timeout=10,
+        )
         response.raise_for_status()
         return response.json()["data"]
 
@@ -128,8 +168,13 @@ def deliver(client, event: dict, *, signature: str | None = None):
     """POST one outbox event with its Stripe signature (the test client) to the endpoint it
     was sent to: /webhooks/stripe/ (platform) or /webhooks/stripe/connect/ (Connect)."""
     path = "/webhooks/stripe/connect/" if event.get("endpoint") == "connect" else "/webhooks/stripe/"
-    return client.generic("POST", path, event["payload"].encode(), content_type="application/json",
-                          HTTP_STRIPE_SIGNATURE=signature or event["signature"])
+    return client.generic(
+        "POST",
+        path,
+        event["payload"].encode(),
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature or event["signature"],
+    )
 
 
 def deliver_all(client, events: list[dict]) -> list[int]:

@@ -3,6 +3,7 @@ real SDK: a transfer lands in the artist's Stripe balance (sent), the connected 
 payout takes it to the bank (in transit) and ends `payout.paid` (arrived) or `payout.failed`
 (bank failed, Stripe's message shown); a reversed transfer is owed again. Every event is
 delivered replayed and out of order; each outcome has exactly one ledger effect."""
+
 from __future__ import annotations
 
 import json
@@ -35,17 +36,20 @@ def paid_out(stripe_server, client, program, artist, moderator):
 
 
 def ledger_effects(artist) -> list[tuple[str, int]]:
-    return sorted(LedgerEntry.objects.filter(artist=artist, kind__in=["payout", "reversal"])
-                  .values_list("kind", "amount_minor"))
+    return sorted(
+        LedgerEntry.objects.filter(artist=artist, kind__in=["payout", "reversal"]).values_list("kind", "amount_minor")
+    )
 
 
 def lifecycle_events(server, after: int = 0) -> list[dict]:
-    return [e for e in server.events(after=after)
-            if e["type"].startswith(("transfer.", "payout.")) or e["type"] == "account.updated"]
+    return [
+        e
+        for e in server.events(after=after)
+        if e["type"].startswith(("transfer.", "payout.")) or e["type"] == "account.updated"
+    ]
 
 
-def test_a_payout_arrives_through_the_accounts_payout_paid_whatever_the_order(paid_out, stripe_server, client,
-                                                                              artist):
+def test_a_payout_arrives_through_the_accounts_payout_paid_whatever_the_order(paid_out, stripe_server, client, artist):
     payout, account_id = paid_out
     mark = len(stripe_server.events())
     stripe_server.payout_now(account_id)
@@ -58,13 +62,18 @@ def test_a_payout_arrives_through_the_accounts_payout_paid_whatever_the_order(pa
     assert payout.status == "arrived" and payout.paid_at and payout.stripe_payout_id.startswith("po_")
     assert payout.arrival_date is not None
     assert ledger_effects(artist) == [("payout", -2500)] and ledger_unpaid(artist) == 0
-    assert WebhookEvent.objects.filter(endpoint="connect", account=account_id, type__startswith="payout.",
-                                       status="processed").count() == 3
+    assert (
+        WebhookEvent.objects.filter(
+            endpoint="connect", account=account_id, type__startswith="payout.", status="processed"
+        ).count()
+        == 3
+    )
     assert api_as(artist).get("/api/v1/payouts/").json()["results"][0]["status"] == "arrived"
 
 
 def test_a_bank_failure_shows_stripes_message_and_has_one_ledger_effect_replayed_and_out_of_order(
-        paid_out, stripe_server, client, artist, program, moderator):
+    paid_out, stripe_server, client, artist, program, moderator
+):
     payout, account_id = paid_out
     stripe_server.bank_refuses(account_id, code="account_closed")
     mark = len(stripe_server.events())
@@ -114,8 +123,13 @@ def test_a_payout_stripe_saw_paid_can_still_fail(paid_out, stripe_server, client
     mark = len(stripe_server.events())
     stripe_server.payout_now(account_id)
     events = lifecycle_events(stripe_server, after=mark)
-    assert [e["type"] for e in events] == ["payout.created", "payout.updated", "payout.paid", "payout.failed",
-                                           "account.updated"]
+    assert [e["type"] for e in events] == [
+        "payout.created",
+        "payout.updated",
+        "payout.paid",
+        "payout.failed",
+        "account.updated",
+    ]
     paid, failed = events[2], events[3]
     assert deliver_all(client, [failed, paid, paid]) == [200] * 3
     payout.refresh_from_db()
@@ -123,12 +137,15 @@ def test_a_payout_stripe_saw_paid_can_still_fail(paid_out, stripe_server, client
     assert ledger_effects(artist) == [("payout", -2500)]
 
 
-def test_a_reversed_transfer_is_owed_again_once_replayed_and_out_of_order(paid_out, stripe_server, client, artist,
-                                                                           program):
+def test_a_reversed_transfer_is_owed_again_once_replayed_and_out_of_order(
+    paid_out, stripe_server, client, artist, program
+):
     payout, account_id = paid_out
     stripe_server.reverse_transfer(payout.stripe_transfer_id)
-    created, reversed_ = (stripe_server.events(types=("transfer.created",))[0],
-                          stripe_server.events(types=("transfer.reversed",))[0])
+    created, reversed_ = (
+        stripe_server.events(types=("transfer.created",))[0],
+        stripe_server.events(types=("transfer.reversed",))[0],
+    )
     assert deliver_all(client, [reversed_, created, reversed_, created]) == [200] * 4
     payout.refresh_from_db()
     assert payout.status == "reversed" and "reversed" in payout.failure_reason
@@ -141,16 +158,18 @@ def test_a_reversed_transfer_is_owed_again_once_replayed_and_out_of_order(paid_o
     assert again.payouts.get().amount_minor == 2500
 
 
-def test_a_payout_event_before_our_own_write_records_the_transfer_first(stripe_server, client, program, artist,
-                                                                        moderator, monkeypatch):
+def test_a_payout_event_before_our_own_write_records_the_transfer_first(
+    stripe_server, client, program, artist, moderator, monkeypatch
+):
     """The run died between Stripe's answer and its write; the account's payout.paid comes
     before transfer.created and before any resume: the transfer is found, recorded once."""
     make_rate_card(program, bounty_high_minor=2500)
     account_id = onboard_over_api(stripe_server, client, artist)
     accept_labour(artist, program, moderator, severity="high")
     run = prepare_and_approve(program=program)
-    monkeypatch.setattr(payouts_module, "record_transfer",
-                        lambda **kw: (_ for _ in ()).throw(RuntimeError("worker died")))
+    monkeypatch.setattr(
+        payouts_module, "record_transfer", lambda **kw: (_ for _ in ()).throw(RuntimeError("worker died"))
+    )
     with pytest.raises(RuntimeError):
         payout_run_execute(run_id=run.pk)
     monkeypatch.undo()
@@ -179,8 +198,13 @@ def test_connect_events_are_matched_within_their_account(paid_out, stripe_server
     from payments.gateway import signature_header
 
     payload = json.dumps(body)
-    response = client.generic("POST", "/webhooks/stripe/connect/", payload.encode(), content_type="application/json",
-                              HTTP_STRIPE_SIGNATURE=signature_header(payload=payload, endpoint="connect"))
+    response = client.generic(
+        "POST",
+        "/webhooks/stripe/connect/",
+        payload.encode(),
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature_header(payload=payload, endpoint="connect"),
+    )
     assert response.status_code == 200
     payout.refresh_from_db()
     assert payout.status == "sent"

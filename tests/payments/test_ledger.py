@@ -1,5 +1,6 @@
 """The earnings ledger: exactly-once postings, append-only rows, integer arithmetic with
 documented rounding, and balances that are the plain sum of the lines."""
+
 import pytest
 
 from payments.errors import ImmutableLedger, InvalidPosting, LedgerConflict
@@ -20,13 +21,29 @@ pytestmark = pytest.mark.django_db
 
 
 def post(artist, program, *, kind="adjustment", amount=1000, source_id=1, **kwargs):
-    return ledger_post(artist=artist, program_id=program.pk, kind=kind, amount_minor=amount, currency="EUR",
-                       source=("tests.thing", source_id), **kwargs)
+    return ledger_post(
+        artist=artist,
+        program_id=program.pk,
+        kind=kind,
+        amount_minor=amount,
+        currency="EUR",
+        source=("tests.thing", source_id),
+        **kwargs,
+    )
 
 
-@pytest.mark.parametrize("rate,minutes,expected", [
-    (2500, 60, 2500), (2500, 1, 42), (1250, 1, 21), (30, 1, 1), (90, 1, 2), (2500, 90, 3750), (0, 600, 0),
-])
+@pytest.mark.parametrize(
+    "rate,minutes,expected",
+    [
+        (2500, 60, 2500),
+        (2500, 1, 42),
+        (1250, 1, 21),
+        (30, 1, 1),
+        (90, 1, 2),
+        (2500, 90, 3750),
+        (0, 600, 0),
+    ],
+)
 def test_time_amount_rounds_to_the_nearest_minor_unit_halves_up(rate, minutes, expected):
     assert time_amount_minor(hourly_rate_minor=rate, minutes=minutes) == expected
 
@@ -68,14 +85,17 @@ def test_a_duplicate_with_other_terms_is_a_conflict_not_a_second_entry(artist, o
     assert LedgerEntry.objects.count() == 1
 
 
-@pytest.mark.parametrize("kwargs,field", [
-    (dict(amount=0), "amount_minor"),
-    (dict(kind="time", amount=-5), "amount_minor"),
-    (dict(kind="payout", amount=500), "amount_minor"),
-    (dict(amount=10.0), "amount_minor"),
-    (dict(kind="bonus"), "kind"),
-    (dict(kind="reversal", amount=-5), "reverses"),
-])
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        (dict(amount=0), "amount_minor"),
+        (dict(kind="time", amount=-5), "amount_minor"),
+        (dict(kind="payout", amount=500), "amount_minor"),
+        (dict(amount=10.0), "amount_minor"),
+        (dict(kind="bonus"), "kind"),
+        (dict(kind="reversal", amount=-5), "reverses"),
+    ],
+)
 def test_invalid_postings_are_refused_and_nothing_is_written(artist, program, kwargs, field):
     with pytest.raises(InvalidPosting) as error:
         post(artist, program, **kwargs)
@@ -86,8 +106,14 @@ def test_invalid_postings_are_refused_and_nothing_is_written(artist, program, kw
 @pytest.mark.parametrize("currency", ["eur", "EURO", "", "E1R"])
 def test_currency_is_an_iso_code(artist, program, currency):
     with pytest.raises(InvalidPosting):
-        ledger_post(artist=artist, program_id=program.pk, kind="adjustment", amount_minor=5, currency=currency,
-                    source=("tests.thing", 1))
+        ledger_post(
+            artist=artist,
+            program_id=program.pk,
+            kind="adjustment",
+            amount_minor=5,
+            currency=currency,
+            source=("tests.thing", 1),
+        )
 
 
 def test_a_rate_card_must_match_program_and_currency_and_be_published(artist, program, other_program):
@@ -133,8 +159,9 @@ def test_the_ledger_admin_is_read_only(client, admin_user, artist, program):
 def test_balances_earned_paid_unpaid_and_reversals(artist, program):
     post(artist, program, kind="time", amount=5000, source_id=1)
     bounty = post(artist, program, kind="feedback_bounty", amount=1000, source_id=2)
-    payout = payout_post(artist=artist, program_id=program.pk, amount_minor=4000, currency="EUR",
-                         source=("payments.payout", 1))
+    payout = payout_post(
+        artist=artist, program_id=program.pk, amount_minor=4000, currency="EUR", source=("payments.payout", 1)
+    )
     assert payout.amount_minor == -4000
     assert balance_for(artist=artist, currency="EUR").as_dict() == {"earned": 6000, "paid": 4000, "unpaid": 2000}
     # The transfer failed: reversing the payout gives the money back to the unpaid balance.
@@ -153,14 +180,24 @@ def test_balances_earned_paid_unpaid_and_reversals(artist, program):
 def test_unpaid_balances_per_artist_and_currency_for_payout_runs(artist, other_artist, program):
     post(artist, program, kind="time", amount=5000, source_id=1)
     post(other_artist, program, kind="time", amount=700, source_id=2)
-    payout_post(artist=other_artist, program_id=program.pk, amount_minor=700, currency="EUR",
-                source=("payments.payout", 9))
-    ledger_post(artist=artist, program_id=program.pk, kind="adjustment", amount_minor=300, currency="USD",
-                source=("tests.thing", 3))
-    assert unpaid_balances() == [{"artist_id": artist.pk, "currency": "EUR", "unpaid_minor": 5000},
-                                 {"artist_id": artist.pk, "currency": "USD", "unpaid_minor": 300}]
+    payout_post(
+        artist=other_artist, program_id=program.pk, amount_minor=700, currency="EUR", source=("payments.payout", 9)
+    )
+    ledger_post(
+        artist=artist,
+        program_id=program.pk,
+        kind="adjustment",
+        amount_minor=300,
+        currency="USD",
+        source=("tests.thing", 3),
+    )
+    assert unpaid_balances() == [
+        {"artist_id": artist.pk, "currency": "EUR", "unpaid_minor": 5000},
+        {"artist_id": artist.pk, "currency": "USD", "unpaid_minor": 300},
+    ]
     assert unpaid_balances(currency="EUR", program_id=program.pk) == [
-        {"artist_id": artist.pk, "currency": "EUR", "unpaid_minor": 5000}]
+        {"artist_id": artist.pk, "currency": "EUR", "unpaid_minor": 5000}
+    ]
     assert [b.currency for b in balances_for(artist=artist)] == ["EUR", "USD"]
 
 

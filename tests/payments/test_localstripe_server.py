@@ -1,4 +1,5 @@
 """The local Stripe launcher: loopback only, its own state, the Connect routes it adds."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,9 +23,14 @@ def sdk(server):
 def _account(sdk, server, *, enabled=True):
     account = sdk.v1.accounts.create(params={"type": "express", "country": "DE", "email": "a@example.test"})
     if enabled:
-        link = sdk.v1.account_links.create(params={"account": account.id, "refresh_url": "http://127.0.0.1/r",
-                                                   "return_url": "http://127.0.0.1/back",
-                                                   "type": "account_onboarding"})
+        link = sdk.v1.account_links.create(
+            params={
+                "account": account.id,
+                "refresh_url": "http://127.0.0.1/r",
+                "return_url": "http://127.0.0.1/back",
+                "type": "account_onboarding",
+            }
+        )
         assert server.onboard(link.url) == "http://127.0.0.1/back"
     return sdk.v1.accounts.retrieve(account.id)
 
@@ -96,12 +102,18 @@ def test_a_transfer_lands_in_the_accounts_balance_and_its_payout_reaches_the_ban
     payout = server.payout_now(account.id)
     assert (payout["amount"], payout["status"], payout["automatic"]) == (500, "paid", True)
     kinds = [(e["type"], e["endpoint"]) for e in server.events() if e["type"].split(".")[0] in ("transfer", "payout")]
-    assert kinds == [("transfer.created", "platform"), ("transfer.created", "platform"),
-                     ("payout.created", "connect"), ("payout.updated", "connect"), ("payout.paid", "connect")]
+    assert kinds == [
+        ("transfer.created", "platform"),
+        ("transfer.created", "platform"),
+        ("payout.created", "connect"),
+        ("payout.updated", "connect"),
+        ("payout.paid", "connect"),
+    ]
     # What the payout carried, as Stripe's payout reconciliation lists it for the account.
     txns = sdk.v1.balance_transactions.list(params={"payout": payout["id"]}, options={"stripe_account": account.id})
     assert sorted((t.type, t.source, t.amount) for t in txns.data) == sorted(
-        [("payment", one.destination_payment, 300), ("payment", two.destination_payment, 200)])
+        [("payment", one.destination_payment, 300), ("payment", two.destination_payment, 200)]
+    )
     listed = sdk.v1.payouts.list(options={"stripe_account": account.id})
     assert [p.id for p in listed.data] == [payout["id"]] and listed.data[0].status == "paid"
     assert server.payout_now(account.id) is None  # nothing left in the balance
@@ -118,8 +130,14 @@ def test_a_refused_payout_returns_the_money_to_the_account_and_waits_for_new_ban
     assert "external_account" in after.requirements.currently_due
     assert server.payout_now(account.id) is None  # errored bank: payouts stop
     # New bank details (onboarding again): the returned money goes out in a new payout.
-    link = sdk.v1.account_links.create(params={"account": account.id, "refresh_url": "http://127.0.0.1/r",
-                                               "return_url": "http://127.0.0.1/back", "type": "account_onboarding"})
+    link = sdk.v1.account_links.create(
+        params={
+            "account": account.id,
+            "refresh_url": "http://127.0.0.1/r",
+            "return_url": "http://127.0.0.1/back",
+            "type": "account_onboarding",
+        }
+    )
     server.onboard(link.url)
     again = server.payout_now(account.id)
     assert (again["amount"], again["status"]) == (700, "paid")

@@ -1,5 +1,6 @@
 """No float touches money: the labour and payments code never calls float() and stores
 no amount in a FloatField (money is integer minor units + an ISO currency)."""
+
 import ast
 import re
 from pathlib import Path
@@ -26,8 +27,9 @@ def test_the_money_code_never_calls_float_or_declares_a_float_field():
             if isinstance(node, ast.Call):
                 func = node.func
                 name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-            if name in ("float", "FloatField", "DecimalField") or (isinstance(node, ast.Constant)
-                                                                    and isinstance(node.value, float)):
+            if name in ("float", "FloatField", "DecimalField") or (
+                isinstance(node, ast.Constant) and isinstance(node.value, float)
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name or node.value!r}")
     assert offenders == []
     # The scan sees the code it means to see.

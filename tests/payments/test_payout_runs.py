@@ -1,5 +1,6 @@
 """Payout runs against the local Stripe over HTTP, through the real SDK: prepared, approved
 by a second person, sent exactly once, and followed through the Connect lifecycle."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,38 +52,41 @@ def onboard_over_api(server, client, person):
 
 
 def test_two_artists_onboard_are_paid_exactly_once_and_their_payouts_arrive(
-        stripe_server, client, program, card, artist, other_artist, moderator, finance_user, admin_user, announced):
+    stripe_server, client, program, card, artist, other_artist, moderator, finance_user, admin_user, announced
+):
     accounts = {person.pk: onboard_over_api(stripe_server, client, person) for person in (artist, other_artist)}
     accept_labour(artist, program, moderator, severity="high")
     accept_labour(artist, program, moderator, severity="medium")
     accept_labour(other_artist, program, moderator, severity="high")
     assert (ledger_unpaid(artist), ledger_unpaid(other_artist)) == (3500, 2500)
 
-    response = api_as(finance_user).post("/api/v1/payout-runs/", {"program": program.pk,
-                                                                  "period_end": timezone.localdate().isoformat()},
-                                         format="json")
+    response = api_as(finance_user).post(
+        "/api/v1/payout-runs/", {"program": program.pk, "period_end": timezone.localdate().isoformat()}, format="json"
+    )
     assert response.status_code == 201, response.content
     preview = response.json()
     run_id = preview["id"]
     assert preview["status"] == "prepared" and preview["payout_count"] == 2 and preview["total"] == {"EUR": 6000}
     assert announced == [{artist.pk, other_artist.pk}]  # bulk_create of the planned payouts
     assert stripe_server.transfers() == []  # a preview sends nothing
-    approved = api_as(admin_user).post(f"/api/v1/payout-runs/{run_id}/approve/",
-                                       {"digest": preview["preview_digest"]}, format="json")
+    approved = api_as(admin_user).post(
+        f"/api/v1/payout-runs/{run_id}/approve/", {"digest": preview["preview_digest"]}, format="json"
+    )
     assert approved.status_code == 200 and approved.json()["approved_by"] == admin_user.pk
     assert payout_run_execute_task(run_id) == PayoutRun.Status.DONE  # the Celery task's body
 
     transfers = stripe_server.transfers()
     assert sorted((t["destination"], t["amount"], t["currency"]) for t in transfers) == sorted(
-        [(accounts[artist.pk], 3500, "eur"), (accounts[other_artist.pk], 2500, "eur")])
+        [(accounts[artist.pk], 3500, "eur"), (accounts[other_artist.pk], 2500, "eur")]
+    )
     assert stripe_server.balance() == 10_000_000 - 6000
     assert (ledger_unpaid(artist), ledger_unpaid(other_artist)) == (0, 0)
 
     # Running it again makes no transfer; a new run for the same period has nothing to pay.
     payout_run_execute_task(run_id)
-    again = api_as(finance_user).post("/api/v1/payout-runs/", {"program": program.pk,
-                                                               "period_end": timezone.localdate().isoformat()},
-                                      format="json")
+    again = api_as(finance_user).post(
+        "/api/v1/payout-runs/", {"program": program.pk, "period_end": timezone.localdate().isoformat()}, format="json"
+    )
     assert again.status_code == 400 and again.json()["code"] == "nothing_to_pay"
     assert len(stripe_server.transfers()) == 2 and PayoutRun.objects.count() == 1
 
@@ -116,7 +120,8 @@ def _planned_run(program, artist, other_artist, moderator, server, client):
 
 
 def test_a_crash_after_stripe_accepted_the_transfer_is_resumed_without_a_second_transfer(
-        stripe_server, client, program, card, artist, other_artist, moderator, monkeypatch):
+    stripe_server, client, program, card, artist, other_artist, moderator, monkeypatch
+):
     run = _planned_run(program, artist, other_artist, moderator, stripe_server, client)
     real_record = payouts_module.record_transfer
 
@@ -143,13 +148,15 @@ def test_a_crash_after_stripe_accepted_the_transfer_is_resumed_without_a_second_
     assert len(transfers) == 2
     first.refresh_from_db()
     assert first.status == "sent" and first.stripe_transfer_id == next(
-        t["id"] for t in transfers if t["transfer_group"] == first.transfer_group)
+        t["id"] for t in transfers if t["transfer_group"] == first.transfer_group
+    )
     assert LedgerEntry.objects.filter(kind="payout").count() == 2
     assert ledger_unpaid(artist) == 0 and ledger_unpaid(other_artist) == 0
 
 
 def test_a_webhook_that_arrives_before_the_resume_records_the_transfer(
-        stripe_server, client, program, card, artist, other_artist, moderator, monkeypatch):
+    stripe_server, client, program, card, artist, other_artist, moderator, monkeypatch
+):
     run = _planned_run(program, artist, other_artist, moderator, stripe_server, client)
     monkeypatch.setattr(payouts_module, "record_transfer", lambda **kw: (_ for _ in ()).throw(RuntimeError("crash")))
     with pytest.raises(RuntimeError):
@@ -163,7 +170,8 @@ def test_a_webhook_that_arrives_before_the_resume_records_the_transfer(
 
 
 def test_stripe_unreachable_interrupts_the_run_and_resume_finishes_it(
-        stripe_server, client, program, card, artist, other_artist, moderator, settings):
+    stripe_server, client, program, card, artist, other_artist, moderator, settings
+):
     run = _planned_run(program, artist, other_artist, moderator, stripe_server, client)
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
     with pytest.raises(GatewayError):
@@ -177,7 +185,8 @@ def test_stripe_unreachable_interrupts_the_run_and_resume_finishes_it(
 
 
 def test_platform_balance_too_low_fails_the_payout_with_the_reason_and_the_money_is_owed_again(
-        stripe_server, client, program, card, artist, other_artist, moderator, finance_user):
+    stripe_server, client, program, card, artist, other_artist, moderator, finance_user
+):
     run = _planned_run(program, artist, other_artist, moderator, stripe_server, client)
     stripe_server.set_balance(1000)  # enough for Bob's €10.00, not for Alice's €25.00
     run = payout_run_execute(run_id=run.pk)
@@ -203,7 +212,8 @@ def test_platform_balance_too_low_fails_the_payout_with_the_reason_and_the_money
 
 
 def test_an_account_stripe_no_longer_enables_fails_the_transfer_then_is_skipped_with_the_reason(
-        stripe_server, client, program, card, artist, other_artist, moderator):
+    stripe_server, client, program, card, artist, other_artist, moderator
+):
     run = _planned_run(program, artist, other_artist, moderator, stripe_server, client)
     account = artist.connected_account
     stripe_server.set_account(account.stripe_account_id, payouts_enabled="false", requirements_due="external_account")
@@ -223,28 +233,29 @@ def test_an_account_stripe_no_longer_enables_fails_the_transfer_then_is_skipped_
     assert PayoutRun.objects.count() == 1  # the refused one was not created
 
 
-def test_artists_who_cannot_be_paid_are_listed_with_the_reason(stripe_server, client, program, card, artist,
-                                                                other_artist, outsider, moderator):
+def test_artists_who_cannot_be_paid_are_listed_with_the_reason(
+    stripe_server, client, program, card, artist, other_artist, outsider, moderator
+):
     from tests.factories import enroll, sign
     from tests.finance.helpers import enabled_account
 
     enroll(outsider, program)
     sign(outsider, program)
-    accept_labour(artist, program, moderator, severity="high")          # no account
-    accept_labour(other_artist, program, moderator, severity="high")    # account, not enabled
-    accept_labour(outsider, program, moderator, severity="low")         # €3.00 < €5.00 minimum
+    accept_labour(artist, program, moderator, severity="high")  # no account
+    accept_labour(other_artist, program, moderator, severity="high")  # account, not enabled
+    accept_labour(outsider, program, moderator, severity="low")  # €3.00 < €5.00 minimum
     enabled_account(other_artist, enabled=False)
     enabled_account(outsider)
     with pytest.raises(NothingToPay) as nothing:
         payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
     reasons = {s["artist_id"]: s["code"] for s in nothing.value.skipped}
-    assert reasons == {artist.pk: "no_account", other_artist.pk: "payouts_not_enabled",
-                       outsider.pk: "below_minimum"}
+    assert reasons == {artist.pk: "no_account", other_artist.pk: "payouts_not_enabled", outsider.pk: "below_minimum"}
     assert not PayoutRun.objects.exists()
 
 
-def test_a_second_run_never_computes_money_that_is_still_in_flight(stripe_server, client, program, card, artist,
-                                                                    other_artist, moderator):
+def test_a_second_run_never_computes_money_that_is_still_in_flight(
+    stripe_server, client, program, card, artist, other_artist, moderator
+):
     first = _planned_run(program, artist, other_artist, moderator, stripe_server, client)
     with pytest.raises(NothingToPay) as nothing:
         payout_run_create(period_end=timezone.localdate(), program_id=program.pk)
@@ -253,8 +264,9 @@ def test_a_second_run_never_computes_money_that_is_still_in_flight(stripe_server
     assert len(stripe_server.transfers()) == 2
 
 
-def test_amounts_come_from_one_aggregate_query(program, card, artist, other_artist, moderator,
-                                               django_assert_max_num_queries):
+def test_amounts_come_from_one_aggregate_query(
+    program, card, artist, other_artist, moderator, django_assert_max_num_queries
+):
     from tests.finance.helpers import enabled_account
 
     for person in (artist, other_artist):
@@ -288,16 +300,25 @@ def test_signature_of_a_delivered_event_is_checked(stripe_server, client, progra
     assert not WebhookEvent.objects.exists()
 
 
-def test_a_later_run_for_a_past_period_sees_what_was_paid_after_that_period(stripe_server, client, program, card,
-                                                                            artist, moderator):
+def test_a_later_run_for_a_past_period_sees_what_was_paid_after_that_period(
+    stripe_server, client, program, card, artist, moderator
+):
     """Payout entries are written when the transfer is sent (after the period): a second
     run for the same past period must still see them, or it would pay the money twice."""
     import datetime as dt
 
     onboard_over_api(stripe_server, client, artist)
     two_days_ago = timezone.now() - dt.timedelta(days=2)
-    LedgerEntry(artist=artist, program=program, kind="adjustment", amount_minor=4200, currency="EUR",
-                source_type="tests.backdated", source_id="1", created_at=two_days_ago).save()
+    LedgerEntry(
+        artist=artist,
+        program=program,
+        kind="adjustment",
+        amount_minor=4200,
+        currency="EUR",
+        source_type="tests.backdated",
+        source_id="1",
+        created_at=two_days_ago,
+    ).save()
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     first = prepare_and_approve(program=program, period_end=yesterday)
     payout_run_execute(run_id=first.pk)

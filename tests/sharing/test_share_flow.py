@@ -41,8 +41,11 @@ def second_moderator(program):
 
 
 def snapshot():
-    return (list(ShareRequest.objects.values_list("id", "status", "decided_at", "appealed_at", "public_slug")),
-            ShareEvent.objects.count(), AuditEvent.objects.count())
+    return (
+        list(ShareRequest.objects.values_list("id", "status", "decided_at", "appealed_at", "public_slug")),
+        ShareEvent.objects.count(),
+        AuditEvent.objects.count(),
+    )
 
 
 def test_a_request_enters_review_with_a_deadline(share, program):
@@ -69,8 +72,9 @@ def test_reject_needs_a_listed_reason(share, moderator):
 
 
 def test_changes_requested_then_resubmitted_restarts_the_clock(share, moderator, artist):
-    share = share_request_decide(share_request=share, moderator=moderator, decision="request_changes",
-                                 note="Please crop the logo")
+    share = share_request_decide(
+        share_request=share, moderator=moderator, decision="request_changes", note="Please crop the logo"
+    )
     assert share.status == Status.CHANGES_REQUESTED
     share = share_request_resubmit(share_request=share, artist=artist, caption="Cropped")
     assert share.status == Status.RESUBMITTED and share.caption == "Cropped"
@@ -107,10 +111,12 @@ def test_appeal_once_decided_by_a_different_moderator(share, artist, moderator, 
 # Every (state, transition) pair that is not allowed raises a domain error and writes nothing.
 TRANSITIONS = {
     "approve": lambda r, a, m: share_request_decide(share_request=r, moderator=m, decision="approve"),
-    "reject": lambda r, a, m: share_request_decide(share_request=r, moderator=m, decision="reject",
-                                                   reason_code="safety"),
-    "request_changes": lambda r, a, m: share_request_decide(share_request=r, moderator=m,
-                                                            decision="request_changes", note="x"),
+    "reject": lambda r, a, m: share_request_decide(
+        share_request=r, moderator=m, decision="reject", reason_code="safety"
+    ),
+    "request_changes": lambda r, a, m: share_request_decide(
+        share_request=r, moderator=m, decision="request_changes", note="x"
+    ),
     "resubmit": lambda r, a, m: share_request_resubmit(share_request=r, artist=a),
     "withdraw": lambda r, a, m: share_request_withdraw(share_request=r, artist=a),
     "revoke": lambda r, a, m: share_request_revoke(share_request=r, artist=a),
@@ -130,8 +136,9 @@ ALLOWED = {
 @pytest.mark.parametrize("state", list(ALLOWED))
 @pytest.mark.parametrize("transition", list(TRANSITIONS))
 def test_transition_table(share, artist, moderator, state, transition):
-    ShareRequest.objects.filter(pk=share.pk).update(status=state, decided_by=moderator,
-                                                    public_slug="slug" if state == Status.APPROVED else None)
+    ShareRequest.objects.filter(pk=share.pk).update(
+        status=state, decided_by=moderator, public_slug="slug" if state == Status.APPROVED else None
+    )
     share.refresh_from_db()
     before = snapshot()
     if transition in ALLOWED[state]:
@@ -145,9 +152,16 @@ def test_transition_table(share, artist, moderator, state, transition):
 
 def test_a_second_open_request_for_one_output_is_refused_by_the_database(share, output, artist):
     with pytest.raises(IntegrityError), transaction.atomic():
-        ShareRequest.objects.create(generation=output, artist=artist, program=output.program, caption="dup",
-                                    destination="other", submitted_at=timezone.now(), due_at=timezone.now(),
-                                    status=Status.SUBMITTED)
+        ShareRequest.objects.create(
+            generation=output,
+            artist=artist,
+            program=output.program,
+            caption="dup",
+            destination="other",
+            submitted_at=timezone.now(),
+            due_at=timezone.now(),
+            status=Status.SUBMITTED,
+        )
     with pytest.raises(Conflict):
         share_request_create(artist=artist, generation_id=output.pk, caption="dup", destination="other")
 
@@ -198,8 +212,15 @@ def test_moderator_steps_run_in_order(share, program, moderator, second_moderato
 def test_an_approved_share_earns_the_bonus_once(share, artist, moderator, program):
     from payments.models import LedgerEntry, RateCard
 
-    RateCard.objects.create(program=program, version=1, currency="EUR", hourly_rate_minor=2000,
-                            pay_floor_hourly_minor=1200, share_bonus_minor=750, published_at=timezone.now())
+    RateCard.objects.create(
+        program=program,
+        version=1,
+        currency="EUR",
+        hourly_rate_minor=2000,
+        pay_floor_hourly_minor=1200,
+        share_bonus_minor=750,
+        published_at=timezone.now(),
+    )
     share = share_request_decide(share_request=share, moderator=moderator, decision="approve")
     share_request_revoke(share_request=share, artist=artist)
     entries = LedgerEntry.objects.filter(artist=artist, kind="share_bonus")
@@ -209,7 +230,14 @@ def test_an_approved_share_earns_the_bonus_once(share, artist, moderator, progra
 def test_an_auto_approved_share_earns_the_bonus_too(share, artist, program):
     from payments.models import LedgerEntry, RateCard
 
-    RateCard.objects.create(program=program, version=1, currency="EUR", hourly_rate_minor=2000,
-                            pay_floor_hourly_minor=1200, share_bonus_minor=750, published_at=timezone.now())
+    RateCard.objects.create(
+        program=program,
+        version=1,
+        currency="EUR",
+        hourly_rate_minor=2000,
+        pay_floor_hourly_minor=1200,
+        share_bonus_minor=750,
+        published_at=timezone.now(),
+    )
     share_requests_resolve_overdue(now=timezone.now() + timedelta(days=30))
     assert LedgerEntry.objects.filter(artist=artist, kind="share_bonus").count() == 1

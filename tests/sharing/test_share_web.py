@@ -22,38 +22,56 @@ def share(artist, output):
 
 
 def test_api_create_read_decide(artist, moderator, output):
-    created = api_as(artist).post("/api/v1/share-requests/", {"generation": output.pk, "caption": "Kite",
-                                                              "destination": "press"}, format="json")
+    created = api_as(artist).post(
+        "/api/v1/share-requests/", {"generation": output.pk, "caption": "Kite", "destination": "press"}, format="json"
+    )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["status"] == "in_review" and body["due_at"] and body["public_url"] is None
-    dup = api_as(artist).post("/api/v1/share-requests/", {"generation": output.pk, "caption": "Again",
-                                                          "destination": "press"}, format="json")
+    dup = api_as(artist).post(
+        "/api/v1/share-requests/", {"generation": output.pk, "caption": "Again", "destination": "press"}, format="json"
+    )
     assert dup.status_code == 409
-    no_reason = api_as(moderator).post(f"/api/v1/share-requests/{body['id']}/decide/", {"decision": "reject"},
-                                       format="json")
+    no_reason = api_as(moderator).post(
+        f"/api/v1/share-requests/{body['id']}/decide/", {"decision": "reject"}, format="json"
+    )
     assert no_reason.status_code == 400 and "reason_code" in no_reason.json()
-    decided = api_as(moderator).post(f"/api/v1/share-requests/{body['id']}/decide/", {"decision": "approve"},
-                                     format="json")
+    decided = api_as(moderator).post(
+        f"/api/v1/share-requests/{body['id']}/decide/", {"decision": "approve"}, format="json"
+    )
     assert decided.status_code == 200 and decided.json()["public_url"].endswith("/")
     assert api_as(artist).get(f"/api/v1/share-requests/{body['id']}/").json()["status"] == "approved"
 
 
-def test_artists_cannot_decide_and_other_programs_moderators_cannot_either(share, artist, other_artist,
-                                                                            other_moderator):
-    assert api_as(artist).post(f"/api/v1/share-requests/{share.pk}/decide/", {"decision": "approve"},
-                               format="json").status_code == 403
-    assert api_as(other_artist).post(f"/api/v1/share-requests/{share.pk}/decide/", {"decision": "approve"},
-                                     format="json").status_code == 404
-    assert api_as(other_moderator).post(f"/api/v1/share-requests/{share.pk}/decide/", {"decision": "approve"},
-                                        format="json").status_code == 404
+def test_artists_cannot_decide_and_other_programs_moderators_cannot_either(
+    share, artist, other_artist, other_moderator
+):
+    assert (
+        api_as(artist)
+        .post(f"/api/v1/share-requests/{share.pk}/decide/", {"decision": "approve"}, format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        api_as(other_artist)
+        .post(f"/api/v1/share-requests/{share.pk}/decide/", {"decision": "approve"}, format="json")
+        .status_code
+        == 404
+    )
+    assert (
+        api_as(other_moderator)
+        .post(f"/api/v1/share-requests/{share.pk}/decide/", {"decision": "approve"}, format="json")
+        .status_code
+        == 404
+    )
     assert api_as(other_artist).get(f"/api/v1/share-requests/{share.pk}/").status_code == 404
     assert ShareRequest.objects.get(pk=share.pk).status == "in_review"
 
 
 def test_an_artist_cannot_request_sharing_of_another_artists_output_over_the_api(output, other_artist):
-    response = api_as(other_artist).post("/api/v1/share-requests/", {"generation": output.pk, "caption": "x",
-                                                                     "destination": "press"}, format="json")
+    response = api_as(other_artist).post(
+        "/api/v1/share-requests/", {"generation": output.pk, "caption": "x", "destination": "press"}, format="json"
+    )
     assert response.status_code == 404 and ShareRequest.objects.count() == 0
 
 
@@ -81,8 +99,13 @@ def test_a_rejected_request_has_no_public_page_or_video(client, share, moderator
 
 def test_the_artist_is_emailed_each_decision_with_the_reason(share, moderator, mail_now):
     with mail_now():
-        share_request_decide(share_request=share, moderator=moderator, decision="reject",
-                             reason_code="third_party_rights", note="The logo belongs to a brand.")
+        share_request_decide(
+            share_request=share,
+            moderator=moderator,
+            decision="reject",
+            reason_code="third_party_rights",
+            note="The logo belongs to a brand.",
+        )
     message = mail.outbox[-1]
     assert message.to == [share.artist.email]
     assert "Third-party rights" in message.body and "The logo belongs to a brand." in message.body
@@ -109,8 +132,7 @@ def test_review_screen_decides_in_one_action(client, share, moderator):
     client.force_login(moderator)
     page = client.get(f"/dashboard/sharing/{share.pk}/")
     assert page.status_code == 200 and b"<video" in page.content
-    response = client.post(f"/dashboard/sharing/{share.pk}/", {"decision": "reject", "reason_code": "",
-                                                               "note": ""})
+    response = client.post(f"/dashboard/sharing/{share.pk}/", {"decision": "reject", "reason_code": "", "note": ""})
     assert response.status_code == 400 and b"published reasons" in response.content
     response = client.post(f"/dashboard/sharing/{share.pk}/", {"decision": "reject", "reason_code": "safety"})
     assert response.status_code == 302
@@ -118,12 +140,19 @@ def test_review_screen_decides_in_one_action(client, share, moderator):
 
 
 def test_bulk_approve(client, artist, program, moderator):
-    ids = [share_request_create(artist=artist, generation_id=make_output(artist, program).pk, caption=f"c{i}",
-                                destination="portfolio").pk for i in range(3)]
+    ids = [
+        share_request_create(
+            artist=artist, generation_id=make_output(artist, program).pk, caption=f"c{i}", destination="portfolio"
+        ).pk
+        for i in range(3)
+    ]
     client.force_login(moderator)
     client.post("/dashboard/sharing/bulk-approve/", {"ids": ids[:2]})
     assert list(ShareRequest.objects.order_by("pk").values_list("status", flat=True)) == [
-        "approved", "approved", "in_review"]
+        "approved",
+        "approved",
+        "in_review",
+    ]
 
 
 def test_artists_and_other_moderators_cannot_use_the_dashboard(client, share, artist, other_moderator):
@@ -149,21 +178,51 @@ def _fill_queue(program, count):
     jobs = []
     for n in range(count):
         a = artists[n % 5]
-        jobs.append(GenerationJob(artist=a, program=program, enrollment=a.enrollments.get(), consent_record=a.consent_records.get(),
-                                  training_use=False, mode="text_to_video", prompt=f"p{n}", seed=n, width=16, height=16,
-                                  num_frames=1, fps=16, steps=1, duration_seconds=0.1, aspect_ratio="1:1",
-                                  resolution="preview", model_profile="wan-tiny", status="succeeded",
-                                  video=template.video.name, thumbnail=template.thumbnail.name))
+        jobs.append(
+            GenerationJob(
+                artist=a,
+                program=program,
+                enrollment=a.enrollments.get(),
+                consent_record=a.consent_records.get(),
+                training_use=False,
+                mode="text_to_video",
+                prompt=f"p{n}",
+                seed=n,
+                width=16,
+                height=16,
+                num_frames=1,
+                fps=16,
+                steps=1,
+                duration_seconds=0.1,
+                aspect_ratio="1:1",
+                resolution="preview",
+                model_profile="wan-tiny",
+                status="succeeded",
+                video=template.video.name,
+                thumbnail=template.thumbnail.name,
+            )
+        )
     jobs = GenerationJob.objects.bulk_create(jobs)
     now = timezone.now()
-    ShareRequest.objects.bulk_create([
-        ShareRequest(generation=j, artist=j.artist, program=program, caption=f"c{j.pk}", destination="portfolio",
-                     status="in_review", submitted_at=now, due_at=now + timezone.timedelta(hours=n), current_step=2)
-        for n, j in enumerate(jobs)])
+    ShareRequest.objects.bulk_create(
+        [
+            ShareRequest(
+                generation=j,
+                artist=j.artist,
+                program=program,
+                caption=f"c{j.pk}",
+                destination="portfolio",
+                status="in_review",
+                submitted_at=now,
+                due_at=now + timezone.timedelta(hours=n),
+                current_step=2,
+            )
+            for n, j in enumerate(jobs)
+        ]
+    )
 
 
-def test_the_queue_page_runs_the_same_number_of_queries_with_5_and_500_requests(client, program, moderator,
-                                                                               settings):
+def test_the_queue_page_runs_the_same_number_of_queries_with_5_and_500_requests(client, program, moderator, settings):
     settings.PAGE_CACHE_SECONDS = 0  # count what a render costs, not a cache hit
     client.force_login(moderator)
     _fill_queue(program, 5)

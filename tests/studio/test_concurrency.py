@@ -1,5 +1,6 @@
 """50 simultaneous submissions with quota for 10: exactly 10 are accepted. On PostgreSQL
 (CI) this is real row locking across connections; on SQLite, immediate transactions."""
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,8 +16,14 @@ from tests.studio.conftest import purge
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PARAMS = dict(mode="text_to_video", prompt="a crowd of submissions", duration_seconds=1, aspect_ratio="1:1",
-              resolution="preview", seed=1)
+PARAMS = dict(
+    mode="text_to_video",
+    prompt="a crowd of submissions",
+    duration_seconds=1,
+    aspect_ratio="1:1",
+    resolution="preview",
+    seed=1,
+)
 
 
 def test_fifty_simultaneous_submissions_with_quota_for_ten_accept_exactly_ten():

@@ -1,5 +1,6 @@
 """The whole platform path with a real worker process (never eager mode): API submit →
 broker → worker → diffusers pipeline → MP4 → usage, then variation and extension."""
+
 import io
 
 import av
@@ -31,10 +32,19 @@ def test_generate_vary_and_extend_through_the_api(gpu_worker, client):
     sign(artist, program, training_use=True)
     api = api_as(artist)
 
-    created = api.post("/api/v1/generations/", {"program": program.pk, "mode": "text_to_video",
-                                                 "prompt": "a red kite over green hills", "duration_seconds": 1,
-                                                 "aspect_ratio": "16:9", "resolution": "preview", "seed": 42},
-                       format="json")
+    created = api.post(
+        "/api/v1/generations/",
+        {
+            "program": program.pk,
+            "mode": "text_to_video",
+            "prompt": "a red kite over green hills",
+            "duration_seconds": 1,
+            "aspect_ratio": "16:9",
+            "resolution": "preview",
+            "seed": 42,
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.content
     job = wait_for_status(GenerationJob.objects.get(pk=created.json()["id"]), {"succeeded", "failed"})
     assert job.status == "succeeded", job.error_detail or job.error
@@ -65,8 +75,18 @@ def test_generate_vary_and_extend_through_the_api(gpu_worker, client):
     assert api_as(other).get(f"/api/v1/generations/{job.pk}/").status_code == 404
 
     for mode, extra in (("variation", {"strength": 0.5}), ("extension", {"duration_seconds": 1})):
-        derived = api.post("/api/v1/generations/", {"program": program.pk, "mode": mode, "prompt": "the kite at night",
-                                                    "source_generation": job.pk, "seed": 3, **extra}, format="json")
+        derived = api.post(
+            "/api/v1/generations/",
+            {
+                "program": program.pk,
+                "mode": mode,
+                "prompt": "the kite at night",
+                "source_generation": job.pk,
+                "seed": 3,
+                **extra,
+            },
+            format="json",
+        )
         assert derived.status_code == 201, derived.content
         child = wait_for_status(GenerationJob.objects.get(pk=derived.json()["id"]), {"succeeded", "failed"})
         assert child.status == "succeeded", child.error_detail or child.error

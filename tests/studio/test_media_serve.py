@@ -2,6 +2,7 @@
 `x-accel` hands the file to nginx with X-Accel-Redirect (empty body, nginx answers Range),
 `storage-url` redirects to the storage's signed URL, and `python` (the default) streams it.
 Each door follows the mode: the signed studio link, the public share video and the API."""
+
 import os
 import subprocess
 import sys
@@ -29,9 +30,11 @@ def doors(client, artist, moderator, output):
     public = _public_video_url(artist, moderator, output)
     client.force_login(artist)
     signed = signed_media_url(job=output, kind="video", user=artist)
-    return [("signed", lambda **h: client.get(signed, **h)),
-            ("public", lambda **h: client.get(public, **h)),
-            ("api", lambda **h: api_as(artist).get(f"/api/v1/generations/{output.pk}/download/", **h))]
+    return [
+        ("signed", lambda **h: client.get(signed, **h)),
+        ("public", lambda **h: client.get(public, **h)),
+        ("api", lambda **h: api_as(artist).get(f"/api/v1/generations/{output.pk}/download/", **h)),
+    ]
 
 
 def test_python_is_the_default_and_streams_the_file(doors, output, settings):
@@ -83,13 +86,16 @@ def test_storage_url_redirects_to_the_backends_signed_url(doors, output, setting
         assert response["Cache-Control"] == "private, no-store"
     api_name, api_parameters, expire = asked[2]
     assert api_name == output.video.name and expire == SIGNED_URL_SECONDS
-    assert api_parameters == {"ResponseContentType": "video/mp4",
-                              "ResponseContentDisposition": f'attachment; filename="atelier-{output.pk}.mp4"'}
+    assert api_parameters == {
+        "ResponseContentType": "video/mp4",
+        "ResponseContentDisposition": f'attachment; filename="atelier-{output.pk}.mp4"',
+    }
 
 
 def test_storage_url_is_refused_at_start_without_signed_urls():
     env = {**os.environ, "MEDIA_SERVE": "storage-url", "AWS_STORAGE_BUCKET_NAME": ""}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run([sys.executable, "-c", "import tester_platform.settings"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "import tester_platform.settings"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0 and "MEDIA_SERVE=storage-url needs S3" in result.stderr

@@ -2,6 +2,7 @@
 signed media view, the public share video and the API's download answer 206 with the
 slice, 416 with the size when the range is past the end, and 200 with Accept-Ranges
 without one."""
+
 import io
 
 import pytest
@@ -125,8 +126,9 @@ def test_a_token_without_the_read_scope_cannot_download(artist, output):
 def test_the_input_still_downloads_and_a_text_only_job_has_none(artist, program, output):
     buf = io.BytesIO()
     Image.new("RGB", (120, 80), (10, 120, 200)).save(buf, format="PNG")
-    image = generation_image_upload(artist=artist, program=program, data=buf.getvalue(), filename="s.png",
-                                    rights_attested=True)
+    image = generation_image_upload(
+        artist=artist, program=program, data=buf.getvalue(), filename="s.png", rights_attested=True
+    )
     api = api_as(artist)
     assert api.get(f"/api/v1/generations/{output.pk}/input-image/").status_code == 404
     GenerationJob.objects.filter(pk=output.pk).update(input_image=image)

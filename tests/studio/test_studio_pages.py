@@ -1,5 +1,6 @@
 """The studio's details: download, the share form's video, fields per mode, what blocks
 generating said before submit, an empty filter, and the demo model's honest label."""
+
 import json
 import re
 
@@ -95,6 +96,7 @@ def test_outputs_of_the_random_weight_demo_model_are_labelled(client, artist, ou
 
 # --- the new modes in the studio's forms ---------------------------------------------------
 
+
 def _png(name="still.png", fmt="PNG", size=(120, 80)):
     import io
 
@@ -106,8 +108,15 @@ def _png(name="still.png", fmt="PNG", size=(120, 80)):
     return SimpleUploadedFile(name, buf.getvalue(), content_type="image/png")
 
 
-NEW = {"mode": "image_to_video", "prompt": "the meadow at dawn", "duration_seconds": 2, "aspect_ratio": "16:9",
-       "resolution": "preview", "seed": 3, "rights_attested": "on"}
+NEW = {
+    "mode": "image_to_video",
+    "prompt": "the meadow at dawn",
+    "duration_seconds": 2,
+    "aspect_ratio": "16:9",
+    "resolution": "preview",
+    "seed": 3,
+    "rights_attested": "on",
+}
 
 
 def test_the_new_video_form_starts_from_an_uploaded_image(client, artist, program, empty_gpu_queue):
@@ -125,13 +134,15 @@ def test_the_new_video_form_starts_from_an_uploaded_image(client, artist, progra
     assert 'alt="The still this video starts from"' in detail and image.sha256[:12] in detail
 
 
-@pytest.mark.parametrize("overrides,needle,status", [
-    ({"image": "png-as-jpg"}, "is a PNG image but its name ends in .jpg", 400),
-    ({"rights_attested": ""}, "Confirm that you hold the rights", 400),
-    ({"quota": 0}, "compute seconds", 429),  # refused by the submit, after the upload: the still goes too
-])
-def test_a_refused_image_submission_keeps_nothing(client, artist, program, overrides, needle, status,
-                                                  empty_gpu_queue):
+@pytest.mark.parametrize(
+    "overrides,needle,status",
+    [
+        ({"image": "png-as-jpg"}, "is a PNG image but its name ends in .jpg", 400),
+        ({"rights_attested": ""}, "Confirm that you hold the rights", 400),
+        ({"quota": 0}, "compute seconds", 429),  # refused by the submit, after the upload: the still goes too
+    ],
+)
+def test_a_refused_image_submission_keeps_nothing(client, artist, program, overrides, needle, status, empty_gpu_queue):
     from django.core.files.storage import default_storage
 
     from generation.models import GenerationJob, InputImage
@@ -158,10 +169,22 @@ def test_the_storyboard_page_lays_out_shots_as_one_job(client, artist, program, 
     client.force_login(artist)
     page = client.get("/studio/storyboard/").content.decode()
     assert page.count("data-shot-row=") == 4 and "Render storyboard" in page
-    response = client.post("/studio/storyboard/", {
-        "program": program.pk, "aspect_ratio": "1:1", "resolution": "preview", "rights_attested": "on",
-        "shot_1_prompt": "a kite on the ground", "shot_1_seconds": 2, "shot_1_image": _png(),
-        "shot_2_prompt": "it lifts into the wind", "shot_2_seconds": 2, "shot_3_prompt": "", "shot_4_prompt": ""})
+    response = client.post(
+        "/studio/storyboard/",
+        {
+            "program": program.pk,
+            "aspect_ratio": "1:1",
+            "resolution": "preview",
+            "rights_attested": "on",
+            "shot_1_prompt": "a kite on the ground",
+            "shot_1_seconds": 2,
+            "shot_1_image": _png(),
+            "shot_2_prompt": "it lifts into the wind",
+            "shot_2_seconds": 2,
+            "shot_3_prompt": "",
+            "shot_4_prompt": "",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[-3000:]
     job = GenerationJob.objects.get()
     assert job.mode == "storyboard" and [s["op"] for s in job.segments] == ["image", "extend"]
@@ -174,18 +197,39 @@ def test_the_storyboard_page_refuses_a_result_over_the_cap(client, artist, progr
     from generation.models import GenerationJob
 
     client.force_login(artist)
-    response = client.post("/studio/storyboard/", {
-        "program": program.pk, "aspect_ratio": "1:1", "resolution": "preview",
-        "shot_1_prompt": "one", "shot_1_seconds": 3, "shot_2_prompt": "two", "shot_2_seconds": 3})
+    response = client.post(
+        "/studio/storyboard/",
+        {
+            "program": program.pk,
+            "aspect_ratio": "1:1",
+            "resolution": "preview",
+            "shot_1_prompt": "one",
+            "shot_1_seconds": 3,
+            "shot_2_prompt": "two",
+            "shot_2_seconds": 3,
+        },
+    )
     assert response.status_code == 400 and "this program allows videos up to 5 seconds" in response.content.decode()
     assert GenerationJob.objects.count() == 0
 
 
-@pytest.mark.parametrize("body,expect", [
-    ({"mode": "loop", "loop_preset": "strong", "prompt": ""}, {"mode": "loop", "strength": 0.9}),
-    ({"mode": "recut", "keep_from_seconds": 0, "keep_to_seconds": 0.5, "duration_seconds": 1,
-      "recut_preset": "continue", "prompt": "then snow"}, {"mode": "recut", "strength": 0.7, "num_frames": 5 + 16}),
-])
+@pytest.mark.parametrize(
+    "body,expect",
+    [
+        ({"mode": "loop", "loop_preset": "strong", "prompt": ""}, {"mode": "loop", "strength": 0.9}),
+        (
+            {
+                "mode": "recut",
+                "keep_from_seconds": 0,
+                "keep_to_seconds": 0.5,
+                "duration_seconds": 1,
+                "recut_preset": "continue",
+                "prompt": "then snow",
+            },
+            {"mode": "recut", "strength": 0.7, "num_frames": 5 + 16},
+        ),
+    ],
+)
 def test_the_derive_form_makes_loops_and_re_cuts(client, artist, output, body, expect, empty_gpu_queue):
     from generation.models import GenerationJob
 

@@ -1,5 +1,6 @@
 """The platform's submit policy in front of the engine: who may generate what, and bad
 input that is refused with a clear 4xx while nothing is created or queued."""
+
 import pytest
 
 from generation.models import GenerationJob
@@ -11,8 +12,14 @@ from tests.studio.conftest import queued_messages
 
 pytestmark = pytest.mark.usefixtures("empty_gpu_queue")
 
-GOOD = {"mode": "text_to_video", "prompt": "a paper boat on a river", "duration_seconds": 2,
-        "aspect_ratio": "16:9", "resolution": "preview", "seed": 7}
+GOOD = {
+    "mode": "text_to_video",
+    "prompt": "a paper boat on a river",
+    "duration_seconds": 2,
+    "aspect_ratio": "16:9",
+    "resolution": "preview",
+    "seed": 7,
+}
 
 
 def post(client, program, django_capture_on_commit_callbacks, **overrides):
@@ -52,8 +59,9 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("overrides,status,field", BAD_INPUT, ids=[str(b[0])[:40] for b in BAD_INPUT])
-def test_bad_parameters_get_field_messages_and_nothing_is_queued(artist, program, django_capture_on_commit_callbacks,
-                                                                  overrides, status, field):
+def test_bad_parameters_get_field_messages_and_nothing_is_queued(
+    artist, program, django_capture_on_commit_callbacks, overrides, status, field
+):
     response = post(api_as(artist), program, django_capture_on_commit_callbacks, **overrides)
     assert response.status_code == status, response.content
     assert field in response.json()
@@ -101,22 +109,25 @@ def test_over_quota_is_429(artist, program, django_capture_on_commit_callbacks):
     assert GenerationJob.objects.count() == 1 and queued_messages() == 1
 
 
-def test_a_source_of_another_artist_or_a_failed_one_is_refused(artist, other_artist, program,
-                                                                 django_capture_on_commit_callbacks):
+def test_a_source_of_another_artist_or_a_failed_one_is_refused(
+    artist, other_artist, program, django_capture_on_commit_callbacks
+):
     theirs = post(api_as(other_artist), program, django_capture_on_commit_callbacks).json()["id"]
     GenerationJob.objects.filter(pk=theirs).update(status="succeeded")
     mine = post(api_as(artist), program, django_capture_on_commit_callbacks).json()["id"]
     GenerationJob.objects.filter(pk=mine).update(status="failed")
     before = (GenerationJob.objects.count(), queued_messages())
     for source in (theirs, mine):
-        response = post(api_as(artist), program, django_capture_on_commit_callbacks, mode="variation",
-                        source_generation=source)
+        response = post(
+            api_as(artist), program, django_capture_on_commit_callbacks, mode="variation", source_generation=source
+        )
         assert response.status_code == 400 and "source_generation" in response.json()
     assert (GenerationJob.objects.count(), queued_messages()) == before
 
 
-def test_another_artist_gets_404_on_the_job_and_cannot_cancel_it(artist, other_artist, program,
-                                                                  django_capture_on_commit_callbacks):
+def test_another_artist_gets_404_on_the_job_and_cannot_cancel_it(
+    artist, other_artist, program, django_capture_on_commit_callbacks
+):
     job_id = post(api_as(artist), program, django_capture_on_commit_callbacks).json()["id"]
     assert api_as(other_artist).get(f"/api/v1/generations/{job_id}/").status_code == 404
     assert api_as(other_artist).post(f"/api/v1/generations/{job_id}/cancel/").status_code == 404

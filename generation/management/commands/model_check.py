@@ -8,8 +8,10 @@ from generation.modelcheck import ModelCheckFailed, Report, check_profile
 
 
 class Command(BaseCommand):
-    help = ("Check a model profile offline: local directories (no hub ids), the components its pipelines need, "
-            "its limits against the checkpoint, its dtype, and one tiny denoising step.")
+    help = (
+        "Check a model profile offline: local directories (no hub ids), the components its pipelines need, "
+        "its limits against the checkpoint, its dtype, and one tiny denoising step."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("profile", help="a key of GENERATION_MODEL_PROFILES, e.g. wan-tiny")

@@ -19,5 +19,7 @@ class Command(BaseCommand):
             raise CommandError(error.message) from None
         new = [a for a in assessments if getattr(a, "created", False)]
         topped = [a for a in new if a.topup_minor]
-        self.stdout.write(f"Week {week}: {len(assessments)} assessed ({len(new)} new), "
-                          f"{len(topped)} topped up, {sum(a.topup_minor for a in topped)} minor units posted.")
+        self.stdout.write(
+            f"Week {week}: {len(assessments)} assessed ({len(new)} new), "
+            f"{len(topped)} topped up, {sum(a.topup_minor for a in topped)} minor units posted."
+        )

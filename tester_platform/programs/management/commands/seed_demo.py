@@ -1,4 +1,5 @@
 """Demo data for `make demo`. Idempotent: running it again changes nothing it already made."""
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -46,10 +47,14 @@ class Command(BaseCommand):
         role_groups_sync()
         program, _ = Program.objects.get_or_create(
             slug="demo",
-            defaults={"name": "Demo Early Access", "status": Program.Status.ACTIVE,
-                      "description": "Test **Wan tiny**, an unreleased text-to-video model, and get paid for it.",
-                      "model_profile": "wan-tiny", "max_resolution": Program.Resolution.P480,
-                      "max_duration_seconds": 10},
+            defaults={
+                "name": "Demo Early Access",
+                "status": Program.Status.ACTIVE,
+                "description": "Test **Wan tiny**, an unreleased text-to-video model, and get paid for it.",
+                "model_profile": "wan-tiny",
+                "max_resolution": Program.Resolution.P480,
+                "max_duration_seconds": 10,
+            },
         )
         if (program.max_resolution, program.max_duration_seconds) == (Program.Resolution.PREVIEW, 5):
             # A demo seeded before the tiny model rendered 480p still had the old caps.
@@ -57,21 +62,37 @@ class Command(BaseCommand):
             program.save(update_fields=["max_resolution", "max_duration_seconds"])
         document = ConsentDocument.objects.filter(program=program, version=1).first()
         if document is None:
-            document = ConsentDocument.objects.create(program=program, version=1, title="Demo Early Access tester agreement",
-                                                      body=CONSENT_V1, published_at=timezone.now())
+            document = ConsentDocument.objects.create(
+                program=program,
+                version=1,
+                title="Demo Early Access tester agreement",
+                body=CONSENT_V1,
+                published_at=timezone.now(),
+            )
         RateCard.objects.get_or_create(
-            program=program, version=1,
-            defaults={"currency": "EUR", "hourly_rate_minor": 2500, "pay_floor_hourly_minor": 1200,
-                      "share_bonus_minor": 500, "bounty_low_minor": 300, "bounty_medium_minor": 1000,
-                      "bounty_high_minor": 2500, "bounty_critical_minor": 5000, "marketing_licence_minor": 2000,
-                      "published_at": timezone.now(),
-                      "notes": "Paid for accepted testing time and feedback, with a guaranteed hourly minimum."},
+            program=program,
+            version=1,
+            defaults={
+                "currency": "EUR",
+                "hourly_rate_minor": 2500,
+                "pay_floor_hourly_minor": 1200,
+                "share_bonus_minor": 500,
+                "bounty_low_minor": 300,
+                "bounty_medium_minor": 1000,
+                "bounty_high_minor": 2500,
+                "bounty_critical_minor": 5000,
+                "marketing_licence_minor": 2000,
+                "published_at": timezone.now(),
+                "notes": "Paid for accepted testing time and feedback, with a guaranteed hourly minimum.",
+            },
         )
         users = {}
         for email, name, roles in ACCOUNTS:
             user = User.objects.filter(email=email).first()
             if user is None:
-                user = user_sign_up(email=email, password=settings.DEMO_PASSWORD, display_name=name, email_verified=True)
+                user = user_sign_up(
+                    email=email, password=settings.DEMO_PASSWORD, display_name=name, email_verified=True
+                )
             for role in roles:
                 user_grant_role(user=user, role=role)
             users[email] = user
@@ -82,17 +103,27 @@ class Command(BaseCommand):
         for email in ("moderator@demo.test", "manager@demo.test"):
             users[email].is_staff = True
             users[email].save(update_fields=["is_staff"])
-        ProgramStaff.objects.get_or_create(program=program, user=users["moderator@demo.test"],
-                                           role=ProgramStaff.Role.MODERATOR)
-        ProgramStaff.objects.get_or_create(program=program, user=users["manager@demo.test"],
-                                           role=ProgramStaff.Role.MANAGER)
+        ProgramStaff.objects.get_or_create(
+            program=program, user=users["moderator@demo.test"], role=ProgramStaff.Role.MODERATOR
+        )
+        ProgramStaff.objects.get_or_create(
+            program=program, user=users["manager@demo.test"], role=ProgramStaff.Role.MANAGER
+        )
         for email in ("artist@demo.test", "artist2@demo.test"):
             if not Enrollment.objects.filter(program=program, artist=users[email]).exists():
                 enrollment_start(program=program, artist=users[email], actor=admin, via="seed")
         artist = users["artist@demo.test"]
         if active_consent(artist=artist, program=program) is None:
-            consent_sign(artist=artist, program=program, document_version=document.version, participation=True,
-                         training_use=False, marketing_use=True, ip_address="127.0.0.1", user_agent="seed_demo")
+            consent_sign(
+                artist=artist,
+                program=program,
+                document_version=document.version,
+                participation=True,
+                training_use=False,
+                marketing_use=True,
+                ip_address="127.0.0.1",
+                user_agent="seed_demo",
+            )
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at the address above with:"))
         for email, _name, roles in ACCOUNTS:
             self.stdout.write(f"  {email:<22} {', '.join(roles):<16} password: {settings.DEMO_PASSWORD}")
