@@ -5,6 +5,8 @@ Platform models are named only by lazy strings (docs/design.md "Dependency direc
 
 from __future__ import annotations
 
+from typing import Any, NoReturn, TypedDict
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -95,6 +97,26 @@ class InputImage(models.Model):
 
     def __str__(self) -> str:
         return f"image {self.pk} ({self.width}×{self.height}, {self.sha256[:12]})"
+
+
+class _ShotSpan(TypedDict):
+    """A storyboard shot's run of segments (GenerationJob.shot_progress)."""
+
+    index: int
+    first: int
+    last: int
+    prompt: str
+    seconds: float
+
+
+class ShotProgress(TypedDict):
+    """One storyboard shot's line on the job's progress page."""
+
+    number: int
+    prompt: str
+    state: str
+    percent: int
+    seconds: float
 
 
 class GenerationJob(models.Model):
@@ -215,10 +237,10 @@ class GenerationJob(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
 
-    def shot_progress(self) -> list[dict]:
+    def shot_progress(self) -> list[ShotProgress]:
         """Per storyboard shot (a long video is one shot of several segments): its prompt,
         and done / running with its percent / waiting, from the segment being worked on."""
-        shots: dict[int, dict] = {}
+        shots: dict[int, _ShotSpan] = {}
         for index, seg in enumerate(self.segments or []):
             shot = shots.setdefault(
                 int(seg.get("shot", 0)),
@@ -232,7 +254,7 @@ class GenerationJob(models.Model):
             )
             shot["last"] = index
             shot["seconds"] += float(seg.get("seconds", 0.0))
-        rows = []
+        rows: list[ShotProgress] = []
         finished = self.status == self.Status.SUCCEEDED
         for shot in sorted(shots.values(), key=lambda s: s["index"]):
             count = shot["last"] - shot["first"] + 1
@@ -255,11 +277,11 @@ class GenerationJob(models.Model):
         return rows
 
 
-class UsageRecordQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise ImmutableUsageRecord("Usage records are append-only.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise ImmutableUsageRecord("Usage records are append-only.")
 
 
@@ -308,10 +330,10 @@ class UsageRecord(models.Model):
     def __str__(self) -> str:
         return f"usage of job {self.job_id}: {self.compute_seconds:.2f}s on {self.device_name}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableUsageRecord("Usage records are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ImmutableUsageRecord("Usage records are append-only.")

@@ -15,14 +15,53 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 
 from generation.conf import ModelProfile, check_model_dir
 from generation.errors import ModelProfileError
 
-_cache: dict[tuple[str, str, str], Any] = {}
+
+class Pipeline(Protocol):
+    """What this module uses of a diffusers pipeline. diffusers is not type-checked (its
+    pipelines are loaded dynamically, from_pretrained / from_pipe), so this is the contract
+    the engine relies on, not something mypy can verify against diffusers."""
+
+    transformer: Any  # a diffusers model: enable_cache, compile_repeated_blocks, set_attention_backend
+
+    def __call__(self, **kwargs: Any) -> Any: ...
+
+    def to(self, device: str) -> Any: ...
+
+    def set_progress_bar_config(self, **kwargs: Any) -> None: ...
+
+    @classmethod
+    def from_pretrained(cls, directory: str, **kwargs: Any) -> Pipeline: ...
+
+    @classmethod
+    def from_pipe(cls, pipe: Pipeline, **kwargs: Any) -> Pipeline: ...
+
+
+class DeviceInfo(TypedDict):
+    """The accelerator a worker registers with (services.worker_register)."""
+
+    device: str
+    device_name: str
+    torch_version: str
+    cuda_version: str
+    memory_bytes: int
+
+
+class CompileReport(TypedDict):
+    """What the warm-up compile did (workers._warm_up logs it and records the seconds)."""
+
+    compiled: bool
+    seconds: float | None
+    note: str
+
+
+_cache: dict[tuple[str, str, str], Pipeline] = {}
 _cache_lock = threading.RLock()
 
 
@@ -49,21 +88,22 @@ def offline() -> None:
 
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is not None:
-        constants.HF_HUB_OFFLINE = True
+        constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]  # huggingface_hub's constant, not in ModuleType
 
 
 offline()  # importing this module means we are about to load pipelines
 
 
-def _import_class(dotted: str):
+def _import_class(dotted: str) -> type[Pipeline]:
     module, _, name = dotted.rpartition(".")
     try:
-        return getattr(importlib.import_module(module or "diffusers"), name)
+        cls: type[Pipeline] = getattr(importlib.import_module(module or "diffusers"), name)
+        return cls
     except (ImportError, AttributeError) as exc:
         raise ModelProfileError(f"Pipeline class {dotted!r} cannot be imported: {exc}") from exc
 
 
-def get_pipeline(profile: ModelProfile, mode: str):
+def get_pipeline(profile: ModelProfile, mode: str) -> Pipeline:
     """The warm pipeline for (profile, mode). Modes whose classes share a checkpoint share
     its weights (``from_pipe``). Failures are not cached: a fixed directory loads next time."""
     directory = profile.pipeline_dir(mode)
@@ -124,7 +164,7 @@ def _reset_step_cache(pipe: Any) -> None:
             model._reset_stateful_cache()
 
 
-def compile_for_worker(profile: ModelProfile) -> dict[str, Any]:
+def compile_for_worker(profile: ModelProfile) -> CompileReport:
     """Warm, compiled pipelines (issue 18): on CUDA, regional torch.compile of the
     transformer's repeated blocks and the best attention backend available, then one short
     call per shape bucket so every compile happens here, at worker start, never on a job.
@@ -141,7 +181,7 @@ def compile_for_worker(profile: ModelProfile) -> dict[str, Any]:
     return _compile_cuda(profile)
 
 
-def _compile_cuda(profile: ModelProfile) -> dict[str, Any]:  # pragma: no cover - needs a CUDA device
+def _compile_cuda(profile: ModelProfile) -> CompileReport:  # pragma: no cover - needs a CUDA device
     import torch
 
     started = time.perf_counter()
@@ -274,26 +314,26 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def device_info(profile_device: str = "auto") -> dict[str, Any]:
+def device_info(profile_device: str = "auto") -> DeviceInfo:
     import torch
 
     cuda = torch.cuda.is_available() and profile_device != "cpu"
-    info = {
-        "device": "cuda" if cuda else "cpu",
-        "device_name": torch.cuda.get_device_name(0) if cuda else "cpu",
-        "torch_version": torch.__version__,
-        "cuda_version": torch.version.cuda or "",
-    }
     if cuda:
-        info["memory_bytes"] = int(torch.cuda.get_device_properties(0).total_memory)
+        memory_bytes = int(torch.cuda.get_device_properties(0).total_memory)
     else:
         try:
             import psutil
 
-            info["memory_bytes"] = int(psutil.virtual_memory().total)
+            memory_bytes = int(psutil.virtual_memory().total)
         except Exception:  # pragma: no cover
-            info["memory_bytes"] = 0
-    return info
+            memory_bytes = 0
+    return {
+        "device": "cuda" if cuda else "cpu",
+        "device_name": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda or "",
+        "memory_bytes": memory_bytes,
+    }
 
 
 @dataclass
@@ -351,7 +391,7 @@ def run(
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     steps_done = 0
 
-    def callback(p, i, t, kwargs):
+    def callback(p: Any, i: int, t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         nonlocal steps_done
         steps_done = i + 1
         total = getattr(p, "_num_timesteps", None) or steps

@@ -26,6 +26,7 @@ from generation import presets
 
 if TYPE_CHECKING:  # pragma: no cover
     from generation.conf import ModelProfile
+    from generation.models import GenerationJob
 
 PIPELINE_OF = {
     "text": "text_to_video",
@@ -122,12 +123,12 @@ def generated_frames(seg: dict[str, Any], profile: ModelProfile) -> int:
     """Frames the pipeline call denoises (what it costs), not what it adds."""
     op = seg["op"]
     if op == "extend":
-        return seg["frames"] + profile.extension_overlap_frames
+        return int(seg["frames"]) + profile.extension_overlap_frames
     if op == "loop":
-        return seg["seam"]
+        return int(seg["seam"])
     if op == "trim":
         return 0
-    return seg["frames"]
+    return int(seg["frames"])
 
 
 def weights(segments: list[dict[str, Any]], *, profile: ModelProfile, steps: int) -> list[float]:
@@ -167,7 +168,7 @@ def batch_key(job: dict[str, Any]) -> tuple[str, str, int, int, int, int] | None
     )
 
 
-def legacy_segments(job) -> list[dict[str, Any]]:
+def legacy_segments(job: GenerationJob) -> list[dict[str, Any]]:
     """The plan of a job queued before plans existed (one call, from its own fields)."""
     if job.mode == "variation":
         return [

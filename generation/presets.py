@@ -52,10 +52,13 @@ DEFAULT_RECUT_PRESET = "continue"
 RATIO_TOLERANCE = Fraction(2, 100)
 
 
-def resolution_box(resolution: str, *, profile: ModelProfile) -> tuple[int, int]:
+def resolution_box(resolution: str | None, *, profile: ModelProfile) -> tuple[int, int]:
+    """The (long, short) box of a resolution as asked for; a missing or unknown one is refused."""
     if resolution == "preview":
         return profile.preview_long_side, profile.preview_long_side
     try:
+        if resolution is None:
+            raise KeyError(resolution)
         return RESOLUTION_BOXES[resolution]
     except KeyError:
         raise InvalidParameters(
@@ -63,8 +66,10 @@ def resolution_box(resolution: str, *, profile: ModelProfile) -> tuple[int, int]
         ) from None
 
 
-def _ratio_of(aspect_ratio: str) -> tuple[int, int]:
+def _ratio_of(aspect_ratio: str | None) -> tuple[int, int]:
     try:
+        if aspect_ratio is None:
+            raise KeyError(aspect_ratio)
         return ASPECT_RATIOS[aspect_ratio]
     except (KeyError, TypeError):
         raise InvalidParameters(
@@ -90,7 +95,7 @@ def _largest_faithful(ratio: Fraction, long_box: int, short_box: int, m: int) ->
     return (best[2], best[3]) if best else None
 
 
-def frame_size(aspect_ratio: str, resolution: str, *, profile: ModelProfile) -> tuple[int, int]:
+def frame_size(aspect_ratio: str | None, resolution: str | None, *, profile: ModelProfile) -> tuple[int, int]:
     """(width, height) for a preset: the largest size the model accepts whose ratio is
     within 2 % of the asked one. A resolution taller than the profile can make is refused
     (not silently shrunk); a profile slightly narrower than the box (832 for 848) narrows it."""

@@ -4,23 +4,22 @@ is a thin wrapper around ``execute_job`` so the same code runs in the benchmark.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypedDict, TypeVar
 
-from django.conf import settings
+import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, models
 
 from generation import images as images_mod
 from generation import media, pipelines, plan, provenance, services, storage
-from generation.conf import ModelProfile, drain_batches, get_profile
+from generation.conf import ModelProfile, drain_batches, get_profile, progress_interval_seconds
 from generation.errors import ModelProfileError
 from generation.logcontext import current_job_id
 from generation.models import GenerationJob, InputImage, Worker
@@ -39,10 +38,8 @@ DB_RETRIES = 3
 # Ids of the jobs this process is running now: the heartbeat thread vouches for them.
 running_jobs: set[int] = set()
 
-
-def _interval() -> float:
-    raw = os.environ.get("GENERATION_PROGRESS_INTERVAL_SECONDS")
-    return float(raw) if raw else float(getattr(settings, "GENERATION_PROGRESS_INTERVAL_SECONDS", 0.5))
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def _worker_for(hostname: str | None) -> Worker | None:
@@ -59,6 +56,8 @@ def _worker_for(hostname: str | None) -> Worker | None:
 
 def _store(job: GenerationJob, field_name: str, filename: str, data: bytes, stored: list[str]) -> str:
     field = job._meta.get_field(field_name)
+    if not isinstance(field, models.FileField):
+        raise TypeError(f"{field_name} is not a file field of GenerationJob")
     name = default_storage.get_available_name(field.generate_filename(job, filename))
     stored.append(name)  # before writing: a write that fails half-way leaves a file to delete
     return default_storage.save(name, ContentFile(data))
@@ -67,7 +66,7 @@ def _store(job: GenerationJob, field_name: str, filename: str, data: bytes, stor
 def _delete_unreferenced(job_id: int, names: list[str]) -> None:
     """Delete files written for a job that did not succeed with them. The job row decides:
     if a success was committed before a connection broke, its files stay."""
-    row = GenerationJob.objects.filter(pk=job_id).values("video", "thumbnail").first() or {}
+    row: Mapping[str, object] = GenerationJob.objects.filter(pk=job_id).values("video", "thumbnail").first() or {}
     for name in names:
         if name in (row.get("video"), row.get("thumbnail")):
             continue
@@ -77,16 +76,21 @@ def _delete_unreferenced(job_id: int, names: list[str]) -> None:
             log.warning("job %s: could not delete %s", job_id, name, exc_info=True)
 
 
-def _db(operation, /, **kwargs):
+def _db(operation: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
     """Run a state change, surviving a dropped database connection: close the broken
     connection (the next query opens a fresh one) and try again, a few times. The state
     changes are idempotent per attempt (they lock the row and check its state)."""
-    for attempt in range(DB_RETRIES):
+    attempt = 0
+    while True:
         try:
-            return operation(**kwargs)
+            return operation(*args, **kwargs)
         except (OperationalError, InterfaceError):
             log.warning(
-                "database error during %s (try %d of %d)", operation.__name__, attempt + 1, DB_RETRIES, exc_info=True
+                "database error during %s (try %d of %d)",
+                getattr(operation, "__name__", operation),
+                attempt + 1,
+                DB_RETRIES,
+                exc_info=True,
             )
             try:
                 connection.close()
@@ -95,14 +99,55 @@ def _db(operation, /, **kwargs):
             if attempt == DB_RETRIES - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
+            attempt += 1
 
 
 def _read(name: str) -> bytes:
     with default_storage.open(name, "rb") as fh:
-        return fh.read()
+        data: bytes = fh.read()
+        return data
 
 
-def _loop(source, seam_out, seam: int):
+def _so_far(video: np.ndarray | None, op: str) -> np.ndarray:
+    """The video made so far, which every segment after the first works on."""
+    if video is None:
+        raise ValueError(f"segment op {op!r} needs a video made before it, and there is none")
+    return video
+
+
+@dataclass
+class _Reported:
+    """A job's progress reports: when the last was written (throttled to the progress
+    interval) and whether the artist had asked to cancel by then."""
+
+    at: float = 0.0
+    cancel: bool = False
+
+
+@dataclass
+class _Ran:
+    """What a job's pipeline calls used, summed over its segments (for its usage record)."""
+
+    compute: float = 0.0
+    steps: int = 0
+    peak: int = 0
+    device: str = "none"
+
+
+class _CallArgs(TypedDict):
+    """What every pipeline call of a job's plan shares (pipelines.run)."""
+
+    profile: ModelProfile
+    prompt: str
+    negative_prompt: str
+    seed: int
+    width: int
+    height: int
+    steps: int
+    on_step: Callable[[int, int], bool]
+
+
+def _loop(source: np.ndarray, seam_out: np.ndarray, seam: int) -> np.ndarray:
     """Put the re-noised seam back: the clip now starts with the seam's second half (the
     source's opening, reworked) and ends with its first half (the source's ending,
     reworked), so its last frame flows into its first. Same length as the source."""
@@ -146,7 +191,7 @@ def _execute_job(*, job_id: int, hostname: str | None = None) -> str:
     broker), up to ``GENERATION_DRAIN_BATCHES``. The other jobs' own messages then find
     their jobs taken and claim what is next, or nothing."""
     outcomes: list[str] = []
-    worker = None
+    worker: Worker | None = None
     claimed: list[int] = []
     # One finisher thread: the MP4, manifest and storage of one batch overlap the next
     # batch's denoising (CPU work beside GPU work); finished in order, all before this
@@ -207,7 +252,7 @@ def _run_batch(jobs: list[GenerationJob], finisher: Finisher | None = None) -> s
     batch_id = str(uuid.uuid4())
     head = jobs[0]
     size = len(jobs)
-    interval = _interval()
+    interval = progress_interval_seconds()
     live = {j.pk: True for j in jobs}
     stopped_at: dict[int, int] = {}  # job id -> steps it was live for, when cancelled
     plans = {j.pk: (j.segments or plan.legacy_segments(j)) for j in jobs}
@@ -320,26 +365,26 @@ def _run_batch(jobs: list[GenerationJob], finisher: Finisher | None = None) -> s
 def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Finisher | None = None) -> str:
     attempt = job.attempts
     wall_start = shared.wall_start if shared is not None else time.perf_counter()
-    interval = _interval()
-    last = {"t": 0.0, "cancel": False}
+    interval = progress_interval_seconds()
+    last = _Reported()
     segments = job.segments or plan.legacy_segments(job)
     stored: list[str] = []
     shots: dict[int, dict[str, Any]] = {}
-    ran: dict[str, Any] = {"compute": 0.0, "steps": 0, "peak": 0, "device": "none"}
+    ran = _Ran()
     inputs: list[dict[str, Any]] = []
 
     def usage(frames: int) -> services.UsageStats:
         return services.UsageStats(
-            device_name=ran["device"],
-            compute_seconds=ran["compute"],
+            device_name=ran.device,
+            compute_seconds=ran.compute,
             wall_seconds=time.perf_counter() - wall_start,
-            steps=ran["steps"],
+            steps=ran.steps,
             frames=frames,
-            peak_memory_bytes=ran["peak"],
+            peak_memory_bytes=ran.peak,
             shots=tuple(shots[k] for k in sorted(shots)),
             inputs=tuple(inputs),
             batch_size=shared.batch_size if shared is not None else 1,
-            batch_compute_seconds=shared.batch_compute_seconds if shared is not None else ran["compute"],
+            batch_compute_seconds=shared.batch_compute_seconds if shared is not None else ran.compute,
             batch_id=shared.batch_id if shared is not None else "",
         )
 
@@ -348,9 +393,12 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
         weights = plan.weights(segments, profile=profile, steps=job.steps)
         total_weight = sum(weights) or 1.0
         ingredients: list[provenance.Ingredient] = []
-        video = None
-        if job.source_job_id:
-            source_mp4 = _read(job.source_job.video.name)
+        video: np.ndarray | None = None
+        source = job.source_job  # None (no query) when the job has no source
+        if source is not None:
+            if not source.video.name:
+                raise ValueError(f"the source video of job {job.pk} has no file")
+            source_mp4 = _read(source.video.name)
             video = media.decode_frames(source_mp4)
             ingredients.append(
                 provenance.Ingredient(source_mp4, "video/mp4", f"source video (generation {job.source_job_id})")
@@ -373,28 +421,28 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
                         "bytes": img.bytes,
                     }
                 )
-        if job.source_job_id:
+        if source is not None:
             inputs.append(
                 {
                     "kind": "video",
                     "generation": job.source_job_id,
                     "role": "source video",
-                    "sha256": job.source_job.signed_sha256,
-                    "frames": job.source_job.num_frames,
+                    "sha256": source.signed_sha256,
+                    "frames": source.num_frames,
                 }
             )
 
         for index, seg in enumerate(segments):
             done_before = sum(weights[:index])
 
-            def on_step(done: int, total: int, index=index, done_before=done_before) -> bool:
+            def on_step(done: int, total: int, index: int = index, done_before: float = done_before) -> bool:
                 now = time.perf_counter()
-                if now - last["t"] >= interval or done >= total:
-                    last["t"] = now
+                if now - last.at >= interval or done >= total:
+                    last.at = now
                     fraction = done / max(1, total)
                     # steps are 0-90 %; decoding/encoding/signing the last 10 %
                     overall = 90 * (done_before + fraction * weights[index]) / total_weight
-                    last["cancel"] = _db(
+                    last.cancel = _db(
                         services.job_report_progress,
                         job_id=job.pk,
                         attempt=attempt,
@@ -402,7 +450,7 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
                         segment=index,
                         segment_progress=int(100 * fraction),
                     )
-                return last["cancel"]
+                return last.cancel
 
             from_batch = index == 0 and shared is not None
             if not from_batch:  # a batched first call reported its own progress
@@ -416,22 +464,22 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
                 )
             before = 0 if video is None else len(video)
             op = seg["op"]
-            common = dict(
-                profile=profile,
-                prompt=seg.get("prompt") or job.prompt,
-                negative_prompt=job.negative_prompt,
-                seed=job.seed + index,
-                width=job.width,
-                height=job.height,
-                steps=job.steps,
-                on_step=on_step,
-            )
-            result = None
-            if from_batch:
-                result = shared.result  # type: ignore[union-attr]
+            common: _CallArgs = {
+                "profile": profile,
+                "prompt": seg.get("prompt") or job.prompt,
+                "negative_prompt": job.negative_prompt,
+                "seed": job.seed + index,
+                "width": job.width,
+                "height": job.height,
+                "steps": job.steps,
+                "on_step": on_step,
+            }
+            result: pipelines.RunResult | None = None
+            if index == 0 and shared is not None:  # from_batch
+                result = shared.result
             elif op == "trim":
                 start = int(seg["start"])
-                video = video[start : start + int(seg["frames"])]
+                video = _so_far(video, op)[start : start + int(seg["frames"])]
             elif op == "text":
                 result = pipelines.run(mode="text_to_video", num_frames=int(seg["frames"]), **common)
             elif op == "image":
@@ -457,7 +505,8 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
             elif op == "loop":
                 seam = int(seg["seam"])
                 a = seam // 2
-                clip = media.np_concat(video[len(video) - a :], video[: seam - a])
+                source_frames = _so_far(video, op)
+                clip = media.np_concat(source_frames[len(source_frames) - a :], source_frames[: seam - a])
                 result = pipelines.run(
                     mode="variation", num_frames=seam, strength=seg.get("strength"), source_frames=clip, **common
                 )
@@ -476,26 +525,29 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
             )
             line["segments"] += 1
             if result is not None:
-                ran["compute"] += result.compute_seconds
-                ran["steps"] += result.steps_done
-                ran["peak"] = max(ran["peak"], result.peak_memory_bytes)
-                ran["device"] = result.device_name
+                ran.compute += result.compute_seconds
+                ran.steps += result.steps_done
+                ran.peak = max(ran.peak, result.peak_memory_bytes)
+                ran.device = result.device_name
                 line["steps"] += result.steps_done
                 line["compute_seconds"] = round(line["compute_seconds"] + result.compute_seconds, 4)
                 if result.cancelled:
                     # Stopped at the artist's request: they pay for the steps that ran.
                     _db(services.job_finish_cancelled, job_id=job.pk, attempt=attempt, usage=usage(0))
                     return "cancelled"
-                frames = result.frames
+                made = result.frames
+                if made is None:  # only a cancelled call has no frames, and that returned above
+                    raise ValueError(f"the {op} call of job {job.pk} returned no frames")
                 if op in ("text", "image"):
-                    video = media.np_concat(video, frames[:-1]) if (seg.get("cut") and video is not None) else frames
+                    video = media.np_concat(video, made[:-1]) if (seg.get("cut") and video is not None) else made
                 elif op == "loop":
-                    video = _loop(video, frames, int(seg["seam"]))
+                    video = _loop(_so_far(video, op), made, int(seg["seam"]))
                 else:
-                    video = frames
-            line["frames"] += len(video) - before if op not in ("vary", "loop", "trim") else len(video)
+                    video = made
+            now_frames = len(_so_far(video, op))
+            line["frames"] += now_frames - before if op not in ("vary", "loop", "trim") else now_frames
 
-        frames = video
+        frames = _so_far(video, "finish")
 
         def finish() -> str:
             return _finish(job, attempt, frames, segments, ingredients, usage, stored)
@@ -523,7 +575,7 @@ def _run_claimed(job: GenerationJob, shared: Shared | None = None, finisher: Fin
 def _finish(
     job: GenerationJob,
     attempt: int,
-    frames: Any,
+    frames: np.ndarray,
     segments: list[dict[str, Any]],
     ingredients: list[provenance.Ingredient],
     usage: Callable[[int], services.UsageStats],
@@ -593,7 +645,3 @@ def _fail(job: GenerationJob, attempt: int, stored: list[str], *, error: str, de
     finally:
         _delete_unreferenced(job.pk, stored)
     return "failed"
-
-
-def status_snapshot(job_id: int) -> dict[str, Any]:
-    return GenerationJob.objects.filter(pk=job_id).values("status", "progress", "error").first() or {}

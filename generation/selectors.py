@@ -153,13 +153,13 @@ def throughput_stats(*, since: dt.datetime | None = None, now: dt.datetime | Non
             "queue_wait_p95": round(_percentile(acc["waits"], 95), 3),
         }
 
-    workers = {}
-    for worker_id, acc in per_worker.items():
-        if worker_id is None:
+    workers: dict[int, dict[str, Any]] = {}
+    for wid, acc in per_worker.items():
+        if wid is None:  # jobs run before any worker row existed
             continue
-        start = started.get(worker_id)
+        start = started.get(wid)
         span = (now - max(since, start)).total_seconds() if start else window
-        workers[worker_id] = summary(acc, span)
+        workers[wid] = summary(acc, span)
     count = max(1, len([w for w in per_worker if w is not None]))
     total = summary(overall, window * count)  # busy over all workers that did work
     return {"since": since, "until": now, "overall": total, "workers": workers}

@@ -19,13 +19,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, F, FloatField, Q, Sum, Value, When
+from django.db.models import Case, Count, F, FloatField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generation import plan, presets
 from generation.conf import (
     MODES,
+    ModelProfile,
     get_profile,
     lost_after_seconds,
     redispatch_grace_seconds,
@@ -75,9 +76,9 @@ class GenerationParams:
     strength: float | None = None
     source_job_id: int | None = None
     added_frames: int = 0
-    segments: tuple = ()
+    segments: tuple[dict[str, Any], ...] = ()  # the plan (generation.plan)
     input_image_id: int | None = None
-    image_ids: tuple = ()
+    image_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ class UsageStats:
     steps: int
     frames: int
     peak_memory_bytes: int
-    shots: tuple = ()
-    inputs: tuple = ()
+    shots: tuple[dict[str, Any], ...] = ()  # UsageRecord.shots: one line per storyboard shot
+    inputs: tuple[dict[str, Any], ...] = ()  # UsageRecord.inputs: what the job read
     batch_size: int = 1
     batch_compute_seconds: float = 0.0
     batch_id: str = ""
@@ -119,14 +120,14 @@ def _text(value: Any, *, field_name: str, required: bool) -> str:
         value = ""
     if not isinstance(value, str):
         raise InvalidParameters("Must be text.", field=field_name)
-    value = value.strip()
-    if required and not value:
+    text = value.strip()
+    if required and not text:
         raise InvalidParameters("Write a prompt describing the video.", field=field_name)
-    if len(value) > GenerationJob.PROMPT_MAX_LENGTH:
+    if len(text) > GenerationJob.PROMPT_MAX_LENGTH:
         raise InvalidParameters(
-            f"At most {GenerationJob.PROMPT_MAX_LENGTH} characters (this one has {len(value)}).", field=field_name
+            f"At most {GenerationJob.PROMPT_MAX_LENGTH} characters (this one has {len(text)}).", field=field_name
         )
-    return value
+    return text
 
 
 def build_params(
@@ -201,7 +202,7 @@ def build_params(
     )
 
 
-def _check_image_support(profile, field: str) -> None:
+def _check_image_support(profile: ModelProfile, field: str) -> None:
     if not profile.image_to_video:
         raise InvalidParameters(
             f"The model {profile.label or profile.key} cannot start from an image (it has no image-to-video pipeline).",
@@ -209,7 +210,7 @@ def _check_image_support(profile, field: str) -> None:
         )
 
 
-def _check_total(frames: int, profile, field: str) -> None:
+def _check_total(frames: int, profile: ModelProfile, field: str) -> None:
     longest = presets.longest_seconds(profile)
     if presets.result_seconds(frames, profile.fps) > longest + 1e-9:
         raise InvalidParameters(
@@ -221,24 +222,25 @@ def _check_total(frames: int, profile, field: str) -> None:
 
 def _original_params(
     *,
-    mode,
-    prompt,
-    negative_prompt,
-    seed,
-    steps,
-    profile,
-    duration_seconds,
-    aspect_ratio,
-    resolution,
-    source_job,
-    image,
-    shots,
+    mode: str,
+    prompt: str,
+    negative_prompt: str,
+    seed: int,
+    steps: int,
+    profile: ModelProfile,
+    duration_seconds: float | None,
+    aspect_ratio: str | None,
+    resolution: str | None,
+    source_job: GenerationJob | None,
+    image: InputImage | None,
+    shots: list[Shot] | None,
 ) -> GenerationParams:
     if source_job is not None:
         raise InvalidParameters(
             f"{GenerationJob.Mode(mode).label} does not take a source generation.", field="source_generation"
         )
     width, height = presets.frame_size(aspect_ratio, resolution, profile=profile)
+    assert aspect_ratio is not None and resolution is not None  # frame_size refuses a missing one (400)
     if mode == GenerationJob.Mode.STORYBOARD:
         if image is not None:
             raise InvalidParameters("A storyboard takes its images per shot.", field="image")
@@ -290,20 +292,21 @@ def _original_params(
     )
 
 
-def _storyboard_segments(shots, *, profile) -> list[dict]:
+def _storyboard_segments(shots: list[Shot] | None, *, profile: ModelProfile) -> list[dict[str, Any]]:
     if not shots:
         raise InvalidParameters("Lay out at least one shot.", field="shots")
     if len(shots) > presets.MAX_SHOTS:
         raise InvalidParameters(f"A storyboard has at most {presets.MAX_SHOTS} shots.", field="shots")
-    segments: list[dict] = []
+    segments: list[dict[str, Any]] = []
     for index, shot in enumerate(shots):
         where = f"Shot {index + 1}"
         shot_prompt = _text(getattr(shot, "prompt", None), field_name="shots", required=False)
         if not shot_prompt:
             raise InvalidParameters(f"{where}: write what happens in it.", field="shots")
-        seconds = getattr(shot, "seconds", None)
+        # Whatever the platform handed in: validated here, not trusted to be a Shot.
+        raw_seconds: Any = getattr(shot, "seconds", None)
         try:
-            seconds = float(seconds)
+            seconds = float(raw_seconds)
         except (TypeError, ValueError):
             raise InvalidParameters(f"{where}: give its length in seconds.", field="shots") from None
         if not presets.MIN_DURATION_SECONDS <= seconds <= presets.longest_seconds(profile):
@@ -342,18 +345,18 @@ def _storyboard_segments(shots, *, profile) -> list[dict]:
 
 def _derived_params(
     *,
-    mode,
-    prompt,
-    negative_prompt,
-    seed,
-    steps,
-    profile,
-    duration_seconds,
-    strength,
-    source_job,
-    preset,
-    keep_from_seconds,
-    keep_to_seconds,
+    mode: str,
+    prompt: str,
+    negative_prompt: str,
+    seed: int,
+    steps: int,
+    profile: ModelProfile,
+    duration_seconds: float | None,
+    strength: float | None,
+    source_job: GenerationJob | None,
+    preset: str | None,
+    keep_from_seconds: float | None,
+    keep_to_seconds: float | None,
 ) -> GenerationParams:
     """variation / extension / loop / re-cut: size, ratio and fps come from the source."""
     if source_job is None:
@@ -365,11 +368,13 @@ def _derived_params(
     presets.check_size(source_job.width, source_job.height, profile=profile)
     prompt = prompt or source_job.prompt
     fps = source_job.fps
+    seam_seconds = 0.0  # a loop's, from its preset
     if mode == GenerationJob.Mode.LOOP:
         chosen = presets.LOOP_PRESETS.get(preset or presets.DEFAULT_LOOP_PRESET)
         if chosen is None:
             raise InvalidParameters(f"Choose a loop preset: {', '.join(presets.LOOP_PRESETS)}.", field="preset")
         strength = chosen["strength"] if strength is None else strength
+        seam_seconds = chosen["seam_seconds"]
     elif mode == GenerationJob.Mode.RECUT:
         chosen = presets.RECUT_PRESETS.get(preset or presets.DEFAULT_RECUT_PRESET)
         if chosen is None:
@@ -408,7 +413,7 @@ def _derived_params(
     elif mode == GenerationJob.Mode.LOOP:
         presets.largest_valid_frame_count(n)  # at least 5 frames
         seam = min(
-            presets.seam_frames(chosen["seam_seconds"], profile=profile),
+            presets.seam_frames(seam_seconds, profile=profile),
             4 * ((n - 1) // 4) + 1,
             presets.clip_max_frames(profile),
         )
@@ -512,7 +517,7 @@ def _day_bounds(day: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
     )
 
 
-def _charged_seconds_expr():
+def _charged_seconds_expr() -> Case:
     """A job's charge against its day: its reservation while active, its metered compute
     once finished (nothing for a job that never ran)."""
     return Case(
@@ -713,7 +718,7 @@ def job_claim(*, job_id: int, worker: Worker | None) -> GenerationJob | None:
 CLAIM_WINDOW = 200
 
 
-def _fair_queue(profile_keys: list[str], *, now: dt.datetime):
+def _fair_queue(profile_keys: list[str], *, now: dt.datetime) -> QuerySet[GenerationJob]:
     """Queued jobs of these profiles in fair order, per artist within each program: an
     artist's place is the jobs they already had started lately (running, or started within
     the fair-share window) plus the job's rank among their own queued jobs (oldest first).
@@ -1041,11 +1046,14 @@ RESTARTED_WORKER_ERROR = (
 )
 
 
-def _end_orphans(jobs, *, now: dt.datetime, error: str, detail: str) -> tuple[list[int], list[int]]:
+def _end_orphans(
+    jobs: list[GenerationJob], *, now: dt.datetime, error: str, detail: str
+) -> tuple[list[int], list[int]]:
     """Fail (or requeue, within GENERATION_MAX_ATTEMPTS) running jobs nobody runs any more.
     A failed job has no UsageRecord, so it is charged nothing, and leaving the active
     statuses releases its reservation and its concurrency slot."""
-    failed, requeued = [], []
+    failed: list[int] = []
+    requeued: list[int] = []
     max_attempts = int(getattr(settings, "GENERATION_MAX_ATTEMPTS", 2))
     for job in jobs:
         if requeue_lost_jobs() and job.attempts < max_attempts and not job.cancel_requested:

@@ -6,18 +6,33 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import TYPE_CHECKING, TypedDict
 
 from celery.signals import worker_ready, worker_shutdown
 from django.db import close_old_connections
 
 from generation.conf import heartbeat_seconds, profile_queues
 
+if TYPE_CHECKING:  # pragma: no cover
+    from celery.worker.consumer import Consumer
+
+    from generation.models import Worker
+
 log = logging.getLogger(__name__)
 
-_state: dict = {"stop": None, "hostname": None, "queues": []}
+
+class _WorkerState(TypedDict):
+    """This process's registration: set on worker_ready, read on shutdown."""
+
+    stop: threading.Event | None
+    hostname: str | None
+    queues: list[str]
 
 
-def register_current_worker(*, hostname: str, queues: list[str]):
+_state: _WorkerState = {"stop": None, "hostname": None, "queues": []}
+
+
+def register_current_worker(*, hostname: str, queues: list[str]) -> Worker:
     from generation import services
     from generation.pipelines import device_info
 
@@ -51,7 +66,7 @@ def _heartbeat_loop(hostname: str, queues: list[str], stop: threading.Event) -> 
             close_old_connections()
 
 
-def _consumed_queues(consumer) -> list[str]:
+def _consumed_queues(consumer: Consumer) -> list[str]:
     try:
         return sorted(q.name for q in consumer.task_consumer.queues)
     except Exception:
@@ -61,8 +76,11 @@ def _consumed_queues(consumer) -> list[str]:
             return []
 
 
-@worker_ready.connect
-def on_worker_ready(sender=None, **kwargs):
+# celery ships no type stubs (its signals are Any), so its connect decorator is untyped.
+@worker_ready.connect  # type: ignore[untyped-decorator]  # celery is untyped
+def on_worker_ready(sender: Consumer | None = None, **kwargs: object) -> None:
+    if sender is None:  # no consumer: it consumes no queue
+        return
     queues = _consumed_queues(sender)
     gpu_queues = set(profile_queues())
     if not gpu_queues.intersection(queues):
@@ -82,7 +100,7 @@ def on_worker_ready(sender=None, **kwargs):
     finally:
         close_old_connections()
     stop = threading.Event()
-    _state.update(stop=stop, hostname=hostname, queues=queues)
+    _state.update({"stop": stop, "hostname": hostname, "queues": queues})
     threading.Thread(
         target=_heartbeat_loop, args=(hostname, queues, stop), name="generation-heartbeat", daemon=True
     ).start()
@@ -130,15 +148,16 @@ def _warm_up(queues: list[str], hostname: str | None = None) -> None:
             close_old_connections()
 
 
-@worker_shutdown.connect
-def on_worker_shutdown(sender=None, **kwargs):
-    if _state.get("stop") is None:
+@worker_shutdown.connect  # type: ignore[untyped-decorator]  # celery is untyped
+def on_worker_shutdown(sender: object = None, **kwargs: object) -> None:
+    stop, hostname = _state["stop"], _state["hostname"]
+    if stop is None or hostname is None:  # set together on worker_ready: this one never registered
         return
-    _state["stop"].set()
+    stop.set()
     from generation import services
 
     try:
-        services.worker_go_offline(hostname=_state["hostname"])
+        services.worker_go_offline(hostname=hostname)
     except Exception:
         log.exception("could not mark worker offline")
     finally:
