@@ -224,7 +224,8 @@ def test_a_store_that_fails_mid_job_is_not_charged_and_leaves_no_files(tiny_mode
         assert job.status == "failed" and "Nothing was charged" in job.error
         assert not UsageRecord.objects.filter(job=job).exists()
         assert _quota(t)["compute_seconds_left_today"] == 100 and _quota(t)["concurrent_jobs_left"] == 1
-        assert _media_files(media) == []
+        # The failure is committed first, then the files it left are deleted (runner._fail).
+        wait_until(lambda: _media_files(media) == [], timeout=30, message="the failed job's files to be deleted")
         assert worker.proc.poll() is None
     finally:
         worker.stop()
