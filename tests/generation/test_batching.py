@@ -98,12 +98,14 @@ def test_four_compatible_jobs_run_as_one_batch_each_with_its_own_outputs_and_fai
     assert len({j.video.name for j in jobs}) == 4 and len({j.thumbnail.name for j in jobs}) == 4
 
     # The same job (prompt, seed, parameters) alone and in the batch: the same video.
-    alone, batched = media.decode_frames(_read(solo.video.name)), media.decode_frames(datas[0])
-    same, different = _psnr(alone, batched), _psnr(alone, media.decode_frames(datas[1]))
+    alone = media.decode_frames(_read(solo.video.name))
+    same = _psnr(alone, media.decode_frames(datas[0]))
     assert same >= 40.0, same
-    # …and not because every video looks alike (random weights make similar grey noise,
-    # about 39 dB apart): the same job is far closer than another job of the batch.
-    assert same >= different + 10, (same, different)
+    # …and not because every video looks alike: random weights make similar grey noise (the
+    # other jobs of the batch come out about 39-40 dB from it), so the same job must also be
+    # clearly closer than every other job of the batch (5 dB: a third of the error or less).
+    nearest_other = max(_psnr(alone, media.decode_frames(d)) for d in datas[1:])
+    assert same >= nearest_other + 5, (same, nearest_other)
 
 
 def test_cancelling_one_job_mid_batch_leaves_the_other_three_intact(gpu_worker):
