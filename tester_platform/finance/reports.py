@@ -158,22 +158,7 @@ def run_report(run: PayoutRun) -> Report:
     report.by_program = sorted(programs.values(), key=lambda e: (e["program"], e["currency"]))
 
     payouts = run.payouts.select_related("artist").order_by("artist__display_name", "artist__email", "currency")
-    report.by_artist = [
-        {
-            "artist_id": p.artist_id,
-            "artist": str(p.artist),
-            "email": p.artist.email,
-            "payout_id": p.pk,
-            "currency": p.currency,
-            "status": p.status,
-            "status_label": p.get_status_display(),
-            "amount_minor": p.amount_minor,
-            "amount": p.amount_display,
-            "stripe_transfer_id": p.stripe_transfer_id or "",
-            "failure_reason": p.failure_reason,
-        }
-        for p in payouts
-    ]
+    report.by_artist = [_artist_row(p) for p in payouts]
     report.by_kind = [
         dict(row, label=KIND_LABELS.get(row["kind"], row["kind"]), amount=_money(row["amount_minor"], row["currency"]))
         for row in run_composition_by_kind(run=run)
@@ -312,22 +297,7 @@ def period_report(*, start: dt.date, end: dt.date, program: Program | None = Non
     )
     if program_id is not None:
         payouts = payouts.filter(lines__program_id=program_id).distinct()
-    report.by_artist = [
-        {
-            "artist_id": p.artist_id,
-            "artist": str(p.artist),
-            "email": p.artist.email,
-            "payout_id": p.pk,
-            "currency": p.currency,
-            "status": p.status,
-            "status_label": p.get_status_display(),
-            "amount_minor": p.amount_minor,
-            "amount": p.amount_display,
-            "stripe_transfer_id": p.stripe_transfer_id or "",
-            "failure_reason": p.failure_reason,
-        }
-        for p in payouts
-    ]
+    report.by_artist = [_artist_row(p) for p in payouts]
     kinds: dict[tuple[str, str], int] = defaultdict(int)
     for row in period_ledger_by_kind(start=since, end=until, program_id=program_id):
         kinds[(row["kind"], row["currency"])] += row["amount_minor"]
@@ -464,3 +434,20 @@ def report_csv(report: Report) -> str:
         for name, value in values.items():
             row(section="total", status=name, currency=currency, amount_minor=value["minor"], amount=value["display"])
     return out.getvalue()
+
+
+def _artist_row(p) -> dict:
+    """One payout as a line of a report's per-artist table (run and period reports alike)."""
+    return {
+        "artist_id": p.artist_id,
+        "artist": str(p.artist),
+        "email": p.artist.email,
+        "payout_id": p.pk,
+        "currency": p.currency,
+        "status": p.status,
+        "status_label": p.get_status_display(),
+        "amount_minor": p.amount_minor,
+        "amount": p.amount_display,
+        "stripe_transfer_id": p.stripe_transfer_id or "",
+        "failure_reason": p.failure_reason,
+    }
